@@ -1,0 +1,107 @@
+// Command orange is the operator CLI of Orange Car Rental:
+//
+//	orange dev              every function in one process behind one port (make run)
+//	orange serve <service>  one function alone, as its Knative Service runs it
+//	orange migrate          apply every function's migrations, then exit (the Knative Job)
+//	orange version          print the build version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // opening hours and schedules use IANA zones; distroless has no zoneinfo
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/orangecarrental/orange/functions/all"
+	"github.com/orangecarrental/orange/functions/host"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// version is set by the linker (ko.yaml, Makefile).
+var version = "dev"
+
+const usage = `usage: orange <command>
+
+commands:
+  dev               run every function in one process behind one port
+  serve <service>   run one function alone (as its Knative Service does)
+  migrate           apply every function's migrations and exit (needs DATABASE_URL)
+  version           print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "orange:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command")
+	}
+	env := host.Env{Lookuper: envconfig.OsLookuper(), Stdout: stdout}
+	reg, err := all.Registry()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "dev":
+		return host.Dev(ctx, reg, env)
+	case "serve":
+		if len(args) != 2 {
+			return errors.New("usage: orange serve <service>")
+		}
+		fn, ok := reg.Lookup(args[1])
+		if !ok {
+			return fmt.Errorf("no function named %q", args[1])
+		}
+		return host.Standalone(ctx, fn, env)
+	case "migrate":
+		return migrate(ctx, reg, env)
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stdout, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// migrate applies every function's migrations against DATABASE_URL.
+func migrate(ctx context.Context, reg *platform.Registry, env host.Env) error {
+	var cfg database.Config
+	if err := platform.LoadConfig(ctx, env.Lookuper, &cfg); err != nil {
+		return err
+	}
+	if cfg.URL == "" {
+		return errors.New("DATABASE_URL is required")
+	}
+	db, err := database.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, m := range reg.Migrations() {
+		n, err := db.Migrate(ctx, m)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s: %d migration(s) applied\n", m.Schema, n)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package main_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/platform/pgtest"
+	"github.com/orangecarrental/orange/platform/proctest"
+)
+
+var pg *pgtest.Instance
+
+func TestMain(m *testing.M) {
+	defer proctest.Cleanup()
+	pgtest.Main(m, &pg)
+}
+
+func stop(t *testing.T, p *proctest.Process) {
+	t.Helper()
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.Exited:
+		require.NoError(t, err, "orange dev must exit 0 on SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatal("orange dev did not exit after SIGTERM")
+	}
+}
+
+// TestDevKeepsDataAcrossRestarts is the make-run acceptance: with no DATABASE_URL, `orange
+// dev` starts its own PostgreSQL under the data folder, serves the seed branches, exits 0 on
+// SIGTERM, and a branch created before a restart is there after it.
+func TestDevKeepsDataAcrossRestarts(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	dataDir, err := os.MkdirTemp("", "orange-dev-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dataDir) })
+	env := []string{"PORT=0", "DATABASE_URL=", "ORANGE_DATA_DIR=" + dataDir}
+
+	p := proctest.Start(t, bin, []string{"dev"}, env...)
+	proctest.WaitReady(t, p.Addr)
+	resp, err := http.Get("http://" + p.Addr + "/api/locations")
+	require.NoError(t, err)
+	var list struct{ Count int }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	resp.Body.Close()
+	assert.Equal(t, 5, list.Count)
+
+	body := `{"code":"LEJ-HBF","name":"Leipzig Hauptbahnhof","address":{"street":"Willy-Brandt-Platz 5","postalCode":"04109","city":"Leipzig"}}`
+	resp, err = http.Post("http://"+p.Addr+"/api/locations", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	stop(t, p)
+
+	p = proctest.Start(t, bin, []string{"dev"}, env...)
+	proctest.WaitReady(t, p.Addr)
+	resp, err = http.Get("http://" + p.Addr + "/api/locations/LEJ-HBF")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the branch created before the restart is gone")
+	stop(t, p)
+}
+
+func TestMigrateAppliesOnce(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	url := pg.NewDatabaseURL(t)
+	for i, want := range []string{"locations: 2 migration(s) applied", "locations: 0 migration(s) applied"} {
+		cmd := exec.Command(bin, "migrate")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+url)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "run %d: %s", i, out)
+		assert.Contains(t, string(out), want)
+	}
+}
+
+func TestUnknownCommandFails(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	for _, args := range [][]string{{}, {"fly"}, {"serve"}, {"serve", "no-such-api"}} {
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err, "orange %v: %s", args, out)
+		assert.Equal(t, 1, cmd.ProcessState.ExitCode())
+	}
+}

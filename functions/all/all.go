@@ -1,0 +1,21 @@
+// Package all lists every function of the system. `orange dev` runs them together, `orange
+// migrate` migrates them, and system-wide tests (authorization, manifests) walk them. A
+// function's own binary (cmd/<service>) imports only its function, not this list.
+package all
+
+import (
+	"github.com/orangecarrental/orange/functions/locations"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Functions returns every function, each freshly described.
+func Functions() []platform.Function {
+	return []platform.Function{
+		locations.Function(),
+	}
+}
+
+// Registry indexes Functions.
+func Registry() (*platform.Registry, error) {
+	return platform.NewRegistry(Functions()...)
+}

@@ -1,0 +1,101 @@
+// Package host runs functions: one alone, as its Knative Service does (Standalone), or all of
+// them in one process behind one port with a private PostgreSQL (Dev, for `orange dev`). Both
+// build each function the same way; only the wiring around it differs.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// Config is what every hosted process reads from its environment.
+type Config struct {
+	Server   platform.ServerConfig
+	Database database.Config
+	Knative  platform.KnativeConfig
+	// MigrateOnStart applies the function's migrations at start (under an advisory lock, so
+	// replicas may start together). Production turns it off: its migration Job runs first.
+	MigrateOnStart bool `env:"MIGRATE_ON_START, default=true"`
+	// CallTimeout bounds one call to another function.
+	CallTimeout time.Duration `env:"CALL_TIMEOUT, default=10s"`
+}
+
+// Validate checks the whole configuration.
+func (c *Config) Validate() error {
+	if err := c.Server.Validate(); err != nil {
+		return err
+	}
+	if err := c.Database.Validate(); err != nil {
+		return err
+	}
+	if c.CallTimeout <= 0 {
+		return fmt.Errorf("CALL_TIMEOUT must be positive, got %s", c.CallTimeout)
+	}
+	return nil
+}
+
+// Env is where a hosted process reads configuration and writes logs; tests replace both.
+type Env struct {
+	Lookuper envconfig.Lookuper
+	Stdout   io.Writer
+	// Ready, when set, receives the server's address once it listens.
+	Ready func(addr string)
+}
+
+func (e Env) lookup(key string) (string, bool) { return e.Lookuper.Lookup(key) }
+
+// mountHealth adds /healthz and /readyz to mux, ready when the database answers and every
+// schema is migrated.
+func mountHealth(mux *http.ServeMux, db *database.DB, sets []database.Migrations) {
+	var checks []platform.ReadyFunc
+	if db != nil {
+		checks = append(checks, db.Ping)
+		for _, m := range sets {
+			checks = append(checks, func(ctx context.Context) error { return db.CheckMigrated(ctx, m) })
+		}
+	}
+	platform.NewHealth(checks...).Mount(mux)
+}
+
+// mountFunction serves fn's prefixes from h on mux.
+func mountFunction(mux *http.ServeMux, fn platform.Function, h http.Handler) {
+	for _, p := range fn.Prefixes {
+		mux.Handle(p, h)
+		mux.Handle(p+"/", h)
+	}
+}
+
+// migrate applies sets in order and logs what changed.
+func migrate(ctx context.Context, logger *slog.Logger, db *database.DB, sets []database.Migrations) error {
+	for _, m := range sets {
+		n, err := db.Migrate(ctx, m)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			logger.InfoContext(ctx, "migrated", slog.String("schema", m.Schema), slog.Int("applied", n))
+		}
+	}
+	return nil
+}
+
+// serve runs handler on srv until ctx ends.
+func serve(ctx context.Context, env Env, srv *platform.Server, logger *slog.Logger, handler http.Handler) error {
+	if env.Ready != nil {
+		env.Ready(srv.Addr().String())
+	}
+	return srv.Serve(platform.WithLogger(ctx, logger), platform.Observe(logger, handler))
+}
+
+// errNoDatabase is returned when a function needs a database and none is configured.
+var errNoDatabase = errors.New("DATABASE_URL is required: the function keeps its data in PostgreSQL")

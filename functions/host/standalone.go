@@ -1,0 +1,63 @@
+package host
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// Standalone runs fn alone, as its Knative Service: configuration from env, its own pool,
+// other functions reached over the network, until ctx ends (SIGTERM), then a drain.
+func Standalone(ctx context.Context, fn platform.Function, env Env) error {
+	var cfg Config
+	if err := platform.LoadConfig(ctx, env.Lookuper, &cfg); err != nil {
+		return err
+	}
+	service := fn.Service
+	if cfg.Knative.Service != "" {
+		service = cfg.Knative.Service
+	}
+	logger := platform.NewLogger(env.Stdout, cfg.Server.LogLevel, service)
+	ctx = platform.WithLogger(ctx, logger)
+
+	// Listen first: the port is bound before the slower start-up work.
+	srv, err := platform.NewServer(cfg.Server)
+	if err != nil {
+		return err
+	}
+
+	var db *database.DB
+	var sets []database.Migrations
+	if fn.Migrations != nil {
+		if cfg.Database.URL == "" {
+			return errNoDatabase
+		}
+		sets = []database.Migrations{*fn.Migrations}
+		if db, err = database.Open(ctx, cfg.Database); err != nil {
+			return err
+		}
+		defer db.Close()
+		if cfg.MigrateOnStart {
+			if err := migrate(ctx, logger, db, sets); err != nil {
+				return err
+			}
+		}
+	}
+
+	transport := platform.NewTransport(nil, env.lookup)
+	h, err := fn.New(ctx, platform.Deps{
+		DB:     db,
+		Logger: logger,
+		Client: platform.ForwardingClient(transport, cfg.CallTimeout),
+		Env:    env.Lookuper,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mountHealth(mux, db, sets)
+	mux.Handle("/", h)
+	return serve(ctx, env, srv, logger, mux)
+}

@@ -1,0 +1,143 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Migrations is a function's schema and its embedded SQL files in FS under Dir, named
+// NNNN_description.sql and applied in version order, each exactly once.
+type Migrations struct {
+	Schema string
+	FS     fs.FS
+	Dir    string
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+var migrationName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
+var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// load reads and orders the migration files.
+func (m Migrations) load() ([]migration, error) {
+	if !schemaName.MatchString(m.Schema) {
+		return nil, fmt.Errorf("invalid schema name %q", m.Schema)
+	}
+	dir := m.Dir
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := fs.ReadDir(m.FS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations of %s: %w", m.Schema, err)
+	}
+	var out []migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		if e.IsDir() || path.Ext(e.Name()) != ".sql" {
+			continue
+		}
+		match := migrationName.FindStringSubmatch(e.Name())
+		if match == nil {
+			return nil, fmt.Errorf("migration %s/%s: name must be NNNN_description.sql", m.Schema, e.Name())
+		}
+		v, _ := strconv.Atoi(match[1])
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s of %s share version %d", prev, e.Name(), m.Schema, v)
+		}
+		seen[v] = e.Name()
+		body, err := fs.ReadFile(m.FS, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// Latest is the highest version among the files.
+func (m Migrations) Latest() (int, error) {
+	ms, err := m.load()
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	return ms[len(ms)-1].version, nil
+}
+
+// Migrate applies the pending migrations of m in one transaction. A transaction-scoped
+// advisory lock per schema lets several replicas start at once: one applies, the others wait
+// and then find nothing to do.
+func (db *DB) Migrate(ctx context.Context, m Migrations) (applied int, err error) {
+	ms, err := m.load()
+	if err != nil {
+		return 0, err
+	}
+	err = db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('orange.migrate.' || $1))`, m.Schema); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		ident := pgx.Identifier{m.Schema}.Sanitize()
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident+`;
+CREATE TABLE IF NOT EXISTS `+ident+`.schema_migrations (
+	version    integer PRIMARY KEY,
+	name       text NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+			return fmt.Errorf("create schema %s: %w", m.Schema, err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+ident+`.schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		for _, mg := range ms {
+			if mg.version <= current {
+				continue
+			}
+			if _, err := tx.Exec(ctx, mg.sql); err != nil {
+				return fmt.Errorf("migration %s/%s: %w", m.Schema, mg.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO `+ident+`.schema_migrations (version, name) VALUES ($1, $2)`, mg.version, mg.name); err != nil {
+				return err
+			}
+			applied++
+		}
+		return nil
+	})
+	return applied, err
+}
+
+// ErrMigrationsPending means the schema is behind the binary.
+var ErrMigrationsPending = errors.New("migrations pending")
+
+// CheckMigrated returns nil when every migration of m is applied; it is a readiness check.
+func (db *DB) CheckMigrated(ctx context.Context, m Migrations) error {
+	latest, err := m.Latest()
+	if err != nil {
+		return err
+	}
+	var current int
+	err = db.Pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+pgx.Identifier{m.Schema}.Sanitize()+`.schema_migrations`).Scan(&current)
+	if err != nil {
+		if IsCode(err, "42P01") || IsCode(err, "3F000") { // undefined table / schema
+			return ErrMigrationsPending
+		}
+		return errors.New("database unreachable")
+	}
+	if current < latest {
+		return ErrMigrationsPending
+	}
+	return nil
+}

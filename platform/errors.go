@@ -1,0 +1,102 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Kind classifies an error for callers across the HTTP boundary. It is deliberately small:
+// handlers say what went wrong, and one table (statusByKind) decides what that means in HTTP.
+type Kind string
+
+// The error kinds a handler may return. Anything else is internal.
+const (
+	KindInvalid          Kind = "invalid"
+	KindNotFound         Kind = "not-found"
+	KindConflict         Kind = "conflict"
+	KindUnauthorized     Kind = "unauthorized"
+	KindForbidden        Kind = "forbidden"
+	KindUnsupportedMedia Kind = "unsupported-media-type"
+	KindTooLarge         Kind = "payload-too-large"
+	KindMethodNotAllowed Kind = "method-not-allowed"
+	KindPrecondition     Kind = "precondition-failed"
+	KindUnavailable      Kind = "unavailable"
+	KindInternal         Kind = "internal"
+)
+
+// statusByKind is the single error→status table of the whole system.
+var statusByKind = map[Kind]int{
+	KindInvalid:          http.StatusBadRequest,
+	KindNotFound:         http.StatusNotFound,
+	KindConflict:         http.StatusConflict,
+	KindUnauthorized:     http.StatusUnauthorized,
+	KindForbidden:        http.StatusForbidden,
+	KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	KindTooLarge:         http.StatusRequestEntityTooLarge,
+	KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	KindPrecondition:     http.StatusPreconditionFailed,
+	KindUnavailable:      http.StatusServiceUnavailable,
+	KindInternal:         http.StatusInternalServerError,
+}
+
+// Status returns the HTTP status for a kind; unknown kinds are internal errors.
+func (k Kind) Status() int {
+	if s, ok := statusByKind[k]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// FieldError names one invalid input field and why it is invalid.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Error is an error with a kind and a message safe to show to the caller. Wrapped errors are
+// logged, never shown.
+type Error struct {
+	Kind    Kind
+	Message string
+	Fields  []FieldError
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Kind, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error of the given kind with a formatted, caller-safe message.
+func Errorf(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a KindInvalid error listing the offending fields.
+func Invalid(message string, fields ...FieldError) *Error {
+	return &Error{Kind: KindInvalid, Message: message, Fields: fields}
+}
+
+// NotFound returns a KindNotFound error for the named thing.
+func NotFound(format string, args ...any) *Error {
+	return Errorf(KindNotFound, format, args...)
+}
+
+// Conflict returns a KindConflict error.
+func Conflict(format string, args ...any) *Error {
+	return Errorf(KindConflict, format, args...)
+}
+
+// KindOf reports the kind of err: the kind of the first *Error in its chain, else internal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}

@@ -1,0 +1,98 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// Function is one deployable unit of the system: its own Knative Service in production, one
+// mount among all in `orange dev`. Function packages export one of these; nothing else about
+// them needs to be known to run them.
+type Function struct {
+	// Service is the Knative Service name, e.g. "locations-api". The transport and the
+	// in-process broker address functions by it.
+	Service string
+	// Prefixes are the public path prefixes the function serves, e.g. "/api/locations". The
+	// function serves them itself (alone and in `orange dev`), so the gateway forwards paths
+	// unchanged.
+	Prefixes []string
+	// Migrations is the function's schema; nil for functions without a database.
+	Migrations *database.Migrations
+	// New builds the function's HTTP handler.
+	New func(ctx context.Context, deps Deps) (http.Handler, error)
+}
+
+// Deps is what the host hands a function.
+type Deps struct {
+	DB     *database.DB
+	Logger *slog.Logger
+	// Client calls other functions through the transport (in-process or networked).
+	Client *http.Client
+	// Env is where the function reads its own configuration.
+	Env envconfig.Lookuper
+}
+
+// Registry holds the functions a process runs, by service name.
+type Registry struct {
+	fns map[string]Function
+}
+
+// NewRegistry validates and indexes fns: names and prefixes must be unique and well-formed.
+func NewRegistry(fns ...Function) (*Registry, error) {
+	r := &Registry{fns: map[string]Function{}}
+	prefixes := map[string]string{}
+	for _, fn := range fns {
+		if fn.Service == "" || fn.New == nil {
+			return nil, fmt.Errorf("function %q: service name and constructor are required", fn.Service)
+		}
+		if _, dup := r.fns[fn.Service]; dup {
+			return nil, fmt.Errorf("function %q registered twice", fn.Service)
+		}
+		for _, p := range fn.Prefixes {
+			if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+				return nil, fmt.Errorf("function %q: prefix %q must start and not end with /", fn.Service, p)
+			}
+			if other, dup := prefixes[p]; dup {
+				return nil, fmt.Errorf("functions %q and %q both claim prefix %q", other, fn.Service, p)
+			}
+			prefixes[p] = fn.Service
+		}
+		r.fns[fn.Service] = fn
+	}
+	return r, nil
+}
+
+// Functions returns the registered functions ordered by service name.
+func (r *Registry) Functions() []Function {
+	out := make([]Function, 0, len(r.fns))
+	for _, fn := range r.fns {
+		out = append(out, fn)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
+// Lookup returns the function registered under service.
+func (r *Registry) Lookup(service string) (Function, bool) {
+	fn, ok := r.fns[service]
+	return fn, ok
+}
+
+// Migrations returns every function's migrations, ordered by service name.
+func (r *Registry) Migrations() []database.Migrations {
+	var out []database.Migrations
+	for _, fn := range r.Functions() {
+		if fn.Migrations != nil {
+			out = append(out, *fn.Migrations)
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package platform
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+)
+
+// ProblemTypeBase prefixes every problem type URI. The kinds are stable, so clients may
+// switch on the type.
+const ProblemTypeBase = "https://orangecarrental.com/problems/"
+
+// Problem is an RFC 9457 problem details document.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"requestId,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// ProblemFor builds the problem document for err as seen by the caller of r. Internal errors
+// get a generic detail: their text may hold SQL or other internals.
+func ProblemFor(r *http.Request, err error) Problem {
+	kind := KindOf(err)
+	status := kind.Status()
+	p := Problem{
+		Type:      ProblemTypeBase + string(kind),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Instance:  r.URL.Path,
+		RequestID: RequestIDFrom(r.Context()),
+	}
+	var e *Error
+	if errors.As(err, &e) && kind != KindInternal {
+		p.Detail = e.Message
+		p.Errors = e.Fields
+	} else {
+		p.Detail = "an internal error occurred; quote the request id when reporting it"
+	}
+	return p
+}
+
+// WriteError renders err as problem+json. 5xx errors are logged with their full chain; 4xx
+// are the caller's business and only show in the request log line.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	p := ProblemFor(r, err)
+	if p.Status >= 500 {
+		LoggerFrom(r.Context()).ErrorContext(r.Context(), "request failed",
+			slog.String("error", err.Error()), slog.Int("status", p.Status))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
