@@ -22,6 +22,9 @@ const (
 	KindMethodNotAllowed Kind = "method-not-allowed"
 	KindPrecondition     Kind = "precondition-failed"
 	KindUnavailable      Kind = "unavailable"
+	KindTooManyRequests  Kind = "too-many-requests"
+	KindBadGateway       Kind = "bad-gateway"
+	KindGatewayTimeout   Kind = "gateway-timeout"
 	KindInternal         Kind = "internal"
 )
 
@@ -37,6 +40,9 @@ var statusByKind = map[Kind]int{
 	KindMethodNotAllowed: http.StatusMethodNotAllowed,
 	KindPrecondition:     http.StatusPreconditionFailed,
 	KindUnavailable:      http.StatusServiceUnavailable,
+	KindTooManyRequests:  http.StatusTooManyRequests,
+	KindBadGateway:       http.StatusBadGateway,
+	KindGatewayTimeout:   http.StatusGatewayTimeout,
 	KindInternal:         http.StatusInternalServerError,
 }
 

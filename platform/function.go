@@ -24,18 +24,42 @@ type Function struct {
 	// function serves them itself (alone and in `orange dev`), so the gateway forwards paths
 	// unchanged.
 	Prefixes []string
+	// Public functions are reachable from outside (on Knative: not cluster-local). In
+	// `orange dev` only their prefixes are mounted on the port; every other function is
+	// reached through the gateway and the transport, as on the cluster.
+	Public bool
 	// Migrations is the function's schema; nil for functions without a database.
 	Migrations *database.Migrations
-	// New builds the function's HTTP handler.
-	New func(ctx context.Context, deps Deps) (http.Handler, error)
+	// New builds the function's API. The host builds the router from its route table and puts
+	// token verification in front of it.
+	New func(ctx context.Context, deps Deps) (API, error)
+}
+
+// Wrapper is implemented by APIs that need middleware outside token verification (the
+// gateway's CORS, so that even a 401 carries CORS headers).
+type Wrapper interface {
+	Wrap(next http.Handler) http.Handler
+}
+
+// Handler builds the HTTP handler of api as every host serves it: optional outer middleware,
+// then token verification, then the router with its per-route access checks.
+func Handler(api API, authn Authenticator) http.Handler {
+	h := Authenticate(authn, NewRouter(api.Routes()))
+	if w, ok := api.(Wrapper); ok {
+		h = w.Wrap(h)
+	}
+	return h
 }
 
 // Deps is what the host hands a function.
 type Deps struct {
 	DB     *database.DB
 	Logger *slog.Logger
-	// Client calls other functions through the transport (in-process or networked).
+	// Client calls other functions through the transport (in-process or networked),
+	// carrying the inbound request id, token and trace context.
 	Client *http.Client
+	// Transport reaches other functions by service name; the gateway proxies through it.
+	Transport http.RoundTripper
 	// Env is where the function reads its own configuration.
 	Env envconfig.Lookuper
 }
@@ -49,6 +73,7 @@ type Registry struct {
 func NewRegistry(fns ...Function) (*Registry, error) {
 	r := &Registry{fns: map[string]Function{}}
 	prefixes := map[string]string{}
+	schemas := map[string]string{}
 	for _, fn := range fns {
 		if fn.Service == "" || fn.New == nil {
 			return nil, fmt.Errorf("function %q: service name and constructor are required", fn.Service)
@@ -64,6 +89,12 @@ func NewRegistry(fns ...Function) (*Registry, error) {
 				return nil, fmt.Errorf("functions %q and %q both claim prefix %q", other, fn.Service, p)
 			}
 			prefixes[p] = fn.Service
+		}
+		if fn.Migrations != nil {
+			if other, dup := schemas[fn.Migrations.Schema]; dup {
+				return nil, fmt.Errorf("functions %q and %q both claim schema %q", other, fn.Service, fn.Migrations.Schema)
+			}
+			schemas[fn.Migrations.Schema] = fn.Service
 		}
 		r.fns[fn.Service] = fn
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -27,11 +28,7 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 }
 
 // newRequestID returns 16 random bytes in hex.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newRequestID() string { return randomHex(16) }
 
 // validRequestID accepts caller-supplied ids that are safe to log and echo.
 func validRequestID(id string) bool {
@@ -84,6 +81,9 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		reqLogger := logger.With(slog.String("requestId", id))
+		if trace, ok := TraceID(r.Header.Get("Traceparent")); ok {
+			reqLogger = reqLogger.With(slog.String("traceId", trace))
+		}
 		ctx := WithInbound(WithLogger(WithRequestID(r.Context(), id), reqLogger), r.Header)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
@@ -113,4 +113,45 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// TraceID returns the trace id of a W3C traceparent header (version 00).
+func TraceID(traceparent string) (string, bool) {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+		return "", false
+	}
+	if !isLowerHex(parts[1]) || !isLowerHex(parts[2]) || !isLowerHex(parts[3]) ||
+		parts[1] == strings.Repeat("0", 32) || parts[2] == strings.Repeat("0", 16) {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// ChildTraceparent continues the trace of an inbound traceparent with a new span id, or
+// starts a new sampled trace when there is none (or it is malformed).
+func ChildTraceparent(inbound string) string {
+	trace, ok := TraceID(inbound)
+	flags := "01"
+	if ok {
+		flags = inbound[len(inbound)-2:]
+	} else {
+		trace = randomHex(16)
+	}
+	return "00-" + trace + "-" + randomHex(8) + "-" + flags
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,33 +1,85 @@
 package platform
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
 )
 
+// API is what a function serves: its route table.
+type API interface {
+	Routes() []Route
+}
+
 // Route is one operation of a function's HTTP API. A function's route table is the single
 // list its router, its OpenAPI test and its authorization checks read.
 type Route struct {
 	// Name is the operation id, as in the OpenAPI document.
-	Name    string
-	Method  string
-	Path    string // gorilla/mux template, e.g. /api/locations/{code}
+	Name string
+	// Method is the HTTP method; empty matches every method (the gateway's forwarding routes).
+	Method string
+	// Path is a gorilla/mux template, e.g. /api/locations/{code}.
+	Path string
+	// Prefix makes Path match every path below it too.
+	Prefix bool
+	// Access says who may call the route; it is checked before the handler runs.
+	Access  Access
 	Handler HandlerFunc
 }
 
-// NewRouter serves routes, answering unknown paths 404 and wrong methods 405 as problem+json.
+// NewRouter serves routes, answering unknown paths 404 and wrong methods 405 as problem+json,
+// and refusing callers the route's Access does not admit (401/403) before its handler runs.
 func NewRouter(routes []Route) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = NotFoundHandler()
 	r.MethodNotAllowedHandler = MethodNotAllowedHandler()
 	for _, rt := range routes {
-		r.Handle(rt.Path, rt.Handler).Methods(rt.Method).Name(rt.Name)
+		var m *mux.Route
+		if rt.Prefix {
+			m = r.PathPrefix(rt.Path)
+		} else {
+			m = r.Path(rt.Path)
+		}
+		if rt.Method != "" {
+			m = m.Methods(rt.Method)
+		}
+		m.Handler(guard(rt)).Name(rt.Name)
 	}
 	return r
+}
+
+func guard(rt Route) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := rt.Access.check(CallerFrom(r.Context())); err != nil {
+			return err
+		}
+		return rt.Handler(w, r)
+	}
 }
 
 // PathVar returns the named path variable of the matched route.
 func PathVar(r *http.Request, name string) string {
 	return mux.Vars(r)[name]
+}
+
+// Authenticator turns a request's credentials into a Caller. It returns an unauthorized
+// *Error for a credential that is present but not valid; no credential is anonymous.
+type Authenticator interface {
+	Authenticate(ctx context.Context, r *http.Request) (Caller, error)
+}
+
+// Authenticate puts the caller into each request's context, answering 401 problem+json for
+// an invalid token. Every function runs behind it: on Knative each Service has its own route,
+// so none may trust that the gateway checked.
+func Authenticate(a Authenticator, next http.Handler) http.Handler {
+	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		c, err := a.Authenticate(r.Context(), r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			return err
+		}
+		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), c)))
+		return nil
+	})
 }

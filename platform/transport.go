@@ -93,6 +93,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		out := req.Clone(req.Context())
 		out.URL.Scheme, out.URL.Host = base.Scheme, base.Host
 		out.URL.Path = strings.TrimSuffix(base.Path, "/") + req.URL.Path
+		if req.URL.RawPath != "" {
+			out.URL.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + req.URL.RawPath
+		}
 		out.Host = ""
 		return t.network.RoundTrip(out)
 	}
@@ -100,29 +103,42 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // roundTripInProcess serves req with h the way net/http's server would: the handler gets a
-// server-side request and the caller a client-side response.
+// server-side request and the caller a client-side response. Like a network call, it returns
+// when the request's context ends even if the handler has not: a stuck function must not
+// hang its caller.
 func roundTripInProcess(h http.Handler, req *http.Request) (*http.Response, error) {
-	if err := req.Context().Err(); err != nil {
+	ctx := req.Context()
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sreq := req.Clone(req.Context())
+	sreq := req.Clone(ctx)
 	sreq.RequestURI = req.URL.RequestURI()
 	sreq.RemoteAddr = "in-process"
 	sreq.Host = req.URL.Host
 	if sreq.Body == nil {
 		sreq.Body = http.NoBody
 	}
-	// Hop-by-hop and transport-level headers the server side would never see as such.
+	// Hop-by-hop headers end at the transport on a network call too.
 	sreq.Header.Del("Connection")
 	w := &bufferedResponse{header: http.Header{}}
-	h.ServeHTTP(w, sreq)
-	if req.Body != nil {
-		_ = req.Body.Close()
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(w, sreq)
+	}()
+	select {
+	case p := <-done:
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		if p != nil {
+			// A panic that escaped the handler is a dropped connection on the network.
+			return nil, fmt.Errorf("in-process call to %s: handler panicked: %v", req.URL.Host, p)
+		}
+		return w.response(req), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if err := req.Context().Err(); err != nil {
-		return nil, err // cancelled or timed out while serving: the network would fail the call too
-	}
-	return w.response(req), nil
 }
 
 // bufferedResponse collects what a handler writes.
@@ -165,11 +181,17 @@ func (b *bufferedResponse) response(req *http.Request) *http.Response {
 	if bodyAllowed && header.Get("Content-Type") == "" && len(body) > 0 {
 		header.Set("Content-Type", http.DetectContentType(body))
 	}
+	length := len(body)
 	if !bodyAllowed || req.Method == http.MethodHead {
 		body = nil
 	}
-	if bodyAllowed && req.Method != http.MethodHead {
-		header.Set("Content-Length", strconv.Itoa(len(body)))
+	if bodyAllowed && header.Get("Content-Length") == "" {
+		// net/http announces the length of a buffered body, to HEAD requests too.
+		header.Set("Content-Length", strconv.Itoa(length))
+	}
+	contentLength := int64(len(body))
+	if req.Method == http.MethodHead && bodyAllowed {
+		contentLength = int64(length)
 	}
 	if header.Get("Date") == "" {
 		header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
@@ -182,7 +204,7 @@ func (b *bufferedResponse) response(req *http.Request) *http.Response {
 		ProtoMinor:    1,
 		Header:        header,
 		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)),
+		ContentLength: contentLength,
 		Request:       req,
 	}
 }
@@ -205,7 +227,9 @@ func WithInbound(ctx context.Context, h http.Header) context.Context {
 }
 
 // ForwardingClient returns an HTTP client over t that adds the inbound headers stored in each
-// request's context (see WithInbound) unless the request sets them itself.
+// request's context (see WithInbound) unless the request sets them itself — to other
+// functions only: a host with a dot in it is outside the system and gets no caller token. The
+// trace context continues as a child span.
 func ForwardingClient(t http.RoundTripper, timeout time.Duration) *http.Client {
 	return &http.Client{Transport: forwarding{next: t}, Timeout: timeout}
 }
@@ -213,7 +237,14 @@ func ForwardingClient(t http.RoundTripper, timeout time.Duration) *http.Client {
 type forwarding struct{ next http.RoundTripper }
 
 func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.Contains(req.URL.Hostname(), ".") || strings.Contains(req.URL.Hostname(), ":") {
+		return f.next.RoundTrip(req)
+	}
 	inbound, _ := req.Context().Value(inboundKey{}).(http.Header)
+	if tp := inbound.Get("Traceparent"); tp != "" {
+		inbound = inbound.Clone()
+		inbound.Set("Traceparent", ChildTraceparent(tp))
+	}
 	if id := RequestIDFrom(req.Context()); id != "" && inbound.Get(RequestIDHeader) != id {
 		if inbound == nil {
 			inbound = http.Header{}

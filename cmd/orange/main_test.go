@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -55,10 +56,21 @@ func TestDevKeepsDataAcrossRestarts(t *testing.T) {
 	assert.Equal(t, 5, list.Count)
 
 	body := `{"code":"LEJ-HBF","name":"Leipzig Hauptbahnhof","address":{"street":"Willy-Brandt-Platz 5","postalCode":"04109","city":"Leipzig"}}`
-	resp, err = http.Post("http://"+p.Addr+"/api/locations", "application/json", strings.NewReader(body))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	create := func(user string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+p.Addr+"/api/locations", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if user != "" {
+			req.Header.Set("Authorization", "Bearer "+devToken(t, p.Addr, user))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusUnauthorized, create(""))
+	assert.Equal(t, http.StatusForbidden, create("alice"))
+	require.Equal(t, http.StatusCreated, create("frank"))
 	stop(t, p)
 
 	p = proctest.Start(t, bin, []string{"dev"}, env...)
@@ -68,6 +80,23 @@ func TestDevKeepsDataAcrossRestarts(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the branch created before the restart is gone")
 	stop(t, p)
+}
+
+// devToken gets a token the way the README shows: the password grant of the development
+// issuer that `orange dev` serves (each demo user's password is its name).
+func devToken(t *testing.T, addr, user string) string {
+	t.Helper()
+	resp, err := http.PostForm("http://"+addr+"/realms/orange-car-rental/protocol/openid-connect/token",
+		url.Values{"grant_type": {"password"}, "client_id": {"public-portal"}, "username": {user}, "password": {user}})
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	require.NotEmpty(t, tok.AccessToken)
+	return tok.AccessToken
 }
 
 func TestMigrateAppliesOnce(t *testing.T) {

@@ -4,6 +4,7 @@
 package all
 
 import (
+	"github.com/orangecarrental/orange/functions/gateway"
 	"github.com/orangecarrental/orange/functions/locations"
 	"github.com/orangecarrental/orange/platform"
 )
@@ -11,6 +12,7 @@ import (
 // Functions returns every function, each freshly described.
 func Functions() []platform.Function {
 	return []platform.Function{
+		gateway.Function(),
 		locations.Function(),
 	}
 }

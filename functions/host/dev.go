@@ -6,11 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth"
+	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgcluster"
 )
@@ -18,14 +23,15 @@ import (
 // DevConfig is Config plus where `orange dev` keeps its private PostgreSQL.
 type DevConfig struct {
 	Config
-	// DataDir holds the private cluster (DataDir/postgres) when DATABASE_URL is unset. It is
-	// git-ignored, and a restart finds every row where it was left.
+	// DataDir holds the private cluster (DataDir/postgres) when DATABASE_URL is unset, and the
+	// development issuer's signing key. It is git-ignored; a restart finds everything as left.
 	DataDir string `env:"ORANGE_DATA_DIR, default=.data"`
 	// DatabaseName is the database `orange dev` creates on its private cluster.
 	DatabaseName string `env:"ORANGE_DATABASE, default=orange"`
 }
 
-// Dev runs every function of reg in this process behind one port, until ctx ends.
+// Dev runs every function of reg in this process behind one port, until ctx ends. Unless
+// OIDC_ISSUER_URL names a real issuer, it serves the development issuer on the same port.
 func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	var cfg DevConfig
 	if err := platform.LoadConfig(ctx, env.Lookuper, &cfg); err != nil {
@@ -55,43 +61,115 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		return err
 	}
 	defer db.Close()
-	sets := reg.Migrations()
-	if err := migrate(ctx, logger, db, sets); err != nil {
+	if err := migrate(ctx, logger, db, reg.Migrations()); err != nil {
 		return err
 	}
 
-	transport := platform.NewTransport(nil, env.lookup)
+	var issuer *devissuer.Issuer
+	authCfg := cfg.Auth
+	if authCfg.IssuerURL == "" {
+		key, err := devissuer.LoadOrCreateKey(filepath.Join(cfg.DataDir, "dev-issuer-key.pem"))
+		if err != nil {
+			return fmt.Errorf("development issuer key: %w", err)
+		}
+		_, port, _ := net.SplitHostPort(srv.Addr().String())
+		issuer = devissuer.New("http://localhost:"+port+devissuer.RealmPath, key)
+		authCfg.IssuerURL = issuer.URL()
+		authCfg.Audience = devissuer.Audience
+	}
+	deps := MountDeps{DB: db, Logger: logger, Auth: authCfg, Issuer: issuer, CallTimeout: cfg.CallTimeout, Env: env}
+	if issuer != nil {
+		// The verifier fetches the issuer's keys in-process, by the issuer's own URL.
+		keys := platform.NewTransport(nil, nil)
+		u, err := url.Parse(issuer.URL())
+		if err != nil {
+			return err
+		}
+		keys.Mount(u.Hostname(), issuer.Handler())
+		deps.KeyClient = &http.Client{Transport: keys}
+	}
+	m, err := Mount(ctx, reg, deps)
+	if err != nil {
+		return err
+	}
+	if issuer != nil {
+		logger.InfoContext(ctx, "development issuer", slog.String("issuer", issuer.URL()),
+			slog.String("token", issuer.URL()+"/protocol/openid-connect/token"))
+	}
+	return serve(ctx, env, srv, logger, m.Handler)
+}
+
+// MountDeps is what Mount wires the functions with.
+type MountDeps struct {
+	DB          *database.DB
+	Logger      *slog.Logger
+	Auth        auth.Config
+	KeyClient   *http.Client      // fetches the issuer's keys; nil: a plain HTTP client
+	Issuer      *devissuer.Issuer // served on the port when set
+	CallTimeout time.Duration
+	Env         Env
+}
+
+// Mounted is every function of a registry wired into one process.
+type Mounted struct {
+	// Handler is what `orange dev` serves on its port.
+	Handler http.Handler
+	// Transport reaches every function in-process by service name.
+	Transport *platform.Transport
+	// APIs are the functions' APIs by service name, for tests that walk route tables.
+	APIs map[string]platform.API
+}
+
+// Mount builds every function of reg over one database: health, the development issuer
+// (when given), and the public functions' prefixes (the gateway) on the handler; every other
+// function is reachable only through the in-process transport, as a cluster-local Service is
+// only through the cluster network. The database must be migrated.
+func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, error) {
+	transport := platform.NewTransport(nil, d.Env.lookup)
+	verifier, err := auth.NewVerifier(d.Auth, d.KeyClient)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mounted{Transport: transport, APIs: map[string]platform.API{}}
 	mux := http.NewServeMux()
-	mountHealth(mux, db, sets)
+	mountHealth(mux, d.DB, reg.Migrations())
+	if d.Issuer != nil {
+		mux.Handle(devissuer.RealmPath+"/", d.Issuer.Handler())
+	}
 	var services []string
 	for _, fn := range reg.Functions() {
-		fnLogger := logger.With(slog.String("function", fn.Service))
-		h, err := fn.New(ctx, platform.Deps{
-			DB:     db,
-			Logger: fnLogger,
-			Client: platform.ForwardingClient(transport, cfg.CallTimeout),
-			Env:    env.Lookuper,
+		api, err := fn.New(ctx, platform.Deps{
+			DB:        d.DB,
+			Logger:    d.Logger.With(slog.String("function", fn.Service)),
+			Client:    platform.ForwardingClient(transport, d.CallTimeout),
+			Transport: transport,
+			Env:       d.Env.Lookuper,
 		})
 		if err != nil {
-			return fmt.Errorf("start %s: %w", fn.Service, err)
+			return nil, fmt.Errorf("start %s: %w", fn.Service, err)
 		}
+		m.APIs[fn.Service] = api
+		h := platform.Handler(api, verifier)
 		transport.Mount(fn.Service, h)
-		mountFunction(mux, fn, h)
+		if fn.Public {
+			mountFunction(mux, fn, h)
+		}
 		services = append(services, fn.Service)
 	}
 	mux.Handle("GET /{$}", platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return platform.WriteJSON(w, http.StatusOK, index(reg))
 	}))
 	mux.Handle("/", platform.NotFoundHandler())
-	logger.InfoContext(ctx, "all functions mounted", slog.Any("functions", services))
-	return serve(ctx, env, srv, logger, mux)
+	d.Logger.InfoContext(ctx, "all functions mounted", slog.Any("functions", services))
+	m.Handler = mux
+	return m, nil
 }
 
 // index describes what `orange dev` serves, for a newcomer's first curl.
 func index(reg *platform.Registry) map[string]any {
 	var fns []map[string]any
 	for _, fn := range reg.Functions() {
-		fns = append(fns, map[string]any{"service": fn.Service, "prefixes": fn.Prefixes})
+		fns = append(fns, map[string]any{"service": fn.Service, "prefixes": fn.Prefixes, "public": fn.Public})
 	}
 	return map[string]any{"system": "orange-car-rental", "mode": "dev", "functions": fns}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
 )
 
@@ -23,6 +24,7 @@ type Config struct {
 	Server   platform.ServerConfig
 	Database database.Config
 	Knative  platform.KnativeConfig
+	Auth     auth.Config
 	// MigrateOnStart applies the function's migrations at start (under an advisory lock, so
 	// replicas may start together). Production turns it off: its migration Job runs first.
 	MigrateOnStart bool `env:"MIGRATE_ON_START, default=true"`

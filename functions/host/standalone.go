@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
 )
 
@@ -21,6 +22,10 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	}
 	logger := platform.NewLogger(env.Stdout, cfg.Server.LogLevel, service)
 	ctx = platform.WithLogger(ctx, logger)
+	verifier, err := auth.NewVerifier(cfg.Auth, nil)
+	if err != nil {
+		return err
+	}
 
 	// Listen first: the port is bound before the slower start-up work.
 	srv, err := platform.NewServer(cfg.Server)
@@ -47,15 +52,17 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	}
 
 	transport := platform.NewTransport(nil, env.lookup)
-	h, err := fn.New(ctx, platform.Deps{
-		DB:     db,
-		Logger: logger,
-		Client: platform.ForwardingClient(transport, cfg.CallTimeout),
-		Env:    env.Lookuper,
+	api, err := fn.New(ctx, platform.Deps{
+		DB:        db,
+		Logger:    logger,
+		Client:    platform.ForwardingClient(transport, cfg.CallTimeout),
+		Transport: transport,
+		Env:       env.Lookuper,
 	})
 	if err != nil {
 		return err
 	}
+	h := platform.Handler(api, verifier)
 	mux := http.NewServeMux()
 	mountHealth(mux, db, sets)
 	mux.Handle("/", h)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/orangecarrental/orange/functions/locations"
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth/authtest"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
 )
@@ -22,18 +23,22 @@ var pg *pgtest.Instance
 
 func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
 
-// api is the locations API over a fresh database holding the seed branches.
+// api is the locations API over a fresh database holding the seed branches, served as a
+// host serves it (token verification and access checks included). Requests carry a fleet
+// manager's token unless a test sets its own Authorization header.
 type api struct {
 	t       *testing.T
 	db      *database.DB
 	handler http.Handler
+	fleet   string
 }
 
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	db := pg.NewDB(t, locations.Migrations)
+	id := authtest.New(t)
 	logger := platform.NewLogger(io.Discard, "error", "locations-api")
-	return &api{t: t, db: db, handler: platform.Observe(logger, locations.New(db).Handler())}
+	return &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(locations.New(db), id.Verifier)), fleet: id.Bearer(t, "frank")}
 }
 
 type response struct {
@@ -52,6 +57,7 @@ func (a *api) do(method, path, contentType, body string, header ...string) respo
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", a.fleet)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

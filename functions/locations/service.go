@@ -34,28 +34,26 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (http.Handler, error) {
-			return New(deps.DB).Handler(), nil
+		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
+			return New(deps.DB), nil
 		},
 	}
 }
 
-// Routes is the API's route table: the router, the OpenAPI test and (with identity) the
-// authorization checks all read it.
+// Routes is the API's route table: the router, the OpenAPI test and the authorization checks
+// all read it. Branches are public knowledge; fleet managers (and admins) maintain them.
 func (s *Service) Routes() []platform.Route {
+	fleet := platform.Allow(platform.RoleFleet)
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Handler: s.handleOpenAPI},
-		{Name: "getLocationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Handler: s.handleOpenAPI},
-		{Name: "listLocations", Method: http.MethodGet, Path: Prefix, Handler: s.handleList},
-		{Name: "createLocation", Method: http.MethodPost, Path: Prefix, Handler: s.handleCreate},
-		{Name: "getLocation", Method: http.MethodGet, Path: Prefix + "/{code}", Handler: s.handleGet},
-		{Name: "updateLocation", Method: http.MethodPut, Path: Prefix + "/{code}", Handler: s.handleUpdate},
-		{Name: "changeLocationStatus", Method: http.MethodPut, Path: Prefix + "/{code}/status", Handler: s.handleChangeStatus},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getLocationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "listLocations", Method: http.MethodGet, Path: Prefix, Access: platform.Public, Handler: s.handleList},
+		{Name: "createLocation", Method: http.MethodPost, Path: Prefix, Access: fleet, Handler: s.handleCreate},
+		{Name: "getLocation", Method: http.MethodGet, Path: Prefix + "/{code}", Access: platform.Public, Handler: s.handleGet},
+		{Name: "updateLocation", Method: http.MethodPut, Path: Prefix + "/{code}", Access: fleet, Handler: s.handleUpdate},
+		{Name: "changeLocationStatus", Method: http.MethodPut, Path: Prefix + "/{code}/status", Access: fleet, Handler: s.handleChangeStatus},
 	}
 }
-
-// Handler routes requests to the API.
-func (s *Service) Handler() http.Handler { return platform.NewRouter(s.Routes()) }
 
 func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")

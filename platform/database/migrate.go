@@ -116,7 +116,10 @@ CREATE TABLE IF NOT EXISTS `+ident+`.schema_migrations (
 		}
 		return nil
 	})
-	return applied, err
+	if err != nil {
+		return 0, err
+	}
+	return applied, nil
 }
 
 // ErrMigrationsPending means the schema is behind the binary.

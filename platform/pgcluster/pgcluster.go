@@ -119,7 +119,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(opts.DataDir), 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Mkdir(opts.DataDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	if cred != nil {

@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"sync"
@@ -115,6 +116,14 @@ func (i *Instance) template(ctx context.Context, sets []database.Migrations) (st
 	h := sha256.New()
 	for _, s := range sets {
 		fmt.Fprintln(h, s.Schema)
+		_ = fs.WalkDir(s.FS, ".", func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				body, _ := fs.ReadFile(s.FS, path)
+				fmt.Fprintln(h, path, len(body))
+				h.Write(body)
+			}
+			return nil
+		})
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:12]
 	i.mu.Lock()

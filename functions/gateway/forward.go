@@ -1,0 +1,147 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Gateway forwards public requests to functions.
+type Gateway struct {
+	cfg     Config
+	proxy   *httputil.ReverseProxy
+	limiter *limiter
+	trusted []netip.Prefix
+	origins map[string]bool
+}
+
+type upstreamKey struct{}
+
+// New returns a gateway that reaches functions through transport (by service name as host).
+func New(cfg Config, transport http.RoundTripper) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), origins: map[string]bool{}}
+	for _, o := range cfg.AllowedOrigins {
+		g.origins[strings.TrimSuffix(strings.TrimSpace(o), "/")] = true
+	}
+	for _, p := range cfg.TrustedProxies {
+		prefix, err := netip.ParsePrefix(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+		}
+		g.trusted = append(g.trusted, prefix)
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Transport:    transport,
+		Rewrite:      rewrite,
+		ErrorHandler: upstreamError,
+	}
+	return g, nil
+}
+
+// forward is the handler of every route to service.
+func (g *Gateway) forward(service string) platform.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := g.limiter.allow(w, g.callerKey(r)); err != nil {
+			return err
+		}
+		if r.ContentLength > g.cfg.MaxBodyBytes {
+			return platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", g.cfg.MaxBodyBytes)
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.UpstreamTimeout)
+		defer cancel()
+		g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upstreamKey{}, service)))
+		return nil
+	}
+}
+
+// rewrite addresses the function by its service name (the transport resolves it), keeps the
+// path, and passes the request id and a child trace context along.
+func rewrite(pr *httputil.ProxyRequest) {
+	ctx := pr.In.Context()
+	service, _ := ctx.Value(upstreamKey{}).(string)
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = service
+	pr.Out.Host = ""
+	pr.SetXForwarded()
+	pr.Out.Header.Set(platform.RequestIDHeader, platform.RequestIDFrom(ctx))
+	pr.Out.Header.Set("Traceparent", platform.ChildTraceparent(pr.In.Header.Get("Traceparent")))
+}
+
+// upstreamError turns a failed forward into problem+json: 504 when the upstream took too
+// long, 413 when the body outgrew the limit while streaming, 502 otherwise.
+func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	service, _ := r.Context().Value(upstreamKey{}).(string)
+	var tooLarge *http.MaxBytesError
+	var perr error
+	switch {
+	case errors.As(err, &tooLarge):
+		perr = platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", tooLarge.Limit)
+	case errors.Is(err, context.DeadlineExceeded):
+		perr = &platform.Error{Kind: platform.KindGatewayTimeout, Message: service + " did not answer in time", Err: err}
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// The caller left; nobody reads this answer.
+		platform.LoggerFrom(r.Context()).DebugContext(r.Context(), "caller went away", slog.String("upstream", service))
+		return
+	default:
+		perr = &platform.Error{Kind: platform.KindBadGateway, Message: service + " is unavailable", Err: err}
+	}
+	platform.LoggerFrom(r.Context()).WarnContext(r.Context(), "forward failed",
+		slog.String("upstream", service), slog.String("error", err.Error()))
+	platform.WriteError(w, r, perr)
+}
+
+// callerKey is what the rate limit counts against: the token's subject, else the client IP.
+func (g *Gateway) callerKey(r *http.Request) string {
+	if c := platform.CallerFrom(r.Context()); !c.Anonymous() {
+		return "sub:" + c.Subject
+	}
+	return "ip:" + g.clientIP(r)
+}
+
+// clientIP is the remote address, or — when that is a trusted proxy — the right-most
+// address in X-Forwarded-For that is not a trusted proxy (left-most entries are whatever
+// the client claimed).
+func (g *Gateway) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !g.isTrusted(addr) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !g.isTrusted(hop) {
+			return hop.String()
+		}
+	}
+	return host
+}
+
+func (g *Gateway) isTrusted(a netip.Addr) bool {
+	for _, p := range g.trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}

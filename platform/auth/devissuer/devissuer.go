@@ -1,0 +1,240 @@
+// Package devissuer is the OIDC issuer of `orange dev` and of tests: a discovery document, a
+// JWKS and a token endpoint in Keycloak's shape (realm orange-car-rental, the same paths and
+// claims), with one demo user per role. It exists so the very verification code production
+// runs against Keycloak runs locally too. It is never deployed.
+package devissuer
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Realm is the Keycloak realm the issuer imitates.
+const Realm = "orange-car-rental"
+
+// RealmPath is the issuer's path below its host.
+const RealmPath = "/realms/" + Realm
+
+// Audience is the `aud` of the API's tokens (Keycloak: the audience mapper).
+const Audience = "orange-api"
+
+// User is a demo account.
+type User struct {
+	Username   string
+	Password   string
+	Subject    string
+	CustomerID string
+	Roles      []platform.Role
+}
+
+// The demo customers' ids; the customers function seeds profiles with these ids.
+const (
+	CustomerAlice = "11111111-1111-4111-8111-111111111111"
+	CustomerBob   = "22222222-2222-4222-8222-222222222222"
+)
+
+// Users are the demo accounts, one per role (two customers, to show one cannot see the
+// other's data). The password of each is its username.
+var Users = []User{
+	{Username: "alice", Subject: "a11ce000-0000-4000-8000-000000000001", CustomerID: CustomerAlice, Roles: []platform.Role{platform.RoleCustomer}},
+	{Username: "bob", Subject: "b0b00000-0000-4000-8000-000000000002", CustomerID: CustomerBob, Roles: []platform.Role{platform.RoleCustomer}},
+	{Username: "carla", Subject: "ca71a000-0000-4000-8000-000000000003", Roles: []platform.Role{platform.RoleAgent}},
+	{Username: "frank", Subject: "f7a4c000-0000-4000-8000-000000000004", Roles: []platform.Role{platform.RoleFleet}},
+	{Username: "ada", Subject: "ada00000-0000-4000-8000-000000000005", Roles: []platform.Role{platform.RoleAdmin}},
+}
+
+// ServiceClient is the client-credentials client of calls between functions.
+const (
+	ServiceClientID     = "orange-services"
+	ServiceClientSecret = "dev-service-secret"
+)
+
+// Issuer signs tokens with one RSA key.
+type Issuer struct {
+	url string
+	key *rsa.PrivateKey
+	kid string
+	ttl time.Duration
+}
+
+// New returns an issuer at url (…/realms/orange-car-rental) signing with key.
+func New(url string, key *rsa.PrivateKey) *Issuer {
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	sum := sha256.Sum256(der)
+	return &Issuer{url: url, key: key, kid: hex.EncodeToString(sum[:8]), ttl: time.Hour}
+}
+
+// URL is the issuer URL (the `iss` claim).
+func (i *Issuer) URL() string { return i.url }
+
+// KeyID is the `kid` of the signing key.
+func (i *Issuer) KeyID() string { return i.kid }
+
+// GenerateKey makes a 2048-bit RSA key.
+func GenerateKey() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
+
+// LoadOrCreateKey keeps the signing key in path, so tokens survive a restart of `orange dev`.
+func LoadOrCreateKey(path string) (*rsa.PrivateKey, error) {
+	if raw, err := os.ReadFile(path); err == nil {
+		block, _ := pem.Decode(raw)
+		if block == nil {
+			return nil, fmt.Errorf("%s holds no PEM key", path)
+		}
+		return x509.ParsePKCS1PrivateKey(block.Bytes)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key, err := GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	raw := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return key, os.WriteFile(path, raw, 0o600)
+}
+
+// Claims are a token's claims; Mint signs any, so tests can make broken tokens too.
+type Claims map[string]any
+
+// ClaimsFor returns the claims Keycloak would issue to u for the API.
+func (i *Issuer) ClaimsFor(u User) Claims {
+	now := time.Now()
+	roles := make([]string, len(u.Roles))
+	for j, r := range u.Roles {
+		roles[j] = string(r)
+	}
+	c := Claims{
+		"iss": i.url, "sub": u.Subject, "aud": []string{Audience}, "azp": "public-portal",
+		"iat": now.Unix(), "nbf": now.Add(-time.Second).Unix(), "exp": now.Add(i.ttl).Unix(),
+		"preferred_username": u.Username, "typ": "Bearer",
+		"realm_access": map[string]any{"roles": roles},
+	}
+	if u.CustomerID != "" {
+		c["customer_id"] = u.CustomerID
+	}
+	return c
+}
+
+// ServiceUser is the identity behind the service client's tokens.
+var ServiceUser = User{Username: "service-account-" + ServiceClientID, Subject: "5e571ce0-0000-4000-8000-000000000000", Roles: []platform.Role{platform.RoleService}}
+
+// Mint signs claims with the issuer's key (RS256, its kid).
+func (i *Issuer) Mint(c Claims) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: i.key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", i.kid))
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+// TokenFor mints the token of the named demo user ("service" for the service identity).
+func (i *Issuer) TokenFor(username string) (string, error) {
+	if username == "service" {
+		return i.Mint(i.ClaimsFor(ServiceUser))
+	}
+	for _, u := range Users {
+		if u.Username == username {
+			return i.Mint(i.ClaimsFor(u))
+		}
+	}
+	return "", fmt.Errorf("no demo user %q", username)
+}
+
+// Handler serves the discovery document, the JWKS and the token endpoint at the issuer's
+// path (mount it at RealmPath).
+func (i *Issuer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+RealmPath+"/.well-known/openid-configuration", i.discovery)
+	mux.HandleFunc("GET "+RealmPath+"/protocol/openid-connect/certs", i.jwks)
+	mux.Handle("POST "+RealmPath+"/protocol/openid-connect/token", platform.HandlerFunc(i.token))
+	return mux
+}
+
+func (i *Issuer) discovery(w http.ResponseWriter, r *http.Request) {
+	_ = platform.WriteJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                i.url,
+		"jwks_uri":                              i.url + "/protocol/openid-connect/certs",
+		"token_endpoint":                        i.url + "/protocol/openid-connect/token",
+		"grant_types_supported":                 []string{"password", "client_credentials"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"response_types_supported":              []string{"token"},
+		"subject_types_supported":               []string{"public"},
+	})
+}
+
+func (i *Issuer) jwks(w http.ResponseWriter, r *http.Request) {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &i.key.PublicKey, KeyID: i.kid, Algorithm: "RS256", Use: "sig"}}}
+	_ = platform.WriteJSON(w, http.StatusOK, set)
+}
+
+// token implements the password and client-credentials grants, answering errors the way
+// Keycloak does (OAuth 2 error JSON, 400/401).
+func (i *Issuer) token(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be form-encoded")
+	}
+	var u User
+	switch r.PostForm.Get("grant_type") {
+	case "password":
+		name, pass := r.PostForm.Get("username"), r.PostForm.Get("password")
+		found := false
+		for _, cand := range Users {
+			if cand.Username == name && subtle.ConstantTimeCompare([]byte(pass), []byte(cand.Username)) == 1 {
+				u, found = cand, true
+			}
+		}
+		if !found {
+			return oauthError(w, http.StatusUnauthorized, "invalid_grant", "Invalid user credentials")
+		}
+	case "client_credentials":
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		if id != ServiceClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(ServiceClientSecret)) != 1 {
+			return oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Invalid client credentials")
+		}
+		u = ServiceUser
+	default:
+		return oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "use password or client_credentials")
+	}
+	tok, err := i.Mint(i.ClaimsFor(u))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return platform.WriteJSON(w, http.StatusOK, map[string]any{
+		"access_token": tok, "token_type": "Bearer", "expires_in": int(i.ttl.Seconds()),
+	})
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) error {
+	return platform.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}

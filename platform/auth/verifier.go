@@ -1,0 +1,172 @@
+// Package auth verifies the OIDC bearer tokens of Keycloak (or the development issuer of
+// `orange dev`) and turns them into a platform.Caller. The JWT work — parsing, signature,
+// issuer, audience, algorithm allow-list — is github.com/coreos/go-oidc's; this package adds
+// the key-set refresh policy, expiry with a small clock skew, and the mapping of Keycloak's
+// claims to roles.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Config is how a function finds and trusts the token issuer.
+type Config struct {
+	// IssuerURL is the `iss` every token must carry, e.g.
+	// https://keycloak.example.com/realms/orange-car-rental.
+	IssuerURL string `env:"OIDC_ISSUER_URL"`
+	// Audience must be among a token's `aud` (Keycloak: an audience mapper on the clients).
+	Audience string `env:"OIDC_AUDIENCE, default=orange-api"`
+	// JWKSURL is where the keys are; default is Keycloak's path below the issuer. Set it when
+	// functions reach Keycloak by a cluster-local address other than the public issuer URL.
+	JWKSURL string `env:"OIDC_JWKS_URL"`
+	// Algorithms is the allow-list of signature algorithms; "none" and HMAC are never allowed.
+	Algorithms []string `env:"OIDC_ALGORITHMS, default=RS256,ES256"`
+	// Skew is the clock skew tolerated on exp and nbf.
+	Skew time.Duration `env:"OIDC_CLOCK_SKEW, default=30s"`
+	// KeyRefreshInterval bounds how often an unknown key id may refetch the JWKS.
+	KeyRefreshInterval time.Duration `env:"OIDC_KEY_REFRESH_INTERVAL, default=10s"`
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	if c.IssuerURL == "" {
+		return errors.New("OIDC_ISSUER_URL is required: every function verifies its callers' tokens")
+	}
+	if !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
+		return fmt.Errorf("OIDC_ISSUER_URL must be an http(s) URL, got %q", c.IssuerURL)
+	}
+	if c.Audience == "" {
+		return errors.New("OIDC_AUDIENCE must not be empty")
+	}
+	for _, a := range c.Algorithms {
+		if _, ok := asymmetric[a]; !ok {
+			return fmt.Errorf("OIDC_ALGORITHMS: %q is not an allowed asymmetric signature algorithm", a)
+		}
+	}
+	if c.Skew < 0 || c.Skew > 5*time.Minute {
+		return fmt.Errorf("OIDC_CLOCK_SKEW must be between 0 and 5m, got %s", c.Skew)
+	}
+	return nil
+}
+
+// JWKS returns the key set URL.
+func (c Config) JWKS() string {
+	if c.JWKSURL != "" {
+		return c.JWKSURL
+	}
+	return strings.TrimSuffix(c.IssuerURL, "/") + "/protocol/openid-connect/certs"
+}
+
+var asymmetric = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true,
+}
+
+// allAlgorithms lets the key set parse what go-oidc has already allowed.
+var allAlgorithms = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+}
+
+// Verifier checks bearer tokens.
+type Verifier struct {
+	cfg      Config
+	verifier *oidc.IDTokenVerifier
+	now      func() time.Time
+}
+
+// NewVerifier returns a verifier that fetches keys with client (http.DefaultClient when nil)
+// on first use; it does not contact the issuer now, so a function starts even while
+// Keycloak is still coming up.
+func NewVerifier(cfg Config, client *http.Client) (*Verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	ks := &keySet{url: cfg.JWKS(), client: client, minRefresh: cfg.KeyRefreshInterval}
+	v := oidc.NewVerifier(cfg.IssuerURL, ks, &oidc.Config{
+		ClientID:             cfg.Audience,
+		SupportedSigningAlgs: cfg.Algorithms,
+		// Expiry and not-before are checked below with our skew: go-oidc allows none on exp
+		// and five minutes on nbf.
+		SkipExpiryCheck: true,
+	})
+	return &Verifier{cfg: cfg, verifier: v, now: time.Now}, nil
+}
+
+// claims are the parts of a Keycloak access token the system reads.
+type claims struct {
+	Subject     string   `json:"sub"`
+	Username    string   `json:"preferred_username"`
+	CustomerID  string   `json:"customer_id"`
+	Expiry      *float64 `json:"exp"`
+	NotBefore   *float64 `json:"nbf"`
+	RealmAccess struct {
+		Roles []string `json:"roles"`
+	} `json:"realm_access"`
+}
+
+// Verify checks raw and returns its caller, or an unauthorized *platform.Error saying why not.
+func (v *Verifier) Verify(ctx context.Context, raw string) (platform.Caller, error) {
+	tok, err := v.verifier.Verify(ctx, raw)
+	if err != nil {
+		return platform.Caller{}, unauthorized("the token is not valid", err)
+	}
+	var c claims
+	if err := tok.Claims(&c); err != nil {
+		return platform.Caller{}, unauthorized("the token's claims are malformed", err)
+	}
+	now := v.now()
+	if c.Expiry == nil {
+		return platform.Caller{}, unauthorized("the token has no expiry", nil)
+	}
+	if now.After(unix(*c.Expiry).Add(v.cfg.Skew)) {
+		return platform.Caller{}, unauthorized("the token has expired", nil)
+	}
+	if c.NotBefore != nil && now.Add(v.cfg.Skew).Before(unix(*c.NotBefore)) {
+		return platform.Caller{}, unauthorized("the token is not valid yet", nil)
+	}
+	if c.Subject == "" {
+		return platform.Caller{}, unauthorized("the token has no subject", nil)
+	}
+	caller := platform.Caller{Subject: c.Subject, Username: c.Username, CustomerID: c.CustomerID}
+	for _, r := range c.RealmAccess.Roles {
+		switch role := platform.Role(r); role {
+		case platform.RoleCustomer, platform.RoleAgent, platform.RoleFleet, platform.RoleAdmin, platform.RoleService:
+			caller.Roles = append(caller.Roles, role)
+		}
+	}
+	return caller, nil
+}
+
+func unix(f float64) time.Time { return time.Unix(0, int64(f*float64(time.Second))) }
+
+func unauthorized(msg string, cause error) error {
+	return &platform.Error{Kind: platform.KindUnauthorized, Message: msg, Err: cause}
+}
+
+// Authenticate implements platform.Authenticator over the Authorization header.
+func (v *Verifier) Authenticate(ctx context.Context, r *http.Request) (platform.Caller, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return platform.Caller{}, nil
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return platform.Caller{}, unauthorized("the Authorization header must be \"Bearer <token>\"", nil)
+	}
+	return v.Verify(ctx, strings.TrimSpace(token))
+}

@@ -1,0 +1,98 @@
+package platform_test
+
+import (
+	"context"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// routeTable is the smallest platform.API.
+type routeTable []platform.Route
+
+func (r routeTable) Routes() []platform.Route { return r }
+
+func newFn(service string, prefixes ...string) platform.Function {
+	return platform.Function{
+		Service:  service,
+		Prefixes: prefixes,
+		New: func(context.Context, platform.Deps) (platform.API, error) {
+			return routeTable{}, nil
+		},
+	}
+}
+
+func TestNewRegistryRejects(t *testing.T) {
+	t.Parallel()
+	noNew := newFn("fleet-api", "/api/fleet")
+	noNew.New = nil
+	tests := []struct {
+		name    string
+		fns     []platform.Function
+		wantErr string
+	}{
+		{name: "missing constructor", fns: []platform.Function{noNew}, wantErr: "constructor"},
+		{name: "missing service name", fns: []platform.Function{newFn("", "/api/x")}, wantErr: "service name"},
+		{name: "duplicate service", fns: []platform.Function{newFn("fleet-api", "/api/fleet"), newFn("fleet-api", "/api/cars")}, wantErr: `"fleet-api" registered twice`},
+		{name: "duplicate prefix", fns: []platform.Function{newFn("fleet-api", "/api/fleet"), newFn("cars-api", "/api/cars", "/api/fleet")}, wantErr: `both claim prefix "/api/fleet"`},
+		{name: "duplicate prefix within one function", fns: []platform.Function{newFn("fleet-api", "/api/fleet", "/api/fleet")}, wantErr: "/api/fleet"},
+		{name: "prefix without leading slash", fns: []platform.Function{newFn("fleet-api", "api/fleet")}, wantErr: `prefix "api/fleet"`},
+		{name: "prefix with trailing slash", fns: []platform.Function{newFn("fleet-api", "/api/fleet/")}, wantErr: `prefix "/api/fleet/"`},
+		{name: "root prefix", fns: []platform.Function{newFn("fleet-api", "/")}, wantErr: `prefix "/"`},
+		{name: "empty prefix", fns: []platform.Function{newFn("fleet-api", "")}, wantErr: `prefix ""`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg, err := platform.NewRegistry(tc.fns...)
+			require.Error(t, err)
+			assert.Nil(t, reg)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	fleet := database.Migrations{Schema: "fleet", FS: fstest.MapFS{"0001_init.sql": {Data: []byte("SELECT 1")}}}
+	booking := database.Migrations{Schema: "booking", FS: fstest.MapFS{"0001_init.sql": {Data: []byte("SELECT 1")}}}
+
+	withMigrations := func(fn platform.Function, m database.Migrations) platform.Function {
+		fn.Migrations = &m
+		return fn
+	}
+	reg, err := platform.NewRegistry(
+		withMigrations(newFn("zeta-api", "/api/zeta"), fleet),
+		newFn("gateway"),
+		withMigrations(newFn("alpha-api", "/api/alpha", "/api/alpha-admin"), booking),
+		newFn("mid-api", "/api/mid"),
+	)
+	require.NoError(t, err)
+
+	var names []string
+	for _, fn := range reg.Functions() {
+		names = append(names, fn.Service)
+	}
+	assert.Equal(t, []string{"alpha-api", "gateway", "mid-api", "zeta-api"}, names, "ordered by service name")
+
+	migs := reg.Migrations()
+	require.Len(t, migs, 2, "only functions with migrations contribute")
+	assert.Equal(t, "booking", migs[0].Schema, "ordered by service name: alpha-api first")
+	assert.Equal(t, "fleet", migs[1].Schema)
+
+	fn, ok := reg.Lookup("alpha-api")
+	require.True(t, ok)
+	assert.Equal(t, []string{"/api/alpha", "/api/alpha-admin"}, fn.Prefixes)
+	_, ok = reg.Lookup("nope")
+	assert.False(t, ok)
+
+	empty, err := platform.NewRegistry()
+	require.NoError(t, err)
+	assert.Empty(t, empty.Functions())
+	assert.Empty(t, empty.Migrations())
+}
