@@ -52,6 +52,10 @@ func NewRouter(routes []Route) *mux.Router {
 func guard(rt Route) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := rt.Access.check(CallerFrom(r.Context())); err != nil {
+			if KindOf(err) == KindUnauthorized {
+				// RFC 6750 §3: a protected resource tells an anonymous caller how to authenticate.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="orange-car-rental"`)
+			}
 			return err
 		}
 		return rt.Handler(w, r)

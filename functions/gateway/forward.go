@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/orangecarrental/orange/platform"
 )
@@ -42,9 +44,10 @@ func New(cfg Config, transport http.RoundTripper) (*Gateway, error) {
 		g.trusted = append(g.trusted, prefix)
 	}
 	g.proxy = &httputil.ReverseProxy{
-		Transport:    transport,
-		Rewrite:      rewrite,
-		ErrorHandler: upstreamError,
+		Transport:      transport,
+		Rewrite:        rewrite,
+		ModifyResponse: checkResponse,
+		ErrorHandler:   upstreamError,
 	}
 	return g, nil
 }
@@ -58,14 +61,50 @@ func (g *Gateway) forward(service string) platform.HandlerFunc {
 		if r.ContentLength > g.cfg.MaxBodyBytes {
 			return platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", g.cfg.MaxBodyBytes)
 		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.UpstreamTimeout)
 		defer cancel()
+		if r.Body != nil && r.Body != http.NoBody {
+			body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)}
+			r.Body = body
+			ctx = context.WithValue(ctx, bodyKey{}, body)
+		}
 		g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upstreamKey{}, service)))
 		return nil
 	}
+}
+
+type bodyKey struct{}
+
+// limitedBody remembers that the request body outgrew the limit. Over the network the
+// transport reports that itself; an in-process function reads the body directly and answers
+// the read error however it likes, so the gateway checks afterwards and answers 413 either way.
+type limitedBody struct {
+	io.ReadCloser
+	exceeded atomic.Pointer[http.MaxBytesError]
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		b.exceeded.Store(tooLarge)
+	}
+	return n, err
+}
+
+// checkResponse vets a function's answer before it is passed on: the gateway has already set
+// the request id (the function echoes the same one), and a body that outgrew the limit is a
+// 413 whatever the function made of it.
+func checkResponse(res *http.Response) error {
+	res.Header.Del(platform.RequestIDHeader)
+	if res.Request != nil {
+		if body, _ := res.Request.Context().Value(bodyKey{}).(*limitedBody); body != nil {
+			if tooLarge := body.exceeded.Load(); tooLarge != nil {
+				return tooLarge
+			}
+		}
+	}
+	return nil
 }
 
 // rewrite addresses the function by its service name (the transport resolves it), keeps the

@@ -9,6 +9,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -70,7 +71,14 @@ func Function() platform.Function {
 			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
 				return nil, err
 			}
-			return New(cfg, deps.Transport)
+			g, err := New(cfg, deps.Transport)
+			if err != nil {
+				return nil, err
+			}
+			if deps.Logger != nil {
+				g.proxy.ErrorLog = slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)
+			}
+			return g, nil
 		},
 	}
 }

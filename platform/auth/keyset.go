@@ -21,9 +21,10 @@ type keySet struct {
 	client     *http.Client
 	minRefresh time.Duration
 
-	mu          sync.Mutex
+	mu          sync.RWMutex // guards keys and lastRefresh; never held across a fetch
 	keys        jose.JSONWebKeySet
 	lastRefresh time.Time
+	refreshing  sync.Mutex // one fetch at a time; only tokens with unknown keys wait on it
 }
 
 var errUnknownKey = errors.New("the token is signed with a key the issuer does not publish")
@@ -47,53 +48,68 @@ func (s *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	return nil, errors.New("the token's signature does not verify")
 }
 
-// lookup returns the keys that may have signed a token with kid, refreshing once if none do.
+// cached returns the keys matching kid and when the set was last fetched.
+func (s *keySet) cached(kid string) ([]jose.JSONWebKey, time.Time) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if kid != "" {
+		return s.keys.Key(kid), s.lastRefresh
+	}
+	return s.keys.Keys, s.lastRefresh
+}
+
+// lookup returns the keys that may have signed a token with kid, refetching the set once if
+// none do and the last fetch is older than minRefresh. Tokens with known keys never wait
+// for a fetch.
 func (s *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if keys := s.match(kid); len(keys) > 0 {
+	if keys, _ := s.cached(kid); len(keys) > 0 {
 		return keys, nil
 	}
-	if !s.lastRefresh.IsZero() && time.Since(s.lastRefresh) < s.minRefresh {
+	s.refreshing.Lock()
+	defer s.refreshing.Unlock()
+	// Another miss may have fetched while this one waited.
+	keys, last := s.cached(kid)
+	if len(keys) > 0 {
+		return keys, nil
+	}
+	if !last.IsZero() && time.Since(last) < s.minRefresh {
 		return nil, errUnknownKey
 	}
-	// Holding the lock while fetching makes concurrent misses wait for this one fetch.
-	if err := s.refresh(ctx); err != nil {
+	set, err := s.fetch(ctx)
+	s.mu.Lock()
+	s.lastRefresh = time.Now() // a failed fetch counts too: a down issuer is not hammered
+	if err == nil {
+		s.keys = set
+	}
+	s.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
-	if keys := s.match(kid); len(keys) > 0 {
+	if keys, _ := s.cached(kid); len(keys) > 0 {
 		return keys, nil
 	}
 	return nil, errUnknownKey
 }
 
-func (s *keySet) match(kid string) []jose.JSONWebKey {
-	if kid != "" {
-		return s.keys.Key(kid)
-	}
-	return s.keys.Keys
-}
-
-func (s *keySet) refresh(ctx context.Context) error {
-	s.lastRefresh = time.Now()
+// fetch downloads the issuer's key set.
+func (s *keySet) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return err
+		return set, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetch the issuer's keys: %w", err)
+		return set, fmt.Errorf("fetch the issuer's keys: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch the issuer's keys: %s answered %d", s.url, resp.StatusCode)
+		return set, fmt.Errorf("fetch the issuer's keys: %s answered %d", s.url, resp.StatusCode)
 	}
-	var set jose.JSONWebKeySet
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return fmt.Errorf("decode the issuer's keys: %w", err)
+		return set, fmt.Errorf("decode the issuer's keys: %w", err)
 	}
-	s.keys = set
-	return nil
+	return set, nil
 }

@@ -56,6 +56,9 @@ func (c Config) Validate() error {
 	if c.Skew < 0 || c.Skew > 5*time.Minute {
 		return fmt.Errorf("OIDC_CLOCK_SKEW must be between 0 and 5m, got %s", c.Skew)
 	}
+	if c.KeyRefreshInterval < 0 {
+		return fmt.Errorf("OIDC_KEY_REFRESH_INTERVAL must not be negative, got %s", c.KeyRefreshInterval)
+	}
 	return nil
 }
 
@@ -95,6 +98,9 @@ func NewVerifier(cfg Config, client *http.Client) (*Verifier, error) {
 	}
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.KeyRefreshInterval == 0 {
+		cfg.KeyRefreshInterval = 10 * time.Second
 	}
 	ks := &keySet{url: cfg.JWKS(), client: client, minRefresh: cfg.KeyRefreshInterval}
 	v := oidc.NewVerifier(cfg.IssuerURL, ks, &oidc.Config{

@@ -14,11 +14,25 @@ import (
 )
 
 // Migrations is a function's schema and its embedded SQL files in FS under Dir, named
-// NNNN_description.sql and applied in version order, each exactly once.
+// NNNN_description.sql and applied in version order, each exactly once. Files run with the
+// schema first on the search_path, so shared SQL (the events package's outbox and inbox)
+// can create its tables in whichever function's schema includes it.
 type Migrations struct {
 	Schema string
 	FS     fs.FS
 	Dir    string
+	// Track names the table recording applied versions (default schema_migrations). Sets
+	// that share a schema but are numbered apart need their own.
+	Track string
+	// With are further sets applied after this one, in the same schema (e.g. the outbox).
+	With []Migrations
+}
+
+func (m Migrations) track() string {
+	if m.Track == "" {
+		return "schema_migrations"
+	}
+	return m.Track
 }
 
 type migration struct {
@@ -77,10 +91,26 @@ func (m Migrations) Latest() (int, error) {
 	return ms[len(ms)-1].version, nil
 }
 
-// Migrate applies the pending migrations of m in one transaction. A transaction-scoped
-// advisory lock per schema lets several replicas start at once: one applies, the others wait
-// and then find nothing to do.
+// Migrate applies the pending migrations of m and of the sets it brings along, each set in
+// one transaction. A transaction-scoped advisory lock per schema lets several replicas start
+// at once: one applies, the others wait and then find nothing to do.
 func (db *DB) Migrate(ctx context.Context, m Migrations) (applied int, err error) {
+	applied, err = db.migrateOne(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range m.With {
+		w.Schema = m.Schema
+		n, err := db.Migrate(ctx, w)
+		if err != nil {
+			return 0, err
+		}
+		applied += n
+	}
+	return applied, nil
+}
+
+func (db *DB) migrateOne(ctx context.Context, m Migrations) (applied int, err error) {
 	ms, err := m.load()
 	if err != nil {
 		return 0, err
@@ -90,8 +120,10 @@ func (db *DB) Migrate(ctx context.Context, m Migrations) (applied int, err error
 			return fmt.Errorf("lock: %w", err)
 		}
 		ident := pgx.Identifier{m.Schema}.Sanitize()
+		track := ident + "." + pgx.Identifier{m.track()}.Sanitize()
 		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident+`;
-CREATE TABLE IF NOT EXISTS `+ident+`.schema_migrations (
+SET LOCAL search_path TO `+ident+`, public;
+CREATE TABLE IF NOT EXISTS `+track+` (
 	version    integer PRIMARY KEY,
 	name       text NOT NULL,
 	applied_at timestamptz NOT NULL DEFAULT now()
@@ -99,7 +131,7 @@ CREATE TABLE IF NOT EXISTS `+ident+`.schema_migrations (
 			return fmt.Errorf("create schema %s: %w", m.Schema, err)
 		}
 		var current int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+ident+`.schema_migrations`).Scan(&current); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+track).Scan(&current); err != nil {
 			return err
 		}
 		for _, mg := range ms {
@@ -109,7 +141,7 @@ CREATE TABLE IF NOT EXISTS `+ident+`.schema_migrations (
 			if _, err := tx.Exec(ctx, mg.sql); err != nil {
 				return fmt.Errorf("migration %s/%s: %w", m.Schema, mg.name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO `+ident+`.schema_migrations (version, name) VALUES ($1, $2)`, mg.version, mg.name); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO `+track+` (version, name) VALUES ($1, $2)`, mg.version, mg.name); err != nil {
 				return err
 			}
 			applied++
@@ -125,14 +157,21 @@ CREATE TABLE IF NOT EXISTS `+ident+`.schema_migrations (
 // ErrMigrationsPending means the schema is behind the binary.
 var ErrMigrationsPending = errors.New("migrations pending")
 
-// CheckMigrated returns nil when every migration of m is applied; it is a readiness check.
+// CheckMigrated returns nil when every migration of m (and of the sets it brings along) is
+// applied; it is a readiness check.
 func (db *DB) CheckMigrated(ctx context.Context, m Migrations) error {
+	for _, w := range m.With {
+		w.Schema = m.Schema
+		if err := db.CheckMigrated(ctx, w); err != nil {
+			return err
+		}
+	}
 	latest, err := m.Latest()
 	if err != nil {
 		return err
 	}
 	var current int
-	err = db.Pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+pgx.Identifier{m.Schema}.Sanitize()+`.schema_migrations`).Scan(&current)
+	err = db.Pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+pgx.Identifier{m.Schema}.Sanitize()+`.`+pgx.Identifier{m.track()}.Sanitize()).Scan(&current)
 	if err != nil {
 		if IsCode(err, "42P01") || IsCode(err, "3F000") { // undefined table / schema
 			return ErrMigrationsPending

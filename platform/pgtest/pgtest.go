@@ -114,8 +114,9 @@ func (i *Instance) exec(ctx context.Context, sql string) error {
 // on first use. Templates are keyed by the schemas they hold.
 func (i *Instance) template(ctx context.Context, sets []database.Migrations) (string, error) {
 	h := sha256.New()
-	for _, s := range sets {
-		fmt.Fprintln(h, s.Schema)
+	var hashSet func(s database.Migrations)
+	hashSet = func(s database.Migrations) {
+		fmt.Fprintln(h, s.Schema, s.Track)
 		_ = fs.WalkDir(s.FS, ".", func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				body, _ := fs.ReadFile(s.FS, path)
@@ -124,6 +125,12 @@ func (i *Instance) template(ctx context.Context, sets []database.Migrations) (st
 			}
 			return nil
 		})
+		for _, w := range s.With {
+			hashSet(w)
+		}
+	}
+	for _, s := range sets {
+		hashSet(s)
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:12]
 	i.mu.Lock()

@@ -130,6 +130,9 @@ func (i *Issuer) ClaimsFor(u User) Claims {
 	if u.CustomerID != "" {
 		c["customer_id"] = u.CustomerID
 	}
+	if u.Subject == ServiceUser.Subject {
+		c["azp"] = ServiceClientID
+	}
 	return c
 }
 
