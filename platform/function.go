@@ -35,6 +35,12 @@ type Function struct {
 	New func(ctx context.Context, deps Deps) (API, error)
 }
 
+// Runner is implemented by APIs with background work (a mail sender, a sweeper). Hosts run
+// it beside the server and wait for it to return after the server has drained.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
 // Wrapper is implemented by APIs that need middleware outside token verification (the
 // gateway's CORS, so that even a 401 carries CORS headers).
 type Wrapper interface {

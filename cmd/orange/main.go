@@ -3,6 +3,7 @@
 //	orange dev              every function in one process behind one port (make run)
 //	orange serve <service>  one function alone, as its Knative Service runs it
 //	orange migrate          apply every function's migrations, then exit (the Knative Job)
+//	orange emit -type T …   send a CloudEvent to the local broker or a URL
 //	orange version          print the build version
 package main
 
@@ -33,6 +34,7 @@ commands:
   dev               run every function in one process behind one port
   serve <service>   run one function alone (as its Knative Service does)
   migrate           apply every function's migrations and exit (needs DATABASE_URL)
+  emit              send a CloudEvent (orange emit -h for the flags)
   version           print the version
 `
 
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return host.Standalone(ctx, fn, env)
 	case "migrate":
 		return migrate(ctx, reg, env)
+	case "emit":
+		return emit(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

@@ -30,6 +30,9 @@ type Config struct {
 	MigrateOnStart bool `env:"MIGRATE_ON_START, default=true"`
 	// CallTimeout bounds one call to another function.
 	CallTimeout time.Duration `env:"CALL_TIMEOUT, default=10s"`
+	// RelayPoll is the longest an outbox event waits for the relay when no notification
+	// wakes it.
+	RelayPoll time.Duration `env:"RELAY_POLL_INTERVAL, default=1s"`
 }
 
 // Validate checks the whole configuration.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
@@ -66,5 +67,20 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	mux := http.NewServeMux()
 	mountHealth(mux, db, sets)
 	mux.Handle("/", h)
+
+	bg := newBackground(ctx, logger)
+	defer bg.stop()
+	bg.runner(fn.Service, api)
+	if events.HasOutbox(fn.Migrations) {
+		if cfg.Knative.Sink == "" {
+			logger.WarnContext(ctx, "K_SINK is not set: events stay in the outbox until a SinkBinding provides a Broker")
+		} else {
+			pub, err := events.NewHTTPPublisher(cfg.Knative.Sink, nil)
+			if err != nil {
+				return err
+			}
+			bg.relay(fn, db, pub, cfg.RelayPoll)
+		}
+	}
 	return serve(ctx, env, srv, logger, mux)
 }

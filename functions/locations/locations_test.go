@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/locations"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
@@ -78,14 +79,35 @@ func decode[T any](t *testing.T, r response) T {
 	return v
 }
 
-// snapshot is every stored row, to prove a rejected request wrote nothing.
+// snapshot is every stored row and every recorded event, to prove a rejected request wrote
+// nothing.
 func (a *api) snapshot() string {
 	a.t.Helper()
-	var s string
+	var rows, outbox string
 	err := a.db.Pool.QueryRow(context.Background(),
-		`SELECT coalesce(string_agg(row_to_json(l)::text, E'\n' ORDER BY code), '') FROM locations.locations l`).Scan(&s)
+		`SELECT coalesce(string_agg(row_to_json(l)::text, E'\n' ORDER BY code), '') FROM locations.locations l`).Scan(&rows)
 	require.NoError(a.t, err)
-	return s
+	err = a.db.Pool.QueryRow(context.Background(),
+		`SELECT coalesce(string_agg(id::text, ',' ORDER BY seq), '') FROM locations.outbox`).Scan(&outbox)
+	require.NoError(a.t, err)
+	return rows + "\noutbox: " + outbox
+}
+
+// recorded returns the outbox as "type subject version" lines, oldest first.
+func (a *api) recorded() []string {
+	a.t.Helper()
+	rows, err := a.db.Pool.Query(context.Background(),
+		`SELECT type, subject, data->>'version', source FROM locations.outbox ORDER BY seq`)
+	require.NoError(a.t, err)
+	var out []string
+	for rows.Next() {
+		var typ, subject, version, source string
+		require.NoError(a.t, rows.Scan(&typ, &subject, &version, &source))
+		require.Equal(a.t, locations.ServiceName, source)
+		out = append(out, typ+" "+subject+" v"+version)
+	}
+	require.NoError(a.t, rows.Err())
+	return out
 }
 
 const newBranch = `{"code":"DUS-HBF","name":"Düsseldorf Hauptbahnhof",
@@ -311,4 +333,21 @@ func TestSchemaRefusesWhatValidationRefuses(t *testing.T) {
 		`INSERT INTO locations.locations (code, name, street, postal_code, city) VALUES ('BAD', 'x', 'x', '1234', 'x')`)
 	require.Error(t, err)
 	assert.True(t, database.IsCode(err, database.CheckViolation), err.Error())
+}
+
+// TestChangesEmitEvents checks each change records its event in the same transaction, and a
+// change that changes nothing records none.
+func TestChangesEmitEvents(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	require.Equal(t, http.StatusCreated, a.json(http.MethodPost, "/api/locations", newBranch).status)
+	require.Equal(t, http.StatusOK, a.json(http.MethodPut, "/api/locations/DUS-HBF",
+		`{"name":"Düsseldorf Hbf","address":{"street":"Konrad-Adenauer-Platz 14","postalCode":"40210","city":"Düsseldorf"}}`).status)
+	require.Equal(t, http.StatusOK, a.json(http.MethodPut, "/api/locations/DUS-HBF/status", `{"status":"closed"}`).status)
+	require.Equal(t, http.StatusOK, a.json(http.MethodPut, "/api/locations/DUS-HBF/status", `{"status":"closed"}`).status)
+	assert.Equal(t, []string{
+		events.LocationCreated + " DUS-HBF v1",
+		events.LocationUpdated + " DUS-HBF v2",
+		events.LocationStatusChanged + " DUS-HBF v3",
+	}, a.recorded())
 }

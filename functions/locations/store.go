@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 )
@@ -15,7 +16,8 @@ import (
 var migrationFiles embed.FS
 
 // Migrations is the locations schema.
-var Migrations = database.Migrations{Schema: "locations", FS: migrationFiles, Dir: "migrations"}
+var Migrations = database.Migrations{Schema: "locations", FS: migrationFiles, Dir: "migrations",
+	With: []database.Migrations{events.Migrations()}}
 
 // Store keeps branches in PostgreSQL.
 type Store struct {
@@ -50,11 +52,8 @@ const updateSQL = `UPDATE locations.locations SET
 WHERE code = $1 AND ($13 = 0 OR version = $13)
 RETURNING ` + selectColumns
 
-const setStatusSQL = `UPDATE locations.locations SET
-	status = $2,
-	version = version + CASE WHEN status = $2 THEN 0 ELSE 1 END,
-	updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END
-WHERE code = $1 AND ($3 = 0 OR version = $3)
+const setStatusSQL = `UPDATE locations.locations SET status = $2, version = version + 1, updated_at = now()
+WHERE code = $1
 RETURNING ` + selectColumns
 
 func scanLocation(row pgx.Row) (Location, error) {
@@ -106,12 +105,32 @@ func coordinateArgs(c *Coordinates) (lat, lng any) {
 	return c.Latitude, c.Longitude
 }
 
+// writeAndEmit runs one statement returning a branch and records event typ about the result
+// in the same transaction: the change and its event commit together or not at all.
+func (s *Store) writeAndEmit(ctx context.Context, typ string, sql string, args ...any) (Location, error) {
+	var l Location
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if l, err = scanLocation(tx.QueryRow(ctx, sql, args...)); err != nil {
+			return err
+		}
+		return emitLocation(ctx, tx, typ, l)
+	})
+	return l, err
+}
+
+func emitLocation(ctx context.Context, tx pgx.Tx, typ string, l Location) error {
+	return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, l.Code, events.Location{
+		Code: l.Code, Version: int64(l.Version), Name: l.Name, City: l.Address.City, Status: string(l.Status),
+	})
+}
+
 // Create stores a new branch; an existing code is a conflict.
 func (s *Store) Create(ctx context.Context, n NewLocation) (Location, error) {
 	lat, lng := coordinateArgs(n.Coordinates)
-	l, err := scanLocation(s.db.Pool.QueryRow(ctx, insertSQL, n.Code, n.Name, n.Address.Street,
+	l, err := s.writeAndEmit(ctx, events.LocationCreated, insertSQL, n.Code, n.Name, n.Address.Street,
 		n.Address.PostalCode, n.Address.City, n.Address.Country, lat, lng, n.Phone, n.Email,
-		n.TimeZone, n.OpeningHours))
+		n.TimeZone, n.OpeningHours)
 	if database.IsCode(err, database.UniqueViolation) {
 		return Location{}, platform.Conflict("a location with code %s already exists", n.Code)
 	}
@@ -124,9 +143,9 @@ func (s *Store) Create(ctx context.Context, n NewLocation) (Location, error) {
 // Update replaces a branch's details. ifVersion > 0 requires the stored version to match.
 func (s *Store) Update(ctx context.Context, code string, d Details, ifVersion int) (Location, error) {
 	lat, lng := coordinateArgs(d.Coordinates)
-	l, err := scanLocation(s.db.Pool.QueryRow(ctx, updateSQL, code, d.Name, d.Address.Street,
+	l, err := s.writeAndEmit(ctx, events.LocationUpdated, updateSQL, code, d.Name, d.Address.Street,
 		d.Address.PostalCode, d.Address.City, d.Address.Country, lat, lng, d.Phone, d.Email,
-		d.TimeZone, d.OpeningHours, ifVersion))
+		d.TimeZone, d.OpeningHours, ifVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Location{}, s.missOrStale(ctx, code)
 	}
@@ -136,11 +155,28 @@ func (s *Store) Update(ctx context.Context, code string, d Details, ifVersion in
 	return l, err
 }
 
-// SetStatus changes a branch's status; setting the status it has is a no-op.
+// SetStatus changes a branch's status; setting the status it has is a no-op (no new
+// version, no event).
 func (s *Store) SetStatus(ctx context.Context, code string, status Status, ifVersion int) (Location, error) {
-	l, err := scanLocation(s.db.Pool.QueryRow(ctx, setStatusSQL, code, string(status), ifVersion))
+	var l Location
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if l, err = scanLocation(tx.QueryRow(ctx, getSQL+` FOR UPDATE`, code)); err != nil {
+			return err
+		}
+		if ifVersion > 0 && l.Version != ifVersion {
+			return platform.Errorf(platform.KindPrecondition, "location %s has changed since the version given in If-Match", code)
+		}
+		if l.Status == status {
+			return nil
+		}
+		if l, err = scanLocation(tx.QueryRow(ctx, setStatusSQL, code, string(status))); err != nil {
+			return err
+		}
+		return emitLocation(ctx, tx, events.LocationStatusChanged, l)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Location{}, s.missOrStale(ctx, code)
+		return Location{}, platform.NotFound("no location with code %s", code)
 	}
 	return l, err
 }

@@ -1,0 +1,166 @@
+// Package events is the event backbone of Orange Car Rental: the catalogue of CloudEvent
+// types with one payload struct each, the transactional outbox every producer writes in the
+// same transaction as its state change, the relay that publishes the outbox to a Broker
+// (Knative's over HTTP, or the in-process one of `orange dev`), and the receiver with its
+// inbox that makes a redelivered event change nothing.
+//
+// Types are reverse-DNS and versioned (com.orangecarrental.<aggregate>.<fact>.v1); the
+// source names the producing function; the subject is the aggregate id. Brokers keep no
+// order, so every payload carries the aggregate's version and a read model applies an event
+// only when it is newer than what it holds.
+package events
+
+// Event types. A consumer filters on these in its Trigger; a test holds every Trigger filter
+// to this list and every type to at least one Trigger or the External list.
+const (
+	CustomerRegistered    = "com.orangecarrental.customer.registered.v1"
+	CustomerUpdated       = "com.orangecarrental.customer.updated.v1"
+	CustomerStatusChanged = "com.orangecarrental.customer.status_changed.v1"
+	CustomerErased        = "com.orangecarrental.customer.erased.v1"
+
+	LocationCreated       = "com.orangecarrental.location.created.v1"
+	LocationUpdated       = "com.orangecarrental.location.updated.v1"
+	LocationStatusChanged = "com.orangecarrental.location.status_changed.v1"
+
+	VehicleCreated       = "com.orangecarrental.vehicle.created.v1"
+	VehicleUpdated       = "com.orangecarrental.vehicle.updated.v1"
+	VehicleStatusChanged = "com.orangecarrental.vehicle.status_changed.v1"
+	VehicleMoved         = "com.orangecarrental.vehicle.moved.v1"
+
+	ReservationCreated   = "com.orangecarrental.reservation.created.v1"
+	ReservationConfirmed = "com.orangecarrental.reservation.confirmed.v1"
+	ReservationActivated = "com.orangecarrental.reservation.activated.v1"
+	ReservationCompleted = "com.orangecarrental.reservation.completed.v1"
+	ReservationCancelled = "com.orangecarrental.reservation.cancelled.v1"
+	ReservationExpired   = "com.orangecarrental.reservation.expired.v1"
+	ReservationNoShow    = "com.orangecarrental.reservation.no_show.v1"
+
+	PaymentAuthorized = "com.orangecarrental.payment.authorized.v1"
+	PaymentFailed     = "com.orangecarrental.payment.failed.v1"
+	PaymentCaptured   = "com.orangecarrental.payment.captured.v1"
+	PaymentVoided     = "com.orangecarrental.payment.voided.v1"
+	PaymentRefunded   = "com.orangecarrental.payment.refunded.v1"
+	InvoiceIssued     = "com.orangecarrental.invoice.issued.v1"
+
+	// Ping is what a Knative PingSource sends; it is produced outside the system.
+	Ping = "dev.knative.sources.ping"
+)
+
+// Types maps every event type of the system to a new zero payload of its struct.
+var Types = map[string]func() any{
+	CustomerRegistered:    func() any { return new(Customer) },
+	CustomerUpdated:       func() any { return new(Customer) },
+	CustomerStatusChanged: func() any { return new(CustomerStatus) },
+	CustomerErased:        func() any { return new(CustomerErasure) },
+	LocationCreated:       func() any { return new(Location) },
+	LocationUpdated:       func() any { return new(Location) },
+	LocationStatusChanged: func() any { return new(Location) },
+	VehicleCreated:        func() any { return new(Vehicle) },
+	VehicleUpdated:        func() any { return new(Vehicle) },
+	VehicleStatusChanged:  func() any { return new(Vehicle) },
+	VehicleMoved:          func() any { return new(Vehicle) },
+	ReservationCreated:    func() any { return new(Reservation) },
+	ReservationConfirmed:  func() any { return new(Reservation) },
+	ReservationActivated:  func() any { return new(Reservation) },
+	ReservationCompleted:  func() any { return new(Reservation) },
+	ReservationCancelled:  func() any { return new(Reservation) },
+	ReservationExpired:    func() any { return new(Reservation) },
+	ReservationNoShow:     func() any { return new(Reservation) },
+	PaymentAuthorized:     func() any { return new(Payment) },
+	PaymentFailed:         func() any { return new(Payment) },
+	PaymentCaptured:       func() any { return new(Payment) },
+	PaymentVoided:         func() any { return new(Payment) },
+	PaymentRefunded:       func() any { return new(Payment) },
+	InvoiceIssued:         func() any { return new(Invoice) },
+	Ping:                  func() any { return new(map[string]any) },
+}
+
+// External lists types that come from outside the system, so no producer here emits them.
+var External = map[string]bool{Ping: true}
+
+// Customer is the payload of customer.registered and customer.updated.
+type Customer struct {
+	CustomerID        string `json:"customerId"`
+	Version           int64  `json:"version"`
+	Email             string `json:"email"`
+	FirstName         string `json:"firstName"`
+	LastName          string `json:"lastName"`
+	PreferredLanguage string `json:"preferredLanguage"`
+}
+
+// CustomerStatus is the payload of customer.status_changed.
+type CustomerStatus struct {
+	CustomerID string `json:"customerId"`
+	Version    int64  `json:"version"`
+	Status     string `json:"status"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// CustomerErasure is the payload of customer.erased: only the id, by design.
+type CustomerErasure struct {
+	CustomerID string `json:"customerId"`
+	Version    int64  `json:"version"`
+}
+
+// Location is the payload of the location events.
+type Location struct {
+	Code    string `json:"code"`
+	Version int64  `json:"version"`
+	Name    string `json:"name"`
+	City    string `json:"city"`
+	Status  string `json:"status"`
+}
+
+// Vehicle is the payload of the vehicle events.
+type Vehicle struct {
+	VehicleID    string `json:"vehicleId"`
+	Version      int64  `json:"version"`
+	Category     string `json:"category"`
+	LocationCode string `json:"locationCode"`
+	Status       string `json:"status"`
+	LicensePlate string `json:"licensePlate"`
+}
+
+// Reservation is the payload of every reservation event: the whole booking as it stands
+// after the fact, so a read model can be rebuilt from any one of them.
+type Reservation struct {
+	ReservationID  string `json:"reservationId"`
+	Version        int64  `json:"version"`
+	CustomerID     string `json:"customerId"`
+	VehicleID      string `json:"vehicleId"`
+	Category       string `json:"category"`
+	PickupLocation string `json:"pickupLocation"`
+	ReturnLocation string `json:"returnLocation"`
+	PickupAt       string `json:"pickupAt"`
+	ReturnAt       string `json:"returnAt"`
+	Status         string `json:"status"`
+	TotalGross     int64  `json:"totalGrossCents"`
+	Currency       string `json:"currency"`
+	Reason         string `json:"reason,omitempty"`
+	FeeCents       int64  `json:"feeCents,omitempty"`
+}
+
+// Payment is the payload of the payment events.
+type Payment struct {
+	PaymentID     string `json:"paymentId"`
+	Version       int64  `json:"version"`
+	ReservationID string `json:"reservationId"`
+	CustomerID    string `json:"customerId"`
+	AmountCents   int64  `json:"amountCents"`
+	Currency      string `json:"currency"`
+	Status        string `json:"status"`
+	Reason        string `json:"reason,omitempty"`
+}
+
+// Invoice is the payload of invoice.issued.
+type Invoice struct {
+	InvoiceID     string `json:"invoiceId"`
+	Version       int64  `json:"version"`
+	Number        string `json:"number"`
+	ReservationID string `json:"reservationId"`
+	CustomerID    string `json:"customerId"`
+	NetCents      int64  `json:"netCents"`
+	VatCents      int64  `json:"vatCents"`
+	GrossCents    int64  `json:"grossCents"`
+	Currency      string `json:"currency"`
+}

@@ -1,0 +1,122 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// ReceivePath is where functions accept CloudEvents; Triggers name it in subscriber.uri.
+const ReceivePath = "/cloudevents"
+
+// MaxEventBytes bounds a delivered event.
+const MaxEventBytes = 256 << 10
+
+// Handler applies one event inside tx, the transaction that also records it in the inbox.
+// It may return a reply event (sent back to the Broker in the 200 response) and an error:
+// a Permanent one when the event can never be processed (answered 400: the Broker
+// dead-letters it without retrying), any other to have it retried (answered 500).
+type Handler func(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error)
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as one that retrying cannot fix.
+func Permanent(err error) error { return permanentError{err} }
+
+// Permanentf is Permanent(fmt.Errorf(…)).
+func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }
+
+// Receiver returns the HTTP handler of a function's ReceivePath. It answers as Knative's
+// data plane expects: 2xx when done or when the event is a duplicate ((source, id) already
+// in schema's inbox — recorded in the same transaction as the effect, so a redelivery
+// changes nothing), 4xx for an event that can never be processed (malformed, oversize,
+// wrong shape: a 5xx there would make the Broker retry forever), 5xx to be retried.
+// It decodes the request itself instead of using sdk-go's receive handler, which stalls
+// under concurrent load (cloudevents/sdk-go#1224).
+func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFunc {
+	inbox := pgx.Identifier{schema, "inbox"}.Sanitize()
+	return func(w http.ResponseWriter, r *http.Request) error {
+		e, err := decode(w, r)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		logger := platform.LoggerFrom(ctx).With(slog.String("event", e.ID()), slog.String("type", e.Type()), slog.String("source", e.Source()))
+		var reply *cloudevents.Event
+		duplicate := false
+		err = db.InTx(ctx, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `INSERT INTO `+inbox+` (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+				e.Source(), e.ID(), e.Type())
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				duplicate = true
+				return nil
+			}
+			reply, err = handle(ctx, tx, *e)
+			return err
+		})
+		var perm permanentError
+		switch {
+		case errors.As(err, &perm):
+			logger.WarnContext(ctx, "event refused", slog.String("error", err.Error()))
+			return platform.Invalid("the event cannot be processed: " + perm.Error())
+		case err != nil:
+			return fmt.Errorf("handle event %s (%s): %w", e.ID(), e.Type(), err)
+		case duplicate:
+			logger.DebugContext(ctx, "duplicate delivery ignored")
+			w.WriteHeader(http.StatusOK)
+			return nil
+		case reply != nil:
+			return cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+			return nil
+		}
+	}
+}
+
+// decode reads one CloudEvent (binary or structured mode) from r, answering 413 for an
+// oversize body and 400 for anything malformed.
+func decode(w http.ResponseWriter, r *http.Request) (*cloudevents.Event, error) {
+	if r.ContentLength > MaxEventBytes {
+		return nil, platform.Errorf(platform.KindTooLarge, "the event exceeds %d bytes", MaxEventBytes)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxEventBytes)
+	e, err := cloudevents.NewEventFromHTTPRequest(r)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, platform.Errorf(platform.KindTooLarge, "the event exceeds %d bytes", MaxEventBytes)
+		}
+		return nil, platform.Invalid("not a CloudEvent: " + err.Error())
+	}
+	if err := e.Validate(); err != nil {
+		return nil, platform.Invalid("invalid CloudEvent: " + err.Error())
+	}
+	return e, nil
+}
+
+// DecodeData unmarshals e's data into the payload struct of its type, refusing (as a
+// permanent error) data that is not the JSON of that struct.
+func DecodeData[T any](e cloudevents.Event) (T, error) {
+	var v T
+	if err := e.DataAs(&v); err != nil {
+		return v, Permanentf("data of %s is not a %T: %v", e.Type(), v, err)
+	}
+	return v, nil
+}

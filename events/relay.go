@@ -1,0 +1,222 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// Relay publishes one schema's outbox. Only one relay per schema works at a time (a
+// session-level advisory lock), so events of one aggregate leave in the order they were
+// recorded; events of different aggregates go out concurrently.
+type Relay struct {
+	DB        *database.DB
+	Schema    string
+	Publisher Publisher
+	Logger    *slog.Logger
+	// Batch bounds how many events one pass reads; Poll is the longest wait between passes
+	// when no notification arrives; Parallel bounds aggregates published at once.
+	Batch    int
+	Poll     time.Duration
+	Parallel int
+	// Backoff is the first retry delay of an event the broker refused; it doubles per
+	// attempt up to MaxBackoff.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+func (r *Relay) defaults() {
+	if r.Batch <= 0 {
+		r.Batch = 256
+	}
+	if r.Poll <= 0 {
+		r.Poll = time.Second
+	}
+	if r.Parallel <= 0 {
+		r.Parallel = 16
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = 500 * time.Millisecond
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = time.Minute
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+}
+
+// pendingSQL reads events due for publishing, oldest first, leaving out any event whose
+// aggregate has an earlier event still waiting for a retry: order per aggregate holds.
+const pendingSQL = `SELECT seq, id, type, source, subject, time, data, attempts FROM %[1]s o
+WHERE o.published_at IS NULL
+  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+  AND NOT EXISTS (SELECT 1 FROM %[1]s p
+                  WHERE p.published_at IS NULL AND p.subject = o.subject AND p.seq < o.seq
+                    AND p.next_attempt_at > now())
+ORDER BY o.seq
+LIMIT $1`
+
+type pending struct {
+	seq      int64
+	event    cloudevents.Event
+	attempts int
+}
+
+// Run publishes until ctx ends: it takes the schema's relay lock (waiting while another
+// replica holds it), then drains after every notification and at least every Poll.
+func (r *Relay) Run(ctx context.Context) error {
+	r.defaults()
+	for ctx.Err() == nil {
+		err := r.lead(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			r.Logger.WarnContext(ctx, "relay: restarting", slog.String("schema", r.Schema), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.Poll):
+		}
+	}
+	return nil
+}
+
+// lead holds the lock on one connection and drains while it lasts.
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := r.DB.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('orange.relay.' || $1))`, r.Schema).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		return nil // another replica relays; try again after Poll
+	}
+	defer func() {
+		// A fresh context: the lock must be released even when ctx is done.
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext('orange.relay.' || $1))`, r.Schema)
+		_, _ = conn.Exec(context.Background(), `UNLISTEN *`)
+	}()
+	if _, err := conn.Exec(ctx, `LISTEN `+Notification); err != nil {
+		return err
+	}
+	for {
+		n, err := r.Drain(ctx)
+		if err != nil {
+			return err
+		}
+		if n == r.Batch {
+			continue // more may be waiting
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, r.Poll)
+		_, err = conn.Conn().WaitForNotification(waitCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+}
+
+// Drain makes one pass over the due events and returns how many it read. Each event is
+// marked published right after the broker accepted it; a crash in between means the event
+// goes out again (at-least-once), never that it is lost.
+func (r *Relay) Drain(ctx context.Context) (int, error) {
+	r.defaults()
+	outbox := pgx.Identifier{r.Schema, "outbox"}.Sanitize()
+	rows, err := r.DB.Pool.Query(ctx, fmt.Sprintf(pendingSQL, outbox), r.Batch)
+	if err != nil {
+		return 0, err
+	}
+	var batch []pending
+	for rows.Next() {
+		var (
+			p                        pending
+			id, typ, source, subject string
+			at                       time.Time
+			data                     []byte
+		)
+		if err := rows.Scan(&p.seq, &id, &typ, &source, &subject, &at, &data, &p.attempts); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		e := cloudevents.NewEvent()
+		e.SetID(id)
+		e.SetType(typ)
+		e.SetSource(source)
+		e.SetSubject(subject)
+		e.SetTime(at)
+		e.SetExtension("partitionkey", subject)
+		_ = e.SetData(cloudevents.ApplicationJSON, data)
+		p.event = e
+		batch = append(batch, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+
+	// One sequence per aggregate, in seq order; aggregates in parallel.
+	var order []string
+	groups := map[string][]pending{}
+	for _, p := range batch {
+		if _, ok := groups[p.event.Subject()]; !ok {
+			order = append(order, p.event.Subject())
+		}
+		groups[p.event.Subject()] = append(groups[p.event.Subject()], p)
+	}
+	sem := make(chan struct{}, r.Parallel)
+	var wg sync.WaitGroup
+	for _, subject := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(group []pending) {
+			defer func() { <-sem; wg.Done() }()
+			r.publishInOrder(ctx, outbox, group)
+		}(groups[subject])
+	}
+	wg.Wait()
+	return len(batch), ctx.Err()
+}
+
+// publishInOrder publishes one aggregate's events, stopping at the first refusal so a later
+// event never overtakes an earlier one.
+func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pending) {
+	for _, p := range group {
+		err := r.Publisher.Publish(ctx, p.event)
+		if err == nil {
+			_, err = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = $1`, p.seq)
+			if err == nil {
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		delay := r.Backoff << min(p.attempts, 16)
+		if delay > r.MaxBackoff || delay <= 0 {
+			delay = r.MaxBackoff
+		}
+		r.Logger.WarnContext(ctx, "relay: publish failed; will retry",
+			slog.String("schema", r.Schema), slog.String("event", p.event.ID()), slog.String("type", p.event.Type()),
+			slog.Int("attempt", p.attempts+1), slog.Duration("retryIn", delay), slog.String("error", err.Error()))
+		_, _ = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET attempts = attempts + 1, last_error = $2,
+			next_attempt_at = now() + $3 * interval '1 millisecond' WHERE seq = $1`, p.seq, err.Error(), delay.Milliseconds())
+		return
+	}
+}

@@ -1,0 +1,60 @@
+package host
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// background runs what a process does besides serving: each API's Runner and each outbox
+// relay. They start with the server and stop after it has drained, so requests in flight
+// can still record events and the relay's last pass sees them.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	logger *slog.Logger
+}
+
+func newBackground(ctx context.Context, logger *slog.Logger) *background {
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &background{ctx: bg, cancel: cancel, logger: logger}
+}
+
+// goRun runs fn until stop, logging an error it ends with.
+func (b *background) goRun(name string, fn func(context.Context) error) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if err := fn(b.ctx); err != nil && b.ctx.Err() == nil {
+			b.logger.Error("background work stopped", slog.String("work", name), slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// runner starts api's background work, if it has any.
+func (b *background) runner(service string, api platform.API) {
+	if r, ok := api.(platform.Runner); ok {
+		b.goRun(service, r.Run)
+	}
+}
+
+// relay starts publishing fn's outbox through pub, if fn has one.
+func (b *background) relay(fn platform.Function, db *database.DB, pub events.Publisher, poll time.Duration) {
+	if db == nil || pub == nil || !events.HasOutbox(fn.Migrations) {
+		return
+	}
+	r := &events.Relay{DB: db, Schema: fn.Migrations.Schema, Publisher: pub, Logger: b.logger.With(slog.String("relay", fn.Service)), Poll: poll}
+	b.goRun("relay "+fn.Service, r.Run)
+}
+
+// stop ends the background work and waits for it.
+func (b *background) stop() {
+	b.cancel()
+	b.wg.Wait()
+}
