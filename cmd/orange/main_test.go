@@ -102,7 +102,7 @@ func devToken(t *testing.T, addr, user string) string {
 func TestMigrateAppliesOnce(t *testing.T) {
 	bin := proctest.Build(t, ".")
 	url := pg.NewDatabaseURL(t)
-	for i, want := range []string{"locations: 2 migration(s) applied", "locations: 0 migration(s) applied"} {
+	for i, want := range []string{"locations: 3 migration(s) applied", "locations: 0 migration(s) applied"} {
 		cmd := exec.Command(bin, "migrate")
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+url)
 		out, err := cmd.CombinedOutput()
