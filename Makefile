@@ -16,6 +16,7 @@ build:
 
 test: lint
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory resolve-check
 
 lint:
 	$(GO) vet ./...
@@ -25,5 +26,6 @@ lint:
 # Benchmarks report ratios against baselines measured in the same run (design.md §8).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./cmd/locations-api/
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./functions/locations/
 
 -include knative.mk

@@ -1,0 +1,49 @@
+package knative_test
+
+import "github.com/orangecarrental/orange/events"
+
+// eventCatalogue reads the event catalogue of events/: known is every type
+// a Trigger may filter on; emitted is what functions of this system produce
+// (the catalogue minus the types that come from outside, like PingSource's).
+func eventCatalogue() (known, emitted map[string]bool) {
+	known, emitted = map[string]bool{}, map[string]bool{}
+	for typ := range events.Types {
+		known[typ] = true
+		if !events.External[typ] {
+			emitted[typ] = true
+		}
+	}
+	return known, emitted
+}
+
+// awaitingConsumer documents the emitted types that no Trigger in the tree
+// consumes yet, and who will. The issue that adds a consumer adds its
+// Triggers and deletes the lines it covers; a line whose type has a Trigger
+// fails the test, so this list only shrinks. sync-worker will consume every
+// type (design.md §5: every change → webhooks), so no type stays unconsumed.
+var awaitingConsumer = map[string]string{
+	events.CustomerRegistered:    "notification-worker (welcome mail), sync-worker",
+	events.CustomerUpdated:       "sync-worker",
+	events.CustomerStatusChanged: "sync-worker",
+	events.CustomerErased:        "sync-worker",
+	events.LocationCreated:       "sync-worker",
+	events.LocationUpdated:       "sync-worker",
+	events.LocationStatusChanged: "sync-worker",
+	events.VehicleCreated:        "sync-worker",
+	events.VehicleUpdated:        "sync-worker",
+	events.VehicleStatusChanged:  "sync-worker",
+	events.VehicleMoved:          "sync-worker",
+	events.ReservationCreated:    "payments-api (authorize), vehicles-api, sync-worker",
+	events.ReservationConfirmed:  "notification-worker, sync-worker",
+	events.ReservationActivated:  "vehicles-api, sync-worker",
+	events.ReservationCompleted:  "vehicles-api, payments-api (capture), notification-worker, sync-worker",
+	events.ReservationCancelled:  "payments-api (fee, void/refund), vehicles-api, notification-worker, sync-worker",
+	events.ReservationExpired:    "vehicles-api, payments-api (void), sync-worker",
+	events.ReservationNoShow:     "vehicles-api, payments-api, sync-worker",
+	events.PaymentAuthorized:     "reservations-api (confirm), sync-worker",
+	events.PaymentFailed:         "reservations-api, notification-worker, sync-worker",
+	events.PaymentCaptured:       "notification-worker, sync-worker",
+	events.PaymentVoided:         "sync-worker",
+	events.PaymentRefunded:       "notification-worker, sync-worker",
+	events.InvoiceIssued:         "notification-worker, sync-worker",
+}
