@@ -4,16 +4,24 @@
 package all
 
 import (
+	"github.com/orangecarrental/orange/functions/customers"
+	"github.com/orangecarrental/orange/functions/fleet"
 	"github.com/orangecarrental/orange/functions/gateway"
 	"github.com/orangecarrental/orange/functions/locations"
+	"github.com/orangecarrental/orange/functions/notifier"
+	"github.com/orangecarrental/orange/functions/pricing"
 	"github.com/orangecarrental/orange/platform"
 )
 
 // Functions returns every function, each freshly described.
 func Functions() []platform.Function {
 	return []platform.Function{
+		customers.Function(),
+		fleet.Function(),
 		gateway.Function(),
 		locations.Function(),
+		notifier.Function(),
+		pricing.Function(),
 	}
 }
 

@@ -28,7 +28,10 @@ type Upstream struct {
 // Upstreams lists every public area. Each function that serves an API adds its row; a test
 // holds this table to the functions' own prefixes.
 var Upstreams = []Upstream{
+	{Prefix: "/api/customers", Service: "customers-api"},
 	{Prefix: "/api/locations", Service: "locations-api"},
+	{Prefix: "/api/pricing", Service: "pricing-api"},
+	{Prefix: "/api/vehicles", Service: "vehicles-api"},
 }
 
 // Config is the gateway's configuration.

@@ -1,0 +1,132 @@
+package customers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The eligibility rules (design.md §4, issue 5).
+const (
+	// MinRentalAge is the age a driver must have reached on the pickup day.
+	MinRentalAge = 21
+	// MinLicenceYears is how long the licence must have been held on the pickup day.
+	MinLicenceYears = 1
+)
+
+// Finding codes: stable, for clients to switch on (and to translate); the messages are for
+// people reading the response.
+const (
+	ReasonSuspended      = "customer_suspended"
+	ReasonBlocked        = "customer_blocked"
+	ReasonErased         = "customer_erased"
+	ReasonUnderAge       = "under_minimum_age"
+	ReasonNoLicence      = "licence_missing"
+	ReasonLicenceTooNew  = "licence_held_less_than_one_year"
+	ReasonLicenceExpires = "licence_expires_before_return"
+	WarningNonEULicence  = "licence_issued_outside_eu"
+)
+
+// euCountries are the EU member states (ISO 3166-1 alpha-2). Their licences are valid
+// throughout the EU (Directive 2006/126/EC); any other licence gets a warning so the branch
+// checks for an international driving permit or a translation at pickup.
+var euCountries = map[string]bool{
+	"AT": true, "BE": true, "BG": true, "HR": true, "CY": true, "CZ": true, "DK": true,
+	"EE": true, "FI": true, "FR": true, "DE": true, "GR": true, "HU": true, "IE": true,
+	"IT": true, "LV": true, "LT": true, "LU": true, "MT": true, "NL": true, "PL": true,
+	"PT": true, "RO": true, "SK": true, "SI": true, "ES": true, "SE": true,
+}
+
+// Period is the body of an eligibility check: when the rental would start and end. The
+// times are strings so that a malformed one is reported under its field name.
+type Period struct {
+	PickupAt string `json:"pickupAt"`
+	ReturnAt string `json:"returnAt"`
+}
+
+// Rental is a validated Period reduced to what the rules look at: calendar days in Germany.
+type Rental struct {
+	PickupDay Date
+	ReturnDay Date
+}
+
+// validate parses p into the rental days in zone, listing every invalid field.
+func (p Period) validate(zone *time.Location) (Rental, fieldErrors) {
+	var errs fieldErrors
+	pickup, perr := time.Parse(time.RFC3339, strings.TrimSpace(p.PickupAt))
+	if perr != nil {
+		errs.add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
+	}
+	ret, rerr := time.Parse(time.RFC3339, strings.TrimSpace(p.ReturnAt))
+	if rerr != nil {
+		errs.add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
+	}
+	if perr == nil && rerr == nil && !ret.After(pickup) {
+		errs.add("returnAt", "must be after pickupAt")
+	}
+	return Rental{PickupDay: DayIn(pickup, zone), ReturnDay: DayIn(ret, zone)}, errs
+}
+
+// Finding is one reason or warning of an eligibility decision.
+type Finding struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Eligibility is the decision whether a customer may rent for a period. Reasons refuse;
+// warnings do not, but the branch must act on them at pickup.
+type Eligibility struct {
+	CustomerID string    `json:"customerId"`
+	Eligible   bool      `json:"eligible"`
+	PickupDay  Date      `json:"pickupDay"`
+	ReturnDay  Date      `json:"returnDay"`
+	Reasons    []Finding `json:"reasons"`
+	Warnings   []Finding `json:"warnings"`
+}
+
+// Assess applies every rule to c for rental r and reports all that fail, not just the first:
+// an agent on the phone needs the whole list.
+//
+//   - The account must be active (suspended, blocked and erased customers are refused).
+//   - The driver must be at least 21 on the pickup day: someone whose 21st birthday is the
+//     pickup day may rent.
+//   - The licence must have been issued at least a year before the pickup day: issued exactly
+//     one year before (same date) is enough.
+//   - The licence must be valid through the return day: a licence whose expiry date is the
+//     return day is still valid that whole day, so the rental is allowed; one expiring the day
+//     before is not.
+//   - A licence issued outside the EU is a warning, not a refusal.
+func Assess(c Customer, r Rental) Eligibility {
+	e := Eligibility{CustomerID: c.ID, PickupDay: r.PickupDay, ReturnDay: r.ReturnDay, Reasons: []Finding{}, Warnings: []Finding{}}
+	refuse := func(code, format string, args ...any) {
+		e.Reasons = append(e.Reasons, Finding{Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	switch c.Status {
+	case StatusErased:
+		refuse(ReasonErased, "the customer's data has been erased")
+		return e
+	case StatusSuspended:
+		refuse(ReasonSuspended, "the customer account is suspended")
+	case StatusBlocked:
+		refuse(ReasonBlocked, "the customer account is blocked")
+	}
+	if adult := c.DateOfBirth.AddYears(MinRentalAge); adult.After(r.PickupDay) {
+		refuse(ReasonUnderAge, "drivers must be %d on the pickup day %s; the customer turns %d on %s", MinRentalAge, r.PickupDay, MinRentalAge, adult)
+	}
+	if l := c.Licence; l == nil {
+		refuse(ReasonNoLicence, "the customer has not given a driver's licence yet")
+	} else {
+		if held := l.IssueDate.AddYears(MinLicenceYears); held.After(r.PickupDay) {
+			refuse(ReasonLicenceTooNew, "the licence must have been held for a year on the pickup day %s; it was issued on %s", r.PickupDay, l.IssueDate)
+		}
+		if l.ExpiryDate.Before(r.ReturnDay) {
+			refuse(ReasonLicenceExpires, "the licence expires on %s, before the return day %s", l.ExpiryDate, r.ReturnDay)
+		}
+		if !euCountries[l.IssuingCountry] {
+			e.Warnings = append(e.Warnings, Finding{Code: WarningNonEULicence,
+				Message: fmt.Sprintf("the licence was issued outside the EU (%s): check for an international driving permit or a certified translation at pickup", l.IssuingCountry)})
+		}
+	}
+	e.Eligible = len(e.Reasons) == 0
+	return e
+}

@@ -1,0 +1,187 @@
+package customers
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// page is one page of a search.
+type page struct {
+	Items    []Customer `json:"items"`
+	Page     int        `json:"page"`
+	PageSize int        `json:"pageSize"`
+	Total    int        `json:"total"`
+}
+
+func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	var in Registration
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	profile, licence := in.split()
+	if errs := validateRegistration(&profile, licence, s.today()); len(errs) > 0 {
+		return platform.Invalid("the registration is invalid", errs...)
+	}
+	c, err := s.store.Create(r.Context(), newCustomer(profile, licence))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/"+c.ID)
+	return writeCustomer(w, r, http.StatusCreated, c)
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.store.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeCustomer(w, r, http.StatusOK, c)
+}
+
+func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	items, total, err := s.store.Search(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, page{Items: items, Page: f.Page, PageSize: f.PageSize, Total: total})
+}
+
+// The paging rules every list of the system follows (docs/adding-a-function.md).
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+var searchParams = map[string]bool{"name": true, "email": true, "status": true, "page": true, "pageSize": true}
+
+// parseFilter reads a search's query, listing every bad parameter.
+func parseFilter(q url.Values) (Filter, error) {
+	var errs fieldErrors
+	for key, values := range q {
+		if !searchParams[key] {
+			errs.add(key, "unknown parameter; supported: name, email, status, page, pageSize")
+		} else if len(values) > 1 {
+			errs.add(key, "give it once")
+		}
+	}
+	f := Filter{
+		NameTerms: strings.Fields(strings.ToLower(q.Get("name"))),
+		Email:     strings.TrimSpace(q.Get("email")),
+		Status:    Status(strings.ToLower(strings.TrimSpace(q.Get("status")))),
+		Page:      1,
+		PageSize:  defaultPageSize,
+	}
+	if len(f.NameTerms) > 5 || len(q.Get("name")) > 200 {
+		errs.add("name", "at most 5 words and 200 characters")
+	}
+	if f.Status != "" && !f.Status.valid() {
+		errs.add("status", "must be active, suspended, blocked or erased")
+	}
+	if raw := q.Get("page"); raw != "" {
+		if n, err := strconv.Atoi(raw); err != nil || n < 1 || n > 10000 {
+			errs.add("page", "must be a whole number from 1 to 10000")
+		} else {
+			f.Page = n
+		}
+	}
+	if raw := q.Get("pageSize"); raw != "" {
+		if n, err := strconv.Atoi(raw); err != nil || n < 1 || n > maxPageSize {
+			errs.add("pageSize", "must be a whole number from 1 to 100")
+		} else {
+			f.PageSize = n
+		}
+	}
+	if len(errs) > 0 {
+		return Filter{}, platform.Invalid("invalid search", errs...)
+	}
+	return f, nil
+}
+
+func (s *Service) handleUpdateProfile(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ifVersion, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	var in Profile
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	in.normalize()
+	if errs := in.validate(s.today()); len(errs) > 0 {
+		return platform.Invalid("the profile is invalid", errs...)
+	}
+	staff := platform.CallerFrom(r.Context()).Staff()
+	c, err := s.store.Update(r.Context(), id, ifVersion, events.CustomerUpdated, func(c *Customer) error { return updateProfile(c, in, staff) })
+	if err != nil {
+		return err
+	}
+	return writeCustomer(w, r, http.StatusOK, c)
+}
+
+// updateProfile replaces c's profile with p. Only staff may change a date of birth: it
+// decides the age rule, so an agent corrects it after seeing an ID.
+func updateProfile(c *Customer, p Profile, staff bool) error {
+	if !staff && p.parsed.dateOfBirth != c.DateOfBirth {
+		return platform.Errorf(platform.KindForbidden, "a date of birth can only be corrected by an agent; please call us")
+	}
+	p.apply(c)
+	if errs := licenceMatchesBirth("dateOfBirth", c.Licence, c.DateOfBirth); len(errs) > 0 {
+		return platform.Invalid("the date of birth does not fit the licence on file", errs...)
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// pathID returns the customer id in the path when the caller may see that customer. Anything
+// else — an id that cannot exist, another customer's record — is the same 404 as a missing
+// customer, so a customer cannot learn that someone else's record exists.
+func pathID(r *http.Request) (string, error) {
+	id := strings.ToLower(platform.PathVar(r, "id"))
+	if !idPattern.MatchString(id) || !platform.CallerFrom(r.Context()).MaySee(id) {
+		return "", notFound(id)
+	}
+	return id, nil
+}
+
+// writeCustomer renders one customer with its version as a strong ETag, so a client can make
+// its next change conditional with If-Match. The reason of a status change is an internal
+// note: only staff see it.
+func writeCustomer(w http.ResponseWriter, r *http.Request, status int, c Customer) error {
+	if !platform.CallerFrom(r.Context()).Staff() {
+		c.StatusReason = ""
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(c.Version)))
+	return platform.WriteJSON(w, status, c)
+}
+
+// parseIfMatch returns the version an If-Match header requires, 0 when there is none.
+func parseIfMatch(r *http.Request) (int, error) {
+	raw := strings.TrimSpace(r.Header.Get("If-Match"))
+	if raw == "" || raw == "*" {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(strings.Trim(raw, `"`))
+	if err != nil || v < 1 {
+		return 0, platform.Invalid("If-Match must be an ETag this API returned, such as \"3\"")
+	}
+	return v, nil
+}

@@ -1,0 +1,117 @@
+package customers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/functions/customers"
+)
+
+func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
+	t.Helper()
+	r := a.do(anonymous, http.MethodGet, "/api/customers/openapi.json", "", "")
+	require.Equal(t, http.StatusOK, r.status)
+	doc, err := openapi3.NewLoader().LoadFromData(r.body)
+	require.NoError(t, err)
+	require.NoError(t, doc.Validate(context.Background()))
+	return doc
+}
+
+// TestOpenAPICoversEveryRoute holds the document and the route table to each other: every
+// route is documented under its operation id, and nothing undocumented is served.
+func testOpenAPICoversEveryRoute(t *testing.T, a *api) {
+	doc := loadOpenAPI(t, a)
+
+	documented := map[string]string{} // "METHOD path" → operationId
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			documented[method+" "+path] = op.OperationID
+		}
+	}
+	svc, err := customers.New(nil)
+	require.NoError(t, err)
+	served := map[string]bool{}
+	for _, rt := range svc.Routes() {
+		key := rt.Method + " " + rt.Path
+		served[key] = true
+		assert.Equal(t, rt.Name, documented[key], "route %s is not documented (or under another operationId)", key)
+	}
+	for key := range documented {
+		assert.True(t, served[key], "the document describes %s, which is not served", key)
+	}
+	assert.Equal(t, a.do(anonymous, http.MethodGet, "/openapi.json", "", "").body, a.do(anonymous, http.MethodGet, "/api/customers/openapi.json", "", "").body)
+}
+
+// TestResponsesMatchTheDocument validates real responses, errors included, against the
+// document, so the document cannot drift from what the API returns.
+func TestResponsesMatchTheDocument(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	doc := loadOpenAPI(t, a)
+	router, err := gorillamux.NewRouter(doc)
+	require.NoError(t, err)
+
+	const (
+		aliceURL = "/api/customers/" + aliceID
+		period   = `{"pickupAt":"2030-05-01T10:00:00+02:00","returnAt":"2030-05-04T10:00:00+02:00"}`
+		licence  = `{"number":"B072RRE2J66","issuingCountry":"DE","issueDate":"2024-06-15","expiryDate":"2039-06-14"}`
+		emily    = "/api/customers/c5000000-0000-4000-8000-000000000013"
+	)
+	calls := []struct{ as, method, path, body string }{
+		{anonymous, "GET", "/api/customers/openapi.json", ""},
+		{anonymous, "GET", "/openapi.json", ""},
+		{anonymous, "POST", "/api/customers", newCustomer.String()},
+		{anonymous, "POST", "/api/customers", newCustomer.String()}, // 409
+		{anonymous, "POST", "/api/customers", `{}`},                 // 400
+		{agent, "POST", "/api/customers", newCustomer.with("email", "biz@example.de", "type", "business", "companyName", "B GmbH", "vatId", "DE111222333", "licence", nil).String()},
+		{agent, "GET", "/api/customers", ""},
+		{agent, "GET", "/api/customers?name=sch&status=active&page=1&pageSize=5", ""},
+		{agent, "GET", "/api/customers?status=gone", ""},
+		{alice, "GET", "/api/customers", ""},     // 403
+		{anonymous, "GET", "/api/customers", ""}, // 401
+		{alice, "GET", aliceURL, ""},
+		{agent, "GET", "/api/customers/c5000000-0000-4000-8000-000000000010", ""}, // with its status reason
+		{bob, "GET", aliceURL, ""},                                                // 404
+		{fleet, "GET", aliceURL, ""},                                              // 403
+		{alice, "PUT", aliceURL, aliceProfile.with("phone", "+49 30 5550111").String()},
+		{alice, "PUT", aliceURL, aliceProfile.with("dateOfBirth", "1991-01-01").String()}, // 403
+		{agent, "PUT", aliceURL, aliceProfile.with("email", "bob@example.com").String()},  // 409
+		{alice, "PUT", aliceURL + "/licence", licence},
+		{alice, "PUT", aliceURL + "/licence", `{}`}, // 400
+		{agent, "PUT", aliceURL + "/status", `{"status":"suspended","reason":"check ID"}`},
+		{agent, "PUT", aliceURL + "/status", `{"status":"active","reason":"ID checked"}`},
+		{service, "POST", aliceURL + "/eligibility", period},
+		{agent, "POST", emily + "/eligibility", period},
+		{alice, "POST", aliceURL + "/eligibility", `{"pickupAt":"x"}`}, // 400
+		{alice, "POST", aliceURL + "/erasure", ""},
+		{alice, "GET", aliceURL, ""},                                                // erased
+		{agent, "PUT", aliceURL + "/status", `{"status":"active","reason":"undo"}`}, // 409
+		{agent, "POST", aliceURL + "/eligibility", period},
+	}
+	for _, c := range calls {
+		req, err := http.NewRequest(c.method, "http://localhost"+c.path, strings.NewReader(c.body))
+		require.NoError(t, err)
+		if c.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		route, params, err := router.FindRoute(req)
+		require.NoError(t, err, "%s %s", c.method, c.path)
+		r := a.do(c.as, c.method, c.path, req.Header.Get("Content-Type"), c.body)
+		input := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{ExcludeRequestBody: true, ExcludeRequestQueryParams: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+			Status: r.status,
+			Header: r.header,
+		}
+		input.SetBodyBytes(r.body)
+		assert.NoError(t, openapi3filter.ValidateResponse(context.Background(), input), "%s %s as %q → %d %s", c.method, c.path, c.as, r.status, r.body)
+	}
+}

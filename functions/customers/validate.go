@@ -1,0 +1,273 @@
+package customers
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// The limits the schema enforces too (migrations/0001_customers.sql).
+const (
+	// MinAccountAge is the age a customer must have reached to hold an account: a rental
+	// contract needs full legal capacity (18 in Germany). Renting takes MinRentalAge.
+	MinAccountAge = 18
+	// MinLicenceAge is the youngest age at which any country issues a full car licence; an
+	// earlier issue date is a typing error.
+	MinLicenceAge = 16
+	maxNameLength = 100
+)
+
+var (
+	earliestBirth       = NewDate(1900, 1, 1)
+	countryPattern      = regexp.MustCompile(`^[A-Z]{2}$`)
+	germanPostalPattern = regexp.MustCompile(`^[0-9]{5}$`)
+	otherPostalPattern  = regexp.MustCompile(`^[A-Z0-9][A-Z0-9 -]{1,9}$`)
+	phonePattern        = regexp.MustCompile(`^\+?[0-9 ()/-]{5,30}$`)
+	licencePattern      = regexp.MustCompile(`^[A-Z0-9][A-Z0-9 -]{3,18}[A-Z0-9]$`)
+	vatSeparators       = strings.NewReplacer(" ", "", ".", "", "-", "")
+	// genericVATPattern is the shape every VAT id has: a two-letter prefix and 2–13 more
+	// characters. vatPatterns hold the exact formats of the countries we see most.
+	genericVATPattern = regexp.MustCompile(`^[A-Z]{2}[A-Z0-9+*]{2,13}$`)
+	vatPatterns       = map[string]*regexp.Regexp{
+		"DE": regexp.MustCompile(`^DE[0-9]{9}$`),
+		"AT": regexp.MustCompile(`^ATU[0-9]{8}$`),
+		"BE": regexp.MustCompile(`^BE[01][0-9]{9}$`),
+		"DK": regexp.MustCompile(`^DK[0-9]{8}$`),
+		"FR": regexp.MustCompile(`^FR[0-9A-HJ-NP-Z]{2}[0-9]{9}$`),
+		"IT": regexp.MustCompile(`^IT[0-9]{11}$`),
+		"LU": regexp.MustCompile(`^LU[0-9]{8}$`),
+		"NL": regexp.MustCompile(`^NL[0-9]{9}B[0-9]{2}$`),
+		"PL": regexp.MustCompile(`^PL[0-9]{10}$`),
+	}
+)
+
+// fieldErrors collects every bad field of a request, so a form can show them all at once.
+type fieldErrors []platform.FieldError
+
+func (e *fieldErrors) add(field, reason string) {
+	*e = append(*e, platform.FieldError{Field: field, Reason: reason})
+}
+
+// normalize trims text and fills defaults, so validation and storage see one form.
+func (p *Profile) normalize() {
+	p.Type = Type(strings.ToLower(strings.TrimSpace(string(p.Type))))
+	if p.Type == "" {
+		p.Type = TypeIndividual
+	}
+	p.CompanyName = strings.TrimSpace(p.CompanyName)
+	p.VATID = vatSeparators.Replace(strings.ToUpper(strings.TrimSpace(p.VATID)))
+	p.FirstName = strings.TrimSpace(p.FirstName)
+	p.LastName = strings.TrimSpace(p.LastName)
+	p.Email = strings.TrimSpace(p.Email)
+	p.Phone = strings.TrimSpace(p.Phone)
+	p.DateOfBirth = strings.TrimSpace(p.DateOfBirth)
+	p.Address.Street = strings.TrimSpace(p.Address.Street)
+	p.Address.PostalCode = strings.ToUpper(strings.TrimSpace(p.Address.PostalCode))
+	p.Address.City = strings.TrimSpace(p.Address.City)
+	p.Address.Country = strings.ToUpper(strings.TrimSpace(p.Address.Country))
+	if p.Address.Country == "" {
+		p.Address.Country = "DE"
+	}
+	p.PreferredLanguage = Language(strings.ToLower(strings.TrimSpace(string(p.PreferredLanguage))))
+	if p.PreferredLanguage == "" {
+		p.PreferredLanguage = LanguageGerman
+	}
+}
+
+// validate lists every invalid field of p (today is the current day in Germany) and keeps the
+// parsed values for apply.
+func (p *Profile) validate(today Date) fieldErrors {
+	var errs fieldErrors
+	if !p.Type.valid() {
+		errs.add("type", "must be individual or business")
+	}
+	if p.Type == TypeBusiness {
+		if p.CompanyName == "" || utf8.RuneCountInString(p.CompanyName) > 200 {
+			errs.add("companyName", "required for business customers, at most 200 characters")
+		}
+		if reason := vatProblem(p.VATID); reason != "" {
+			errs.add("vatId", reason)
+		}
+	} else {
+		if p.CompanyName != "" {
+			errs.add("companyName", "only business customers have a company name")
+		}
+		if p.VATID != "" {
+			errs.add("vatId", "only business customers have a VAT id")
+		}
+	}
+	if !validName(p.FirstName) {
+		errs.add("firstName", "required, at most 100 characters")
+	}
+	if !validName(p.LastName) {
+		errs.add("lastName", "required, at most 100 characters")
+	}
+	if reason := emailProblem(p.Email); reason != "" {
+		errs.add("email", reason)
+	}
+	if !phonePattern.MatchString(p.Phone) {
+		errs.add("phone", "required: a phone number such as +49 30 1234567")
+	}
+	p.parsed.dateOfBirth = Date{}
+	if dob, err := ParseDate(p.DateOfBirth); err != nil {
+		errs.add("dateOfBirth", "required: a date such as 1990-04-12")
+	} else if dob.Before(earliestBirth) {
+		errs.add("dateOfBirth", "must be 1900-01-01 or later")
+	} else if dob.AddYears(MinAccountAge).After(today) {
+		errs.add("dateOfBirth", "customers must be at least 18 years old")
+	} else {
+		p.parsed.dateOfBirth = dob
+	}
+	validateAddress(&errs, p.Address)
+	if !p.PreferredLanguage.valid() {
+		errs.add("preferredLanguage", "must be de or en")
+	}
+	return errs
+}
+
+func validName(s string) bool {
+	n := utf8.RuneCountInString(s)
+	return n >= 1 && n <= maxNameLength
+}
+
+func validateAddress(errs *fieldErrors, a Address) {
+	if n := utf8.RuneCountInString(a.Street); n < 1 || n > 200 {
+		errs.add("address.street", "required, at most 200 characters")
+	}
+	if n := utf8.RuneCountInString(a.City); n < 1 || n > 100 {
+		errs.add("address.city", "required, at most 100 characters")
+	}
+	switch {
+	case !countryPattern.MatchString(a.Country):
+		errs.add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
+	case a.Country == "DE" && !germanPostalPattern.MatchString(a.PostalCode):
+		errs.add("address.postalCode", "a German postal code has exactly 5 digits")
+	case a.Country != "DE" && !otherPostalPattern.MatchString(a.PostalCode):
+		errs.add("address.postalCode", "must be 2 to 10 letters, digits, spaces or dashes")
+	}
+}
+
+// emailProblem returns why s is not an email address we can write to, or "".
+func emailProblem(s string) string {
+	if s == "" || len(s) > 254 {
+		return "required, at most 254 characters"
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s, "@") {
+		return "must be an email address such as anna@example.com"
+	}
+	domain := strings.ToLower(s[strings.LastIndex(s, "@")+1:])
+	if domain == "invalid" || strings.HasSuffix(domain, ".invalid") {
+		// Reserved (RFC 2606) and used for the placeholders of erased customers.
+		return "must be an email address we can deliver to"
+	}
+	return ""
+}
+
+// vatProblem returns why id is not a well-formed VAT identification number, or "".
+func vatProblem(id string) string {
+	if id == "" {
+		return "required for business customers"
+	}
+	if p, ok := vatPatterns[id[:min(2, len(id))]]; ok {
+		if !p.MatchString(id) {
+			if strings.HasPrefix(id, "DE") {
+				return "a German VAT id is DE followed by 9 digits, such as DE123456789"
+			}
+			return "not a valid VAT id for its country"
+		}
+		return ""
+	}
+	if !genericVATPattern.MatchString(id) {
+		return "must be a VAT id: a two-letter country prefix and 2 to 13 letters or digits"
+	}
+	return ""
+}
+
+// normalize makes a licence's text canonical.
+func (l *LicenceInput) normalize() {
+	l.Number = strings.ToUpper(strings.TrimSpace(l.Number))
+	l.IssuingCountry = strings.ToUpper(strings.TrimSpace(l.IssuingCountry))
+	l.IssueDate = strings.TrimSpace(l.IssueDate)
+	l.ExpiryDate = strings.TrimSpace(l.ExpiryDate)
+}
+
+// validate lists every invalid field of l, named under prefix ("licence." in a registration,
+// "" in a licence update), and keeps the parsed licence.
+func (l *LicenceInput) validate(prefix string, today Date) fieldErrors {
+	var errs fieldErrors
+	if !licencePattern.MatchString(l.Number) {
+		errs.add(prefix+"number", "required: 5 to 20 letters or digits")
+	}
+	if !countryPattern.MatchString(l.IssuingCountry) {
+		errs.add(prefix+"issuingCountry", "must be an ISO 3166-1 alpha-2 code such as DE")
+	}
+	issued, issuedErr := ParseDate(l.IssueDate)
+	switch {
+	case issuedErr != nil:
+		errs.add(prefix+"issueDate", "required: a date such as 2012-05-31")
+	case issued.After(today):
+		errs.add(prefix+"issueDate", "cannot be in the future")
+	case issued.Before(earliestBirth):
+		errs.add(prefix+"issueDate", "must be 1900-01-01 or later")
+	}
+	expires, expiresErr := ParseDate(l.ExpiryDate)
+	switch {
+	case expiresErr != nil:
+		errs.add(prefix+"expiryDate", "required: a date such as 2037-05-30")
+	case issuedErr == nil && !expires.After(issued):
+		errs.add(prefix+"expiryDate", "must be after the issue date")
+	}
+	l.parsed = Licence{Number: l.Number, IssuingCountry: l.IssuingCountry, IssueDate: issued, ExpiryDate: expires}
+	return errs
+}
+
+// licenceMatchesBirth reports a licence dated before its holder could have had one. It needs
+// both dates, so it runs once the record they meet in is known.
+func licenceMatchesBirth(field string, l *Licence, dob Date) fieldErrors {
+	var errs fieldErrors
+	if l != nil && !dob.IsZero() && l.IssueDate.Before(dob.AddYears(MinLicenceAge)) {
+		errs.add(field, "a licence cannot be issued before its holder's 16th birthday")
+	}
+	return errs
+}
+
+// validateRegistration normalizes and validates a registration's profile and licence (when
+// given), listing every invalid field of both.
+func validateRegistration(p *Profile, l *LicenceInput, today Date) fieldErrors {
+	p.normalize()
+	errs := p.validate(today)
+	if l != nil {
+		l.normalize()
+		lerrs := l.validate("licence.", today)
+		errs = append(errs, lerrs...)
+		if len(lerrs) == 0 {
+			errs = append(errs, licenceMatchesBirth("licence.issueDate", &l.parsed, p.parsed.dateOfBirth)...)
+		}
+	}
+	return errs
+}
+
+// normalize trims a status change.
+func (s *StatusChange) normalize() {
+	s.Status = Status(strings.ToLower(strings.TrimSpace(string(s.Status))))
+	s.Reason = strings.TrimSpace(s.Reason)
+}
+
+// validate lists every invalid field of a status change.
+func (s StatusChange) validate() fieldErrors {
+	var errs fieldErrors
+	switch {
+	case s.Status == StatusErased:
+		errs.add("status", "erasure is its own operation: POST /api/customers/{id}/erasure")
+	case !s.Status.settable():
+		errs.add("status", "must be active, suspended or blocked")
+	}
+	if n := utf8.RuneCountInString(s.Reason); n < 1 || n > 500 {
+		errs.add("reason", "required, at most 500 characters: say why the status changes")
+	}
+	return errs
+}

@@ -1,0 +1,374 @@
+package fleet_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/functions/fleet"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// searchPage is a search answer as a client reads it.
+type searchPage struct {
+	Items        []fleet.Offer `json:"items"`
+	Page         int           `json:"page"`
+	PageSize     int           `json:"pageSize"`
+	Total        int           `json:"total"`
+	Truncated    bool          `json:"truncated"`
+	LocationCode string        `json:"locationCode"`
+	PickupAt     time.Time     `json:"pickupAt"`
+	ReturnAt     time.Time     `json:"returnAt"`
+}
+
+// pickupDay is a pickup a month ahead at 10:00 UTC, so searches are never in the past.
+func pickupDay() time.Time {
+	return time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(24 * time.Hour).Add(10 * time.Hour)
+}
+
+// searchPath is a search at BER-HBF for [pickup, pickup+days) with extra query parameters.
+func searchPath(pickup time.Time, days int, extra string) string {
+	q := url.Values{"location": {"BER-HBF"}, "pickup": {pickup.Format(time.RFC3339)},
+		"return": {pickup.Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)}}
+	path := "/api/vehicles?" + q.Encode()
+	if extra != "" {
+		path += "&" + extra
+	}
+	return path
+}
+
+func names(offers []fleet.Offer) []string {
+	out := []string{}
+	for _, o := range offers {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// testSearchOffersFreeCarsWithPrices is the acceptance case: free compact cars in Berlin for
+// three days, each with pricing's price, obtained through the transport with the caller's
+// token. Totals are worked out by hand: 3 × 39.99 = 119.97 net, 19 % VAT 22.79 (22.7943),
+// 142.76 gross, 47.59 a day (47.5867).
+func testSearchOffersFreeCarsWithPrices(t *testing.T, db *database.DB) {
+	a := newAPIOn(t, db, nil)
+	pickup := pickupDay()
+	r := a.get(searchPath(pickup, 3, "category=KOMPAKT"))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	page := decode[searchPage](t, r)
+	assert.Equal(t, []string{"VW Golf", "VW ID.3"}, names(page.Items), "the Opel Astra is in the workshop")
+	assert.Equal(t, 2, page.Total)
+	assert.False(t, page.Truncated)
+	assert.Equal(t, "BER-HBF", page.LocationCode)
+	assert.True(t, pickup.Equal(page.PickupAt))
+	want := fleet.OfferPrice{Currency: "EUR", Days: 3, DailyNetCents: 3999, DailyGrossCents: 4759, DiscountPercent: 0,
+		TotalNetCents: 11997, TotalVatCents: 2279, TotalGrossCents: 14276}
+	for _, o := range page.Items {
+		assert.Equal(t, want, o.Price, o.Name)
+		assert.Equal(t, fleet.CategoryKompakt, o.Category)
+		assert.Equal(t, "BER-HBF", o.LocationCode)
+	}
+	assert.Equal(t, vwGolf, page.Items[0].ID)
+	assert.NotContains(t, string(r.body), "licencePlate", "offers do not show plates")
+
+	calls := a.pricing.recorded()
+	require.Len(t, calls, 1)
+	assert.Equal(t, a.fleet, calls[0].authorization, "the caller's token travels with the call")
+	body := calls[0].body
+	assert.Equal(t, "BER-HBF", body.PickupLocation)
+	assert.True(t, pickup.Equal(body.PickupAt))
+	assert.True(t, pickup.Add(72*time.Hour).Equal(body.ReturnAt))
+	require.Len(t, body.Items, 2)
+	for _, it := range body.Items {
+		assert.Contains(t, []string{vwGolf, vwID3}, it.Key)
+		assert.Equal(t, "KOMPAKT", it.Category)
+		assert.Nil(t, it.DailyRateNetCents)
+	}
+
+	// Anonymous callers search too, and pricing sees no token.
+	r = a.get(searchPath(pickup, 3, "category=KOMPAKT"), "Authorization", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	calls = a.pricing.recorded()
+	require.Len(t, calls, 2)
+	assert.Empty(t, calls[1].authorization)
+}
+
+// testSearchFiltersSortsAndPages runs over Berlin's eight offerable cars for three days.
+// Gross totals by hand (net × 3, + 19 % VAT rounded to the cent): up! 107.06, Golf and ID.3
+// 142.76, Passat 178.46, Tiguan 249.86, Vito 285.56, 5er 321.26, Taycan (own rate 229.99)
+// 821.06. Daily gross: up! 35.69, Golf/ID.3 47.59, Passat 59.49, Taycan 273.69.
+func testSearchFiltersSortsAndPages(t *testing.T, db *database.DB) {
+	a := newAPIOn(t, db, nil)
+	pickup := pickupDay()
+	byPrice := []string{"VW up!", "VW Golf", "VW ID.3", "VW Passat Variant", "VW Tiguan", "Mercedes-Benz Vito", "BMW 5er", "Porsche Taycan"}
+	tests := []struct {
+		query     string
+		want      []string
+		wantTotal int
+	}{
+		{"", byPrice, 8},
+		{"sort=price", byPrice, 8},
+		{"sort=-price", []string{"Porsche Taycan", "BMW 5er", "Mercedes-Benz Vito", "VW Tiguan", "VW Passat Variant", "VW Golf", "VW ID.3", "VW up!"}, 8},
+		{"sort=name", []string{"BMW 5er", "Mercedes-Benz Vito", "Porsche Taycan", "VW Golf", "VW ID.3", "VW Passat Variant", "VW Tiguan", "VW up!"}, 8},
+		{"sort=-name", []string{"VW up!", "VW Tiguan", "VW Passat Variant", "VW ID.3", "VW Golf", "Porsche Taycan", "Mercedes-Benz Vito", "BMW 5er"}, 8},
+		{"sort=seats", []string{"VW up!", "Porsche Taycan", "VW Golf", "VW ID.3", "VW Passat Variant", "VW Tiguan", "BMW 5er", "Mercedes-Benz Vito"}, 8},
+		{"sort=-seats", []string{"Mercedes-Benz Vito", "VW Golf", "VW ID.3", "VW Passat Variant", "VW Tiguan", "BMW 5er", "VW up!", "Porsche Taycan"}, 8},
+		{"minSeats=6", []string{"Mercedes-Benz Vito"}, 1},
+		{"minSeats=5&transmission=automatic&fuel=diesel", []string{"VW Passat Variant", "VW Tiguan", "Mercedes-Benz Vito", "BMW 5er"}, 4},
+		{"fuel=electric", []string{"VW ID.3", "Porsche Taycan"}, 2},
+		{"transmission=MANUAL", []string{"VW up!", "VW Golf"}, 2},
+		{"category=luxus", []string{"Porsche Taycan"}, 1},
+		{"maxDailyGross=4759", []string{"VW up!", "VW Golf", "VW ID.3"}, 3}, // the limit itself is in
+		{"maxDailyGross=4758", []string{"VW up!"}, 1},
+		{"maxDailyGross=100", []string{}, 0},
+		{"pageSize=3&page=2", []string{"VW Passat Variant", "VW Tiguan", "Mercedes-Benz Vito"}, 8},
+		{"pageSize=3&page=3", []string{"BMW 5er", "Porsche Taycan"}, 8},
+		{"pageSize=3&page=4", []string{}, 8},
+		{"category=KOMBI&minSeats=7", []string{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			r := a.get(searchPath(pickup, 3, tt.query))
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			page := decode[searchPage](t, r)
+			assert.Equal(t, tt.want, names(page.Items))
+			assert.Equal(t, tt.wantTotal, page.Total)
+		})
+	}
+
+	// Prices the test worked out by hand, including the Taycan's own rate.
+	page := decode[searchPage](t, a.get(searchPath(pickup, 3, "")))
+	gross := map[string]int64{}
+	for _, o := range page.Items {
+		gross[o.Name] = o.Price.TotalGrossCents
+	}
+	assert.Equal(t, map[string]int64{"VW up!": 10706, "VW Golf": 14276, "VW ID.3": 14276, "VW Passat Variant": 17846,
+		"VW Tiguan": 24986, "Mercedes-Benz Vito": 28556, "BMW 5er": 32126, "Porsche Taycan": 82106}, gross)
+	for _, it := range a.pricing.recorded()[0].body.Items {
+		if it.Key == taycan {
+			require.NotNil(t, it.DailyRateNetCents, "the car's own rate goes to pricing")
+			assert.EqualValues(t, 22999, *it.DailyRateNetCents)
+		}
+	}
+
+	// A branch without matching cars answers at once, without asking pricing.
+	calls := len(a.pricing.recorded())
+	r := a.get(strings.Replace(searchPath(pickup, 3, ""), "BER-HBF", "LEJ-HBF", 1))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, 0, decode[searchPage](t, r).Total)
+	assert.Len(t, a.pricing.recorded(), calls)
+}
+
+// TestSearchCarriesPricingsDiscount: a week of the Golf, 10 % off from 7 days (the fake's
+// policy): 7 × 39.99 = 279.93, less 10 % = 251.94 (251.937), VAT 47.87 (47.8686), gross
+// 299.81, 42.83 a day (42.83).
+func testSearchCarriesPricingsDiscount(t *testing.T, db *database.DB) {
+	a := newAPIOn(t, db, nil)
+	page := decode[searchPage](t, a.get(searchPath(pickupDay(), 7, "category=KOMPAKT&transmission=manual")))
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, fleet.OfferPrice{Currency: "EUR", Days: 7, DailyNetCents: 3999, DailyGrossCents: 4283, DiscountPercent: 10,
+		TotalNetCents: 25194, TotalVatCents: 4787, TotalGrossCents: 29981}, page.Items[0].Price)
+}
+
+// TestSearchNeverOffersBlockedCars books the Golf in every way relative to the searched
+// period [P, P+3d) and checks whether it is offered; bookings are [pickup, return), so one
+// ending at P or starting at P+3d does not collide. Each case is cleared afterwards by a
+// newer "cancelled" version, which the read model must honour too.
+func TestSearchNeverOffersBlockedCars(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, nil)
+	ctx := context.Background()
+	p := pickupDay()
+	end := p.Add(72 * time.Hour)
+	offered := func() bool {
+		r := a.get(searchPath(p, 3, "category=KOMPAKT"))
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		for _, o := range decode[searchPage](t, r).Items {
+			if o.ID == vwGolf {
+				return true
+			}
+		}
+		return false
+	}
+	require.True(t, offered())
+
+	tests := []struct {
+		name        string
+		from, to    time.Time
+		status      fleet.BookingStatus
+		wantOffered bool
+	}{
+		{"pending hold over the period", p, end, fleet.BookingPending, false},
+		{"confirmed over the period", p, end, fleet.BookingConfirmed, false},
+		{"active (picked up) over the period", p.Add(-24 * time.Hour), end, fleet.BookingActive, false},
+		{"confirmed inside the period", p.Add(time.Hour), p.Add(2 * time.Hour), fleet.BookingConfirmed, false},
+		{"confirmed around the period", p.Add(-48 * time.Hour), end.Add(48 * time.Hour), fleet.BookingConfirmed, false},
+		{"confirmed overlapping the start by a minute", p.Add(-24 * time.Hour), p.Add(time.Minute), fleet.BookingConfirmed, false},
+		{"confirmed overlapping the end by a minute", end.Add(-time.Minute), end.Add(24 * time.Hour), fleet.BookingConfirmed, false},
+		{"confirmed, returned exactly at pickup", p.Add(-24 * time.Hour), p, fleet.BookingConfirmed, true},
+		{"confirmed, picked up exactly at return", end, end.Add(24 * time.Hour), fleet.BookingConfirmed, true},
+		{"confirmed, a week later", p.Add(7 * 24 * time.Hour), p.Add(9 * 24 * time.Hour), fleet.BookingConfirmed, true},
+		{"cancelled over the period", p, end, fleet.BookingCancelled, true},
+		{"expired over the period", p, end, fleet.BookingExpired, true},
+		{"completed over the period", p, end, fleet.BookingCompleted, true},
+		{"no-show over the period", p, end, fleet.BookingNoShow, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := newUUID()
+			c := fleet.BookingChange{ReservationID: res, VehicleID: vwGolf, PickupAt: tt.from, ReturnAt: tt.to, Status: tt.status, Version: 1}
+			_, err := a.store.ApplyBooking(ctx, c)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantOffered, offered())
+			c.Status, c.Version = fleet.BookingCancelled, 2
+			_, err = a.store.ApplyBooking(ctx, c)
+			require.NoError(t, err)
+			require.True(t, offered(), "a cancelled booking frees the car")
+		})
+	}
+
+	// A car's own status: rented, in the workshop or off the road is never offered; a
+	// reserved car is, outside its bookings.
+	for _, tt := range []struct {
+		status      fleet.Status
+		wantOffered bool
+	}{
+		{fleet.StatusRented, false},
+		{fleet.StatusMaintenance, false},
+		{fleet.StatusOutOfService, false},
+		{fleet.StatusReserved, true},
+	} {
+		t.Run(string(tt.status), func(t *testing.T) {
+			for _, s := range []fleet.Status{tt.status, fleet.StatusAvailable} {
+				r := a.json(http.MethodPut, "/api/vehicles/"+vwGolf+"/status", fmt.Sprintf(`{"status":%q}`, s))
+				require.Equal(t, http.StatusOK, r.status, string(r.body))
+				if s == tt.status {
+					assert.Equal(t, tt.wantOffered, offered())
+				}
+			}
+		})
+	}
+}
+
+func testSearchRejectsBadQueries(t *testing.T, db *database.DB) {
+	a := newAPIOn(t, db, nil)
+	p := pickupDay()
+	rfc := func(t time.Time) string { return url.QueryEscape(t.Format(time.RFC3339)) }
+	base := func(pickup, ret time.Time) string {
+		return "/api/vehicles?location=BER-HBF&pickup=" + rfc(pickup) + "&return=" + rfc(ret)
+	}
+	ok := base(p, p.Add(72*time.Hour))
+	tests := []struct {
+		name       string
+		path       string
+		wantFields []string
+	}{
+		{"nothing", "/api/vehicles", []string{"location", "pickup", "return"}},
+		{"no location", "/api/vehicles?pickup=" + rfc(p) + "&return=" + rfc(p.Add(time.Hour)), []string{"location"}},
+		{"no return", "/api/vehicles?location=BER-HBF&pickup=" + rfc(p), []string{"return"}},
+		{"bad location", strings.Replace(ok, "BER-HBF", "Berlin", 1), []string{"location"}},
+		{"date without time", "/api/vehicles?location=BER-HBF&pickup=2031-06-01&return=2031-06-04", []string{"pickup", "return"}},
+		{"time without zone", "/api/vehicles?location=BER-HBF&pickup=2031-06-01T10:00:00&return=2031-06-04T10:00:00", []string{"pickup", "return"}},
+		{"return before pickup", base(p, p.Add(-time.Hour)), []string{"return"}},
+		{"return at pickup", base(p, p), []string{"return"}},
+		{"longer than 90 days", base(p, p.Add(fleet.MaxRentalDuration+time.Minute)), []string{"return"}},
+		{"pickup in the past", base(time.Now().Add(-24*time.Hour), time.Now().Add(24*time.Hour)), []string{"pickup"}},
+		{"pickup more than two years ahead", base(time.Now().AddDate(2, 1, 0), time.Now().AddDate(2, 1, 3)), []string{"pickup"}},
+		{"unknown category", ok + "&category=VAN", []string{"category"}},
+		{"unknown fuel", ok + "&fuel=coal", []string{"fuel"}},
+		{"unknown gearbox", ok + "&transmission=cvt", []string{"transmission"}},
+		{"no seats", ok + "&minSeats=0", []string{"minSeats"}},
+		{"too many seats", ok + "&minSeats=10", []string{"minSeats"}},
+		{"seats not a number", ok + "&minSeats=five", []string{"minSeats"}},
+		{"price in euros", ok + "&maxDailyGross=47.59", []string{"maxDailyGross"}},
+		{"price zero", ok + "&maxDailyGross=0", []string{"maxDailyGross"}},
+		{"unknown order", ok + "&sort=cheapest", []string{"sort"}},
+		{"page zero", ok + "&page=0", []string{"page"}},
+		{"page too big", ok + "&pageSize=101", []string{"pageSize"}},
+		{"unknown parameter", ok + "&colour=orange", []string{"colour"}},
+		{"repeated parameter", ok + "&category=SUV&category=KLEIN", []string{"category"}},
+		{"everything at once", "/api/vehicles?location=x&pickup=soon&category=VAN&fuel=coal&transmission=cvt&minSeats=0&maxDailyGross=-1&sort=up&page=x&pageSize=0&x=1",
+			[]string{"x", "location", "pickup", "return", "category", "fuel", "transmission", "minSeats", "maxDailyGross", "sort", "page", "pageSize"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.get(tt.path, "Authorization", "")
+			require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+			prob := decode[platform.Problem](t, r)
+			assert.Equal(t, platform.ProblemTypeBase+"invalid", prob.Type)
+			assert.ElementsMatch(t, tt.wantFields, fieldsOf(prob))
+		})
+	}
+	assert.Empty(t, a.pricing.recorded(), "a rejected search does not reach pricing")
+
+	// Boundaries that are fine: exactly 90 days, a pickup a few minutes ago (a walk-in),
+	// and an offset typed into a URL without encoding its "+".
+	for _, path := range []string{
+		base(p, p.Add(fleet.MaxRentalDuration)),
+		base(time.Now().Add(-5*time.Minute), time.Now().Add(24*time.Hour)),
+		"/api/vehicles?location=ber-hbf&pickup=" + p.In(time.FixedZone("CEST", 7200)).Format(time.RFC3339) +
+			"&return=" + p.Add(72*time.Hour).In(time.FixedZone("CEST", 7200)).Format(time.RFC3339),
+	} {
+		r := a.get(path)
+		assert.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+	}
+}
+
+// TestSearchWhenPricingFails: without prices there is no answer worth giving, so every kind
+// of pricing failure is a 503 problem with Retry-After — quickly, never a hang — and the
+// failure's details stay in the log.
+func testSearchWhenPricingFails(t *testing.T, db *database.DB) {
+	short := func(s *setup) { s.cfg.PricingTimeout = 300 * time.Millisecond }
+	shortClient := func(s *setup) { s.callTimeout = 300 * time.Millisecond }
+	tests := []struct {
+		name string
+		mode string
+		opt  option
+	}{
+		{"pricing answers 500", "fail", nil},
+		{"pricing leaves out a vehicle", "partial", nil},
+		{"pricing hangs past FLEET_PRICING_TIMEOUT", "hang", short},
+		{"pricing hangs past the client's CALL_TIMEOUT", "hang", shortClient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAPIOn(t, db, tt.opt)
+			a.pricing.setMode(tt.mode)
+			start := time.Now()
+			r := a.get(searchPath(pickupDay(), 3, ""))
+			elapsed := time.Since(start)
+			require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
+			assert.Less(t, elapsed, 3*time.Second)
+			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+			assert.Equal(t, "5", r.header.Get("Retry-After"))
+			prob := decode[platform.Problem](t, r)
+			assert.Equal(t, platform.ProblemTypeBase+"unavailable", prob.Type)
+			assert.NotContains(t, prob.Detail, "internal")
+			assert.NotContains(t, prob.Detail, "pricing answered")
+			assert.Len(t, a.pricing.recorded(), 1)
+		})
+	}
+}
+
+func testSearchPricesAtMostMaxCandidates(t *testing.T, db *database.DB) {
+	a := newAPIOn(t, db, func(s *setup) { s.cfg.MaxCandidates = 2 })
+	page := decode[searchPage](t, a.get(searchPath(pickupDay(), 3, "")))
+	assert.True(t, page.Truncated)
+	// The first two by name (byte order) are priced; the answer is ordered by price.
+	assert.Equal(t, []string{"Mercedes-Benz Vito", "BMW 5er"}, names(page.Items))
+	calls := a.pricing.recorded()
+	require.Len(t, calls, 1)
+	assert.Len(t, calls[0].body.Items, 2)
+
+	page = decode[searchPage](t, a.get(searchPath(pickupDay(), 3, "category=KOMPAKT")))
+	assert.False(t, page.Truncated, "exactly the cap is not truncated")
+}

@@ -1,0 +1,135 @@
+// Package fleet is the vehicles-api function: the rental cars (what they are, where they
+// stand, their status and their own daily rate) and the public availability search.
+//
+// Decisions (docs/fleet.md has the long form):
+//
+//   - Status changes follow one table in the schema (fleet.status_transitions); a rented
+//     car can only be returned (→ available), only available or reserved cars can be
+//     rented, and setting the status a car has is a no-op. Each change is one conditional
+//     UPDATE, and a trigger holds any other UPDATE to the same table.
+//   - A car that is rented or reserved, or promised to a booking that has not ended, cannot
+//     be moved to another branch: that would strand its customer.
+//   - The search offers available and reserved cars at the branch with no blocking booking
+//     (pending, confirmed, active) overlapping [pickup, return) in fleet's own bookings read
+//     model, which reservation events feed through Store.ApplyBooking (newest version wins,
+//     whatever the arrival order).
+//   - Prices come from pricing-api (POST /api/pricing/rates) through the platform client,
+//     with the caller's token. Price filter and order need prices, so they are applied after
+//     pricing, over at most FLEET_SEARCH_MAX_CANDIDATES vehicles per search. When pricing
+//     fails or is slower than FLEET_PRICING_TIMEOUT the search answers 503 with Retry-After:
+//     a result without prices, or with guessed ones, is worse than a retry.
+//   - The branch code of a vehicle is checked for its form, not against locations-api:
+//     fleet's writes do not depend on another function being up.
+package fleet
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// ServiceName is the Knative Service of this function.
+const ServiceName = "vehicles-api"
+
+// Prefix is where the API is served, alone and in `orange dev`.
+const Prefix = "/api/vehicles"
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// Config is the fleet function's own configuration. Names carry a FLEET_ prefix because
+// `orange dev` gives every function the same environment.
+type Config struct {
+	// MaxCandidates bounds how many vehicles one search prices (one branch has dozens).
+	MaxCandidates int `env:"FLEET_SEARCH_MAX_CANDIDATES, default=200"`
+	// PricingTimeout bounds the call to pricing-api within a search (CALL_TIMEOUT, the
+	// platform client's own limit, still applies).
+	PricingTimeout time.Duration `env:"FLEET_PRICING_TIMEOUT, default=5s"`
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxCandidates < 1 || c.MaxCandidates > 1000:
+		return errors.New("FLEET_SEARCH_MAX_CANDIDATES must be between 1 and 1000")
+	case c.PricingTimeout <= 0:
+		return errors.New("FLEET_PRICING_TIMEOUT must be positive")
+	}
+	return nil
+}
+
+// Service serves the vehicles API.
+type Service struct {
+	cfg     Config
+	store   *Store
+	pricing pricingClient
+	now     func() time.Time
+}
+
+// New returns the service over deps.DB, calling pricing-api through deps.Client.
+func New(cfg Config, deps platform.Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Client == nil {
+		return nil, errors.New("fleet: an HTTP client to reach pricing-api is required")
+	}
+	return &Service{
+		cfg:     cfg,
+		store:   NewStore(deps.DB),
+		pricing: pricingClient{client: deps.Client, timeout: cfg.PricingTimeout},
+		now:     time.Now,
+	}, nil
+}
+
+// Function describes vehicles-api to hosts.
+func Function() platform.Function {
+	return platform.Function{
+		Service:    ServiceName,
+		Prefixes:   []string{Prefix},
+		Migrations: &Migrations,
+		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
+			var cfg Config
+			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
+				return nil, err
+			}
+			s, err := New(cfg, deps)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", ServiceName, err)
+			}
+			return s, nil
+		},
+	}
+}
+
+// Routes is the API's route table: the router, the OpenAPI test and the authorization checks
+// all read it. Finding and looking at cars is public; the inventory (every car, whatever its
+// state) is for staff who plan with it; changing cars is for fleet managers (and admins).
+// Fixed paths come before /{id}, which would otherwise match them.
+func (s *Service) Routes() []platform.Route {
+	fleet := platform.Allow(platform.RoleFleet)
+	staff := platform.Allow(platform.RoleFleet, platform.RoleAgent)
+	return []platform.Route{
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getVehiclesOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "searchVehicles", Method: http.MethodGet, Path: Prefix, Access: platform.Public, Handler: s.handleSearch},
+		{Name: "createVehicle", Method: http.MethodPost, Path: Prefix, Access: fleet, Handler: s.handleCreate},
+		{Name: "listInventory", Method: http.MethodGet, Path: Prefix + "/inventory", Access: staff, Handler: s.handleInventory},
+		{Name: "getVehicle", Method: http.MethodGet, Path: Prefix + "/{id}", Access: platform.Public, Handler: s.handleGet},
+		{Name: "updateVehicle", Method: http.MethodPut, Path: Prefix + "/{id}", Access: fleet, Handler: s.handleUpdate},
+		{Name: "changeVehicleStatus", Method: http.MethodPut, Path: Prefix + "/{id}/status", Access: fleet, Handler: s.handleChangeStatus},
+		{Name: "moveVehicle", Method: http.MethodPut, Path: Prefix + "/{id}/location", Access: fleet, Handler: s.handleMove},
+		{Name: "changeVehicleDailyRate", Method: http.MethodPut, Path: Prefix + "/{id}/daily-rate", Access: fleet, Handler: s.handleChangeDailyRate},
+	}
+}
+
+func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPIDocument)
+	return err
+}

@@ -1,0 +1,284 @@
+package fleet
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the fleet schema: vehicles, the status transition table, the bookings read
+// model and the demo fleet.
+var Migrations = database.Migrations{Schema: "fleet", FS: migrationFiles, Dir: "migrations"}
+
+// Store keeps vehicles and fleet's bookings read model in PostgreSQL. Every rule that a
+// concurrent writer could break is checked by the statement that writes (a conditional
+// UPDATE), never by reading first and writing after.
+type Store struct {
+	db *database.DB
+}
+
+// NewStore returns the store over db. The events issue's CloudEvent receiver uses it to feed
+// ApplyBooking.
+func NewStore(db *database.DB) *Store { return &Store{db: db} }
+
+// InventoryFilter narrows the inventory list; empty fields match everything.
+type InventoryFilter struct {
+	Status       Status
+	LocationCode string
+	Category     Category
+	Page         int
+	PageSize     int
+}
+
+const vehicleColumns = `id, name, category, location_code, seats, fuel, transmission, licence_plate,
+	status, daily_rate_net_cents, version, created_at, updated_at`
+
+const getVehicleSQL = `SELECT ` + vehicleColumns + ` FROM fleet.vehicles WHERE id = $1`
+
+const inventoryWhere = ` FROM fleet.vehicles
+WHERE ($1 = '' OR status = $1) AND ($2 = '' OR location_code = $2) AND ($3 = '' OR category = $3)`
+
+const inventorySQL = `SELECT ` + vehicleColumns + inventoryWhere + `
+ORDER BY location_code, name COLLATE "C", licence_plate
+LIMIT $4 OFFSET $5`
+
+const inventoryCountSQL = `SELECT count(*)` + inventoryWhere
+
+const insertVehicleSQL = `INSERT INTO fleet.vehicles
+	(name, category, location_code, seats, fuel, transmission, licence_plate, status, daily_rate_net_cents)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING ` + vehicleColumns
+
+// updateDetailsSQL replaces what the car is; $8 = 0 skips the optimistic-concurrency check.
+const updateDetailsSQL = `UPDATE fleet.vehicles SET
+	name = $2, category = $3, seats = $4, fuel = $5, transmission = $6, licence_plate = $7,
+	version = version + 1, updated_at = now()
+WHERE id = $1 AND ($8 = 0 OR version = $8)
+RETURNING ` + vehicleColumns
+
+// setStatusSQL changes the status only along a row of fleet.status_transitions, decided by
+// the UPDATE itself, so two concurrent changes cannot both pass a check made earlier. The
+// status a vehicle already has is a no-op (same version).
+const setStatusSQL = `UPDATE fleet.vehicles v SET
+	status = $2,
+	version = version + CASE WHEN status = $2 THEN 0 ELSE 1 END,
+	updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END
+WHERE id = $1 AND ($3 = 0 OR version = $3)
+  AND (status = $2 OR EXISTS (
+	SELECT 1 FROM fleet.status_transitions t WHERE t.from_status = v.status AND t.to_status = $2))
+RETURNING ` + vehicleColumns
+
+// moveSQL moves a vehicle unless it is with a customer (rented), set aside for a pickup
+// (reserved), or promised to a booking that has not ended: moving it would strand that
+// booking at the old branch. Moving to where it already is is a no-op.
+const moveSQL = `UPDATE fleet.vehicles v SET
+	location_code = $2,
+	version = version + CASE WHEN location_code = $2 THEN 0 ELSE 1 END,
+	updated_at = CASE WHEN location_code = $2 THEN updated_at ELSE now() END
+WHERE id = $1 AND ($3 = 0 OR version = $3)
+  AND (location_code = $2 OR (
+	status NOT IN ('rented', 'reserved')
+	AND NOT EXISTS (SELECT 1 FROM fleet.bookings b WHERE b.vehicle_id = v.id AND b.blocking AND upper(b.period) > now())))
+RETURNING ` + vehicleColumns
+
+// setRateSQL sets or clears (NULL) the vehicle's own daily rate; the same rate is a no-op.
+const setRateSQL = `UPDATE fleet.vehicles SET
+	daily_rate_net_cents = $2,
+	version = version + CASE WHEN daily_rate_net_cents IS NOT DISTINCT FROM $2::bigint THEN 0 ELSE 1 END,
+	updated_at = CASE WHEN daily_rate_net_cents IS NOT DISTINCT FROM $2::bigint THEN updated_at ELSE now() END
+WHERE id = $1 AND ($3 = 0 OR version = $3)
+RETURNING ` + vehicleColumns
+
+// candidatesSQL finds the vehicles a search may offer: at the branch, of the asked kind, not
+// rented, in the workshop or off the road, and without a blocking booking overlapping the
+// period [pickup, return). Ordered by name so a capped set is the same on every request.
+const candidatesSQL = `SELECT ` + vehicleColumns + ` FROM fleet.vehicles v
+WHERE v.location_code = $1 AND v.status IN ('available', 'reserved')
+  AND ($2 = '' OR v.category = $2) AND v.seats >= $3
+  AND ($4 = '' OR v.fuel = $4) AND ($5 = '' OR v.transmission = $5)
+  AND NOT EXISTS (SELECT 1 FROM fleet.bookings b
+	WHERE b.vehicle_id = v.id AND b.blocking AND b.period && tstzrange($6, $7, '[)'))
+ORDER BY v.name COLLATE "C", v.id
+LIMIT $8`
+
+const allowedNextSQL = `SELECT coalesce(string_agg(to_status, ', ' ORDER BY to_status), '')
+FROM fleet.status_transitions WHERE from_status = $1`
+
+func scanVehicle(row pgx.Row) (Vehicle, error) {
+	var v Vehicle
+	err := row.Scan(&v.ID, &v.Name, &v.Category, &v.LocationCode, &v.Seats, &v.Fuel, &v.Transmission,
+		&v.LicencePlate, &v.Status, &v.DailyRateNetCents, &v.Version, &v.CreatedAt, &v.UpdatedAt)
+	// Times leave the API in UTC, whatever the server's zone.
+	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
+	return v, err
+}
+
+func collectVehicles(rows pgx.Rows) ([]Vehicle, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Vehicle, error) { return scanVehicle(r) })
+	if out == nil {
+		out = []Vehicle{}
+	}
+	return out, err
+}
+
+// Get returns the vehicle with id.
+func (s *Store) Get(ctx context.Context, id string) (Vehicle, error) {
+	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, getVehicleSQL, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Vehicle{}, platform.NotFound("no vehicle with id %s", id)
+	}
+	return v, err
+}
+
+// Inventory returns one page of the vehicles matching f, ordered by branch, name (byte order,
+// the same on every server) and plate,
+// and how many match in all.
+func (s *Store) Inventory(ctx context.Context, f InventoryFilter) ([]Vehicle, int, error) {
+	args := []any{string(f.Status), f.LocationCode, string(f.Category)}
+	var total int
+	if err := s.db.Pool.QueryRow(ctx, inventoryCountSQL, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Pool.Query(ctx, inventorySQL, append(args, f.PageSize, (f.Page-1)*f.PageSize)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, err := collectVehicles(rows)
+	return items, total, err
+}
+
+// Candidates returns at most limit vehicles the search q may offer, before pricing.
+func (s *Store) Candidates(ctx context.Context, q SearchQuery, limit int) ([]Vehicle, error) {
+	rows, err := s.db.Pool.Query(ctx, candidatesSQL, q.LocationCode, string(q.Category), q.MinSeats,
+		string(q.Fuel), string(q.Transmission), q.PickupAt, q.ReturnAt, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collectVehicles(rows)
+}
+
+// Create stores a new vehicle; a plate already in the fleet is a conflict.
+func (s *Store) Create(ctx context.Context, n NewVehicle) (Vehicle, error) {
+	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, insertVehicleSQL, n.Name, string(n.Category), n.LocationCode,
+		n.Seats, string(n.Fuel), string(n.Transmission), n.LicencePlate, string(n.Status), n.DailyRateNetCents))
+	return v, s.writeError(err, n.LicencePlate)
+}
+
+// Update replaces a vehicle's details. ifVersion > 0 requires the stored version to match.
+func (s *Store) Update(ctx context.Context, id string, d Details, ifVersion int64) (Vehicle, error) {
+	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, updateDetailsSQL, id, d.Name, string(d.Category), d.Seats,
+		string(d.Fuel), string(d.Transmission), d.LicencePlate, ifVersion))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Vehicle{}, s.whyNot(ctx, id, ifVersion, nil)
+	}
+	return v, s.writeError(err, d.LicencePlate)
+}
+
+// SetStatus changes a vehicle's status along an allowed transition (docs/fleet.md).
+func (s *Store) SetStatus(ctx context.Context, id string, to Status, ifVersion int64) (Vehicle, error) {
+	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, setStatusSQL, id, string(to), ifVersion))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Vehicle{}, s.whyNot(ctx, id, ifVersion, func(cur Vehicle) error {
+			var allowed string
+			if err := s.db.Pool.QueryRow(ctx, allowedNextSQL, string(cur.Status)).Scan(&allowed); err != nil {
+				return err
+			}
+			return platform.Conflict("vehicle %s is %s and cannot become %s; from %s it can become: %s",
+				id, cur.Status, to, cur.Status, allowed)
+		})
+	}
+	return v, ruleError(err)
+}
+
+// Move puts a vehicle at another branch, unless it is rented, reserved or has a booking that
+// has not ended.
+func (s *Store) Move(ctx context.Context, id, locationCode string, ifVersion int64) (Vehicle, error) {
+	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, moveSQL, id, locationCode, ifVersion))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Vehicle{}, s.whyNot(ctx, id, ifVersion, func(cur Vehicle) error {
+			if cur.Status == StatusRented || cur.Status == StatusReserved {
+				return platform.Conflict("vehicle %s is %s and cannot be moved", id, cur.Status)
+			}
+			return platform.Conflict("vehicle %s has a booking that has not ended and cannot be moved", id)
+		})
+	}
+	return v, ruleError(err)
+}
+
+// SetDailyRate sets the vehicle's own net daily rate in cents, or clears it (nil) so that
+// the category policy applies again.
+func (s *Store) SetDailyRate(ctx context.Context, id string, cents *int64, ifVersion int64) (Vehicle, error) {
+	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, setRateSQL, id, cents, ifVersion))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Vehicle{}, s.whyNot(ctx, id, ifVersion, nil)
+	}
+	return v, err
+}
+
+// whyNot explains, after a conditional UPDATE matched no row, what stopped it: a missing
+// vehicle (404), a stale If-Match (412), else the rule the statement enforced (409, via
+// rule). The decision was the UPDATE's; this read only words the answer.
+func (s *Store) whyNot(ctx context.Context, id string, ifVersion int64, rule func(Vehicle) error) error {
+	cur, err := s.Get(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case ifVersion > 0 && cur.Version != ifVersion:
+		return platform.Errorf(platform.KindPrecondition, "vehicle %s has changed since the version given in If-Match", id)
+	case rule != nil:
+		return rule(cur)
+	default:
+		return platform.Conflict("vehicle %s changed concurrently; try again", id)
+	}
+}
+
+// writeError maps the constraint violations of an INSERT or UPDATE of vehicles.
+func (s *Store) writeError(err error, plate string) error {
+	switch {
+	case err == nil:
+		return nil
+	case database.IsCode(err, database.UniqueViolation):
+		return platform.Conflict("a vehicle with licence plate %s is already in the fleet", plate)
+	case database.IsCode(err, database.CheckViolation):
+		return platform.Invalid("the vehicle breaks a rule of the vehicles table")
+	}
+	return err
+}
+
+// ruleError maps the schema's trigger (fleet.vehicle_rules), which only fires when a write
+// slipped past the statement's own condition, to the conflict it is.
+func ruleError(err error) error {
+	if database.IsCode(err, database.CheckViolation) {
+		return platform.Conflict("the change breaks a vehicle rule; reload the vehicle and try again")
+	}
+	return err
+}
+
+// isUUID reports whether s is a UUID in its textual form; other ids cannot exist.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}

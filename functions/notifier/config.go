@@ -1,0 +1,130 @@
+package notifier
+
+import (
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"time"
+)
+
+// The mail modes: where the sender puts a message.
+const (
+	// ModeFolder writes each message as <MAIL_DIR>/<notification id>.eml (local development).
+	ModeFolder = "folder"
+	// ModeSMTP hands each message to an SMTP server (staging, production).
+	ModeSMTP = "smtp"
+)
+
+// Config is the worker's configuration, read from the environment.
+type Config struct {
+	// Mode is folder or smtp.
+	Mode string `env:"MAIL_MODE, default=folder"`
+	// Dir is the mail folder in folder mode.
+	Dir string `env:"MAIL_DIR, default=.data/mail"`
+	// From is the sender of every message, e.g. "Orange Car Rental <noreply@example.com>";
+	// its domain also names the Message-ID.
+	From string `env:"MAIL_FROM, default=Orange Car Rental <noreply@orangecarrental.com>"`
+	SMTP SMTPConfig
+	// PollInterval is how often the sender looks for due notifications; a LISTEN/NOTIFY wake-up
+	// usually comes first.
+	PollInterval time.Duration `env:"MAIL_POLL_INTERVAL, default=250ms"`
+	// RetryBase is the wait after the first failed attempt; it doubles per attempt up to
+	// RetryMax.
+	RetryBase time.Duration `env:"MAIL_RETRY_BASE, default=5s"`
+	RetryMax  time.Duration `env:"MAIL_RETRY_MAX, default=10m"`
+	// MaxAttempts bounds the attempts of one notification; after the last it is failed.
+	MaxAttempts int `env:"MAIL_MAX_ATTEMPTS, default=10"`
+}
+
+// SMTPConfig is how the smtp sender reaches its server.
+type SMTPConfig struct {
+	Host     string `env:"SMTP_HOST"`
+	Port     int    `env:"SMTP_PORT, default=587"`
+	Username string `env:"SMTP_USERNAME"`
+	// Password is never logged nor printed (see secret).
+	Password secret `env:"SMTP_PASSWORD"`
+	// Timeout bounds one message's whole SMTP conversation.
+	Timeout time.Duration `env:"SMTP_TIMEOUT, default=30s"`
+	// From is the envelope sender (MAIL FROM); New fills it from MAIL_FROM.
+	From string
+	// HelloName is the name the client gives in EHLO; empty: the host name.
+	HelloName string `env:"SMTP_HELO_NAME"`
+}
+
+// secret is a string that prints as "xxxxx" wherever fmt or slog would show it.
+type secret string
+
+func (s secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "xxxxx"
+}
+
+// MarshalText keeps the password out of JSON (slog's JSON handler marshals structs).
+func (s secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s secret) GoString() string           { return `"` + s.String() + `"` }
+func (s secret) LogValue() slog.Value       { return slog.StringValue(s.String()) }
+func (s secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// Validate checks the settings of the chosen mode and fills SMTP.From.
+func (c *Config) Validate() error {
+	from, err := mail.ParseAddress(c.From)
+	if err != nil {
+		return fmt.Errorf("MAIL_FROM %q is not a mail address: %v", c.From, err)
+	}
+	c.SMTP.From = from.Address
+	switch c.Mode {
+	case ModeFolder:
+		if c.Dir == "" {
+			return fmt.Errorf("MAIL_DIR must not be empty in folder mode")
+		}
+	case ModeSMTP:
+		if c.SMTP.Host == "" {
+			return fmt.Errorf("SMTP_HOST is required when MAIL_MODE=smtp")
+		}
+		if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+			return fmt.Errorf("SMTP_PORT must be a TCP port, got %d", c.SMTP.Port)
+		}
+		if c.SMTP.Timeout <= 0 {
+			return fmt.Errorf("SMTP_TIMEOUT must be positive, got %s", c.SMTP.Timeout)
+		}
+		if c.SMTP.Password != "" && c.SMTP.Username == "" {
+			return fmt.Errorf("SMTP_PASSWORD is set but SMTP_USERNAME is not")
+		}
+	default:
+		return fmt.Errorf("MAIL_MODE must be %s or %s, got %q", ModeFolder, ModeSMTP, c.Mode)
+	}
+	if c.PollInterval <= 0 {
+		return fmt.Errorf("MAIL_POLL_INTERVAL must be positive, got %s", c.PollInterval)
+	}
+	if c.RetryBase <= 0 || c.RetryMax < c.RetryBase {
+		return fmt.Errorf("MAIL_RETRY_BASE must be positive and at most MAIL_RETRY_MAX, got %s and %s", c.RetryBase, c.RetryMax)
+	}
+	if c.MaxAttempts < 1 {
+		return fmt.Errorf("MAIL_MAX_ATTEMPTS must be at least 1, got %d", c.MaxAttempts)
+	}
+	return nil
+}
+
+// LogValue shows the configuration without the password.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("mode", c.Mode), slog.String("from", c.From)}
+	if c.Mode == ModeSMTP {
+		attrs = append(attrs, slog.String("smtpHost", c.SMTP.Host), slog.Int("smtpPort", c.SMTP.Port),
+			slog.String("smtpUsername", c.SMTP.Username), slog.Bool("smtpPasswordSet", c.SMTP.Password != ""))
+	} else {
+		attrs = append(attrs, slog.String("dir", c.Dir))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// backoff is the wait before attempt n+1 after n failed attempts.
+func (c Config) backoff(attempts int) time.Duration {
+	d := c.RetryBase
+	for i := 1; i < attempts && d < c.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, c.RetryMax)
+}

@@ -1,0 +1,126 @@
+package notifier_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/notifier"
+	"github.com/orangecarrental/orange/knative"
+	"github.com/orangecarrental/orange/platform"
+)
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c notifier.Config)
+	}{
+		{name: "defaults: the local folder", env: nil, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, notifier.ModeFolder, c.Mode)
+			assert.Equal(t, ".data/mail", c.Dir)
+			assert.Equal(t, "noreply@orangecarrental.com", c.SMTP.From)
+		}},
+		{name: "smtp", env: map[string]string{"MAIL_MODE": "smtp", "SMTP_HOST": "mail.example.com", "SMTP_PORT": "25",
+			"SMTP_USERNAME": "u", "SMTP_PASSWORD": "p", "MAIL_FROM": "noreply@example.com"}, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, 25, c.SMTP.Port)
+			assert.Equal(t, "noreply@example.com", c.SMTP.From)
+		}},
+		{name: "smtp needs a host", env: map[string]string{"MAIL_MODE": "smtp"}, wantErr: "SMTP_HOST"},
+		{name: "unknown mode", env: map[string]string{"MAIL_MODE": "pigeon"}, wantErr: "MAIL_MODE"},
+		{name: "bad sender", env: map[string]string{"MAIL_FROM": "not an address"}, wantErr: "MAIL_FROM"},
+		{name: "bad port", env: map[string]string{"MAIL_MODE": "smtp", "SMTP_HOST": "h", "SMTP_PORT": "70000"}, wantErr: "SMTP_PORT"},
+		{name: "password without user", env: map[string]string{"MAIL_MODE": "smtp", "SMTP_HOST": "h", "SMTP_PASSWORD": "p"}, wantErr: "SMTP_USERNAME"},
+		{name: "no attempts", env: map[string]string{"MAIL_MAX_ATTEMPTS": "0"}, wantErr: "MAIL_MAX_ATTEMPTS"},
+		{name: "retry bounds", env: map[string]string{"MAIL_RETRY_BASE": "1m", "MAIL_RETRY_MAX": "1s"}, wantErr: "MAIL_RETRY_BASE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c notifier.Config
+			err := platform.LoadConfig(context.Background(), envconfig.MapLookuper(tt.env), &c)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestThePasswordNeverPrints(t *testing.T) {
+	t.Parallel()
+	var c notifier.Config
+	require.NoError(t, platform.LoadConfig(context.Background(), envconfig.MapLookuper(map[string]string{
+		"MAIL_MODE": "smtp", "SMTP_HOST": "h", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "hunter2"}), &c))
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", slog.Any("mail", c), slog.Any("smtp", c.SMTP))
+	for _, printed := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s %q", c.SMTP.Password, c.SMTP.Password), logs.String()} {
+		assert.NotContains(t, printed, "hunter2")
+	}
+}
+
+// TestTriggersDeliverWhatTheWorkerConsumes holds knative/base/notification-worker.yaml to
+// Consumes: one Trigger per consumed type, named after it, to this Service's receive path.
+func TestTriggersDeliverWhatTheWorkerConsumes(t *testing.T) {
+	t.Parallel()
+	raw, err := knative.Manifests.ReadFile("base/notification-worker.yaml")
+	require.NoError(t, err)
+	type object struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+		Spec struct {
+			Broker string `json:"broker"`
+			Filter struct {
+				Attributes map[string]string `json:"attributes"`
+			} `json:"filter"`
+			Subscriber struct {
+				Ref struct{ Kind, Name string } `json:"ref"`
+				URI string                      `json:"uri"`
+			} `json:"subscriber"`
+		} `json:"spec"`
+	}
+	var triggered []string
+	services := 0
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		var o object
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &o))
+		assert.Equal(t, "orange", o.Metadata.Namespace, o.Metadata.Name)
+		switch o.Kind {
+		case "Service":
+			services++
+			assert.Equal(t, notifier.ServiceName, o.Metadata.Name)
+		case "Trigger":
+			typ := o.Spec.Filter.Attributes["type"]
+			triggered = append(triggered, typ)
+			short := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(typ, "com.orangecarrental."), ".v1"), ".", "-")
+			assert.Equal(t, "notification-worker-"+short, o.Metadata.Name)
+			assert.Equal(t, "default", o.Spec.Broker)
+			assert.Equal(t, notifier.ServiceName, o.Spec.Subscriber.Ref.Name)
+			assert.Equal(t, events.ReceivePath, o.Spec.Subscriber.URI)
+		default:
+			t.Errorf("unexpected %s %s", o.Kind, o.Metadata.Name)
+		}
+	}
+	assert.Equal(t, 1, services)
+	want := slices.Clone(notifier.Consumes)
+	slices.Sort(want)
+	slices.Sort(triggered)
+	assert.Equal(t, want, triggered)
+}

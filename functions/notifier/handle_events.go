@@ -1,0 +1,173 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"unicode"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Consumes lists the event types the worker's Triggers deliver (knative/base/
+// notification-worker.yaml holds one Trigger per type; a test keeps the two equal).
+var Consumes = []string{
+	events.CustomerRegistered,
+	events.CustomerUpdated,
+	events.CustomerErased,
+	events.ReservationConfirmed,
+	events.ReservationCancelled,
+	events.ReservationCompleted,
+	events.PaymentCaptured,
+	events.PaymentRefunded,
+	events.InvoiceIssued,
+}
+
+// handleEvent applies one event inside the receiver's transaction. Data that is not the
+// type's payload, or lacks what a mail needs, is refused permanently (400: dead letter). A
+// type the worker does not consume is refused the same way: only a misrouted Trigger
+// delivers one, and the dead-letter sink is where an operator sees that. A mail for a
+// customer no customer event has told about yet is retried (500): brokers keep no order.
+func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+	switch e.Type() {
+	case events.CustomerRegistered, events.CustomerUpdated:
+		r, err := decodeCustomer(e)
+		if err != nil {
+			return nil, err
+		}
+		if err := applyRecipient(ctx, tx, r); err != nil {
+			return nil, err
+		}
+		if e.Type() == events.CustomerRegistered {
+			return nil, s.notify(ctx, tx, e, welcome, r.CustomerID, func(string) mailData { return mailData{} })
+		}
+		return nil, nil
+	case events.CustomerErased:
+		c, err := events.DecodeData[events.CustomerErasure](e)
+		if err != nil {
+			return nil, err
+		}
+		if err := requireUUID("customerId", c.CustomerID); err != nil {
+			return nil, err
+		}
+		return nil, eraseRecipient(ctx, tx, c.CustomerID, c.Version)
+	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted:
+		r, err := events.DecodeData[events.Reservation](e)
+		if err != nil {
+			return nil, err
+		}
+		if err := requireUUID("customerId", r.CustomerID); err != nil {
+			return nil, err
+		}
+		if r.ReservationID == "" {
+			return nil, events.Permanentf("%s without reservationId", e.Type())
+		}
+		return nil, s.notify(ctx, tx, e, e.Type(), r.CustomerID, func(lang string) mailData {
+			d := mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
+				Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
+				PickupAt: when(r.PickupAt, s.zone, lang), ReturnAt: when(r.ReturnAt, s.zone, lang),
+				Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason}
+			if r.FeeCents > 0 {
+				d.Fee = money(r.FeeCents, r.Currency, lang)
+			}
+			return d
+		})
+	case events.PaymentCaptured, events.PaymentRefunded:
+		p, err := events.DecodeData[events.Payment](e)
+		if err != nil {
+			return nil, err
+		}
+		if err := requireUUID("customerId", p.CustomerID); err != nil {
+			return nil, err
+		}
+		return nil, s.notify(ctx, tx, e, e.Type(), p.CustomerID, func(lang string) mailData {
+			return mailData{ReservationID: p.ReservationID, Reference: reference(p.ReservationID),
+				Amount: money(p.AmountCents, p.Currency, lang)}
+		})
+	case events.InvoiceIssued:
+		inv, err := events.DecodeData[events.Invoice](e)
+		if err != nil {
+			return nil, err
+		}
+		if err := requireUUID("customerId", inv.CustomerID); err != nil {
+			return nil, err
+		}
+		if inv.Number == "" {
+			return nil, events.Permanentf("%s without number", e.Type())
+		}
+		return nil, s.notify(ctx, tx, e, e.Type(), inv.CustomerID, func(lang string) mailData {
+			return mailData{ReservationID: inv.ReservationID, Reference: reference(inv.ReservationID),
+				InvoiceNumber: inv.Number, Net: money(inv.NetCents, inv.Currency, lang),
+				VAT: money(inv.VatCents, inv.Currency, lang), Gross: money(inv.GrossCents, inv.Currency, lang)}
+		})
+	default:
+		return nil, events.Permanentf("%s does not consume %s", ServiceName, e.Type())
+	}
+}
+
+// notify renders the mail typ sends for the customer in their language and records it as a
+// pending notification in tx. An erased customer gets no mail; an unknown one is retried.
+func (s *Service) notify(ctx context.Context, tx pgx.Tx, e cloudevents.Event, typ, customerID string, data func(lang string) mailData) error {
+	r, err := getRecipient(ctx, tx, customerID)
+	if errors.Is(err, errUnknownRecipient) {
+		// Not Permanent: the customer's event may still be on its way (brokers keep no order).
+		return fmt.Errorf("customer %s is not known yet: waiting for its customer event", customerID)
+	}
+	if err != nil {
+		return err
+	}
+	if r.Erased {
+		platform.LoggerFrom(ctx).InfoContext(ctx, "no mail for an erased customer", slog.String("event", e.ID()))
+		return nil
+	}
+	d := data(r.Language)
+	d.Name = fullName(r)
+	subject, body, err := s.templates.render(typ, r.Language, d)
+	if err != nil {
+		return err
+	}
+	return insertNotification(ctx, tx, e.Source(), e.ID(), e.Type(), r, subject, body)
+}
+
+// decodeCustomer reads a customer.registered/updated payload into a recipient, refusing
+// (permanently) one without a customer id or a usable address.
+func decodeCustomer(e cloudevents.Event) (recipient, error) {
+	c, err := events.DecodeData[events.Customer](e)
+	if err != nil {
+		return recipient{}, err
+	}
+	if err := requireUUID("customerId", c.CustomerID); err != nil {
+		return recipient{}, err
+	}
+	addr, err := mail.ParseAddress(c.Email)
+	if err != nil || addr.Name != "" {
+		return recipient{}, events.Permanentf("%s: email %q is not a mail address", e.Type(), c.Email)
+	}
+	return recipient{CustomerID: c.CustomerID, Version: c.Version, Email: addr.Address,
+		FirstName: printable(c.FirstName), LastName: printable(c.LastName), Language: language(c.PreferredLanguage)}, nil
+}
+
+func requireUUID(field, v string) error {
+	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		return events.Permanentf("%s %q is not a UUID", field, v)
+	}
+	return nil
+}
+
+// printable drops control characters (a line break in a name must not reach a header).
+func printable(s string) string {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s))
+}

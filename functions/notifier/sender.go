@@ -1,0 +1,145 @@
+package notifier
+
+import (
+	"context"
+	"log/slog"
+	"net/mail"
+	"time"
+)
+
+// batch is how many notifications the sender claims at once.
+const batch = 16
+
+// Run is the background sender; the host runs it beside the server until ctx ends. It sends
+// due notifications whenever a new one is recorded (LISTEN/NOTIFY) and at least every
+// MAIL_POLL_INTERVAL (polling is the guarantee), then waits for the message in flight and
+// returns nil. Several replicas may run it: a claimed notification is leased to one.
+func (s *Service) Run(ctx context.Context) error {
+	wake := make(chan struct{}, 1)
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		s.listen(ctx, wake)
+	}()
+	defer func() { <-listening }()
+	ticker := time.NewTicker(s.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		s.sendDue(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		case <-wake:
+		}
+	}
+}
+
+// lease is how long a claimed notification belongs to this replica: longer than any send.
+func (s *Service) lease() time.Duration {
+	return max(2*time.Minute, 2*s.cfg.SMTP.Timeout)
+}
+
+// sendDue sends every due notification, a batch at a time.
+func (s *Service) sendDue(ctx context.Context) {
+	for ctx.Err() == nil {
+		claimed, err := s.claim(ctx, batch, s.lease())
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "claim notifications", slog.String("error", err.Error()))
+			}
+			return
+		}
+		for _, n := range claimed {
+			s.send(ctx, n)
+		}
+		if len(claimed) < batch {
+			return
+		}
+	}
+}
+
+// send sends one claimed notification and records the outcome. The outcome is written with
+// a context that shutdown does not cancel: a message the server accepted must be marked.
+func (s *Service) send(ctx context.Context, n notification) {
+	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	logger := s.logger.With(slog.String("notification", n.ID), slog.String("type", n.Type), slog.Int("attempt", n.Attempts))
+	if ctx.Err() != nil {
+		// Shutting down before this one was tried: hand it back, uncounted.
+		s.exec(record, logger, releaseSQL, n.ID)
+		return
+	}
+	err := s.sender.Send(ctx, s.message(n))
+	switch {
+	case err == nil:
+		s.exec(record, logger, markSentSQL, n.ID)
+		logger.InfoContext(ctx, "mail sent")
+	case ctx.Err() != nil:
+		// Shutdown cut the conversation short; the server confirmed nothing: hand it back.
+		s.exec(record, logger, releaseSQL, n.ID)
+	case IsRejected(err) || n.Attempts >= s.cfg.MaxAttempts:
+		s.exec(record, logger, markFailedSQL, n.ID, err.Error())
+		logger.WarnContext(ctx, "mail failed; not retrying", slog.String("error", err.Error()))
+	default:
+		wait := s.cfg.backoff(n.Attempts)
+		s.exec(record, logger, markRetrySQL, n.ID, err.Error(), wait.Seconds())
+		logger.WarnContext(ctx, "mail not sent; retrying", slog.String("error", err.Error()), slog.Duration("after", wait))
+	}
+}
+
+func (s *Service) exec(ctx context.Context, logger *slog.Logger, sql string, args ...any) {
+	if _, err := s.db.Pool.Exec(ctx, sql, args...); err != nil {
+		// The lease runs out and the notification is tried again: at worst a second copy.
+		logger.ErrorContext(ctx, "record mail outcome", slog.String("error", err.Error()))
+	}
+}
+
+// message is the mail of notification n.
+func (s *Service) message(n notification) Message {
+	from, _ := mail.ParseAddress(s.cfg.From) // validated by Config.Validate
+	return Message{ID: n.ID, From: *from, To: mail.Address{Name: n.RecipientName, Address: n.Recipient},
+		Subject: n.Subject, Body: n.Body, Language: n.Language, Date: n.CreatedAt}
+}
+
+// listen wakes the sender whenever a notification is recorded, reconnecting after a failure
+// until ctx ends.
+func (s *Service) listen(ctx context.Context, wake chan<- struct{}) {
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.DebugContext(ctx, "listen for notifications; polling meanwhile", slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Service) listenOnce(ctx context.Context, wake chan<- struct{}) error {
+	pooled, err := s.db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection keeps its LISTEN: it leaves the pool for good and is closed here.
+	conn := pooled.Hijack()
+	defer func() {
+		closing, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(closing)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}

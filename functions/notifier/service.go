@@ -1,0 +1,121 @@
+// Package notifier is the notification worker (Knative Service notification-worker): it
+// turns domain events into email for the customer they concern.
+//
+// It consumes CloudEvents at POST /cloudevents through events.Receiver. The customer events
+// keep its own read model of recipients (customer id → address, name, preferred language),
+// applied only when newer than what it holds, since brokers keep no order; customer.erased
+// removes the personal data and leaves a tombstone. customer.registered also sends a welcome
+// mail; the reservation, payment and invoice events in Consumes send theirs, in German or
+// English by the recipient's preferred language (German by default). A mail event for a
+// customer no customer event has told about yet is answered 500, so the Broker retries it
+// (brokers keep no order); data that is not the type's payload, and a type the worker does not
+// consume (only a misrouted Trigger delivers one), are answered 400: dead letter, no retry.
+//
+// One email per event, even under redelivery: the handler writes a row into
+// notifier.notifications in the receiver's transaction, the one that also records the event
+// in the inbox, so a redelivery finds the inbox row and writes nothing. A background sender
+// (Run, which the host runs beside the server) sends due rows and marks them sent; a failure
+// is recorded on the row and retried with exponential backoff, a definite rejection (5xx to
+// RCPT or DATA) or too many attempts mark it failed. What remains: a crash between the mail
+// server accepting a message and the row being marked sent makes the worker send it again.
+// Both copies carry the same Message-ID (derived from the notification id) and Date, so mail
+// clients can tell them apart as duplicates.
+//
+// Mail goes out through a Sender chosen by MAIL_MODE: smtp (a real SMTP client, STARTTLS
+// when the server offers it) or folder (the default: RFC 5322 files <MAIL_DIR>/<id>.eml).
+// In folder mode GET /dev/mail lists the folder and GET /dev/mail/{id} shows one message.
+//
+// Access: every route is public to the router. On the cluster the Service is cluster-local,
+// so only the Broker (through its Triggers) reaches /cloudevents, and in smtp mode the
+// /dev/mail routes answer 404. The dev host exposes /dev/mail on the developer's laptop only.
+package notifier
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// ServiceName is the Knative Service of this function.
+const ServiceName = "notification-worker"
+
+// Prefix is where the local mailbox is served (folder mode only).
+const Prefix = "/dev/mail"
+
+// Service is the notification worker: the event handler, the background sender and the
+// development mailbox.
+type Service struct {
+	db        *database.DB
+	cfg       Config
+	sender    Sender
+	folder    string // the mail folder in folder mode, else ""
+	templates templateSet
+	zone      *time.Location
+	logger    *slog.Logger
+}
+
+// Function describes notification-worker to hosts.
+func Function() platform.Function {
+	return platform.Function{
+		Service:    ServiceName,
+		Prefixes:   []string{Prefix},
+		Migrations: &Migrations,
+		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
+			var cfg Config
+			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
+				return nil, err
+			}
+			return New(deps.DB, cfg, deps.Logger)
+		},
+	}
+}
+
+// New returns the worker over db with a validated cfg. It sends nothing until Run.
+func New(db *database.DB, cfg Config, logger *slog.Logger) (*Service, error) {
+	if db == nil {
+		return nil, errors.New("notifier: a database is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	tmpl, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	zone, err := time.LoadLocation(displayZone)
+	if err != nil {
+		logger.Warn("no time zone data: mail shows times in UTC", slog.String("zone", displayZone))
+		zone = time.UTC
+	}
+	s := &Service{db: db, cfg: cfg, templates: tmpl, zone: zone, logger: logger}
+	switch cfg.Mode {
+	case ModeSMTP:
+		s.sender = NewSMTPSender(cfg.SMTP)
+	default:
+		s.folder = cfg.Dir
+		s.sender = FolderSender{Dir: cfg.Dir}
+	}
+	logger.Info("notification worker configured", slog.Any("mail", cfg))
+	return s, nil
+}
+
+// Routes is the worker's route table. Every route is public to the router: the Service is
+// cluster-local, so only the Broker reaches /cloudevents, and /dev/mail exists only in
+// folder mode (see the package doc).
+func (s *Service) Routes() []platform.Route {
+	return []platform.Route{
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
+		{Name: "listMail", Method: http.MethodGet, Path: Prefix, Access: platform.Public, Handler: s.handleListMail},
+		{Name: "getMail", Method: http.MethodGet, Path: Prefix + "/{id}", Access: platform.Public, Handler: s.handleGetMail},
+	}
+}

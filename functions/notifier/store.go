@@ -1,0 +1,161 @@
+package notifier
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the notifier schema: recipients, notifications, and the inbox (with the
+// outbox the events package always brings; the worker emits nothing into it).
+var Migrations = database.Migrations{Schema: "notifier", FS: migrationFiles, Dir: "migrations",
+	With: []database.Migrations{events.Migrations()}}
+
+// wakeChannel is the PostgreSQL channel a new notification notifies, waking the sender
+// before its next poll. Polling is the guarantee; the notification is a hint.
+const wakeChannel = "orange_notifier_mail"
+
+// recipient is one row of the read model.
+type recipient struct {
+	CustomerID string
+	Version    int64
+	Email      string
+	FirstName  string
+	LastName   string
+	Language   string
+	Erased     bool
+}
+
+// upsertRecipientSQL applies a customer's data only when its version is newer than the
+// stored one, and never to an erased customer.
+const upsertRecipientSQL = `INSERT INTO notifier.recipients AS r (customer_id, version, email, first_name, last_name, language)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (customer_id) DO UPDATE SET
+	version = EXCLUDED.version, email = EXCLUDED.email, first_name = EXCLUDED.first_name,
+	last_name = EXCLUDED.last_name, language = EXCLUDED.language, updated_at = now()
+WHERE r.version < EXCLUDED.version AND r.erased_at IS NULL`
+
+// eraseRecipientSQL removes a customer's personal data, whatever the versions, and keeps a
+// tombstone so that an older event arriving later cannot bring it back.
+const eraseRecipientSQL = `INSERT INTO notifier.recipients AS r (customer_id, version, email, first_name, last_name, erased_at)
+VALUES ($1, $2, NULL, NULL, NULL, now())
+ON CONFLICT (customer_id) DO UPDATE SET
+	version = greatest(r.version, EXCLUDED.version), email = NULL, first_name = NULL, last_name = NULL,
+	erased_at = coalesce(r.erased_at, now()), updated_at = now()`
+
+// redactNotificationsSQL removes the personal data from an erased customer's notifications;
+// one still pending is given up.
+const redactNotificationsSQL = `UPDATE notifier.notifications SET recipient = '', recipient_name = '', body = '',
+	last_error = CASE WHEN status = 'pending' THEN 'customer erased before the mail was sent' ELSE last_error END,
+	status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END
+WHERE customer_id = $1`
+
+const getRecipientSQL = `SELECT customer_id::text, version, coalesce(email, ''), coalesce(first_name, ''),
+	coalesce(last_name, ''), language, erased_at IS NOT NULL
+FROM notifier.recipients WHERE customer_id = $1`
+
+func applyRecipient(ctx context.Context, tx pgx.Tx, r recipient) error {
+	_, err := tx.Exec(ctx, upsertRecipientSQL, r.CustomerID, r.Version, r.Email, r.FirstName, r.LastName, r.Language)
+	return err
+}
+
+func eraseRecipient(ctx context.Context, tx pgx.Tx, customerID string, version int64) error {
+	if _, err := tx.Exec(ctx, eraseRecipientSQL, customerID, version); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, redactNotificationsSQL, customerID)
+	return err
+}
+
+// errUnknownRecipient: no customer event for the id has arrived yet.
+var errUnknownRecipient = errors.New("unknown recipient")
+
+func getRecipient(ctx context.Context, tx pgx.Tx, customerID string) (recipient, error) {
+	var r recipient
+	err := tx.QueryRow(ctx, getRecipientSQL, customerID).Scan(&r.CustomerID, &r.Version, &r.Email,
+		&r.FirstName, &r.LastName, &r.Language, &r.Erased)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, errUnknownRecipient
+	}
+	return r, err
+}
+
+// notification is one row of notifier.notifications as the sender needs it.
+type notification struct {
+	ID            string
+	Type          string
+	Recipient     string
+	RecipientName string
+	Language      string
+	Subject       string
+	Body          string
+	Attempts      int
+	CreatedAt     time.Time
+}
+
+const insertNotificationSQL = `INSERT INTO notifier.notifications
+	(event_source, event_id, type, customer_id, recipient, recipient_name, language, subject, body)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (event_source, event_id) DO NOTHING`
+
+// claimSQL leases up to $1 due notifications for $2 seconds, counting the attempt: another
+// replica skips them, and if this one dies mid-send they are due again when the lease ends.
+const claimSQL = `UPDATE notifier.notifications n
+SET attempts = n.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+WHERE n.id IN (
+	SELECT id FROM notifier.notifications
+	WHERE status = 'pending' AND next_attempt_at <= now()
+	ORDER BY next_attempt_at, created_at
+	LIMIT $1
+	FOR UPDATE SKIP LOCKED)
+RETURNING n.id::text, n.type, n.recipient, n.recipient_name, n.language, n.subject, n.body, n.attempts, n.created_at`
+
+// The marks apply only to a row still pending: an erasure may have given it up meanwhile.
+const (
+	markSentSQL   = `UPDATE notifier.notifications SET status = 'sent', sent_at = now(), last_error = NULL WHERE id = $1 AND status = 'pending'`
+	markRetrySQL  = `UPDATE notifier.notifications SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1 AND status = 'pending'`
+	markFailedSQL = `UPDATE notifier.notifications SET status = 'failed', last_error = $2 WHERE id = $1 AND status = 'pending'`
+	// releaseSQL hands a claimed notification back, uncounted (shutdown).
+	releaseSQL = `UPDATE notifier.notifications SET attempts = attempts - 1, next_attempt_at = now() WHERE id = $1 AND status = 'pending'`
+)
+
+func insertNotification(ctx context.Context, tx pgx.Tx, source, eventID, typ string, r recipient, subject, body string) error {
+	if _, err := tx.Exec(ctx, insertNotificationSQL, source, eventID, typ, r.CustomerID, r.Email,
+		fullName(r), r.Language, subject, body); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, wakeChannel)
+	return err
+}
+
+func (s *Service) claim(ctx context.Context, limit int, lease time.Duration) ([]notification, error) {
+	rows, err := s.db.Pool.Query(ctx, claimSQL, limit, lease.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (notification, error) {
+		var n notification
+		err := row.Scan(&n.ID, &n.Type, &n.Recipient, &n.RecipientName, &n.Language, &n.Subject, &n.Body, &n.Attempts, &n.CreatedAt)
+		return n, err
+	})
+}
+
+func fullName(r recipient) string {
+	switch {
+	case r.FirstName == "":
+		return r.LastName
+	case r.LastName == "":
+		return r.FirstName
+	default:
+		return r.FirstName + " " + r.LastName
+	}
+}

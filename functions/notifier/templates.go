@@ -1,0 +1,245 @@
+package notifier
+
+import (
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/orangecarrental/orange/events"
+)
+
+// Languages a customer may prefer; mail goes out in German unless the customer chose English.
+const (
+	German  = "de"
+	English = "en"
+)
+
+// displayZone is the zone times are shown in: the company rents in Germany.
+const displayZone = "Europe/Berlin"
+
+// welcome is the template key of the mail customer.registered sends.
+const welcome = events.CustomerRegistered
+
+// mailData is what a template may use. Amounts and times are already formatted for the
+// recipient's language.
+type mailData struct {
+	Name           string // "Erika Mustermann"; empty when unknown
+	ReservationID  string
+	Reference      string // the reservation's short reference: the first 8 characters of its id, upper case
+	Category       string
+	PickupLocation string
+	ReturnLocation string
+	PickupAt       string
+	ReturnAt       string
+	Total          string
+	Fee            string // cancellation fee; empty when none
+	Reason         string
+	Amount         string
+	InvoiceNumber  string
+	Net            string
+	VAT            string
+	Gross          string
+}
+
+// mailText is one template: subject and body, in one language.
+type mailText struct{ subject, body string }
+
+// texts holds every mail in German and English, by the event type that sends it.
+var texts = map[string]map[string]mailText{
+	welcome: {
+		German: {"Willkommen bei Orange Car Rental", `{{greeting .}}
+
+herzlich willkommen bei Orange Car Rental! Ihr Kundenkonto ist angelegt.
+Sie können jetzt an allen unseren Stationen Fahrzeuge reservieren.
+
+Gute Fahrt wünscht
+Ihr Team von Orange Car Rental`},
+		English: {"Welcome to Orange Car Rental", `{{greeting .}}
+
+welcome to Orange Car Rental! Your customer account is ready.
+You can now reserve vehicles at every one of our branches.
+
+Have a good trip,
+the Orange Car Rental team`},
+	},
+	events.ReservationConfirmed: {
+		German: {"Ihre Reservierung {{.Reference}} ist bestätigt", `{{greeting .}}
+
+Ihre Reservierung ist bestätigt.
+
+Reservierung: {{.ReservationID}}
+Fahrzeugklasse: {{.Category}}
+Abholung: {{.PickupLocation}}, {{.PickupAt}}
+Rückgabe: {{.ReturnLocation}}, {{.ReturnAt}}
+Gesamtpreis: {{.Total}} (inkl. 19 % MwSt.)
+
+Bitte bringen Sie zur Abholung Ihren Führerschein und Ihren Ausweis mit.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Your reservation {{.Reference}} is confirmed", `{{greeting .}}
+
+your reservation is confirmed.
+
+Reservation: {{.ReservationID}}
+Vehicle category: {{.Category}}
+Pick-up: {{.PickupLocation}}, {{.PickupAt}}
+Return: {{.ReturnLocation}}, {{.ReturnAt}}
+Total: {{.Total}} (incl. 19% VAT)
+
+Please bring your driving licence and an ID document to the pick-up.
+
+The Orange Car Rental team`},
+	},
+	events.ReservationCancelled: {
+		German: {"Ihre Reservierung {{.Reference}} ist storniert", `{{greeting .}}
+
+Ihre Reservierung {{.ReservationID}} ({{.PickupLocation}}, {{.PickupAt}}) ist storniert.
+{{if .Fee}}Gemäß unseren Stornobedingungen berechnen wir eine Gebühr von {{.Fee}}.{{else}}Die Stornierung ist für Sie kostenlos.{{end}}
+{{- if .Reason}}
+Grund: {{.Reason}}{{end}}
+
+Ihr Team von Orange Car Rental`},
+		English: {"Your reservation {{.Reference}} is cancelled", `{{greeting .}}
+
+your reservation {{.ReservationID}} ({{.PickupLocation}}, {{.PickupAt}}) is cancelled.
+{{if .Fee}}Under our cancellation policy we charge a fee of {{.Fee}}.{{else}}The cancellation is free of charge.{{end}}
+{{- if .Reason}}
+Reason: {{.Reason}}{{end}}
+
+The Orange Car Rental team`},
+	},
+	events.ReservationCompleted: {
+		German: {"Danke für Ihre Fahrt – Reservierung {{.Reference}}", `{{greeting .}}
+
+vielen Dank, dass Sie mit Orange Car Rental gefahren sind. Die Rückgabe in
+{{.ReturnLocation}} am {{.ReturnAt}} ist erfasst; Ihre Rechnung folgt in einer
+eigenen Nachricht.
+
+Reservierung: {{.ReservationID}}
+
+Wir freuen uns auf Ihre nächste Fahrt!
+Ihr Team von Orange Car Rental`},
+		English: {"Thank you for driving with us – reservation {{.Reference}}", `{{greeting .}}
+
+thank you for driving with Orange Car Rental. The return at {{.ReturnLocation}}
+on {{.ReturnAt}} is recorded; your invoice follows in a separate message.
+
+Reservation: {{.ReservationID}}
+
+We look forward to your next trip!
+The Orange Car Rental team`},
+	},
+	events.PaymentCaptured: {
+		German: {"Zahlung über {{.Amount}} erhalten", `{{greeting .}}
+
+wir haben {{.Amount}} für Ihre Reservierung {{.ReservationID}} von Ihrem Zahlungsmittel eingezogen.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Payment of {{.Amount}} received", `{{greeting .}}
+
+we have charged {{.Amount}} for your reservation {{.ReservationID}} to your payment method.
+
+The Orange Car Rental team`},
+	},
+	events.PaymentRefunded: {
+		German: {"Erstattung über {{.Amount}}", `{{greeting .}}
+
+wir haben Ihnen {{.Amount}} für Ihre Reservierung {{.ReservationID}} erstattet.
+Je nach Bank kann die Gutschrift einige Tage dauern.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Refund of {{.Amount}}", `{{greeting .}}
+
+we have refunded {{.Amount}} for your reservation {{.ReservationID}}.
+Depending on your bank, the credit may take a few days to appear.
+
+The Orange Car Rental team`},
+	},
+	events.InvoiceIssued: {
+		German: {"Ihre Rechnung {{.InvoiceNumber}}", `{{greeting .}}
+
+Ihre Rechnung {{.InvoiceNumber}} zur Reservierung {{.ReservationID}}:
+
+Nettobetrag: {{.Net}}
+MwSt. 19 %: {{.VAT}}
+Gesamtbetrag: {{.Gross}}
+
+Ihr Team von Orange Car Rental`},
+		English: {"Your invoice {{.InvoiceNumber}}", `{{greeting .}}
+
+your invoice {{.InvoiceNumber}} for reservation {{.ReservationID}}:
+
+Net amount: {{.Net}}
+VAT 19%: {{.VAT}}
+Total: {{.Gross}}
+
+The Orange Car Rental team`},
+	},
+}
+
+// templateSet is texts parsed, by event type and language.
+type templateSet map[string]map[string]*template.Template
+
+// parseTemplates parses every text; the "greeting" function opens a mail in its language.
+func parseTemplates() (templateSet, error) {
+	out := templateSet{}
+	for typ, byLang := range texts {
+		out[typ] = map[string]*template.Template{}
+		for lang, t := range byLang {
+			funcs := template.FuncMap{"greeting": func(d mailData) string { return greeting(lang, d.Name) }}
+			tmpl := template.New(typ + "/" + lang).Funcs(funcs).Option("missingkey=error")
+			if _, err := tmpl.New("subject").Parse(t.subject); err != nil {
+				return nil, fmt.Errorf("template %s/%s subject: %w", typ, lang, err)
+			}
+			if _, err := tmpl.New("body").Parse(t.body); err != nil {
+				return nil, fmt.Errorf("template %s/%s body: %w", typ, lang, err)
+			}
+			out[typ][lang] = tmpl
+		}
+	}
+	return out, nil
+}
+
+// render returns the subject and body of the mail typ sends, in lang (German when the
+// template has no such language).
+func (ts templateSet) render(typ, lang string, d mailData) (subject, body string, err error) {
+	byLang, ok := ts[typ]
+	if !ok {
+		return "", "", fmt.Errorf("no mail template for %s", typ)
+	}
+	tmpl, ok := byLang[lang]
+	if !ok {
+		tmpl = byLang[German]
+	}
+	var s, b strings.Builder
+	if err := tmpl.ExecuteTemplate(&s, "subject", d); err != nil {
+		return "", "", err
+	}
+	if err := tmpl.ExecuteTemplate(&b, "body", d); err != nil {
+		return "", "", err
+	}
+	return s.String(), b.String() + "\n", nil
+}
+
+func greeting(lang, name string) string {
+	switch {
+	case lang == English && name != "":
+		return "Hello " + name + ","
+	case lang == English:
+		return "Hello,"
+	case name != "":
+		return "Guten Tag " + name + ","
+	default:
+		return "Guten Tag,"
+	}
+}
+
+// language maps a customer's preferred language to one we write in: English for "en" (and
+// "en-GB" and the like), German for everything else.
+func language(preferred string) string {
+	p := strings.ToLower(strings.TrimSpace(preferred))
+	if p == English || strings.HasPrefix(p, English+"-") || strings.HasPrefix(p, English+"_") {
+		return English
+	}
+	return German
+}

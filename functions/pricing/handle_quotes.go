@@ -1,0 +1,75 @@
+package pricing
+
+import (
+	"net/http"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+func (s *Service) handleQuote(w http.ResponseWriter, r *http.Request) error {
+	var req QuoteRequest
+	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
+		return err
+	}
+	in, err := req.validate(s.now())
+	if err != nil {
+		return err
+	}
+	q, err := s.quote(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, q)
+}
+
+func (s *Service) handleRates(w http.ResponseWriter, r *http.Request) error {
+	var req RatesRequest
+	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
+		return err
+	}
+	in, err := req.validate(s.now())
+	if err != nil {
+		return err
+	}
+	out, err := s.rates(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Service) handleCancellationFee(w http.ResponseWriter, r *http.Request) error {
+	var req FeeRequest
+	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
+		return err
+	}
+	pickupAt, cancelledAt, total, err := req.validate(s.now())
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, cancellationFee(pickupAt, cancelledAt, total))
+}
+
+// Catalogue is every priced rule a client needs to offer choices and explain a quote.
+type Catalogue struct {
+	Currency           string             `json:"currency"`
+	VATPercent         int                `json:"vatPercent"`
+	Categories         []Category         `json:"categories"`
+	Extras             []Extra            `json:"extras"`
+	Insurance          []Insurance        `json:"insurance"`
+	DefaultInsurance   string             `json:"defaultInsurance"`
+	DurationDiscounts  []DurationDiscount `json:"durationDiscounts"`
+	OneWayFeeNetCents  int64              `json:"oneWayFeeNetCents"`
+	GracePeriodMinutes int                `json:"gracePeriodMinutes"`
+	MaxRentalDays      int                `json:"maxRentalDays"`
+	Cancellation       []CancellationTier `json:"cancellation"`
+}
+
+func (s *Service) handleCatalogue(w http.ResponseWriter, r *http.Request) error {
+	return platform.WriteJSON(w, http.StatusOK, Catalogue{
+		Currency: Currency, VATPercent: VATPercent, Categories: Categories, Extras: Extras,
+		Insurance: InsurancePackages, DefaultInsurance: DefaultInsurance, DurationDiscounts: DurationDiscounts,
+		OneWayFeeNetCents: OneWayFeeNetCents, GracePeriodMinutes: int(GracePeriod.Minutes()),
+		MaxRentalDays: MaxRentalDays, Cancellation: CancellationTiers,
+	})
+}

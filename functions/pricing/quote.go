@@ -1,0 +1,164 @@
+package pricing
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// QuoteRequest is the body of POST /api/pricing/quotes.
+type QuoteRequest struct {
+	PickupLocation string `json:"pickupLocation"`
+	// ReturnLocation defaults to PickupLocation; another branch adds the one-way fee.
+	ReturnLocation string         `json:"returnLocation,omitempty"`
+	PickupAt       string         `json:"pickupAt"`
+	ReturnAt       string         `json:"returnAt"`
+	Category       string         `json:"category"`
+	Insurance      string         `json:"insurance,omitempty"`
+	Extras         []ExtraRequest `json:"extras,omitempty"`
+	// DailyRateNetCents replaces the rate policy's daily rate: a vehicle may carry its own
+	// rate in the fleet. A quote is a calculation, not an offer: a booking is priced again
+	// with the vehicle's rate as the fleet knows it, never with a rate a client sent.
+	DailyRateNetCents *int64 `json:"dailyRateNetCents,omitempty"`
+}
+
+// ExtraRequest asks for an extra; Quantity defaults to 1.
+type ExtraRequest struct {
+	Code     string `json:"code"`
+	Quantity *int   `json:"quantity,omitempty"`
+}
+
+// Quote is a priced rental: its lines add up to NetCents, and NetCents + VatCents =
+// GrossCents.
+type Quote struct {
+	Category            Category  `json:"category"`
+	PickupLocation      string    `json:"pickupLocation"`
+	ReturnLocation      string    `json:"returnLocation"`
+	PickupAt            time.Time `json:"pickupAt"`
+	ReturnAt            time.Time `json:"returnAt"`
+	Days                int       `json:"days"`
+	DailyRateNetCents   int64     `json:"dailyRateNetCents"`
+	DailyRateGrossCents int64     `json:"dailyRateGrossCents"`
+	// RateSource is "policy" (PolicyID says which) or "override" (the request's own rate).
+	RateSource      string  `json:"rateSource"`
+	PolicyID        *string `json:"policyId"`
+	DiscountPercent int     `json:"discountPercent"`
+	Insurance       string  `json:"insurance"`
+	Lines           []Line  `json:"lines"`
+	NetCents        int64   `json:"netCents"`
+	VATPercent      int     `json:"vatPercent"`
+	VATCents        int64   `json:"vatCents"`
+	GrossCents      int64   `json:"grossCents"`
+	Currency        string  `json:"currency"`
+}
+
+// quoteInput is a validated QuoteRequest.
+type quoteInput struct {
+	pickupLocation, returnLocation string
+	pickupAt, returnAt             time.Time
+	category                       Category
+	insurance                      Insurance
+	extras                         []ExtraChoice
+	override                       *int64
+}
+
+// validate checks every field at once against the clock now.
+func (q QuoteRequest) validate(now time.Time) (quoteInput, error) {
+	var errs fieldErrors
+	in := quoteInput{override: q.DailyRateNetCents}
+	in.pickupLocation = errs.location("pickupLocation", q.PickupLocation)
+	in.returnLocation = in.pickupLocation
+	if q.ReturnLocation != "" {
+		in.returnLocation = errs.location("returnLocation", q.ReturnLocation)
+	}
+	in.pickupAt, in.returnAt = errs.period(q.PickupAt, q.ReturnAt, now)
+	in.category = errs.category("category", q.Category)
+	code := q.Insurance
+	if code == "" {
+		code = DefaultInsurance
+	}
+	var ok bool
+	if in.insurance, ok = insuranceByCode(code); !ok {
+		errs.add("insurance", "must be one of LIABILITY, PARTIAL, FULL, ZERO_EXCESS")
+	}
+	if q.DailyRateNetCents != nil {
+		errs.dailyRate("dailyRateNetCents", *q.DailyRateNetCents)
+	}
+	in.extras = q.extras(&errs)
+	if len(errs) > 0 {
+		return quoteInput{}, platform.Invalid("the quote request is invalid", errs...)
+	}
+	return in, nil
+}
+
+// extras resolves the requested extras against the catalogue, in catalogue order.
+func (q QuoteRequest) extras(errs *fieldErrors) []ExtraChoice {
+	if len(q.Extras) > len(Extras) {
+		errs.add("extras", fmt.Sprintf("at most %d entries, one per extra code", len(Extras)))
+		return nil
+	}
+	quantity := map[string]int{}
+	for i, r := range q.Extras {
+		field := fmt.Sprintf("extras[%d]", i)
+		e, ok := extraByCode(r.Code)
+		if !ok {
+			errs.add(field+".code", "unknown extra; see GET /api/pricing/catalogue")
+			continue
+		}
+		if _, dup := quantity[e.Code]; dup {
+			errs.add(field+".code", "listed twice; give one entry with a quantity")
+			continue
+		}
+		n := 1
+		if r.Quantity != nil {
+			n = *r.Quantity
+		}
+		if n < 1 || n > e.MaxQuantity {
+			errs.add(field+".quantity", fmt.Sprintf("must be from 1 to %d for %s", e.MaxQuantity, e.Code))
+		}
+		quantity[e.Code] = n
+	}
+	var out []ExtraChoice
+	for _, e := range Extras {
+		if n, ok := quantity[e.Code]; ok {
+			out = append(out, ExtraChoice{Extra: e, Quantity: n})
+		}
+	}
+	return out
+}
+
+// quote prices a validated request: the daily rate from the override or the policy valid at
+// pickup for the category at the pickup branch (else the general one).
+func (s *Service) quote(ctx context.Context, in quoteInput) (Quote, error) {
+	q := Quote{
+		Category: in.category, PickupLocation: in.pickupLocation, ReturnLocation: in.returnLocation,
+		PickupAt: in.pickupAt, ReturnAt: in.returnAt, Days: BillableDays(in.pickupAt, in.returnAt),
+		Insurance: in.insurance.Code, VATPercent: VATPercent, Currency: Currency,
+	}
+	if in.override != nil {
+		q.DailyRateNetCents, q.RateSource = *in.override, "override"
+	} else {
+		rates, err := s.store.RatesAt(ctx, in.pickupLocation, in.pickupAt, []Category{in.category})
+		if err != nil {
+			return Quote{}, err
+		}
+		r, ok := rates[in.category]
+		if !ok {
+			return Quote{}, noPolicy(in.category, in.pickupLocation, in.pickupAt)
+		}
+		q.DailyRateNetCents, q.RateSource, q.PolicyID = r.DailyNetCents, "policy", &r.PolicyID
+	}
+	q.DailyRateGrossCents = GrossCents(q.DailyRateNetCents)
+	b := PriceQuote(QuoteSpec{Category: in.category, Days: q.Days, DailyNetCents: q.DailyRateNetCents,
+		Insurance: in.insurance, Extras: in.extras, OneWay: in.returnLocation != in.pickupLocation})
+	q.Lines, q.DiscountPercent, q.NetCents, q.VATCents, q.GrossCents = b.Lines, b.DiscountPercent, b.NetCents, b.VATCents, b.GrossCents
+	return q, nil
+}
+
+// noPolicy is the error for a category no active policy prices: 404, since what is missing
+// is a resource (a rate policy) that a fleet manager has to create.
+func noPolicy(c Category, location string, at time.Time) error {
+	return platform.NotFound("no active rate policy prices %s at %s on %s", c, location, at.UTC().Format(time.RFC3339))
+}

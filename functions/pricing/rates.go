@@ -1,0 +1,130 @@
+package pricing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// MaxRatesItems bounds one rates request (a page of availability search results fits).
+const MaxRatesItems = 200
+
+// maxKeyLength bounds an item's opaque key (a vehicle id is 36 characters).
+const maxKeyLength = 200
+
+// RatesRequest is the body of POST /api/pricing/rates: the batch calculator the fleet's
+// availability search calls, one item per vehicle. Its shape is a contract with the fleet
+// function; change it only together with that function.
+type RatesRequest struct {
+	PickupLocation string      `json:"pickupLocation"`
+	PickupAt       string      `json:"pickupAt"`
+	ReturnAt       string      `json:"returnAt"`
+	Items          []RatesItem `json:"items"`
+}
+
+// RatesItem is one vehicle to price. Key is opaque and echoed back; DailyRateNetCents, when
+// set, is the vehicle's own rate and replaces the policy's.
+type RatesItem struct {
+	Key               string `json:"key"`
+	Category          string `json:"category"`
+	DailyRateNetCents *int64 `json:"dailyRateNetCents"`
+}
+
+// RatesResponse prices every item of a request, in request order.
+type RatesResponse struct {
+	Days  int          `json:"days"`
+	Items []RateResult `json:"items"`
+}
+
+// RateResult is one item's base rental price (no extras, insurance or fees). DailyGrossCents
+// is the average gross price per day with the discount (TotalGrossCents / days, rounded half
+// up): what a customer pays per day, which a search shows and filters by.
+type RateResult struct {
+	Key             string   `json:"key"`
+	Category        Category `json:"category"`
+	DailyNetCents   int64    `json:"dailyNetCents"`
+	DiscountPercent int      `json:"discountPercent"`
+	TotalNetCents   int64    `json:"totalNetCents"`
+	TotalVATCents   int64    `json:"totalVatCents"`
+	TotalGrossCents int64    `json:"totalGrossCents"`
+	DailyGrossCents int64    `json:"dailyGrossCents"`
+}
+
+// ratesInput is a validated RatesRequest.
+type ratesInput struct {
+	location           string
+	pickupAt, returnAt time.Time
+	items              []RatesItem // categories canonical
+}
+
+func (r RatesRequest) validate(now time.Time) (ratesInput, error) {
+	var errs fieldErrors
+	in := ratesInput{location: errs.location("pickupLocation", r.PickupLocation)}
+	in.pickupAt, in.returnAt = errs.period(r.PickupAt, r.ReturnAt, now)
+	if len(r.Items) < 1 || len(r.Items) > MaxRatesItems {
+		errs.add("items", fmt.Sprintf("from 1 to %d items", MaxRatesItems))
+	} else {
+		in.items = make([]RatesItem, len(r.Items))
+		for i, it := range r.Items {
+			field := fmt.Sprintf("items[%d]", i)
+			if strings.TrimSpace(it.Key) == "" || len(it.Key) > maxKeyLength {
+				errs.add(field+".key", fmt.Sprintf("required, at most %d characters", maxKeyLength))
+			}
+			in.items[i] = it
+			in.items[i].Category = string(errs.category(field+".category", it.Category))
+			if it.DailyRateNetCents != nil {
+				errs.dailyRate(field+".dailyRateNetCents", *it.DailyRateNetCents)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return ratesInput{}, platform.Invalid("the rates request is invalid", errs...)
+	}
+	return in, nil
+}
+
+// rates prices every item: an item's own rate if it has one, else the policy valid at pickup
+// for its category at the branch (else the general one). Items no policy prices make the
+// whole request fail, naming each of them: a vehicle without a price must not silently drop
+// out of a search.
+func (s *Service) rates(ctx context.Context, in ratesInput) (RatesResponse, error) {
+	var need []Category
+	for _, it := range in.items {
+		if it.DailyRateNetCents == nil {
+			need = append(need, Category(it.Category))
+		}
+	}
+	policies := map[Category]policyRate{}
+	if len(need) > 0 {
+		var err error
+		if policies, err = s.store.RatesAt(ctx, in.location, in.pickupAt, need); err != nil {
+			return RatesResponse{}, err
+		}
+	}
+	days := BillableDays(in.pickupAt, in.returnAt)
+	out := RatesResponse{Days: days, Items: make([]RateResult, len(in.items))}
+	var missing []platform.FieldError
+	for i, it := range in.items {
+		c := Category(it.Category)
+		var daily int64
+		if it.DailyRateNetCents != nil {
+			daily = *it.DailyRateNetCents
+		} else if p, ok := policies[c]; ok {
+			daily = p.DailyNetCents
+		} else {
+			missing = append(missing, platform.FieldError{Field: fmt.Sprintf("items[%d].category", i), Reason: "no active rate policy for " + string(c)})
+			continue
+		}
+		p := PriceRental(days, daily)
+		out.Items[i] = RateResult{Key: it.Key, Category: c, DailyNetCents: daily, DiscountPercent: p.DiscountPercent,
+			TotalNetCents: p.NetCents, TotalVATCents: p.VATCents, TotalGrossCents: p.GrossCents, DailyGrossCents: p.DailyGrossCents}
+	}
+	if len(missing) > 0 {
+		return RatesResponse{}, &platform.Error{Kind: platform.KindNotFound, Fields: missing,
+			Message: fmt.Sprintf("no active rate policy prices some categories at %s on %s", in.location, in.pickupAt.UTC().Format(time.RFC3339))}
+	}
+	return out, nil
+}

@@ -1,0 +1,88 @@
+package pricing
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The pricing rules of the company. They are constants in code, not rows, because a change to
+// any of them changes what customers pay and so deserves a review and a release; only the
+// daily rates change often enough to be data (rate policies).
+const (
+	// Currency of every amount; amounts are integer cents.
+	Currency = "EUR"
+	// VATPercent is the German standard VAT rate applied to every net total.
+	VATPercent = 19
+	// GracePeriod is how far a rental may run into a new 24-hour period before that period
+	// is charged: a return up to an hour late costs nothing, and the hour a rental gains when
+	// clocks go back in October is absorbed.
+	GracePeriod = time.Hour
+	// MaxRentalDuration is the longest bookable rental (90 × 24 h); the grace period does not
+	// extend it.
+	MaxRentalDuration = 90 * 24 * time.Hour
+	// MaxRentalDays is MaxRentalDuration in days.
+	MaxRentalDays = 90
+	// PickupTolerance is how far in the past a pickup time may lie, so a walk-in rental keyed
+	// in at the counter, or a form submitted a few minutes late, still prices.
+	PickupTolerance = 15 * time.Minute
+	// MaxAdvance is how far ahead a pickup may be: two years catches typos (3025) without
+	// refusing any real early booking.
+	MaxAdvance = 730 * 24 * time.Hour
+	// OneWayFeeNetCents is charged once when the car is returned at another branch.
+	OneWayFeeNetCents int64 = 4900
+	// MaxDailyRateNetCents bounds a daily rate (10,000 € a day) so that no total can overflow
+	// and a typo (an extra zero or three) is caught.
+	MaxDailyRateNetCents int64 = 1_000_000
+	// MaxTotalGrossCents bounds the total a cancellation fee is computed on (1,000,000 €).
+	MaxTotalGrossCents int64 = 100_000_000
+)
+
+// DurationDiscount is a discount on the base rental (daily rate × days) from a number of
+// days on; the highest tier reached applies, tiers do not add up.
+type DurationDiscount struct {
+	MinDays int `json:"minDays"`
+	Percent int `json:"percent"`
+}
+
+// DurationDiscounts are the tiers, highest first.
+var DurationDiscounts = []DurationDiscount{{MinDays: 28, Percent: 20}, {MinDays: 14, Percent: 15}, {MinDays: 7, Percent: 10}}
+
+// CancellationTier is the fee charged when a booking is cancelled at least MinHours before
+// pickup (the last tier, MinHours nil, applies to everything later, after pickup included).
+type CancellationTier struct {
+	MinHoursBeforePickup *int `json:"minHoursBeforePickup"`
+	FeePercent           int  `json:"feePercent"`
+}
+
+func atLeastHours(h int) *int { return &h }
+
+// CancellationTiers is the cancellation policy of design.md §4, earliest tier first.
+var CancellationTiers = []CancellationTier{
+	{MinHoursBeforePickup: atLeastHours(48), FeePercent: 0},
+	{MinHoursBeforePickup: atLeastHours(24), FeePercent: 50},
+	{MinHoursBeforePickup: nil, FeePercent: 100},
+}
+
+// Category is a vehicle category. The list is the fleet's; a rate policy exists per category.
+type Category string
+
+// Categories are the vehicle categories of the original system, smallest first.
+var Categories = []Category{"KLEIN", "KOMPAKT", "MITTEL", "OBER", "SUV", "KOMBI", "TRANS", "LUXUS"}
+
+// ParseCategory makes a caller's category canonical (upper case) and reports whether it is one.
+func ParseCategory(s string) (Category, bool) {
+	c := Category(strings.ToUpper(strings.TrimSpace(s)))
+	return c, slices.Contains(Categories, c)
+}
+
+var locationPattern = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
+
+// NormalizeLocation makes a branch code canonical (upper case, trimmed). Pricing checks a
+// code's shape only: whether the branch exists is the locations function's business, and a
+// quote must not fail because that function is slow or down.
+func NormalizeLocation(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// ValidLocation reports whether code looks like a branch code such as BER-HBF.
+func ValidLocation(code string) bool { return locationPattern.MatchString(code) }
