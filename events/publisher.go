@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -30,10 +31,11 @@ func NewHTTPPublisher(sink string, hc *http.Client) (*HTTPPublisher, error) {
 	if sink == "" {
 		return nil, errors.New("no sink: set K_SINK (a SinkBinding does on Knative)")
 	}
-	opts := []cehttp.Option{cehttp.WithTarget(sink)}
-	if hc != nil {
-		opts = append(opts, cehttp.WithClient(*hc))
+	if hc == nil {
+		// sdk-go's default client has no timeout: a Broker that never answers would hang.
+		hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	opts := []cehttp.Option{cehttp.WithTarget(sink), cehttp.WithClient(*hc)}
 	p, err := cloudevents.NewHTTP(opts...)
 	if err != nil {
 		return nil, err

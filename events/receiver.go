@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,8 +68,16 @@ func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFu
 				duplicate = true
 				return nil
 			}
-			reply, err = handle(ctx, tx, *e)
-			return err
+			if reply, err = handle(ctx, tx, *e); err != nil {
+				return err
+			}
+			if reply != nil {
+				// Checked before commit: an invalid reply must not leave the event marked done.
+				if err := reply.Validate(); err != nil {
+					return Permanentf("the reply to %s is not a valid CloudEvent: %v", e.ID(), err)
+				}
+			}
+			return nil
 		})
 		var perm permanentError
 		switch {
@@ -112,9 +121,13 @@ func decode(w http.ResponseWriter, r *http.Request) (*cloudevents.Event, error) 
 }
 
 // DecodeData unmarshals e's data into the payload struct of its type, refusing (as a
-// permanent error) data that is not the JSON of that struct.
+// permanent error) data that is not the JSON of that struct — absent or null data included,
+// which sdk-go's DataAs would let through as a zero payload.
 func DecodeData[T any](e cloudevents.Event) (T, error) {
 	var v T
+	if data := bytes.TrimSpace(e.Data()); len(data) == 0 || bytes.Equal(data, []byte("null")) {
+		return v, Permanentf("%s carries no data, want a %T", e.Type(), v)
+	}
 	if err := e.DataAs(&v); err != nil {
 		return v, Permanentf("data of %s is not a %T: %v", e.Type(), v, err)
 	}

@@ -31,9 +31,16 @@ type Relay struct {
 	// attempt up to MaxBackoff.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// PublishTimeout bounds one Publish, so a broker that never answers cannot stall the
+	// relay (the event is retried like a refused one).
+	PublishTimeout time.Duration
+
+	once sync.Once
 }
 
-func (r *Relay) defaults() {
+func (r *Relay) defaults() { r.once.Do(r.setDefaults) }
+
+func (r *Relay) setDefaults() {
 	if r.Batch <= 0 {
 		r.Batch = 256
 	}
@@ -48,6 +55,9 @@ func (r *Relay) defaults() {
 	}
 	if r.MaxBackoff <= 0 {
 		r.MaxBackoff = time.Minute
+	}
+	if r.PublishTimeout <= 0 {
+		r.PublishTimeout = 30 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -121,14 +131,28 @@ func (r *Relay) lead(ctx context.Context) error {
 		if n == r.Batch {
 			continue // more may be waiting
 		}
-		waitCtx, cancel := context.WithTimeout(ctx, r.Poll)
-		_, err = conn.Conn().WaitForNotification(waitCtx)
-		cancel()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err := r.waitForOwnNotification(ctx, conn.Conn()); err != nil {
 			return err
+		}
+	}
+}
+
+// waitForOwnNotification returns when a commit to this schema's outbox is notified or Poll
+// has passed. Every schema notifies one channel; others' notifications are skipped.
+func (r *Relay) waitForOwnNotification(ctx context.Context, conn *pgx.Conn) error {
+	waitCtx, cancel := context.WithTimeout(ctx, r.Poll)
+	defer cancel()
+	for {
+		n, err := conn.WaitForNotification(waitCtx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, context.DeadlineExceeded):
+			return nil
+		case err != nil:
+			return err
+		case n.Payload == r.Schema:
+			return nil
 		}
 	}
 }
@@ -198,7 +222,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 // event never overtakes an earlier one.
 func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pending) {
 	for _, p := range group {
-		err := r.Publisher.Publish(ctx, p.event)
+		pctx, cancel := context.WithTimeout(ctx, r.PublishTimeout)
+		err := r.Publisher.Publish(pctx, p.event)
+		cancel()
 		if err == nil {
 			_, err = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = $1`, p.seq)
 			if err == nil {
