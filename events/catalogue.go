@@ -138,6 +138,11 @@ type Reservation struct {
 	Currency       string `json:"currency"`
 	Reason         string `json:"reason,omitempty"`
 	FeeCents       int64  `json:"feeCents,omitempty"`
+	// PaymentToken is the payment provider's token for the card (never a card number); on
+	// reservation.created, payments authorizes against it.
+	PaymentToken string `json:"paymentToken,omitempty"`
+	// LateFeeCents is what a late return adds (reservation.completed).
+	LateFeeCents int64 `json:"lateFeeCents,omitempty"`
 }
 
 // Payment is the payload of the payment events.

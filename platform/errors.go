@@ -21,6 +21,7 @@ const (
 	KindTooLarge         Kind = "payload-too-large"
 	KindMethodNotAllowed Kind = "method-not-allowed"
 	KindPrecondition     Kind = "precondition-failed"
+	KindUnprocessable    Kind = "unprocessable"
 	KindUnavailable      Kind = "unavailable"
 	KindTooManyRequests  Kind = "too-many-requests"
 	KindBadGateway       Kind = "bad-gateway"
@@ -39,6 +40,7 @@ var statusByKind = map[Kind]int{
 	KindTooLarge:         http.StatusRequestEntityTooLarge,
 	KindMethodNotAllowed: http.StatusMethodNotAllowed,
 	KindPrecondition:     http.StatusPreconditionFailed,
+	KindUnprocessable:    http.StatusUnprocessableEntity,
 	KindUnavailable:      http.StatusServiceUnavailable,
 	KindTooManyRequests:  http.StatusTooManyRequests,
 	KindBadGateway:       http.StatusBadGateway,

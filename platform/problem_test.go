@@ -30,6 +30,7 @@ var wantStatus = map[platform.Kind]int{
 	platform.KindTooLarge:         http.StatusRequestEntityTooLarge,
 	platform.KindMethodNotAllowed: http.StatusMethodNotAllowed,
 	platform.KindPrecondition:     http.StatusPreconditionFailed,
+	platform.KindUnprocessable:    http.StatusUnprocessableEntity,
 	platform.KindUnavailable:      http.StatusServiceUnavailable,
 	platform.KindTooManyRequests:  http.StatusTooManyRequests,
 	platform.KindBadGateway:       http.StatusBadGateway,

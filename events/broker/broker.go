@@ -1,0 +1,263 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/orangecarrental/orange/events"
+)
+
+// ErrClosed is returned by Publish for events the broker did not finish delivering
+// because it stopped (or had not started and was stopped): the relay publishes them again.
+var ErrClosed = errors.New("in-process broker stopped")
+
+// maxHops bounds reply chains like the broker ingress's default knativebrokerttl (255).
+const maxHops = 255
+
+// Options tune a Broker; zero values take the defaults.
+type Options struct {
+	// QueueSize bounds each Trigger's queue (default 256). A full queue blocks Publish.
+	QueueSize int
+	// Workers is how many deliveries of one Trigger run at once (default 16); like a
+	// Knative Broker, the broker keeps no order.
+	Workers int
+	// DrainTimeout bounds how long Run waits, once its context ended, for attempts in
+	// flight (default 30 s); they are cancelled after it.
+	DrainTimeout time.Duration
+	// Logger gets dead letters, drops and shutdown notes (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// Broker is the in-process Broker: one bounded queue and one worker pool per Trigger.
+type Broker struct {
+	routes  []*route
+	deliver Deliverer
+	opts    Options
+	log     *slog.Logger
+
+	mu       sync.RWMutex // held for reading while enqueuing; Run takes it to close
+	closed   bool
+	stopping chan struct{} // closed when Run's context ended
+	running  atomic.Bool
+	replies  sync.WaitGroup
+
+	recent recentFailures
+}
+
+var _ events.Publisher = (*Broker)(nil)
+
+// route is a Trigger at run time.
+type route struct {
+	trigger Trigger
+	match   matcher
+	queue   chan *job
+	counters
+}
+
+// job is one event for one Trigger; done gets the outcome (nil: acked, dead-lettered or
+// dropped as the spec says; else the event was not finished).
+type job struct {
+	event cloudevents.Event
+	hops  int
+	done  chan error
+}
+
+// New returns a broker for triggers that delivers through deliver. Call Run to start it.
+func New(triggers []Trigger, deliver Deliverer, opts Options) *Broker {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b := &Broker{deliver: deliver, opts: opts, log: opts.Logger, stopping: make(chan struct{})}
+	for i := range triggers {
+		t := triggers[i]
+		b.routes = append(b.routes, &route{trigger: t, match: triggerMatcher(&t), queue: make(chan *job, opts.QueueSize)})
+	}
+	return b
+}
+
+// Run delivers until ctx ends, then stops taking events, lets the attempts in flight finish
+// (up to DrainTimeout) and fails what is still queued with ErrClosed. It returns nil then.
+func (b *Broker) Run(ctx context.Context) error {
+	if !b.running.CompareAndSwap(false, true) {
+		return errors.New("broker: Run called twice")
+	}
+	// Attempts in flight outlive ctx by up to DrainTimeout.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	var workers sync.WaitGroup
+	for _, r := range b.routes {
+		for range b.opts.Workers {
+			workers.Go(func() { b.work(ctx, newWorker(hard), r) })
+		}
+	}
+	<-ctx.Done()
+	close(b.stopping)
+	b.mu.Lock() // publishers blocked on a full queue have seen stopping and left
+	b.closed = true
+	b.mu.Unlock()
+	// Nobody sends any more: closing the queues wakes idle workers, and the others fail
+	// what is still queued with ErrClosed after their attempt in flight.
+	for _, r := range b.routes {
+		close(r.queue)
+	}
+	stop := time.AfterFunc(b.opts.DrainTimeout, cancelHard)
+	workers.Wait()
+	stop.Stop()
+	b.replies.Wait()
+	return nil
+}
+
+// Publish implements events.Publisher: it hands e to every Trigger whose filter it passes
+// — waiting while a Trigger's queue is full — and returns once every one of them finished
+// (acked, or dead-lettered or dropped after its retries as its delivery spec says). No
+// matching Trigger: nil at once. An error means some Trigger did not finish (ctx ended, the
+// broker stopped, the dead-letter sink failed too); publishing again is safe, as consumers
+// are idempotent. e's data and extensions are shared with the deliveries, possibly past an
+// early return: don't modify them.
+func (b *Broker) Publish(ctx context.Context, e cloudevents.Event) error {
+	done, n, err := b.enqueue(ctx, e, maxHops)
+	if n == 0 || err != nil {
+		return err
+	}
+	var errs []error
+	for range n {
+		select {
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			return ctx.Err() // done stays with the workers
+		}
+	}
+	putDone(done)
+	return errors.Join(errs...)
+}
+
+// enqueue puts e on the queue of every matching Trigger and returns the channel their
+// outcomes arrive on and how many there will be.
+func (b *Broker) enqueue(ctx context.Context, e cloudevents.Event, hops int) (chan error, int, error) {
+	j := &job{event: e, hops: hops}
+	var buf [16]*route
+	matched := buf[:0]
+	for _, r := range b.routes {
+		if r.match.eval(&j.event) != fail {
+			matched = append(matched, r)
+		}
+	}
+	if len(matched) == 0 {
+		return nil, 0, nil
+	}
+	j.done = getDone(len(matched))
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, 0, ErrClosed
+	}
+	for _, r := range matched {
+		select {
+		case r.queue <- j:
+			continue
+		default:
+		}
+		r.blocked.Add(1)
+		select {
+		case r.queue <- j:
+			r.blocked.Add(-1)
+		case <-ctx.Done():
+			r.blocked.Add(-1)
+			return nil, 0, ctx.Err()
+		case <-b.stopping:
+			r.blocked.Add(-1)
+			return nil, 0, ErrClosed
+		}
+	}
+	return j.done, len(matched), nil
+}
+
+// donePools recycle the outcome channels of Publish calls that read every outcome (so no
+// worker holds them any more), by capacity.
+var donePools [8]sync.Pool
+
+func getDone(n int) chan error {
+	if n <= len(donePools) {
+		if c, ok := donePools[n-1].Get().(chan error); ok {
+			return c
+		}
+	}
+	return make(chan error, n)
+}
+
+func putDone(c chan error) {
+	if n := cap(c); n <= len(donePools) {
+		donePools[n-1].Put(c)
+	}
+}
+
+// work runs one worker of r until its queue is closed; once ctx ended it fails the jobs it
+// still finds with ErrClosed instead of delivering them.
+func (b *Broker) work(ctx context.Context, w *worker, r *route) {
+	for j := range r.queue {
+		if ctx.Err() != nil {
+			j.done <- ErrClosed
+			continue
+		}
+		r.inFlight.Add(1)
+		j.done <- b.process(ctx, w, r, j)
+		r.inFlight.Add(-1)
+	}
+}
+
+// publishReply sends a subscriber's reply back into the broker without waiting for its
+// deliveries, as a Knative Broker's ingress accepts it.
+func (b *Broker) publishReply(ctx context.Context, from *route, reply *cloudevents.Event, hops int) {
+	if hops <= 0 {
+		from.dropped.Add(1)
+		b.log.WarnContext(ctx, "broker: reply dropped: hop limit reached (a reply loop?)",
+			slog.String("trigger", from.trigger.String()), slog.String("event", reply.ID()), slog.String("type", reply.Type()))
+		return
+	}
+	b.replies.Go(func() {
+		if _, _, err := b.enqueue(ctx, *reply, hops); err != nil {
+			b.log.WarnContext(ctx, "broker: reply not published", slog.String("trigger", from.trigger.String()),
+				slog.String("event", reply.ID()), slog.String("type", reply.Type()), slog.String("error", err.Error()))
+		}
+	})
+}
+
+// MaxDelivery is the longest a Publish can take once its event is queued: the largest
+// Delivery.MaxDuration of the Triggers (0 when one of them is unbounded). A caller that
+// bounds Publish — the relay's PublishTimeout — should allow at least this, or an event
+// whose delivery is still retrying is published again.
+func (b *Broker) MaxDelivery() time.Duration {
+	var longest time.Duration
+	for _, r := range b.routes {
+		d := r.trigger.Delivery.MaxDuration()
+		if d == 0 {
+			return 0
+		}
+		longest = max(longest, d)
+	}
+	return longest
+}
+
+// String names the broker's Triggers, for logs.
+func (b *Broker) String() string {
+	return fmt.Sprintf("in-process broker (%d triggers)", len(b.routes))
+}

@@ -1,0 +1,113 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/orangecarrental/orange/events"
+)
+
+// HTTPDeliverer POSTs events in binary mode to http://<Service><Path> through rt — in
+// `orange dev` the platform transport, which reaches a function in-process by its service
+// name — the way Knative's dispatcher does (Prefer: reply, Kn-Namespace). A 2xx answer may
+// carry a reply event; a 2xx answer with a body that is not a CloudEvent is an error, as
+// Knative's broker filter treats it (502). A non-2xx answer is a *ResponseError with the
+// body.
+func HTTPDeliverer(rt http.RoundTripper) Deliverer {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	client := &http.Client{Transport: rt}
+	return func(ctx context.Context, to Destination, e cloudevents.Event) (*cloudevents.Event, int, error) {
+		if to.Service == "" {
+			return nil, 0, fmt.Errorf("deliver to %s: not a Service", to)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+to.Service+to.Path, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := cehttp.WriteRequest(binding.WithForceBinary(ctx), binding.ToMessage(&e), req); err != nil {
+			return nil, 0, fmt.Errorf("encode event %s: %w", e.ID(), err)
+		}
+		req.Header.Set("Prefer", "reply")
+		if to.Namespace != "" {
+			req.Header.Set("Kn-Namespace", to.Namespace)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, events.MaxEventBytes+1))
+		if err != nil {
+			return nil, 0, fmt.Errorf("read response of %s: %w", to, err)
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return nil, resp.StatusCode, &ResponseError{Status: resp.StatusCode, Body: body}
+		}
+		msg := cehttp.NewMessage(resp.Header, io.NopCloser(bytes.NewReader(body)))
+		if msg.ReadEncoding() == binding.EncodingUnknown {
+			_ = msg.Finish(nil)
+			if len(body) > 0 {
+				return nil, resp.StatusCode, errors.New("received a non-empty response not recognized as CloudEvent; the response must be empty or a valid CloudEvent")
+			}
+			return nil, resp.StatusCode, nil
+		}
+		reply, err := binding.ToEvent(ctx, msg)
+		if err == nil {
+			err = reply.Validate()
+		}
+		if err != nil {
+			return nil, resp.StatusCode, fmt.Errorf("malformed reply event: %w", err)
+		}
+		return reply, resp.StatusCode, nil
+	}
+}
+
+// Sender is the send function RunPingSources needs: an event for a Broker sink goes
+// through b.Publish, one for a Service through deliver (anything but 2xx is an error,
+// a *ResponseError when there was an answer).
+func Sender(b *Broker, deliver Deliverer) func(ctx context.Context, to Destination, e cloudevents.Event) error {
+	return func(ctx context.Context, to Destination, e cloudevents.Event) error {
+		if to.Broker != "" {
+			return b.Publish(ctx, e)
+		}
+		_, status, err := deliver(ctx, to, e)
+		if err == nil && (status < 200 || status > 299) {
+			err = &ResponseError{Status: status}
+		}
+		return err
+	}
+}
+
+// EventDisplay is a stand-in for the cluster's dead-letter Service (Knative's
+// event_display): it logs every CloudEvent it gets — attributes, extensions such as
+// knativeerrorcode, and data — and answers 202. `orange dev` mounts it under the
+// dead-letter sink's service name.
+func EventDisplay(logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, events.MaxEventBytes)
+		e, err := cloudevents.NewEventFromHTTPRequest(r)
+		if err != nil {
+			http.Error(w, "not a CloudEvent: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		attrs := []any{slog.String("id", e.ID()), slog.String("type", e.Type()), slog.String("source", e.Source()),
+			slog.String("subject", e.Subject()), slog.String("data", strings.TrimSpace(string(e.Data())))}
+		for k, v := range e.Extensions() {
+			attrs = append(attrs, slog.Any("ext."+k, v))
+		}
+		logger.WarnContext(r.Context(), "dead letter", attrs...)
+		w.WriteHeader(http.StatusAccepted)
+	})
+}

@@ -1,0 +1,207 @@
+// Package idempotency makes a mutating POST safe to retry: with an Idempotency-Key header,
+// the first response is stored and replayed byte for byte to every repetition of the same
+// request; the same key with a different body answers 422, and while the first request is
+// still running 409. Keys are scoped per caller (the token's subject, or the client address
+// for anonymous callers such as guest bookings) and kept at least TTL.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// Header is the request header carrying the key.
+const Header = "Idempotency-Key"
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the key table; a function brings it along with its own migrations
+// (database.Migrations{…, With: []database.Migrations{idempotency.Migrations()}}).
+func Migrations() database.Migrations {
+	return database.Migrations{FS: migrationFiles, Dir: "migrations", Track: "idempotency_migrations"}
+}
+
+// Keys stores the keys of one function's schema.
+type Keys struct {
+	db    *database.DB
+	table string
+	// TTL is how long a finished key is kept (at least 24 h by contract); Lease how long a
+	// running request holds its key before a retry may take over (a crashed replica's key).
+	TTL   time.Duration
+	Lease time.Duration
+}
+
+// New returns the keys in schema.
+func New(db *database.DB, schema string) *Keys {
+	return &Keys{db: db, table: pgx.Identifier{schema, "idempotency_keys"}.Sanitize(), TTL: 24 * time.Hour, Lease: time.Minute}
+}
+
+// replayedHeaders are the response headers stored with a key.
+var replayedHeaders = []string{"Content-Type", "Location", "ETag", "Retry-After"}
+
+type stored struct {
+	hash    []byte
+	status  *int
+	headers map[string]string
+	body    []byte
+	locked  bool
+}
+
+// Wrap makes next idempotent for requests that carry the header; others pass through.
+func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get(Header)
+		if key == "" {
+			return next(w, r)
+		}
+		if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			return platform.Invalid("the Idempotency-Key must be 1 to 255 visible ASCII characters")
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, platform.DefaultMaxBodyBytes))
+		if err != nil {
+			return platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", platform.DefaultMaxBodyBytes)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
+		scope := scopeOf(r)
+
+		claimed, prev, err := k.claim(r.Context(), scope, key, sum[:])
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			switch {
+			case !bytes.Equal(prev.hash, sum[:]):
+				return &platform.Error{Kind: platform.KindUnprocessable, Message: "this Idempotency-Key was used with a different request"}
+			case prev.status == nil:
+				return platform.Conflict("a request with this Idempotency-Key is still being processed; retry later")
+			default:
+				for h, v := range prev.headers {
+					w.Header().Set(h, v)
+				}
+				w.Header().Set("Idempotent-Replayed", "true")
+				w.WriteHeader(*prev.status)
+				_, err := w.Write(prev.body)
+				return err
+			}
+		}
+
+		rec := &recorder{header: http.Header{}}
+		if err := next(rec, r); err != nil {
+			platform.WriteError(rec, r, err)
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		// A server error is not an answer worth keeping: release the key so a retry runs again.
+		ctx := context.WithoutCancel(r.Context())
+		if rec.status >= 500 {
+			_, _ = k.db.Pool.Exec(ctx, `DELETE FROM `+k.table+` WHERE scope = $1 AND key = $2`, scope, key)
+		} else {
+			headers := map[string]string{}
+			for _, h := range replayedHeaders {
+				if v := rec.header.Get(h); v != "" {
+					headers[h] = v
+				}
+			}
+			hj, _ := json.Marshal(headers)
+			if _, err := k.db.Pool.Exec(ctx, `UPDATE `+k.table+` SET status = $3, headers = $4, body = $5
+				WHERE scope = $1 AND key = $2`, scope, key, rec.status, hj, rec.body.Bytes()); err != nil {
+				platform.LoggerFrom(ctx).WarnContext(ctx, "idempotency: could not store the response", "error", err.Error())
+			}
+		}
+		for h, v := range rec.header {
+			w.Header()[h] = v
+		}
+		w.WriteHeader(rec.status)
+		_, err = w.Write(rec.body.Bytes())
+		return err
+	}
+}
+
+// claim inserts the key as running, or returns what is stored under it. A running key
+// whose lease has passed (its replica died) is taken over.
+func (k *Keys) claim(ctx context.Context, scope, key string, hash []byte) (bool, stored, error) {
+	var prev stored
+	tag, err := k.db.Pool.Exec(ctx, `INSERT INTO `+k.table+` (scope, key, request_hash, locked_until, expires_at)
+		VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', now() + $5 * interval '1 millisecond')
+		ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, locked_until = EXCLUDED.locked_until,
+			expires_at = EXCLUDED.expires_at, created_at = now()
+		WHERE `+k.table+`.status IS NULL AND `+k.table+`.locked_until < now() AND `+k.table+`.request_hash = EXCLUDED.request_hash
+		   OR `+k.table+`.expires_at < now()`,
+		scope, key, hash, k.Lease.Milliseconds(), k.TTL.Milliseconds())
+	if err != nil {
+		return false, prev, err
+	}
+	if tag.RowsAffected() == 1 {
+		return true, prev, nil
+	}
+	var headers []byte
+	err = k.db.Pool.QueryRow(ctx, `SELECT request_hash, status, headers, body FROM `+k.table+` WHERE scope = $1 AND key = $2`,
+		scope, key).Scan(&prev.hash, &prev.status, &headers, &prev.body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return k.claim(ctx, scope, key, hash) // deleted in between (a 5xx released it)
+	}
+	if err != nil {
+		return false, prev, err
+	}
+	_ = json.Unmarshal(headers, &prev.headers)
+	return false, prev, nil
+}
+
+// Purge deletes expired keys and returns how many; a scheduled sweep calls it.
+func (k *Keys) Purge(ctx context.Context) (int64, error) {
+	tag, err := k.db.Pool.Exec(ctx, `DELETE FROM `+k.table+` WHERE expires_at < now()`)
+	return tag.RowsAffected(), err
+}
+
+// scopeOf is whose keys a request's key is among: the caller's subject, else the client
+// address the gateway saw (X-Forwarded-For's first hop) or the peer address.
+func scopeOf(r *http.Request) string {
+	if c := platform.CallerFrom(r.Context()); !c.Anonymous() {
+		return "sub:" + c.Subject
+	}
+	if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+		return "anon:" + strings.TrimSpace(strings.Split(fwd, ",")[0])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "anon:" + host
+}
+
+// recorder captures a response to store it before sending it.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
