@@ -3,6 +3,8 @@ package platform
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // HandlerFunc is an HTTP handler that returns its error instead of writing it, so that every
@@ -40,4 +42,25 @@ func MethodNotAllowedHandler() http.Handler {
 	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return Errorf(KindMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path)
 	})
+}
+
+// WriteVersioned renders v with its row version as a strong ETag, so a client can make its
+// next change conditional with If-Match (see IfMatch).
+func WriteVersioned(w http.ResponseWriter, status int, version int64, v any) error {
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
+	return WriteJSON(w, status, v)
+}
+
+// IfMatch returns the row version an If-Match header requires, 0 when there is none (or
+// "*"). Anything but an ETag WriteVersioned made is a 400.
+func IfMatch(r *http.Request) (int64, error) {
+	raw := strings.TrimSpace(r.Header.Get("If-Match"))
+	if raw == "" || raw == "*" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(strings.Trim(raw, `"`), 10, 64)
+	if err != nil || v < 1 {
+		return 0, Invalid("If-Match must be an ETag this API returned, such as \"3\"")
+	}
+	return v, nil
 }

@@ -169,19 +169,11 @@ func writeCustomer(w http.ResponseWriter, r *http.Request, status int, c Custome
 	if !platform.CallerFrom(r.Context()).Staff() {
 		c.StatusReason = ""
 	}
-	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(c.Version)))
-	return platform.WriteJSON(w, status, c)
+	return platform.WriteVersioned(w, status, int64(c.Version), c)
 }
 
-// parseIfMatch returns the version an If-Match header requires, 0 when there is none.
+// parseIfMatch is platform.IfMatch for this package's int versions.
 func parseIfMatch(r *http.Request) (int, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
-	if raw == "" || raw == "*" {
-		return 0, nil
-	}
-	v, err := strconv.Atoi(strings.Trim(raw, `"`))
-	if err != nil || v < 1 {
-		return 0, platform.Invalid("If-Match must be an ETag this API returned, such as \"3\"")
-	}
-	return v, nil
+	v, err := platform.IfMatch(r)
+	return int(v), err
 }

@@ -209,26 +209,12 @@ func target(r *http.Request) (id string, ifVersion int64, err error) {
 	if id, err = pathID(r); err != nil {
 		return "", 0, err
 	}
-	ifVersion, err = parseIfMatch(r)
+	ifVersion, err = platform.IfMatch(r)
 	return id, ifVersion, err
 }
 
 // writeVehicle renders one vehicle with its version as a strong ETag, so a client can make
 // its next change conditional with If-Match.
 func writeVehicle(w http.ResponseWriter, status int, v Vehicle) error {
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v.Version, 10)))
-	return platform.WriteJSON(w, status, v)
-}
-
-// parseIfMatch returns the version an If-Match header requires, 0 when there is none.
-func parseIfMatch(r *http.Request) (int64, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
-	if raw == "" || raw == "*" {
-		return 0, nil
-	}
-	v, err := strconv.ParseInt(strings.Trim(raw, `"`), 10, 64)
-	if err != nil || v < 1 {
-		return 0, platform.Invalid("If-Match must be an ETag this API returned, such as \"3\"")
-	}
-	return v, nil
+	return platform.WriteVersioned(w, status, v.Version, v)
 }

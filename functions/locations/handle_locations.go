@@ -3,7 +3,6 @@ package locations
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/orangecarrental/orange/platform"
@@ -139,19 +138,11 @@ func (s *Service) handleChangeStatus(w http.ResponseWriter, r *http.Request) err
 // writeLocation renders one branch with its version as a strong ETag, so a client can make
 // its next update conditional with If-Match.
 func writeLocation(w http.ResponseWriter, status int, l Location) error {
-	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(l.Version)))
-	return platform.WriteJSON(w, status, l)
+	return platform.WriteVersioned(w, status, int64(l.Version), l)
 }
 
-// parseIfMatch returns the version an If-Match header requires, 0 when there is none.
+// parseIfMatch is platform.IfMatch for this package's int versions.
 func parseIfMatch(r *http.Request) (int, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
-	if raw == "" || raw == "*" {
-		return 0, nil
-	}
-	v, err := strconv.Atoi(strings.Trim(raw, `"`))
-	if err != nil || v < 1 {
-		return 0, platform.Invalid("If-Match must be an ETag this API returned, such as \"3\"")
-	}
-	return v, nil
+	v, err := platform.IfMatch(r)
+	return int(v), err
 }

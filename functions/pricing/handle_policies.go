@@ -163,19 +163,11 @@ func (s *Service) handleDeactivatePolicy(w http.ResponseWriter, r *http.Request)
 // writePolicy renders a policy with its version as a strong ETag, so a client can make its
 // next change conditional with If-Match.
 func writePolicy(w http.ResponseWriter, status int, p RatePolicy) error {
-	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(p.Version)))
-	return platform.WriteJSON(w, status, p)
+	return platform.WriteVersioned(w, status, int64(p.Version), p)
 }
 
-// parseIfMatch returns the version an If-Match header requires, 0 when there is none.
+// parseIfMatch is platform.IfMatch for this package's int versions.
 func parseIfMatch(r *http.Request) (int, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
-	if raw == "" || raw == "*" {
-		return 0, nil
-	}
-	v, err := strconv.Atoi(strings.Trim(raw, `"`))
-	if err != nil || v < 1 {
-		return 0, platform.Invalid("If-Match must be an ETag this API returned, such as \"3\"")
-	}
-	return v, nil
+	v, err := platform.IfMatch(r)
+	return int(v), err
 }
