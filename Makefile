@@ -29,5 +29,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./cmd/locations-api/
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./functions/locations/
+	$(GO) test -run '^$$' -bench . -benchtime 5000x ./events/
+	$(GO) test -run '^$$' -bench . ./events/broker/
 
 -include knative.mk
