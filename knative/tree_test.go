@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 
 	"github.com/orangecarrental/orange/knative"
@@ -256,8 +257,16 @@ type sourceDoc struct {
 	M    map[string]any
 }
 
+// warmOpenAPI parses kustomize's built-in OpenAPI schema once, before any
+// render. kyaml parses it lazily into package globals and reads them without
+// its lock (kubernetes-sigs/kustomize#5805), so parallel tests whose renders
+// raced the first parse tripped the race detector now and then. Once parsed,
+// nothing in a render writes those globals again.
+var warmOpenAPI = sync.OnceFunc(func() { openapi.Schema() })
+
 // render builds dir ("base" or "overlays/<env>") with kustomize.
 func (tr *tree) render(dir string) (*rendered, error) {
+	warmOpenAPI()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(tr.fs, path.Join(root, dir))
 	if err != nil {

@@ -215,23 +215,25 @@ func TestEventingObjectsAreWired(t *testing.T) {
 	}
 }
 
-// testTrigger is a Trigger a later issue would add (notification-worker is
-// not in the tree yet, so the subscriber is locations-api).
+// testTrigger is a Trigger a later issue would add: payment.failed to
+// notification-worker (awaitingConsumer names it among that type's future
+// consumers). Mutation tests add it to base in memory next to the real
+// Triggers of base/notification-worker.yaml.
 const testTrigger = `apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
-  name: locations-customer-registered
+  name: test-payment-failed
   namespace: orange
 spec:
   broker: default
   filter:
     attributes:
-      type: com.orangecarrental.customer.registered.v1
+      type: com.orangecarrental.payment.failed.v1
   subscriber:
     ref:
       apiVersion: serving.knative.dev/v1
       kind: Service
-      name: locations-api
+      name: notification-worker
     uri: /cloudevents
   delivery:
     retry: 5
@@ -246,84 +248,117 @@ spec:
 `
 
 // TestTriggerMutationsAreCaught adds a Trigger to base in memory (a valid
-// one first, against a synthetic catalogue) and breaks it in the ways later
-// issues could.
+// one first, against the real catalogue and beside the real Triggers) and
+// breaks it in the ways later issues could; it also breaks a real Trigger
+// of base/notification-worker.yaml, so the checks are seen to reach the
+// files the cluster gets.
 func TestTriggerMutationsAreCaught(t *testing.T) {
 	t.Parallel()
-	known := map[string]bool{"com.orangecarrental.customer.registered.v1": true}
-	const triggerFile = "base/trigger-test.yaml"
+	known, _ := eventCatalogue()
+	const (
+		triggerFile = "base/trigger-test.yaml"
+		realFile    = "base/notification-worker.yaml"
+		realTrigger = "notification-worker-customer-registered"
+	)
 	withTrigger := func(edit func(m map[string]any)) func(*tree) {
 		return func(tr *tree) {
 			tr.addResource("base", "trigger-test.yaml", testTrigger)
 			if edit != nil {
-				tr.editDoc(triggerFile, "Trigger", "locations-customer-registered", edit)
+				tr.editDoc(triggerFile, "Trigger", "test-payment-failed", edit)
 			}
 		}
+	}
+	editReal := func(edit func(m map[string]any)) func(*tree) {
+		return func(tr *tree) { tr.editDoc(realFile, "Trigger", realTrigger, edit) }
 	}
 	tests := []struct {
 		name   string
 		mutate func(*tree)
-		known  map[string]bool
 		want   string // "" = no problem at all
 	}{
-		{name: "valid trigger", mutate: withTrigger(nil), known: known},
+		{name: "valid trigger", mutate: withTrigger(nil)},
 		{
-			name: "filter on unknown type", known: known,
+			name: "filter on unknown type",
 			mutate: withTrigger(func(m map[string]any) {
-				mapAt(m, "spec", "filter", "attributes")["type"] = "com.orangecarrental.customer.registred.v1"
+				mapAt(m, "spec", "filter", "attributes")["type"] = "com.orangecarrental.payment.faild.v1"
 			}),
-			want: `base/trigger-test.yaml: Trigger locations-customer-registered: spec.filter.attributes.type = "com.orangecarrental.customer.registred.v1": not an event type of events/`,
+			want: `base/trigger-test.yaml: Trigger test-payment-failed: spec.filter.attributes.type = "com.orangecarrental.payment.faild.v1": not an event type of events/`,
 		},
 		{
-			name: "subscriber path", known: known,
+			name:   "subscriber path",
 			mutate: withTrigger(func(m map[string]any) { mapAt(m, "spec", "subscriber")["uri"] = "/events" }),
-			want:   `base/trigger-test.yaml: Trigger locations-customer-registered: spec.subscriber.uri = "/events", want "/cloudevents" (events.ReceivePath, where functions accept CloudEvents)`,
+			want:   `base/trigger-test.yaml: Trigger test-payment-failed: spec.subscriber.uri = "/events", want "/cloudevents" (events.ReceivePath, where functions accept CloudEvents)`,
 		},
 		{
-			name: "subscriber not in tree", known: known,
-			mutate: withTrigger(func(m map[string]any) { mapAt(m, "spec", "subscriber", "ref")["name"] = "notification-worker" }),
-			want:   `base/trigger-test.yaml: Trigger locations-customer-registered: spec.subscriber.ref.name = "notification-worker": no such Knative Service in overlays/production`,
+			name:   "subscriber not in tree",
+			mutate: withTrigger(func(m map[string]any) { mapAt(m, "spec", "subscriber", "ref")["name"] = "sync-worker" }),
+			want:   `base/trigger-test.yaml: Trigger test-payment-failed: spec.subscriber.ref.name = "sync-worker": no such Knative Service in overlays/production`,
 		},
 		{
-			name: "no dead-letter sink", known: known,
+			name:   "no dead-letter sink",
 			mutate: withTrigger(func(m map[string]any) { delete(mapAt(m, "spec", "delivery"), "deadLetterSink") }),
-			want:   `base/trigger-test.yaml: Trigger locations-customer-registered: spec.delivery.deadLetterSink.ref is not set: refer to a Knative Service of the tree`,
+			want:   `base/trigger-test.yaml: Trigger test-payment-failed: spec.delivery.deadLetterSink.ref is not set: refer to a Knative Service of the tree`,
 		},
 		{
-			name: "overlay patches the filter", known: known,
+			name:   "real trigger without a filter",
+			mutate: editReal(func(m map[string]any) { delete(mapAt(m, "spec"), "filter") }),
+			want:   `base/notification-worker.yaml: Trigger notification-worker-customer-registered: spec.filter.attributes.type is not set: every Trigger filters on one event type`,
+		},
+		{
+			name:   "real trigger without retries",
+			mutate: editReal(func(m map[string]any) { delete(mapAt(m, "spec", "delivery"), "retry") }),
+			want:   `base/notification-worker.yaml: Trigger notification-worker-customer-registered: spec.delivery.retry is not set: at-least-once needs retries`,
+		},
+		{
+			name: "overlay patches the filter",
 			mutate: func(tr *tree) {
 				withTrigger(nil)(tr)
 				tr.addPatch("overlays/production", "trigger-patch.yaml", `apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
-  name: locations-customer-registered
+  name: test-payment-failed
   namespace: orange
 spec:
   filter:
     attributes:
-      type: com.orangecarrental.customer.deleted.v1
+      type: com.orangecarrental.payment.voided.v1
 `)
 			},
-			want: "overlays/production/trigger-patch.yaml: Trigger locations-customer-registered: spec.filter: overlays may not change a Trigger's filter…",
+			want: "overlays/production/trigger-patch.yaml: Trigger test-payment-failed: spec.filter: overlays may not change a Trigger's filter…",
 		},
 		{
-			name: "overlay patches the delivery", known: known,
+			name: "overlay patches the delivery",
 			mutate: func(tr *tree) {
 				withTrigger(nil)(tr)
 				tr.addPatch("overlays/production", "trigger-patch.yaml", `apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
-  name: locations-customer-registered
+  name: test-payment-failed
   namespace: orange
 spec:
   delivery:
     retry: 1
 `)
 			},
-			want: "overlays/production/trigger-patch.yaml: Trigger locations-customer-registered: spec.delivery: overlays may not change a Trigger's delivery…",
+			want: "overlays/production/trigger-patch.yaml: Trigger test-payment-failed: spec.delivery: overlays may not change a Trigger's delivery…",
 		},
 		{
-			name: "production on the in-memory channel", known: known,
+			name: "overlay repoints a real trigger",
+			mutate: func(tr *tree) {
+				tr.addPatch("overlays/production", "trigger-patch.yaml", `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: notification-worker-customer-registered
+  namespace: orange
+spec:
+  subscriber:
+    uri: /events
+`)
+			},
+			want: "overlays/production/trigger-patch.yaml: Trigger notification-worker-customer-registered: spec.subscriber: overlays may not change a Trigger's subscriber…",
+		},
+		{
+			name: "production on the in-memory channel",
 			mutate: func(tr *tree) {
 				tr.editDoc("overlays/production/broker.yaml", "Broker", "default", func(m map[string]any) {
 					mapAt(m, "metadata", "annotations")["eventing.knative.dev/broker.class"] = "MTChannelBasedBroker"
@@ -347,7 +382,7 @@ spec:
 				t.Fatal(err)
 			}
 			var ps []problem
-			ps = append(ps, checkTriggers(r, tt.known)...)
+			ps = append(ps, checkTriggers(r, known)...)
 			ps = append(ps, checkBrokers(r)...)
 			ps = append(ps, checkTriggersNotPatched(base, r)...)
 			if tt.want == "" {
@@ -369,20 +404,20 @@ func TestEveryEmittedTypeNeedsATrigger(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitted := map[string]bool{
-		"com.orangecarrental.customer.registered.v1": true, // has the Trigger
-		"com.orangecarrental.vehicle.moved.v1":       true, // awaiting below
-		"com.orangecarrental.invoice.issued.v1":      true, // neither
+		"com.orangecarrental.payment.failed.v1":  true, // has the Trigger
+		"com.orangecarrental.vehicle.moved.v1":   true, // awaiting below
+		"com.orangecarrental.test.unconsumed.v1": true, // neither
 	}
 	awaiting := map[string]string{
-		"com.orangecarrental.vehicle.moved.v1":       "sync-worker",
-		"com.orangecarrental.customer.registered.v1": "notification-worker", // stale: has a Trigger
-		"com.orangecarrental.vehicle.teleported.v1":  "nobody",              // stale: not emitted
+		"com.orangecarrental.vehicle.moved.v1":      "sync-worker",
+		"com.orangecarrental.payment.failed.v1":     "notification-worker", // stale: has a Trigger
+		"com.orangecarrental.vehicle.teleported.v1": "nobody",              // stale: not emitted
 	}
 	ps := checkEveryTypeConsumed(r, emitted, awaiting)
 	if len(ps) != 3 {
 		t.Errorf("want exactly 3 problems, got %v", ps)
 	}
-	mustContain(t, ps, "events/: event type com.orangecarrental.invoice.issued.v1: Triggers: emitted but no Trigger in overlays/staging filters on it (add one, or a line to awaitingConsumer in knative/events_test.go)")
-	mustContain(t, ps, "knative/events_test.go: awaitingConsumer: com.orangecarrental.customer.registered.v1: overlays/staging has a Trigger now; delete the line")
+	mustContain(t, ps, "events/: event type com.orangecarrental.test.unconsumed.v1: Triggers: emitted but no Trigger in overlays/staging filters on it (add one, or a line to awaitingConsumer in knative/events_test.go)")
+	mustContain(t, ps, "knative/events_test.go: awaitingConsumer: com.orangecarrental.payment.failed.v1: overlays/staging has a Trigger now; delete the line")
 	mustContain(t, ps, "knative/events_test.go: awaitingConsumer: com.orangecarrental.vehicle.teleported.v1: not an emitted type of events/; delete the line")
 }

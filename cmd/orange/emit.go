@@ -11,18 +11,15 @@ import (
 	"strings"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/host"
 )
-
-// DevBrokerPath is where `orange dev` accepts events for its in-process broker, shaped like
-// a Knative Broker's ingress path (/<namespace>/<broker>).
-const DevBrokerPath = "/broker/orange/default"
 
 // emit sends one CloudEvent in binary mode to a broker or any CloudEvents receiver: by
 // default the in-process broker of a running `orange dev`.
 func emit(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("emit", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	to := fs.String("to", "http://localhost:8080"+DevBrokerPath, "where to send: a Broker URL (K_SINK) or a receiver")
+	to := fs.String("to", "http://localhost:8080"+host.BrokerIngressPath, "where to send: a Broker URL (K_SINK) or a receiver")
 	typ := fs.String("type", "", "event type, e.g. "+events.CustomerRegistered+" (required)")
 	source := fs.String("source", "orange-cli", "event source")
 	subject := fs.String("subject", "", "event subject: the aggregate id")

@@ -71,6 +71,20 @@ func TestDevKeepsDataAcrossRestarts(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, create(""))
 	assert.Equal(t, http.StatusForbidden, create("alice"))
 	require.Equal(t, http.StatusCreated, create("frank"))
+
+	// Registering a customer puts exactly one welcome email in the local mailbox: outbox →
+	// relay → in-process broker → the notification-worker Trigger of knative/base → inbox →
+	// mail folder.
+	reg := `{"type":"individual","firstName":"Eva","lastName":"Neu","email":"eva.neu@example.com","phone":"+49 30 1234567",
+		"dateOfBirth":"1990-05-01","address":{"street":"Hauptstraße 1","postalCode":"10115","city":"Berlin","country":"DE"},"preferredLanguage":"de"}`
+	resp, err = http.Post("http://"+p.Addr+"/api/customers", "application/json", strings.NewReader(reg))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.Eventually(t, func() bool { return mailsTo(t, p.Addr, "eva.neu@example.com") >= 1 }, 20*time.Second, 50*time.Millisecond,
+		"no welcome email arrived")
+	time.Sleep(500 * time.Millisecond) // a duplicate would be sent by now
+	assert.Equal(t, 1, mailsTo(t, p.Addr, "eva.neu@example.com"))
 	stop(t, p)
 
 	p = proctest.Start(t, bin, []string{"dev"}, env...)
@@ -97,6 +111,26 @@ func devToken(t *testing.T, addr, user string) string {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
 	require.NotEmpty(t, tok.AccessToken)
 	return tok.AccessToken
+}
+
+// mailsTo counts the mails in the dev mailbox addressed to email.
+func mailsTo(t *testing.T, addr, email string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/dev/mail")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var box struct {
+		Items []struct{ To string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&box))
+	n := 0
+	for _, m := range box.Items {
+		if strings.Contains(m.To, "<"+email+">") {
+			n++
+		}
+	}
+	return n
 }
 
 func TestMigrateAppliesOnce(t *testing.T) {

@@ -9,7 +9,9 @@ import (
 	"github.com/orangecarrental/orange/functions/gateway"
 	"github.com/orangecarrental/orange/functions/locations"
 	"github.com/orangecarrental/orange/functions/notifier"
+	"github.com/orangecarrental/orange/functions/payments"
 	"github.com/orangecarrental/orange/functions/pricing"
+	"github.com/orangecarrental/orange/functions/reservations"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -21,7 +23,9 @@ func Functions() []platform.Function {
 		gateway.Function(),
 		locations.Function(),
 		notifier.Function(),
+		payments.Function(),
 		pricing.Function(),
+		reservations.Function(),
 	}
 }
 

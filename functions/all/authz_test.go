@@ -197,6 +197,106 @@ func registeredEventHeaders(seq int) map[string]string {
 		"ce-source": "authz-matrix", "ce-type": events.CustomerRegistered}
 }
 
+// Payments: customer A's fixture payment and invoice, put in place by paymentFixtures.
+const (
+	paymentFixture     = "9a9e0000-0000-4000-8000-000000000001"
+	paymentReservation = "9a9e0000-0000-4000-8000-000000000101"
+	invoiceFixture     = "9a9e0000-0000-4000-8000-000000000201"
+	// paymentMissing is no payment: mutations reach the handler (404) or stop at the access check.
+	paymentMissing = "/api/payments/9a9e0000-0000-4000-8000-0000000000ff"
+)
+
+// paymentRead: customers read their own payments and invoices (B gets 404); agents, services
+// and admins read all; fleet managers none. paymentWrite: agents, services and admins.
+var (
+	paymentRead  = [7]int{401, 200, 404, 200, 403, 200, 200}
+	paymentList  = [7]int{401, 200, 200, 200, 403, 200, 200}
+	paymentWrite = func(ok int) [7]int { return [7]int{401, 403, 403, ok, 403, ok, ok} }
+)
+
+func paymentFixtures(t *testing.T, db *database.DB) {
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `INSERT INTO payments.payments (id, reservation_id, customer_id, status, authorized_cents, provider, provider_authorization)
+		VALUES ($1, $2, $3, 'authorized', 14276, 'sandbox', 'sbx_auth_fixture') ON CONFLICT DO NOTHING`, paymentFixture, paymentReservation, devissuer.CustomerAlice)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO payments.invoices (id, number, year, seq, reservation_id, payment_id, customer_id, lines, net_cents, vat_cents, gross_cents)
+		VALUES ($1, 'OCR-2000-000001', 2000, 1, $2, $3, $4, '[]', 11997, 2279, 14276) ON CONFLICT DO NOTHING`, invoiceFixture, paymentReservation, paymentFixture, devissuer.CustomerAlice)
+	require.NoError(t, err)
+}
+
+// authorizationBody and invoiceBody are for a new reservation per call.
+func authorizationBody(seq int) string {
+	return fmt.Sprintf(`{"reservationId":"9a9e0000-0000-4000-8000-%012d","customerId":%q,"amountCents":14276,"paymentToken":"tok_success"}`, 100000+seq, devissuer.CustomerAlice)
+}
+
+func invoiceBody(seq int) string {
+	return fmt.Sprintf(`{"reservationId":"9a9e0000-0000-4000-8000-%012d","customerId":%q,"lines":[{"description":"Car rental","grossCents":14276}]}`, 200000+seq, devissuer.CustomerAlice)
+}
+
+func amountBody(int) string { return `{"amountCents":100}` }
+
+// Reservations: customer A's fixture booking, put in the state a row needs by
+// reservationFixture before each call (a vehicle of its own, so no other row's booking
+// overlaps it). Transitions from that state succeed for the callers allowed.
+const (
+	reservationID      = "7e5e0000-0000-4000-8000-000000000001"
+	reservationVehicle = "7e5e0000-0000-4000-8000-00000000f001"
+	reservationRoute   = "/api/reservations/" + reservationID
+)
+
+func reservationFixture(status string, pickupIn time.Duration) func(t *testing.T, db *database.DB) {
+	return func(t *testing.T, db *database.DB) {
+		pickup := time.Now().Add(pickupIn).UTC().Truncate(time.Second)
+		_, err := db.Pool.Exec(context.Background(), `INSERT INTO reservations.reservations (id, customer_id, customer_email,
+			vehicle_id, category, pickup_location, return_location, pickup_at, return_at, status, hold_expires_at, total_gross_cents)
+			VALUES ($1, $2, 'alice@example.com', $3, 'KOMPAKT', 'BER-HBF', 'BER-HBF', $4, $5, $6, now() + interval '15 minutes', 14276)
+			ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, pickup_at = EXCLUDED.pickup_at, return_at = EXCLUDED.return_at,
+				hold_expires_at = EXCLUDED.hold_expires_at, version = 1`,
+			reservationID, devissuer.CustomerAlice, reservationVehicle, pickup, pickup.Add(48*time.Hour), status)
+		require.NoError(t, err)
+	}
+}
+
+// reservationSlot is a two-hour rental of its own per call, from three days ahead, so the
+// bookings of the seeded compact cars the rows use never overlap.
+func reservationSlot(seq int) string {
+	pickup := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour).Add(time.Duration(seq) * 3 * time.Hour)
+	return fmt.Sprintf(`"pickupAt":%q,"returnAt":%q`, pickup.Format(time.RFC3339), pickup.Add(2*time.Hour).Format(time.RFC3339))
+}
+
+// reservationBody books customer A the VW Golf at BER-HBF (seeded by fleet).
+func reservationBody(seq int) string {
+	return fmt.Sprintf(`{"customerId":%q,"vehicleId":"f1ee0000-0000-4000-8000-000000000002","category":"KOMPAKT",
+		"pickupLocation":"BER-HBF",%s,"paymentToken":"tok_success"}`, devissuer.CustomerAlice, reservationSlot(seq))
+}
+
+// guestReservationBody registers a new guest and books the VW ID.3 at BER-HBF.
+func guestReservationBody(seq int) string {
+	return fmt.Sprintf(`{"customer":{"firstName":"Matrix","lastName":"Guest %d","email":"matrix-guest%d@example.com","phone":"+49 30 1234567",
+		"dateOfBirth":"1990-01-01","address":{"street":"Teststraße 1","postalCode":"10115","city":"Berlin"},
+		"licence":{"number":"B072RRE2I%02d","issuingCountry":"DE","issueDate":"2009-06-15","expiryDate":"2034-06-15"}},
+		"vehicleId":"f1ee0000-0000-4000-8000-000000000003","pickupLocation":"BER-HBF",%s,
+		"paymentToken":"tok_success"}`, seq, seq, seq%100, reservationSlot(seq))
+}
+
+func cancelBody(int) string { return `{"reason":"authorization matrix"}` }
+
+// pingHeaders is a PingSource's event, a new id per call (each sweeps, answered 202).
+func pingHeaders(seq int) map[string]string {
+	return map[string]string{"ce-specversion": "1.0", "ce-id": fmt.Sprintf("authz-ping-%d", seq),
+		"ce-source": "authz-matrix", "ce-type": events.Ping}
+}
+
+func emptyObject(int) string { return `{}` }
+
+// reservationRead: customers their own (B 404), agents, services, admins; reservationStaff:
+// agents, services, admins; reservationAgents: agents and admins.
+var (
+	reservationRead   = [7]int{401, 200, 404, 200, 403, 200, 200}
+	reservationStaff  = [7]int{401, 403, 403, 200, 403, 200, 200}
+	reservationAgents = [7]int{401, 403, 403, 200, 403, 200, 403}
+)
+
 // expected is keyed by "<service> <operation>".
 var expected = map[string]row{
 	"api-gateway forward:customers-api":   {expect: everyone(forwards)},
@@ -255,6 +355,41 @@ var expected = map[string]row{
 	"vehicles-api changeVehicleStatus":    {path: vehicleRoute + "/status", body: vehicleStatusBody, expect: fleetOnly(200)},
 	"vehicles-api moveVehicle":            {path: vehicleRoute + "/location", body: vehicleMoveBody, expect: fleetOnly(200)},
 	"vehicles-api changeVehicleDailyRate": {path: vehicleRoute + "/daily-rate", body: vehicleRateBody, expect: fleetOnly(200)},
+
+	"api-gateway forward:payments-api":   {expect: everyone(forwards)},
+	"api-gateway forward:payments-api/*": {expect: everyone(forwards)},
+
+	"payments-api getOpenAPI":         {path: "/openapi.json", expect: everyone(200)},
+	"payments-api getPaymentsOpenAPI": {path: "/api/payments/openapi.json", expect: everyone(200)},
+	"payments-api authorizePayment":   {path: "/api/payments", body: authorizationBody, expect: paymentWrite(201)},
+	"payments-api findPayments":       {path: "/api/payments?reservation=" + paymentReservation, reset: paymentFixtures, expect: paymentList},
+	"payments-api getPayment":         {path: "/api/payments/" + paymentFixture, reset: paymentFixtures, expect: paymentRead},
+	"payments-api capturePayment":     {path: paymentMissing + "/capture", body: amountBody, expect: paymentWrite(404)},
+	"payments-api voidPayment":        {path: paymentMissing + "/void", expect: paymentWrite(404)},
+	"payments-api refundPayment":      {path: paymentMissing + "/refund", body: amountBody, expect: paymentWrite(404)},
+	"payments-api issueInvoice":       {path: "/api/invoices", body: invoiceBody, expect: [7]int{401, 403, 403, 403, 403, 201, 201}},
+	"payments-api listInvoices":       {path: "/api/invoices", expect: paymentList},
+	"payments-api getInvoice":         {path: "/api/invoices/" + invoiceFixture, reset: paymentFixtures, expect: paymentRead},
+	"payments-api receiveEvent":       {path: "/cloudevents", body: registeredEventData, header: registeredEventHeaders, expect: everyone(202)},
+
+	"api-gateway forward:reservations-api":   {expect: everyone(forwards)},
+	"api-gateway forward:reservations-api/*": {expect: everyone(forwards)},
+
+	"reservations-api getOpenAPI":             {path: "/openapi.json", expect: everyone(200)},
+	"reservations-api getReservationsOpenAPI": {path: "/api/reservations/openapi.json", expect: everyone(200)},
+	// Customer B names customer A in the body: refused as no such customer (400), never booked.
+	"reservations-api createReservation":      {path: "/api/reservations", body: reservationBody, expect: [7]int{401, 201, 400, 201, 403, 201, 403}},
+	"reservations-api createGuestReservation": {path: "/api/reservations/guest", body: guestReservationBody, expect: everyone(201)},
+	"reservations-api lookupReservation":      {path: "/api/reservations/lookup?id=" + reservationID + "&email=alice@example.com", reset: reservationFixture("pending", 72*time.Hour), expect: everyone(200)},
+	"reservations-api searchReservations":     {path: "/api/reservations", expect: reservationStaff},
+	"reservations-api getReservation":         {path: reservationRoute, reset: reservationFixture("pending", 72*time.Hour), expect: reservationRead},
+	"reservations-api confirmReservation":     {path: reservationRoute + "/confirm", body: emptyObject, reset: reservationFixture("pending", 72*time.Hour), expect: reservationStaff},
+	"reservations-api activateReservation":    {path: reservationRoute + "/activate", body: emptyObject, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
+	"reservations-api completeReservation":    {path: reservationRoute + "/complete", body: emptyObject, reset: reservationFixture("active", -time.Hour), expect: reservationAgents},
+	"reservations-api cancelReservation":      {path: reservationRoute + "/cancel", body: cancelBody, reset: reservationFixture("pending", 72*time.Hour), expect: [7]int{401, 200, 404, 200, 403, 200, 403}},
+	"reservations-api markReservationNoShow":  {path: reservationRoute + "/no-show", body: emptyObject, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
+	// Cluster-local like the worker: only the Broker reaches /cloudevents.
+	"reservations-api receiveEvent": {path: "/cloudevents", body: emptyObject, header: pingHeaders, expect: everyone(202)},
 
 	// notification-worker is cluster-local: only the Broker reaches /cloudevents, and /dev/mail
 	// exists in folder mode only (the dev host serves it on the laptop). Every caller gets

@@ -29,8 +29,11 @@ type Upstream struct {
 // holds this table to the functions' own prefixes.
 var Upstreams = []Upstream{
 	{Prefix: "/api/customers", Service: "customers-api"},
+	{Prefix: "/api/invoices", Service: "payments-api"},
 	{Prefix: "/api/locations", Service: "locations-api"},
+	{Prefix: "/api/payments", Service: "payments-api"},
 	{Prefix: "/api/pricing", Service: "pricing-api"},
+	{Prefix: "/api/reservations", Service: "reservations-api"},
 	{Prefix: "/api/vehicles", Service: "vehicles-api"},
 }
 

@@ -44,12 +44,15 @@ func (b *background) runner(service string, api platform.API) {
 	}
 }
 
-// relay starts publishing fn's outbox through pub, if fn has one.
-func (b *background) relay(fn platform.Function, db *database.DB, pub events.Publisher, poll time.Duration) {
+// relay starts publishing fn's outbox through pub, if fn has one. publishTimeout bounds one
+// Publish (0: the relay's default); the in-process broker needs the longest delivery its
+// Triggers allow, or a slow delivery would be published twice.
+func (b *background) relay(fn platform.Function, db *database.DB, pub events.Publisher, poll, publishTimeout time.Duration) {
 	if db == nil || pub == nil || !events.HasOutbox(fn.Migrations) {
 		return
 	}
-	r := &events.Relay{DB: db, Schema: fn.Migrations.Schema, Publisher: pub, Logger: b.logger.With(slog.String("relay", fn.Service)), Poll: poll}
+	r := &events.Relay{DB: db, Schema: fn.Migrations.Schema, Publisher: pub, Logger: b.logger.With(slog.String("relay", fn.Service)),
+		Poll: poll, PublishTimeout: publishTimeout}
 	b.goRun("relay "+fn.Service, r.Run)
 }
 

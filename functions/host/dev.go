@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
@@ -77,6 +79,10 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		authCfg.IssuerURL = issuer.URL()
 		authCfg.Audience = devissuer.Audience
 	}
+	// Local defaults for functions' own settings: the mail folder lives with the data.
+	env.Lookuper = envconfig.MultiLookuper(env.Lookuper, envconfig.MapLookuper(map[string]string{
+		"MAIL_DIR": filepath.Join(cfg.DataDir, "mail"),
+	}))
 	deps := MountDeps{DB: db, Logger: logger, Auth: authCfg, Issuer: issuer, CallTimeout: cfg.CallTimeout, Env: env}
 	if issuer != nil {
 		// The verifier fetches the issuer's keys in-process, by the issuer's own URL.
@@ -96,6 +102,17 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		logger.InfoContext(ctx, "development issuer", slog.String("issuer", issuer.URL()),
 			slog.String("token", issuer.URL()+"/protocol/openid-connect/token"))
 	}
+
+	bg := newBackground(ctx, logger)
+	defer bg.stop()
+	b, err := startBroker(bg, m, logger)
+	if err != nil {
+		return err
+	}
+	for _, fn := range reg.Functions() {
+		bg.runner(fn.Service, m.APIs[fn.Service])
+		bg.relay(fn, db, b, cfg.RelayPoll, b.MaxDelivery()+time.Minute)
+	}
 	return serve(ctx, env, srv, logger, m.Handler)
 }
 
@@ -112,8 +129,9 @@ type MountDeps struct {
 
 // Mounted is every function of a registry wired into one process.
 type Mounted struct {
-	// Handler is what `orange dev` serves on its port.
+	// Handler is what `orange dev` serves on its port; Mux is the same, for adding routes.
 	Handler http.Handler
+	Mux     *http.ServeMux
 	// Transport reaches every function in-process by service name.
 	Transport *platform.Transport
 	// APIs are the functions' APIs by service name, for tests that walk route tables.
@@ -151,9 +169,7 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 		m.APIs[fn.Service] = api
 		h := platform.Handler(api, verifier)
 		transport.Mount(fn.Service, h)
-		if fn.Public {
-			mountFunction(mux, fn, h)
-		}
+		mountPublic(mux, fn, h)
 		services = append(services, fn.Service)
 	}
 	mux.Handle("GET /{$}", platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -161,7 +177,7 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 	}))
 	mux.Handle("/", platform.NotFoundHandler())
 	d.Logger.InfoContext(ctx, "all functions mounted", slog.Any("functions", services))
-	m.Handler = mux
+	m.Handler, m.Mux = mux, mux
 	return m, nil
 }
 

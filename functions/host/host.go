@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -72,11 +73,15 @@ func mountHealth(mux *http.ServeMux, db *database.DB, sets []database.Migrations
 	platform.NewHealth(checks...).Mount(mux)
 }
 
-// mountFunction serves fn's prefixes from h on mux.
-func mountFunction(mux *http.ServeMux, fn platform.Function, h http.Handler) {
+// mountPublic serves on mux the prefixes of fn that the port exposes: all of a public
+// function's (the gateway's), and any function's /dev/ pages (local tools such as the
+// mailbox) — everything else is reachable only through the transport, as on the cluster.
+func mountPublic(mux *http.ServeMux, fn platform.Function, h http.Handler) {
 	for _, p := range fn.Prefixes {
-		mux.Handle(p, h)
-		mux.Handle(p+"/", h)
+		if fn.Public || strings.HasPrefix(p, "/dev/") {
+			mux.Handle(p, h)
+			mux.Handle(p+"/", h)
+		}
 	}
 }
 

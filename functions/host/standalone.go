@@ -79,7 +79,7 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 			if err != nil {
 				return err
 			}
-			bg.relay(fn, db, pub, cfg.RelayPoll)
+			bg.relay(fn, db, pub, cfg.RelayPoll, 0)
 		}
 	}
 	return serve(ctx, env, srv, logger, mux)

@@ -1,0 +1,196 @@
+package payments_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/payments"
+	"github.com/orangecarrental/orange/platform/auth/devissuer"
+)
+
+// deliver posts a binary-mode CloudEvent to /cloudevents, as the Broker does.
+func (a *api) deliver(id, typ string, data any) response {
+	a.t.Helper()
+	body, err := json.Marshal(data)
+	require.NoError(a.t, err)
+	req := httptest.NewRequest(http.MethodPost, events.ReceivePath, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-id", id)
+	req.Header.Set("ce-source", "reservations-api")
+	req.Header.Set("ce-type", typ)
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// deliverTwice delivers an event, then redelivers it (same id) and delivers a copy under a
+// new id; both repetitions must change nothing.
+func (a *api) deliverTwice(typ string, res events.Reservation) {
+	a.t.Helper()
+	id := uuid.NewString()
+	r := a.deliver(id, typ, res)
+	require.Equal(a.t, http.StatusAccepted, r.status, string(r.body))
+	after := a.snapshot()
+	assert.Equal(a.t, http.StatusOK, a.deliver(id, typ, res).status, "redelivery")
+	assert.Equal(a.t, after, a.snapshot(), "a redelivery changed something")
+	assert.Equal(a.t, http.StatusAccepted, a.deliver(uuid.NewString(), typ, res).status, "copy under a new id")
+	assert.Equal(a.t, after, a.snapshot(), "a second %s changed something", typ)
+}
+
+func booking(total int64, token string) events.Reservation {
+	pickup := time.Now().Add(30 * time.Hour).UTC().Truncate(time.Minute)
+	return events.Reservation{ReservationID: uuid.NewString(), Version: 1, CustomerID: devissuer.CustomerAlice,
+		VehicleID: uuid.NewString(), Category: "KOMPAKT", PickupLocation: "BER-HBF", ReturnLocation: "BER-HBF",
+		PickupAt: pickup.Format(time.RFC3339), ReturnAt: pickup.Add(72 * time.Hour).Format(time.RFC3339),
+		Status: "pending", TotalGross: total, Currency: "EUR", PaymentToken: token}
+}
+
+func (a *api) paymentOf(reservationID string) payments.Payment {
+	a.t.Helper()
+	r := a.do("carla", http.MethodGet, "/api/payments?reservation="+reservationID, "")
+	list := decode[struct {
+		Items []payments.Payment `json:"items"`
+	}](a.t, r)
+	require.Len(a.t, list.Items, 1, string(r.body))
+	return list.Items[0]
+}
+
+func (a *api) released(op string) int64 {
+	a.t.Helper()
+	return int64(a.count(`SELECT coalesce(sum(released_cents), 0)::int FROM payments.sandbox_operations WHERE operation = $1 AND outcome = 'succeeded'`, op))
+}
+
+func TestBookingAndReturnByEvents(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := booking(20000, payments.TokenSuccess)
+	a.deliverTwice(events.ReservationCreated, res)
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusAuthorized, p.Status)
+	assert.Equal(t, int64(20000), p.AuthorizedCents)
+	assert.Equal(t, 1, a.ops("authorize"))
+
+	res.Status, res.Version, res.LateFeeCents = "completed", 4, 1500
+	a.deliverTwice(events.ReservationCompleted, res)
+	p = a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusCaptured, p.Status)
+	assert.Equal(t, int64(21500), p.CapturedCents)
+	assert.Equal(t, 1, a.ops("capture"))
+	assert.Equal(t, []string{events.PaymentAuthorized, events.PaymentCaptured, events.InvoiceIssued}, a.outbox())
+
+	list := decode[struct {
+		Items []payments.Invoice `json:"items"`
+	}](t, a.do("alice", http.MethodGet, "/api/invoices", ""))
+	require.Len(t, list.Items, 1)
+	inv := list.Items[0]
+	assert.Equal(t, int64(21500), inv.GrossCents)
+	assert.Equal(t, inv.GrossCents, inv.NetCents+inv.VATCents)
+	assert.Len(t, inv.Lines, 2)
+	assert.Equal(t, p.ID, inv.PaymentID)
+}
+
+func TestFinalBillBeyondTheToleranceLeavesAnOutstandingAmount(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := booking(20000, payments.TokenSuccess)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	res.LateFeeCents = 5000
+	r := a.deliver(uuid.NewString(), events.ReservationCompleted, res)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, int64(23000), p.CapturedCents)
+	assert.Equal(t, int64(2000), p.OutstandingCents)
+}
+
+func TestCancellationWithFeeCapturesTheFeeAndReleasesTheRest(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := booking(20000, payments.TokenSuccess) // pickup in 30 h: 50 % fee
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	res.Status, res.FeeCents, res.Reason = "cancelled", 10000, "change of plans"
+	a.deliverTwice(events.ReservationCancelled, res)
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusCaptured, p.Status)
+	assert.Equal(t, int64(10000), p.CapturedCents)
+	assert.Equal(t, 1, a.ops("capture"))
+	assert.Equal(t, int64(10000), a.released("capture"), "the rest of the authorization is released")
+	assert.Equal(t, []string{events.PaymentAuthorized, events.PaymentCaptured}, a.outbox())
+}
+
+func TestFreeCancellationVoids(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := booking(20000, payments.TokenSuccess)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	res.Status = "cancelled"
+	a.deliverTwice(events.ReservationCancelled, res)
+	assert.Equal(t, payments.StatusVoided, a.paymentOf(res.ReservationID).Status)
+	assert.Equal(t, 1, a.ops("void"))
+	assert.Equal(t, int64(20000), a.released("void"))
+	assert.Equal(t, []string{events.PaymentAuthorized, events.PaymentVoided}, a.outbox())
+}
+
+func TestCancellationAfterCaptureRefunds(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := booking(20000, payments.TokenSuccess)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	p := a.paymentOf(res.ReservationID)
+	require.Equal(t, http.StatusOK, a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(20000)).status)
+	res.Status, res.FeeCents = "cancelled", 5000
+	a.deliverTwice(events.ReservationCancelled, res)
+	p = a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusPartiallyRefunded, p.Status)
+	assert.Equal(t, int64(15000), p.RefundedCents)
+	assert.Equal(t, 1, a.ops("refund"))
+}
+
+func TestDeclinedAndUnansweredAuthorizationsByEvents(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := booking(20000, "4000000000009995")
+	a.deliverTwice(events.ReservationCreated, res)
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusFailed, p.Status)
+	assert.Equal(t, "insufficient_funds", p.FailureReason)
+	assert.Equal(t, []string{events.PaymentFailed}, a.outbox())
+
+	// The timeout card: 5xx (retried by the Broker), nothing recorded, the inbox included.
+	before := a.snapshot()
+	inbox := a.count(`SELECT count(*) FROM payments.inbox`)
+	r := a.deliver(uuid.NewString(), events.ReservationCreated, booking(20000, payments.TokenTimeout))
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	assert.Equal(t, before, a.snapshot())
+	assert.Equal(t, inbox, a.count(`SELECT count(*) FROM payments.inbox`))
+
+	// A return whose booking was never paid for yet is retried; bad data is refused.
+	assert.Equal(t, http.StatusInternalServerError, a.deliver(uuid.NewString(), events.ReservationCompleted, booking(100, payments.TokenSuccess)).status)
+	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, map[string]any{"reservationId": "x"}).status)
+	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, booking(0, payments.TokenSuccess)).status)
+	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.CustomerRegistered, map[string]any{"customerId": "x"}).status, "other types are acknowledged")
+	assert.Equal(t, before, a.snapshot())
+}
+
+func TestPingPurgesExpiredIdempotencyKeys(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	require.Equal(t, http.StatusCreated, a.do("carla", http.MethodPost, "/api/payments",
+		authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "old").status)
+	require.Equal(t, http.StatusCreated, a.do("carla", http.MethodPost, "/api/payments",
+		authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "new").status)
+	_, err := a.db.Pool.Exec(context.Background(), `UPDATE payments.idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'old'`)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.Ping, map[string]any{}).status)
+	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.idempotency_keys`))
+}

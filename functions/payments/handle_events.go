@@ -1,0 +1,174 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// handleEvent applies a reservation event inside the Receiver's transaction, the one that
+// records the event in the inbox: a redelivery finds it there and changes nothing. Each step
+// is also a conditional update, so a second event of the same kind (another id) is a no-op.
+// Provider calls carry keys derived from the payment and the operation: even a transaction
+// that fails after the provider answered is retried without a second charge.
+func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+	switch e.Type() {
+	case events.ReservationCreated, events.ReservationCompleted, events.ReservationCancelled, events.ReservationExpired:
+	case events.Ping:
+		// The scheduled sweep: idempotency keys past their 24 h are purged.
+		n, err := s.keys.Purge(ctx)
+		if err == nil && n > 0 {
+			platform.LoggerFrom(ctx).InfoContext(ctx, "purged expired idempotency keys", "count", n)
+		}
+		return nil, err
+	default:
+		return nil, nil // not ours: acknowledged
+	}
+	res, err := events.DecodeData[events.Reservation](e)
+	if err != nil {
+		return nil, err
+	}
+	if !validUUID(res.ReservationID) || !validUUID(res.CustomerID) {
+		return nil, events.Permanentf("%s: reservationId and customerId must be UUIDs", e.Type())
+	}
+	if res.Currency == "" {
+		res.Currency = "EUR"
+	}
+	switch e.Type() {
+	case events.ReservationCreated:
+		err = s.onCreated(ctx, tx, res)
+	case events.ReservationCompleted:
+		err = s.onCompleted(ctx, tx, res)
+	case events.ReservationCancelled:
+		err = s.onCancelled(ctx, tx, res)
+	case events.ReservationExpired:
+		err = s.onExpired(ctx, tx, res)
+	}
+	return nil, eventError(err)
+}
+
+// eventError sorts failures: a provider that did not answer is retried (5xx), a refusal or
+// a rule broken by the event's data can never succeed (dead letter).
+func eventError(err error) error {
+	var pe *platform.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &pe) && pe.Kind == platform.KindGatewayTimeout:
+		return err
+	case errors.As(err, &pe) && (pe.Kind == platform.KindConflict || pe.Kind == platform.KindInvalid || pe.Kind == platform.KindUnprocessable):
+		return events.Permanent(err)
+	}
+	return err
+}
+
+// onCreated authorizes the booking's total with its payment token: payment.authorized, or
+// payment.failed for a declined card (recorded, the event is done).
+func (s *Service) onCreated(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	if res.TotalGross <= 0 {
+		return events.Permanentf("reservation %s has no positive total", res.ReservationID)
+	}
+	_, err := s.store.Authorize(ctx, tx, AuthorizeInput{ReservationID: res.ReservationID, CustomerID: res.CustomerID,
+		AmountCents: res.TotalGross, Currency: res.Currency, PaymentToken: res.PaymentToken}, false)
+	if errors.Is(err, ErrAlreadyPaid) {
+		return nil // authorized by an earlier event or call
+	}
+	return err
+}
+
+// paymentOf returns the reservation's payment, locked; none yet (its created event is still
+// on the way: brokers keep no order) is retried.
+func (s *Service) paymentOf(ctx context.Context, tx pgx.Tx, res events.Reservation) (Payment, error) {
+	p, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments.payments WHERE reservation_id = $1 FOR UPDATE`, res.ReservationID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, fmt.Errorf("reservation %s has no payment yet", res.ReservationID)
+	}
+	return p, err
+}
+
+// onCompleted captures the final bill (total + late fee) and issues the invoice. A bill
+// beyond the capture limit (authorization + 15 %) captures the limit and records the rest as
+// outstanding, to be charged separately; the invoice is for the whole bill.
+func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	p, err := s.paymentOf(ctx, tx, res)
+	if err != nil {
+		return err
+	}
+	bill := res.TotalGross + res.LateFeeCents
+	if bill <= 0 {
+		return events.Permanentf("reservation %s completed with no positive bill", res.ReservationID)
+	}
+	switch p.Status {
+	case StatusAuthorized:
+		capture := min(bill, CaptureLimit(p.AuthorizedCents))
+		if p, err = s.store.Capture(ctx, tx, p.ID, capture, bill-capture); err != nil {
+			return err
+		}
+	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
+		// captured before: only the invoice may be missing
+	default:
+		return events.Permanentf("reservation %s completed but its payment is %s", res.ReservationID, p.Status)
+	}
+	lines := []LineInput{{Description: fmt.Sprintf("Car rental %s (%s – %s)", res.ReservationID, res.PickupAt, res.ReturnAt), GrossCents: res.TotalGross}}
+	if res.LateFeeCents > 0 {
+		lines = append(lines, LineInput{Description: "Late return", GrossCents: res.LateFeeCents})
+	}
+	_, err = s.store.IssueInvoice(ctx, tx, IssueInput{ReservationID: res.ReservationID, CustomerID: res.CustomerID,
+		PaymentID: p.ID, Currency: res.Currency, Lines: lines})
+	if errors.Is(err, ErrAlreadyInvoiced) {
+		return nil
+	}
+	return err
+}
+
+// onCancelled applies the cancellation fee: captured from the authorization (the rest is
+// released by the capture), a free cancellation voids it all, and money already captured
+// beyond the fee is refunded.
+func (s *Service) onCancelled(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	p, err := s.paymentOf(ctx, tx, res)
+	if err != nil {
+		return err
+	}
+	if res.FeeCents < 0 {
+		return events.Permanentf("reservation %s has a negative fee", res.ReservationID)
+	}
+	switch p.Status {
+	case StatusAuthorized:
+		if res.FeeCents == 0 {
+			_, err = s.store.Void(ctx, tx, p.ID, "free cancellation")
+			return err
+		}
+		_, err = s.store.Capture(ctx, tx, p.ID, min(res.FeeCents, p.AuthorizedCents), 0)
+		return err
+	case StatusCaptured, StatusPartiallyRefunded:
+		if back := p.CapturedCents - p.RefundedCents - res.FeeCents; back > 0 {
+			_, err = s.store.Refund(ctx, tx, p.ID, back, "cancellation")
+			return err
+		}
+	}
+	return nil // voided, refunded or failed: nothing to do
+}
+
+// onExpired releases an authorization whose hold expired (normally there is none: a hold
+// expires unpaid).
+func (s *Service) onExpired(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	p, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments.payments WHERE reservation_id = $1 FOR UPDATE`, res.ReservationID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.Status == StatusAuthorized {
+		_, err = s.store.Void(ctx, tx, p.ID, "reservation expired")
+	}
+	return err
+}

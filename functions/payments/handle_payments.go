@@ -1,0 +1,314 @@
+package payments
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// MaxAmountCents bounds any amount the API accepts (one million euros).
+const MaxAmountCents = 100_000_000
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+func writePayment(w http.ResponseWriter, status int, p Payment) error {
+	if status == http.StatusCreated {
+		w.Header().Set("Location", Prefix+"/"+p.ID)
+	}
+	return platform.WriteVersioned(w, status, int64(p.Version), p)
+}
+
+func (in *AuthorizeInput) validate() []platform.FieldError {
+	var errs []platform.FieldError
+	if !validUUID(in.ReservationID) {
+		errs = append(errs, platform.FieldError{Field: "reservationId", Reason: "must be a UUID"})
+	}
+	if !validUUID(in.CustomerID) {
+		errs = append(errs, platform.FieldError{Field: "customerId", Reason: "must be a UUID"})
+	}
+	if in.AmountCents <= 0 || in.AmountCents > MaxAmountCents {
+		errs = append(errs, platform.FieldError{Field: "amountCents", Reason: "must be between 1 and 100000000"})
+	}
+	if in.Currency != "" && in.Currency != "EUR" {
+		errs = append(errs, platform.FieldError{Field: "currency", Reason: "must be EUR"})
+	}
+	if in.PaymentToken == "" || len(in.PaymentToken) > 100 {
+		errs = append(errs, platform.FieldError{Field: "paymentToken", Reason: "must be a provider token of 1 to 100 characters"})
+	}
+	return errs
+}
+
+// handleAuthorize authorizes a reservation's amount. A declined card is answered 201 with
+// the payment in status failed (the attempt is recorded; a new token may be tried).
+func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
+	var in AuthorizeInput
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	if errs := in.validate(); len(errs) > 0 {
+		return platform.Invalid("the authorization is invalid", errs...)
+	}
+	var p Payment
+	err := s.inTx(r.Context(), func(tx pgx.Tx) error {
+		var err error
+		p, err = s.store.Authorize(r.Context(), tx, in, true)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrAlreadyPaid):
+		return platform.Conflict("reservation %s already has a payment", in.ReservationID)
+	case err != nil:
+		return providerError(err)
+	}
+	return writePayment(w, http.StatusCreated, p)
+}
+
+func (s *Service) handleFind(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	for key := range q {
+		if key != "reservation" {
+			return platform.Invalid("unknown query parameter", platform.FieldError{Field: key, Reason: "supported: reservation"})
+		}
+	}
+	res := q.Get("reservation")
+	if !validUUID(res) {
+		return platform.Invalid("a reservation is required", platform.FieldError{Field: "reservation", Reason: "must be a UUID"})
+	}
+	p, ok, err := s.store.ByReservation(r.Context(), nil, res)
+	if err != nil {
+		return err
+	}
+	items := []Payment{}
+	if ok && platform.CallerFrom(r.Context()).MaySee(p.CustomerID) {
+		items = append(items, p)
+	}
+	return platform.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items)})
+}
+
+// pathID returns the {id} of the path, or a 404 for one that cannot exist.
+func pathID(r *http.Request, what string) (string, error) {
+	id := platform.PathVar(r, "id")
+	if !validUUID(id) {
+		return "", platform.NotFound("no %s %s", what, id)
+	}
+	return id, nil
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "payment")
+	if err != nil {
+		return err
+	}
+	p, err := s.store.Get(r.Context(), nil, id)
+	if err != nil {
+		return err
+	}
+	if !platform.CallerFrom(r.Context()).MaySee(p.CustomerID) {
+		return platform.NotFound("no payment %s", id)
+	}
+	return writePayment(w, http.StatusOK, p)
+}
+
+// mutate runs op on payment id in a transaction, first holding the payment to the version
+// an If-Match header requires (412 when it has changed).
+func (s *Service) mutate(r *http.Request, id string, op func(tx pgx.Tx) (Payment, error)) (Payment, error) {
+	want, err := platform.IfMatch(r)
+	if err != nil {
+		return Payment{}, err
+	}
+	var p Payment
+	err = s.inTx(r.Context(), func(tx pgx.Tx) error {
+		if want > 0 {
+			var version int64
+			err := tx.QueryRow(r.Context(), `SELECT version FROM payments.payments WHERE id = $1 FOR UPDATE`, id).Scan(&version)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return platform.NotFound("no payment %s", id)
+			}
+			if err != nil {
+				return err
+			}
+			if version != want {
+				return platform.Errorf(platform.KindPrecondition, "payment %s has changed since the version given in If-Match", id)
+			}
+		}
+		var err error
+		p, err = op(tx)
+		return err
+	})
+	return p, err
+}
+
+type amountInput struct {
+	AmountCents int64  `json:"amountCents"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+func decodeAmount(w http.ResponseWriter, r *http.Request) (amountInput, error) {
+	var in amountInput
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return in, err
+	}
+	var errs []platform.FieldError
+	if in.AmountCents <= 0 || in.AmountCents > MaxAmountCents {
+		errs = append(errs, platform.FieldError{Field: "amountCents", Reason: "must be between 1 and 100000000"})
+	}
+	if len(in.Reason) > 500 {
+		errs = append(errs, platform.FieldError{Field: "reason", Reason: "must be at most 500 characters"})
+	}
+	if len(errs) > 0 {
+		return in, platform.Invalid("the request is invalid", errs...)
+	}
+	return in, nil
+}
+
+func (s *Service) handleCapture(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "payment")
+	if err != nil {
+		return err
+	}
+	in, err := decodeAmount(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := s.mutate(r, id, func(tx pgx.Tx) (Payment, error) {
+		return s.store.Capture(r.Context(), tx, id, in.AmountCents, 0)
+	})
+	if err != nil {
+		return err
+	}
+	return writePayment(w, http.StatusOK, p)
+}
+
+// handleVoid releases an authorization; the body, if any, is ignored.
+func (s *Service) handleVoid(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "payment")
+	if err != nil {
+		return err
+	}
+	p, err := s.mutate(r, id, func(tx pgx.Tx) (Payment, error) {
+		return s.store.Void(r.Context(), tx, id, "voided by "+platform.CallerFrom(r.Context()).Username)
+	})
+	if err != nil {
+		return err
+	}
+	return writePayment(w, http.StatusOK, p)
+}
+
+func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "payment")
+	if err != nil {
+		return err
+	}
+	in, err := decodeAmount(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := s.mutate(r, id, func(tx pgx.Tx) (Payment, error) {
+		return s.store.Refund(r.Context(), tx, id, in.AmountCents, in.Reason)
+	})
+	if err != nil {
+		return err
+	}
+	return writePayment(w, http.StatusOK, p)
+}
+
+func (s *Service) handleIssueInvoice(w http.ResponseWriter, r *http.Request) error {
+	var in IssueInput
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	if errs := in.validate(); len(errs) > 0 {
+		return platform.Invalid("the invoice is invalid", errs...)
+	}
+	var inv Invoice
+	err := s.inTx(r.Context(), func(tx pgx.Tx) error {
+		var err error
+		inv, err = s.store.IssueInvoice(r.Context(), tx, in)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrAlreadyInvoiced):
+		return platform.Conflict("reservation %s is already invoiced", in.ReservationID)
+	case err != nil:
+		return err
+	}
+	w.Header().Set("Location", InvoicePrefix+"/"+inv.ID)
+	return platform.WriteJSON(w, http.StatusCreated, inv)
+}
+
+func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "invoice")
+	if err != nil {
+		return err
+	}
+	inv, err := s.store.GetInvoice(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !platform.CallerFrom(r.Context()).MaySee(inv.CustomerID) {
+		return platform.NotFound("no invoice %s", id)
+	}
+	return platform.WriteJSON(w, http.StatusOK, inv)
+}
+
+func intParam(q url.Values, name string, def, lo, hi int) (int, *platform.FieldError) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &platform.FieldError{Field: name, Reason: "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)}
+	}
+	return n, nil
+}
+
+// handleListInvoices lists a customer's invoices; a customer sees their own only (asking for
+// another's answers 404), staff may omit the customer to list all.
+func (s *Service) handleListInvoices(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var errs []platform.FieldError
+	for key := range q {
+		if key != "customer" && key != "page" && key != "pageSize" {
+			errs = append(errs, platform.FieldError{Field: key, Reason: "supported: customer, page, pageSize"})
+		}
+	}
+	page, fe := intParam(q, "page", 1, 1, 100000)
+	if fe != nil {
+		errs = append(errs, *fe)
+	}
+	size, fe := intParam(q, "pageSize", 20, 1, 100)
+	if fe != nil {
+		errs = append(errs, *fe)
+	}
+	customer := q.Get("customer")
+	if customer != "" && !validUUID(customer) {
+		errs = append(errs, platform.FieldError{Field: "customer", Reason: "must be a UUID"})
+	}
+	if len(errs) > 0 {
+		return platform.Invalid("invalid query", errs...)
+	}
+	caller := platform.CallerFrom(r.Context())
+	if !caller.Staff() {
+		if customer == "" {
+			customer = caller.CustomerID
+		}
+		if !caller.Owns(customer) {
+			return platform.NotFound("no customer %s", customer)
+		}
+	}
+	items, total, err := s.store.ListInvoices(r.Context(), customer, page, size)
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "page": page, "pageSize": size, "total": total})
+}

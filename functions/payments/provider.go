@@ -1,0 +1,263 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Provider is a card payment provider. Every call carries an idempotency key: a provider
+// answers a repeated key with the first call's outcome and does nothing again, so a retry
+// after a lost answer (or a redelivered event) never charges twice.
+type Provider interface {
+	Name() string
+	// Authorize reserves amount on the card behind token and returns the authorization's
+	// reference. A refused card is a *Decline.
+	Authorize(ctx context.Context, key, token string, amountCents int64) (string, error)
+	// Capture takes amount (at most the authorization + 15 %) from an authorization, once;
+	// whatever is not captured is released.
+	Capture(ctx context.Context, key, ref string, amountCents int64) error
+	// Void releases an authorization that was not captured.
+	Void(ctx context.Context, key, ref string) error
+	// Refund pays back amount of what was captured; refunds never exceed the capture.
+	Refund(ctx context.Context, key, ref string, amountCents int64) error
+}
+
+// Decline is a card refused by the provider: final, retrying the same card will not help.
+type Decline struct{ Code string }
+
+func (d *Decline) Error() string { return "the card was declined: " + d.Code }
+
+// ErrProviderUnavailable is a provider that did not answer in time: the outcome is unknown
+// and the call must be retried (with the same idempotency key).
+var ErrProviderUnavailable = errors.New("the payment provider did not answer in time")
+
+// ErrProviderRefused is an operation the provider refuses for the authorization's state
+// (a second capture, a capture beyond the authorization, a refund beyond the capture).
+var ErrProviderRefused = errors.New("the payment provider refused the operation")
+
+// Sandbox test tokens, like a payment provider's test mode. Card numbers and tokens are
+// equivalent; any other token is declined as invalid_token.
+const (
+	TokenSuccess           = "tok_success"            // or 4242424242424242: authorized
+	TokenDecline           = "tok_decline"            // or 4000000000000002: card_declined
+	TokenInsufficientFunds = "tok_insufficient_funds" // or 4000000000009995: insufficient_funds
+	TokenTimeout           = "tok_timeout"            // or 4000000000000119: no answer until the deadline
+)
+
+var sandboxTokens = map[string]string{
+	TokenSuccess: TokenSuccess, "4242424242424242": TokenSuccess, "tok_visa": TokenSuccess,
+	TokenDecline: TokenDecline, "4000000000000002": TokenDecline,
+	TokenInsufficientFunds: TokenInsufficientFunds, "4000000000009995": TokenInsufficientFunds,
+	TokenTimeout: TokenTimeout, "4000000000000119": TokenTimeout,
+}
+
+// Sandbox is the built-in provider: deterministic test tokens, and books of its own
+// (payments.sandbox_*) written through its own connection pool, never in the caller's
+// transaction — it behaves like a remote provider that does not roll back with us.
+type Sandbox struct {
+	pool   *pgxpool.Pool
+	schema string
+	// MaxWait bounds how long the timeout token hangs when the context has no deadline.
+	MaxWait time.Duration
+}
+
+// NewSandbox opens the sandbox's own small pool on the database of cfg.
+func NewSandbox(ctx context.Context, cfg *pgxpool.Config) (*Sandbox, error) {
+	cfg = cfg.Copy()
+	cfg.MaxConns = 4
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Sandbox{pool: pool, MaxWait: 30 * time.Second}, nil
+}
+
+// Close releases the sandbox's connections.
+func (s *Sandbox) Close() { s.pool.Close() }
+
+// Name implements Provider.
+func (s *Sandbox) Name() string { return "sandbox" }
+
+// replayed reports whether key was seen; another operation or amount under the same key is
+// refused, as a real provider refuses a reused key with different parameters.
+func replayed(ctx context.Context, tx pgx.Tx, key, op string, amountCents int64) (bool, string, string, error) {
+	var gotOp, outcome string
+	var ref *string
+	var amount int64
+	err := tx.QueryRow(ctx, `SELECT operation, outcome, authorization_ref, amount_cents FROM payments.sandbox_operations WHERE idempotency_key = $1`, key).Scan(&gotOp, &outcome, &ref, &amount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, "", "", nil
+	}
+	if err != nil {
+		return false, "", "", err
+	}
+	if gotOp != op || amount != amountCents {
+		return true, "", "", fmt.Errorf("%w: idempotency key %s was used for %s of %d", ErrProviderRefused, key, gotOp, amount)
+	}
+	r := ""
+	if ref != nil {
+		r = *ref
+	}
+	return true, outcome, r, nil
+}
+
+func outcomeError(outcome string) error {
+	switch outcome {
+	case "succeeded":
+		return nil
+	case "card_declined", "insufficient_funds", "invalid_token":
+		return &Decline{Code: outcome}
+	default:
+		return fmt.Errorf("%w: %s", ErrProviderRefused, outcome)
+	}
+}
+
+// lockKey serializes calls with one idempotency key (the first one's outcome is the answer).
+func lockKey(ctx context.Context, tx pgx.Tx, key string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('sandbox:' || $1))`, key)
+	return err
+}
+
+// Authorize implements Provider.
+func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents int64) (string, error) {
+	kind := sandboxTokens[token]
+	if kind == TokenTimeout {
+		return "", s.hang(ctx)
+	}
+	var ref string
+	var result error
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := lockKey(ctx, tx, key); err != nil {
+			return err
+		}
+		seen, outcome, r, err := replayed(ctx, tx, key, "authorize", amountCents)
+		if err != nil || seen {
+			ref, result = r, outcomeError(outcome)
+			return err
+		}
+		outcome = "succeeded"
+		switch kind {
+		case TokenSuccess:
+			ref = "sbx_auth_" + uuid.NewString()
+			if _, err := tx.Exec(ctx, `INSERT INTO payments.sandbox_authorizations (ref, token, amount_cents, status) VALUES ($1, $2, $3, 'authorized')`,
+				ref, token, amountCents); err != nil {
+				return err
+			}
+		case TokenDecline:
+			outcome = "card_declined"
+		case TokenInsufficientFunds:
+			outcome = "insufficient_funds"
+		default:
+			outcome = "invalid_token"
+		}
+		result = outcomeError(outcome)
+		var refArg any
+		if ref != "" {
+			refArg = ref
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO payments.sandbox_operations (idempotency_key, operation, authorization_ref, amount_cents, outcome)
+			VALUES ($1, 'authorize', $2, $3, $4)`, key, refArg, amountCents, outcome)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return ref, result
+}
+
+// hang is the timeout token: no answer until the caller gives up.
+func (s *Sandbox) hang(ctx context.Context) error {
+	t := time.NewTimer(s.MaxWait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return ErrProviderUnavailable
+}
+
+// operate runs one operation on an authorization under the sandbox's rules.
+func (s *Sandbox) operate(ctx context.Context, key, op, ref string, amountCents int64) error {
+	var result error
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := lockKey(ctx, tx, key); err != nil {
+			return err
+		}
+		seen, outcome, _, err := replayed(ctx, tx, key, op, amountCents)
+		if err != nil || seen {
+			result = outcomeError(outcome)
+			return err
+		}
+		var authorized, captured, refunded int64
+		var status, token string
+		err = tx.QueryRow(ctx, `SELECT amount_cents, captured_cents, refunded_cents, status, token FROM payments.sandbox_authorizations WHERE ref = $1 FOR UPDATE`, ref).
+			Scan(&authorized, &captured, &refunded, &status, &token)
+		if errors.Is(err, pgx.ErrNoRows) {
+			result = fmt.Errorf("%w: no authorization %s", ErrProviderRefused, ref)
+			return nil // unknown references are not recorded
+		}
+		if err != nil {
+			return err
+		}
+		var released int64
+		outcome = "succeeded"
+		switch op {
+		case "capture":
+			switch {
+			case status != "authorized":
+				outcome = "refused: authorization is " + status
+			case amountCents <= 0 || amountCents*100 > authorized*115:
+				outcome = "refused: amount beyond the authorization"
+			default:
+				released = max(authorized-amountCents, 0)
+				_, err = tx.Exec(ctx, `UPDATE payments.sandbox_authorizations SET status = 'captured', captured_cents = $2 WHERE ref = $1`, ref, amountCents)
+			}
+		case "void":
+			if status != "authorized" {
+				outcome = "refused: authorization is " + status
+			} else {
+				released = authorized
+				_, err = tx.Exec(ctx, `UPDATE payments.sandbox_authorizations SET status = 'voided' WHERE ref = $1`, ref)
+			}
+		case "refund":
+			if status != "captured" || amountCents <= 0 || refunded+amountCents > captured {
+				outcome = "refused: refund beyond the capture"
+			} else {
+				_, err = tx.Exec(ctx, `UPDATE payments.sandbox_authorizations SET refunded_cents = refunded_cents + $2 WHERE ref = $1`, ref, amountCents)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		result = outcomeError(outcome)
+		_, err = tx.Exec(ctx, `INSERT INTO payments.sandbox_operations (idempotency_key, operation, authorization_ref, amount_cents, released_cents, outcome)
+			VALUES ($1, $2, $3, $4, $5, $6)`, key, op, ref, amountCents, released, outcome)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+// Capture implements Provider.
+func (s *Sandbox) Capture(ctx context.Context, key, ref string, amountCents int64) error {
+	return s.operate(ctx, key, "capture", ref, amountCents)
+}
+
+// Void implements Provider.
+func (s *Sandbox) Void(ctx context.Context, key, ref string) error {
+	return s.operate(ctx, key, "void", ref, 0)
+}
+
+// Refund implements Provider.
+func (s *Sandbox) Refund(ctx context.Context, key, ref string, amountCents int64) error {
+	return s.operate(ctx, key, "refund", ref, amountCents)
+}

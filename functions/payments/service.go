@@ -1,0 +1,156 @@
+// Package payments is the payments-api function: card payments of reservations (authorize
+// at booking, capture at return, fee capture or void on cancellation, refunds) through a
+// Provider — a built-in Sandbox with deterministic test tokens — and invoices numbered
+// consecutively per year (OCR-2026-000001).
+//
+// Every state change is a conditional UPDATE (… WHERE status IN … AND amounts within
+// limits) that locks the payment row for the rest of its transaction; the provider is called
+// while the lock is held, with an idempotency key derived from the payment and the
+// operation, so concurrent or repeated requests (or redelivered events) reach the provider
+// once. Every mutating POST takes an Idempotency-Key. The function consumes
+// reservation.created / completed / cancelled / expired at /cloudevents, and a PingSource's
+// ping there purges expired idempotency keys.
+//
+// Decisions:
+//   - Capture happens once per authorization (the provider releases what is not captured)
+//     and may exceed the authorization by TolerancePercent (15 %), as card networks allow
+//     car rental merchants. A final bill beyond that captures the limit and records the rest
+//     as outstandingCents, to be collected by a separate charge (not automated yet); the
+//     invoice is for the whole bill.
+//   - Cancellation: a fee is captured from the authorization (the rest released by that
+//     capture), no fee voids, money already captured beyond the fee is refunded.
+//   - A declined card is answered 201 with the payment in status failed and failureReason
+//     (card_declined, insufficient_funds, invalid_token), and payment.failed is recorded; a
+//     new authorization of the same reservation through the API (another card) replaces the
+//     failed attempt, a repeated reservation.created does not. A provider that does not
+//     answer within PAYMENT_PROVIDER_TIMEOUT is 504 (events: 5xx, retried) and leaves
+//     nothing behind.
+//   - Provider keys: authorize:<payment>:v<version>, capture:<payment>, void:<payment>,
+//     refund:<payment>:<refunded before>. A transaction lost after the provider answered is
+//     retried under the same key, which the provider replays.
+//   - Invoice numbers come from a per-year counter row (Europe/Berlin year) updated in the
+//     invoice's transaction: consecutive, no gaps, no duplicates; one invoice per
+//     reservation.
+package payments
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/idempotency"
+)
+
+// ServiceName is the Knative Service of this function.
+const ServiceName = "payments-api"
+
+// Prefixes: payments and invoices.
+const (
+	Prefix        = "/api/payments"
+	InvoicePrefix = "/api/invoices"
+)
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// Config is the function's configuration.
+type Config struct {
+	// Provider names the payment provider; only the built-in "sandbox" exists so far.
+	Provider string `env:"PAYMENT_PROVIDER, default=sandbox"`
+	// ProviderTimeout bounds one provider call; past it the outcome is unknown and the call
+	// is retried with the same idempotency key.
+	ProviderTimeout time.Duration `env:"PAYMENT_PROVIDER_TIMEOUT, default=5s"`
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	if c.Provider != "sandbox" {
+		return fmt.Errorf("PAYMENT_PROVIDER must be sandbox, got %q", c.Provider)
+	}
+	if c.ProviderTimeout <= 0 {
+		return fmt.Errorf("PAYMENT_PROVIDER_TIMEOUT must be positive")
+	}
+	return nil
+}
+
+// Service serves the payments API.
+type Service struct {
+	db    *database.DB
+	store *Store
+	keys  *idempotency.Keys
+}
+
+// New returns the service over db paying through provider.
+func New(db *database.DB, provider Provider, cfg Config) *Service {
+	if cfg.ProviderTimeout <= 0 {
+		cfg.ProviderTimeout = 5 * time.Second
+	}
+	return &Service{db: db, store: &Store{db: db, provider: provider, timeout: cfg.ProviderTimeout},
+		keys: idempotency.New(db, Migrations.Schema)}
+}
+
+// Store returns the service's store (tests and the event consumer use it).
+func (s *Service) Store() *Store { return s.store }
+
+// Function describes payments-api to hosts.
+func Function() platform.Function {
+	return platform.Function{
+		Service:    ServiceName,
+		Prefixes:   []string{Prefix, InvoicePrefix},
+		Migrations: &Migrations,
+		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
+			var cfg Config
+			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
+				return nil, err
+			}
+			sandbox, err := NewSandbox(ctx, deps.DB.Pool.Config())
+			if err != nil {
+				return nil, err
+			}
+			return New(deps.DB, sandbox, cfg), nil
+		},
+	}
+}
+
+// Routes is the API's route table. Customers read their own payments and invoices (another
+// customer's answer 404); agents, services and admins change payments; only services (and
+// admins) issue invoices. /cloudevents is reached by the Broker only (cluster-local).
+func (s *Service) Routes() []platform.Route {
+	readers := platform.Allow(platform.RoleCustomer, platform.RoleAgent, platform.RoleService)
+	staff := platform.Allow(platform.RoleAgent, platform.RoleService)
+	service := platform.Allow(platform.RoleService)
+	w := s.keys.Wrap
+	return []platform.Route{
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getPaymentsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "authorizePayment", Method: http.MethodPost, Path: Prefix, Access: staff, Handler: w(s.handleAuthorize)},
+		{Name: "findPayments", Method: http.MethodGet, Path: Prefix, Access: readers, Handler: s.handleFind},
+		{Name: "getPayment", Method: http.MethodGet, Path: Prefix + "/{id}", Access: readers, Handler: s.handleGet},
+		{Name: "capturePayment", Method: http.MethodPost, Path: Prefix + "/{id}/capture", Access: staff, Handler: w(s.handleCapture)},
+		{Name: "voidPayment", Method: http.MethodPost, Path: Prefix + "/{id}/void", Access: staff, Handler: w(s.handleVoid)},
+		{Name: "refundPayment", Method: http.MethodPost, Path: Prefix + "/{id}/refund", Access: staff, Handler: w(s.handleRefund)},
+		{Name: "issueInvoice", Method: http.MethodPost, Path: InvoicePrefix, Access: service, Handler: w(s.handleIssueInvoice)},
+		{Name: "listInvoices", Method: http.MethodGet, Path: InvoicePrefix, Access: readers, Handler: s.handleListInvoices},
+		{Name: "getInvoice", Method: http.MethodGet, Path: InvoicePrefix + "/{id}", Access: readers, Handler: s.handleGetInvoice},
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
+	}
+}
+
+// inTx runs fn in a transaction of the service's database.
+func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return s.db.InTx(ctx, fn)
+}
+
+func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPIDocument)
+	return err
+}

@@ -1,0 +1,280 @@
+package payments
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/idempotency"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the payments schema, with the outbox/inbox and the idempotency keys.
+var Migrations = database.Migrations{Schema: "payments", FS: migrationFiles, Dir: "migrations",
+	With: []database.Migrations{events.Migrations(), idempotency.Migrations()}}
+
+// TolerancePercent is how far a capture may exceed its authorization (late return, extras).
+const TolerancePercent = 15
+
+// CaptureLimit is the most that may be captured from an authorization of authorized cents.
+func CaptureLimit(authorized int64) int64 { return authorized * (100 + TolerancePercent) / 100 }
+
+// Status is where a payment is in its life.
+type Status string
+
+// The payment states.
+const (
+	StatusAuthorized        Status = "authorized"
+	StatusCaptured          Status = "captured"
+	StatusPartiallyRefunded Status = "partially_refunded"
+	StatusRefunded          Status = "refunded"
+	StatusVoided            Status = "voided"
+	StatusFailed            Status = "failed"
+)
+
+// Payment is one reservation's card payment.
+type Payment struct {
+	ID                    string    `json:"id"`
+	ReservationID         string    `json:"reservationId"`
+	CustomerID            string    `json:"customerId"`
+	Currency              string    `json:"currency"`
+	Status                Status    `json:"status"`
+	AuthorizedCents       int64     `json:"authorizedCents"`
+	CapturedCents         int64     `json:"capturedCents"`
+	RefundedCents         int64     `json:"refundedCents"`
+	OutstandingCents      int64     `json:"outstandingCents"`
+	Provider              string    `json:"provider"`
+	ProviderAuthorization string    `json:"providerAuthorization,omitempty"`
+	FailureReason         string    `json:"failureReason,omitempty"`
+	Version               int       `json:"version"`
+	CreatedAt             time.Time `json:"createdAt"`
+	UpdatedAt             time.Time `json:"updatedAt"`
+}
+
+// Store keeps payments and invoices and calls the provider.
+type Store struct {
+	db       *database.DB
+	provider Provider
+	timeout  time.Duration
+}
+
+const paymentColumns = `id, reservation_id, customer_id, currency, status, authorized_cents, captured_cents,
+	refunded_cents, outstanding_cents, provider, coalesce(provider_authorization, ''), coalesce(failure_reason, ''),
+	version, created_at, updated_at`
+
+func scanPayment(row pgx.Row) (Payment, error) {
+	var p Payment
+	err := row.Scan(&p.ID, &p.ReservationID, &p.CustomerID, &p.Currency, &p.Status, &p.AuthorizedCents,
+		&p.CapturedCents, &p.RefundedCents, &p.OutstandingCents, &p.Provider, &p.ProviderAuthorization,
+		&p.FailureReason, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+	return p, err
+}
+
+// Get returns a payment by id.
+func (s *Store) Get(ctx context.Context, q pgx.Tx, id string) (Payment, error) {
+	var row pgx.Row
+	if q != nil {
+		row = q.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments.payments WHERE id = $1`, id)
+	} else {
+		row = s.db.Pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments.payments WHERE id = $1`, id)
+	}
+	p, err := scanPayment(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, platform.NotFound("no payment %s", id)
+	}
+	return p, err
+}
+
+// ByReservation returns the payment of a reservation, if any.
+func (s *Store) ByReservation(ctx context.Context, q pgx.Tx, reservationID string) (Payment, bool, error) {
+	const sql = `SELECT ` + paymentColumns + ` FROM payments.payments WHERE reservation_id = $1`
+	var row pgx.Row
+	if q != nil {
+		row = q.QueryRow(ctx, sql, reservationID)
+	} else {
+		row = s.db.Pool.QueryRow(ctx, sql, reservationID)
+	}
+	p, err := scanPayment(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, false, nil
+	}
+	return p, err == nil, err
+}
+
+// providerCtx bounds one provider call.
+func (s *Store) providerCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// providerError maps a provider failure to the caller's error.
+func providerError(err error) error {
+	var d *Decline
+	switch {
+	case errors.As(err, &d):
+		return &platform.Error{Kind: platform.KindUnprocessable, Message: d.Error(), Err: err}
+	case errors.Is(err, ErrProviderRefused):
+		return &platform.Error{Kind: platform.KindConflict, Message: "the payment provider refused the operation", Err: err}
+	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &platform.Error{Kind: platform.KindGatewayTimeout, Message: "the payment provider did not answer in time; retry with the same Idempotency-Key", Err: err}
+	}
+	return err
+}
+
+func emitPayment(ctx context.Context, tx pgx.Tx, typ string, p Payment, amount int64, reason string) error {
+	return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, p.ID, events.Payment{
+		PaymentID: p.ID, Version: int64(p.Version), ReservationID: p.ReservationID, CustomerID: p.CustomerID,
+		AmountCents: amount, Currency: p.Currency, Status: string(p.Status), Reason: reason,
+	})
+}
+
+// AuthorizeInput is what an authorization needs.
+type AuthorizeInput struct {
+	ReservationID string `json:"reservationId"`
+	CustomerID    string `json:"customerId"`
+	AmountCents   int64  `json:"amountCents"`
+	Currency      string `json:"currency"`
+	PaymentToken  string `json:"paymentToken"`
+}
+
+// ErrAlreadyPaid is an authorization for a reservation whose payment is not a failed one.
+var ErrAlreadyPaid = errors.New("the reservation already has a payment")
+
+// Authorize authorizes in.AmountCents on the token, in tx. A reservation has one payment: a
+// second authorization is ErrAlreadyPaid (with the existing payment), unless the first
+// attempt failed, which the new one replaces. A declined card is stored as a failed payment
+// (payment.failed) and returned without error; a provider timeout rolls everything back.
+//
+// replaceFailed false (the event consumer) makes any existing payment, a failed one too,
+// ErrAlreadyPaid: only a caller with a new card retries a declined reservation.
+func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, replaceFailed bool) (Payment, error) {
+	if in.Currency == "" {
+		in.Currency = "EUR"
+	}
+	p, err := scanPayment(tx.QueryRow(ctx, `INSERT INTO payments.payments
+		(reservation_id, customer_id, currency, status, authorized_cents, provider)
+		VALUES ($1, $2, $3, 'failed', $4, $5)
+		ON CONFLICT (reservation_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, currency = EXCLUDED.currency,
+			authorized_cents = EXCLUDED.authorized_cents, provider = EXCLUDED.provider, failure_reason = NULL,
+			version = payments.version + 1, updated_at = now()
+		WHERE payments.status = 'failed' AND $6
+		RETURNING `+paymentColumns, in.ReservationID, in.CustomerID, in.Currency, in.AmountCents, s.provider.Name(), replaceFailed))
+	if errors.Is(err, pgx.ErrNoRows) {
+		existing, _, gerr := s.ByReservation(ctx, tx, in.ReservationID)
+		if gerr != nil {
+			return Payment{}, gerr
+		}
+		return existing, ErrAlreadyPaid
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	// The key names this attempt: a retry after a lost answer gets the first outcome back.
+	ref, perr := s.provider.Authorize(pctx, fmt.Sprintf("authorize:%s:v%d", p.ID, p.Version), in.PaymentToken, in.AmountCents)
+	var decline *Decline
+	switch {
+	case errors.As(perr, &decline):
+		if p, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET failure_reason = $2, updated_at = now()
+			WHERE id = $1 RETURNING `+paymentColumns, p.ID, decline.Code)); err != nil {
+			return Payment{}, err
+		}
+		return p, emitPayment(ctx, tx, events.PaymentFailed, p, in.AmountCents, decline.Code)
+	case perr != nil:
+		return Payment{}, perr
+	}
+	if p, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET status = 'authorized', provider_authorization = $2,
+		updated_at = now() WHERE id = $1 AND status = 'failed' RETURNING `+paymentColumns, p.ID, ref)); err != nil {
+		return Payment{}, err
+	}
+	return p, emitPayment(ctx, tx, events.PaymentAuthorized, p, p.AuthorizedCents, "")
+}
+
+// explain turns a conditional update that matched no row into 404 or 409 (state unchanged).
+func (s *Store) explain(ctx context.Context, tx pgx.Tx, id, action string, amount int64) error {
+	p, err := s.Get(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case action == "capture" && p.Status == StatusAuthorized:
+		return platform.Conflict("payment %s can capture at most %d cents (the authorization of %d + %d %%)", id, CaptureLimit(p.AuthorizedCents), p.AuthorizedCents, TolerancePercent)
+	case action == "refund" && (p.Status == StatusCaptured || p.Status == StatusPartiallyRefunded):
+		return platform.Conflict("payment %s can refund at most %d cents more (captured %d, refunded %d)", id, p.CapturedCents-p.RefundedCents, p.CapturedCents, p.RefundedCents)
+	}
+	_ = amount
+	return platform.Conflict("payment %s is %s: it cannot be %s", id, p.Status, map[string]string{"capture": "captured", "void": "voided", "refund": "refunded"}[action])
+}
+
+// Capture takes amount from payment id's authorization, once; the rest is released.
+// outstanding is what the final bill exceeds the capture limit by, to be charged separately.
+func (s *Store) Capture(ctx context.Context, tx pgx.Tx, id string, amount, outstanding int64) (Payment, error) {
+	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET status = 'captured', captured_cents = $2,
+		outstanding_cents = $3, version = version + 1, updated_at = now()
+		WHERE id = $1 AND status = 'authorized' AND $2 > 0 AND $2 * 100 <= authorized_cents * (100 + $4)
+		RETURNING `+paymentColumns, id, amount, outstanding, TolerancePercent))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, s.explain(ctx, tx, id, "capture", amount)
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	// The row is locked until commit: a concurrent capture waits, then finds it captured.
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	if err := s.provider.Capture(pctx, "capture:"+id, p.ProviderAuthorization, amount); err != nil {
+		return Payment{}, providerError(err)
+	}
+	return p, emitPayment(ctx, tx, events.PaymentCaptured, p, amount, "")
+}
+
+// Void releases payment id's authorization.
+func (s *Store) Void(ctx context.Context, tx pgx.Tx, id, reason string) (Payment, error) {
+	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET status = 'voided', version = version + 1, updated_at = now()
+		WHERE id = $1 AND status = 'authorized' RETURNING `+paymentColumns, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, s.explain(ctx, tx, id, "void", 0)
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	if err := s.provider.Void(pctx, "void:"+id, p.ProviderAuthorization); err != nil {
+		return Payment{}, providerError(err)
+	}
+	return p, emitPayment(ctx, tx, events.PaymentVoided, p, p.AuthorizedCents, reason)
+}
+
+// Refund pays back amount of payment id's capture; refunds in total never exceed it.
+func (s *Store) Refund(ctx context.Context, tx pgx.Tx, id string, amount int64, reason string) (Payment, error) {
+	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET refunded_cents = refunded_cents + $2,
+		status = CASE WHEN refunded_cents + $2 = captured_cents THEN 'refunded' ELSE 'partially_refunded' END,
+		version = version + 1, updated_at = now()
+		WHERE id = $1 AND status IN ('captured', 'partially_refunded') AND $2 > 0 AND refunded_cents + $2 <= captured_cents
+		RETURNING `+paymentColumns, id, amount))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, s.explain(ctx, tx, id, "refund", amount)
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	// The key is the refund's place in the payment's refunds: a retry of a lost answer
+	// replays, a new refund gets a new key.
+	key := fmt.Sprintf("refund:%s:%d", id, p.RefundedCents-amount)
+	if err := s.provider.Refund(pctx, key, p.ProviderAuthorization, amount); err != nil {
+		return Payment{}, providerError(err)
+	}
+	return p, emitPayment(ctx, tx, events.PaymentRefunded, p, amount, reason)
+}

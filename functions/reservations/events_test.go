@@ -1,0 +1,104 @@
+package reservations_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/reservations"
+)
+
+func payment(reservationID, status string) events.Payment {
+	return events.Payment{PaymentID: "5a5a5a5a-0000-4000-8000-000000000001", Version: 1, ReservationID: reservationID,
+		CustomerID: alice, AmountCents: quoteGross, Currency: "EUR", Status: status}
+}
+
+// TestPaymentAuthorizedConfirmsOnce: redeliveries (same id) and new deliveries of the same
+// fact (another id) confirm once and record one reservation.confirmed.
+func TestPaymentAuthorizedConfirmsOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p, ret := period(3, 48)
+	res := a.book(vehicle1, p, ret)
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := "pay-1"
+			if i%2 == 1 {
+				id = "pay-1-again"
+			}
+			statuses[i] = a.event(id, events.PaymentAuthorized, payment(res.ID, "authorized")).status
+		}()
+	}
+	wg.Wait()
+	for _, s := range statuses {
+		assert.Contains(t, []int{200, 202}, s)
+	}
+	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
+	assert.Equal(t, []string{"created " + res.ID, "confirmed " + res.ID}, a.recorded())
+	assert.Equal(t, 200, a.event("pay-1", events.PaymentAuthorized, payment(res.ID, "authorized")).status, "a duplicate is 200")
+
+	// Malformed payloads are refused for good (400: dead-lettered, not retried).
+	assert.Equal(t, 400, a.event("bad-1", events.PaymentAuthorized, map[string]any{"reservationId": "nope"}).status)
+	assert.Equal(t, 400, a.event("bad-2", events.PaymentAuthorized, nil).status)
+}
+
+func TestPaymentFailedCancels(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p, ret := period(3, 48)
+	res := a.book(vehicle1, p, ret)
+	assert.Equal(t, 202, a.event("fail-1", events.PaymentFailed, payment(res.ID, "failed")).status)
+	got := decode[reservations.Reservation](t, a.do("carla", http.MethodGet, "/api/reservations/"+res.ID, ""))
+	assert.Equal(t, reservations.StatusCancelled, got.Status)
+	assert.Equal(t, reservations.ReasonPaymentDeclined, got.CancelReason)
+	assert.Zero(t, got.FeeCents)
+	// A late authorization changes nothing.
+	assert.Equal(t, 202, a.event("auth-late", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
+	assert.Equal(t, reservations.StatusCancelled, a.status(res.ID))
+	assert.Equal(t, []string{"created " + res.ID, "cancelled " + res.ID}, a.recorded())
+	// The car is free again.
+	a.book(vehicle1, p, ret)
+}
+
+// TestSweepExpiresOnlyPastDueHolds: a ping expires pending holds past their expiry, leaves
+// fresh holds and other states alone, and purges expired idempotency keys.
+func TestSweepExpiresOnlyPastDueHolds(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ctx := context.Background()
+	p, ret := period(3, 48)
+	due := a.book(vehicle1, p, ret)
+	fresh := a.book(vehicle2, p, ret)
+	confirmed := a.book(vehicle1, ret, ret.Add(24*time.Hour))
+	a.setStatus(confirmed.ID, reservations.StatusConfirmed)
+	_, err := a.db.Pool.Exec(ctx, `UPDATE reservations.reservations SET hold_expires_at = now() - interval '1 second' WHERE id = $1`, due.ID)
+	require.NoError(t, err)
+	_, err = a.db.Pool.Exec(ctx, `INSERT INTO reservations.idempotency_keys (scope, key, request_hash, locked_until, expires_at)
+		VALUES ('sub:x', 'old', '\x00', now(), now() - interval '1 hour'), ('sub:x', 'new', '\x00', now(), now() + interval '1 hour')`)
+	require.NoError(t, err)
+
+	assert.Equal(t, 202, a.event("ping-1", events.Ping, map[string]any{}).status)
+	assert.Equal(t, reservations.StatusExpired, a.status(due.ID))
+	assert.Equal(t, reservations.StatusPending, a.status(fresh.ID))
+	assert.Equal(t, reservations.StatusConfirmed, a.status(confirmed.ID))
+	assert.Contains(t, a.recorded(), "expired "+due.ID)
+	var keys int
+	require.NoError(t, a.db.Pool.QueryRow(ctx, `SELECT count(*) FROM reservations.idempotency_keys`).Scan(&keys))
+	assert.Equal(t, 1, keys)
+	// A ping with no data works too (a PingSource without data), and finds nothing more.
+	n := len(a.recorded())
+	assert.Equal(t, 202, a.event("ping-2", events.Ping, nil).status)
+	assert.Len(t, a.recorded(), n)
+	// The expired hold frees the car.
+	a.book(vehicle1, p, ret)
+}

@@ -1,0 +1,66 @@
+package reservations
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// SweepBatch bounds how many holds one ping expires; the next ping takes the rest.
+const SweepBatch = 1000
+
+// ReasonPaymentDeclined is the cancel reason of a booking whose payment failed.
+const ReasonPaymentDeclined = "payment_declined"
+
+// handleEvent applies one delivered event inside the inbox transaction:
+//   - payment.authorized confirms a pending booking; a booking in any other state (already
+//     confirmed by a redelivery or by an agent, expired, cancelled) is left as it is;
+//   - payment.failed cancels a pending booking (reason payment_declined, no fee);
+//   - a PingSource's ping expires past-due holds (reservation.expired each) and purges
+//     expired idempotency keys.
+//
+// Other types are acknowledged and ignored: the Triggers do not send them.
+func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+	switch e.Type() {
+	case events.PaymentAuthorized, events.PaymentFailed:
+		p, err := events.DecodeData[events.Payment](e)
+		if err != nil {
+			return nil, err
+		}
+		if !validUUID(p.ReservationID) {
+			return nil, events.Permanentf("%s %s names no reservation id", e.Type(), e.ID())
+		}
+		action, c := ActionConfirm, change{}
+		if e.Type() == events.PaymentFailed {
+			reason, zero := ReasonPaymentDeclined, int64(0)
+			action, c = ActionCancel, change{reason: &reason, feeCents: &zero}
+		}
+		_, err = transitionTx(ctx, tx, p.ReservationID, action, []Status{StatusPending}, c)
+		if errors.Is(err, pgx.ErrNoRows) {
+			platform.LoggerFrom(ctx).InfoContext(ctx, "payment event changes nothing",
+				slog.String("reservation", p.ReservationID), slog.String("type", e.Type()))
+			return nil, nil
+		}
+		return nil, err
+	case events.Ping:
+		n, err := ExpireDue(ctx, tx, SweepBatch)
+		if err != nil {
+			return nil, err
+		}
+		purged, err := s.keys.Purge(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 || purged > 0 {
+			platform.LoggerFrom(ctx).InfoContext(ctx, "sweep", slog.Int("expired", n), slog.Int64("keysPurged", purged))
+		}
+		return nil, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,259 @@
+package reservations
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Status is where a reservation is in its lifecycle (design.md §4).
+type Status string
+
+// The states. Pending, confirmed and active block the vehicle (the exclusion constraint
+// covers exactly these); the others are final.
+const (
+	StatusPending   Status = "pending"
+	StatusConfirmed Status = "confirmed"
+	StatusActive    Status = "active"
+	StatusCompleted Status = "completed"
+	StatusCancelled Status = "cancelled"
+	StatusExpired   Status = "expired"
+	StatusNoShow    Status = "no_show"
+)
+
+// Statuses are every state, in lifecycle order.
+var Statuses = []Status{StatusPending, StatusConfirmed, StatusActive, StatusCompleted, StatusCancelled, StatusExpired, StatusNoShow}
+
+func (s Status) valid() bool { return slices.Contains(Statuses, s) }
+
+// Action is a transition of the state machine.
+type Action string
+
+// The actions. Expire is the sweep's only; the others have routes.
+const (
+	ActionConfirm  Action = "confirm"
+	ActionActivate Action = "activate"
+	ActionComplete Action = "complete"
+	ActionCancel   Action = "cancel"
+	ActionNoShow   Action = "no-show"
+	ActionExpire   Action = "expire"
+)
+
+// Actions are every action.
+var Actions = []Action{ActionConfirm, ActionActivate, ActionComplete, ActionCancel, ActionNoShow, ActionExpire}
+
+// transition is one edge set of the state machine: the states an action leaves from, the
+// state it leads to and the event it emits.
+type transition struct {
+	from  []Status
+	to    Status
+	event string
+}
+
+// Machine is the state machine of design.md §4: pending → confirmed → active → completed,
+// with the side exits cancelled (from pending or confirmed), expired (an unpaid hold) and
+// no_show (a confirmed booking nobody picked up). The store applies it as a conditional
+// UPDATE … WHERE status = ANY(from), so a concurrent change can never slip past it.
+var Machine = map[Action]transition{
+	ActionConfirm:  {from: []Status{StatusPending}, to: StatusConfirmed, event: events.ReservationConfirmed},
+	ActionActivate: {from: []Status{StatusConfirmed}, to: StatusActive, event: events.ReservationActivated},
+	ActionComplete: {from: []Status{StatusActive}, to: StatusCompleted, event: events.ReservationCompleted},
+	ActionCancel:   {from: []Status{StatusPending, StatusConfirmed}, to: StatusCancelled, event: events.ReservationCancelled},
+	ActionNoShow:   {from: []Status{StatusConfirmed}, to: StatusNoShow, event: events.ReservationNoShow},
+	ActionExpire:   {from: []Status{StatusPending}, to: StatusExpired, event: events.ReservationExpired},
+}
+
+// Allowed reports whether action may leave from s.
+func Allowed(action Action, s Status) bool { return slices.Contains(Machine[action].from, s) }
+
+// Reservation is a booking as the API shows it.
+type Reservation struct {
+	ID                  string     `json:"id"`
+	CustomerID          string     `json:"customerId"`
+	VehicleID           string     `json:"vehicleId"`
+	Category            string     `json:"category"`
+	PickupLocation      string     `json:"pickupLocation"`
+	ReturnLocation      string     `json:"returnLocation"`
+	PickupAt            time.Time  `json:"pickupAt"`
+	ReturnAt            time.Time  `json:"returnAt"`
+	Status              Status     `json:"status"`
+	HoldExpiresAt       *time.Time `json:"holdExpiresAt,omitempty"`
+	TotalGrossCents     int64      `json:"totalGrossCents"`
+	DailyRateGrossCents int64      `json:"dailyRateGrossCents"`
+	Currency            string     `json:"currency"`
+	CancelReason        string     `json:"cancelReason,omitempty"`
+	FeeCents            int64      `json:"feeCents"`
+	LateFeeCents        int64      `json:"lateFeeCents"`
+	ActivatedAt         *time.Time `json:"activatedAt,omitempty"`
+	CompletedAt         *time.Time `json:"completedAt,omitempty"`
+	CancelledAt         *time.Time `json:"cancelledAt,omitempty"`
+	Version             int        `json:"version"`
+	CreatedAt           time.Time  `json:"createdAt"`
+	UpdatedAt           time.Time  `json:"updatedAt"`
+
+	// email and paymentToken are kept but never shown: the email is the lookup secret, the
+	// token goes to payments in reservation.created only.
+	email        string
+	paymentToken string
+}
+
+// Categories are the fleet's vehicle categories.
+var Categories = []string{"KLEIN", "KOMPAKT", "MITTEL", "OBER", "SUV", "KOMBI", "TRANS", "LUXUS"}
+
+// MaxRental is the longest bookable rental (design.md §4: at most 90 days).
+const MaxRental = 90 * 24 * time.Hour
+
+// PickupTolerance is how far in the past a pickup may lie (a walk-in keyed in at the counter).
+const PickupTolerance = 15 * time.Minute
+
+// MaxAdvance is how far ahead a pickup may be booked.
+const MaxAdvance = 730 * 24 * time.Hour
+
+var locationPattern = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
+
+// Booking is the body of a create: who books which car when and where, and the payment
+// provider's token for the card payments will authorize.
+type Booking struct {
+	// CustomerID defaults to the caller's own customer record; staff must give it.
+	CustomerID string `json:"customerId,omitempty"`
+	VehicleID  string `json:"vehicleId"`
+	// Category defaults to the vehicle's; given, it must be the vehicle's.
+	Category       string  `json:"category,omitempty"`
+	PickupLocation string  `json:"pickupLocation"`
+	ReturnLocation string  `json:"returnLocation,omitempty"`
+	PickupAt       string  `json:"pickupAt"`
+	ReturnAt       string  `json:"returnAt"`
+	Insurance      string  `json:"insurance,omitempty"`
+	Extras         []Extra `json:"extras,omitempty"`
+	PaymentToken   string  `json:"paymentToken"`
+}
+
+// Extra is an extra passed on to pricing's quote.
+type Extra struct {
+	Code     string `json:"code"`
+	Quantity *int   `json:"quantity,omitempty"`
+}
+
+// booking is a validated Booking.
+type booking struct {
+	customerID, vehicleID, category string
+	pickupLocation, returnLocation  string
+	pickupAt, returnAt              time.Time
+	insurance                       string
+	extras                          []Extra
+	paymentToken                    string
+	// dailyRateNet is the vehicle's own net daily rate (from the fleet), nil for the policy's.
+	dailyRateNet *int64
+}
+
+type fieldErrors []platform.FieldError
+
+func (e *fieldErrors) add(field, reason string) {
+	*e = append(*e, platform.FieldError{Field: field, Reason: reason})
+}
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// validate checks every field at once against now; requireCustomer says the customer id
+// must be in the body (staff bookings). Guest bookings validate the customer elsewhere.
+func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErrors) {
+	var errs fieldErrors
+	out := booking{
+		customerID:     strings.ToLower(strings.TrimSpace(b.CustomerID)),
+		vehicleID:      strings.ToLower(strings.TrimSpace(b.VehicleID)),
+		category:       strings.ToUpper(strings.TrimSpace(b.Category)),
+		pickupLocation: strings.ToUpper(strings.TrimSpace(b.PickupLocation)),
+		returnLocation: strings.ToUpper(strings.TrimSpace(b.ReturnLocation)),
+		insurance:      strings.ToUpper(strings.TrimSpace(b.Insurance)),
+		extras:         b.Extras,
+		paymentToken:   strings.TrimSpace(b.PaymentToken),
+	}
+	if checkCustomer && !validUUID(out.customerID) {
+		errs.add("customerId", "required for staff bookings: a customer id (UUID)")
+	}
+	if !validUUID(out.vehicleID) {
+		errs.add("vehicleId", "required: a vehicle id (UUID)")
+	}
+	if out.category != "" && !slices.Contains(Categories, out.category) {
+		errs.add("category", "must be one of "+strings.Join(Categories, ", ")+" (or left out: the vehicle's)")
+	}
+	if !locationPattern.MatchString(out.pickupLocation) {
+		errs.add("pickupLocation", "required: a branch code such as BER-HBF")
+	}
+	if out.returnLocation == "" {
+		out.returnLocation = out.pickupLocation
+	} else if !locationPattern.MatchString(out.returnLocation) {
+		errs.add("returnLocation", "a branch code such as BER-HBF")
+	}
+	var perr, rerr error
+	out.pickupAt, perr = time.Parse(time.RFC3339, strings.TrimSpace(b.PickupAt))
+	if perr != nil {
+		errs.add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
+	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
+		errs.add("pickupAt", "must not lie in the past")
+	} else if out.pickupAt.After(now.Add(MaxAdvance)) {
+		errs.add("pickupAt", "must be at most two years ahead")
+	}
+	out.returnAt, rerr = time.Parse(time.RFC3339, strings.TrimSpace(b.ReturnAt))
+	if rerr != nil {
+		errs.add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
+	}
+	if perr == nil && rerr == nil {
+		switch d := out.returnAt.Sub(out.pickupAt); {
+		case d <= 0:
+			errs.add("returnAt", "must be after pickupAt")
+		case d > MaxRental:
+			errs.add("returnAt", "a rental lasts at most 90 days")
+		}
+	}
+	if out.paymentToken == "" || len(out.paymentToken) > 200 {
+		errs.add("paymentToken", "required: the payment provider's card token (at most 200 characters)")
+	}
+	if len(b.Extras) > 20 {
+		errs.add("extras", "at most 20 entries")
+	}
+	return out, errs
+}
+
+// CancelRequest is the body of a cancel.
+type CancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+// pickupDay is the calendar day of t in Germany, where every branch is.
+func pickupDay(t time.Time) string { return t.In(berlin).Format(time.DateOnly) }
+
+var berlin = mustZone("Europe/Berlin")
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(fmt.Sprintf("time zone %s: %v", name, err))
+	}
+	return loc
+}
+
+// LateGrace is how late a return may be before it costs anything (pricing's grace period).
+const LateGrace = time.Hour
+
+// LateFee prices a late return: nothing within LateGrace of the booked return; beyond it,
+// one full gross daily rate per started 24 hours past the booked return. The daily rate is
+// the one the booking was priced with (its quote's gross daily rate).
+func LateFee(returnAt, returnedAt time.Time, dailyGrossCents int64) int64 {
+	late := returnedAt.Sub(returnAt)
+	if late <= LateGrace {
+		return 0
+	}
+	days := int64((late + 24*time.Hour - 1) / (24 * time.Hour))
+	return days * dailyGrossCents
+}

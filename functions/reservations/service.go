@@ -1,0 +1,133 @@
+// Package reservations is the booking lifecycle of Orange Car Rental (design.md §4, §5):
+// reservations-api under /api/reservations. A booking checks the customer's eligibility with
+// customers-api and is priced by pricing-api, then holds the vehicle as a pending
+// reservation with an expiry; payments authorizes on reservation.created and its
+// payment.authorized confirms the booking (payment.failed cancels it). Agents hand the car
+// over (activate), take it back (complete, a late return priced), mark no-shows; customers
+// and agents cancel (the fee per pricing's cancellation rule). A PingSource's event every
+// minute expires unpaid holds and purges old idempotency keys.
+//
+// No vehicle is ever booked twice for overlapping periods: PostgreSQL enforces it with an
+// exclusion constraint over (vehicle, period) for the blocking states, whatever writes the
+// row; a violation is answered 409. Every transition is a conditional UPDATE guarded by the
+// state machine (Machine), so a concurrent change cannot slip past it, and records its
+// event in the outbox in the same transaction. Every mutating POST honours Idempotency-Key.
+package reservations
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/idempotency"
+)
+
+// ServiceName is the Knative Service of this function.
+const ServiceName = "reservations-api"
+
+// Prefix is where the API is served, alone and in `orange dev`.
+const Prefix = "/api/reservations"
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// Config is the function's configuration.
+type Config struct {
+	// Hold is how long a pending reservation holds the vehicle before the sweep expires it.
+	Hold time.Duration `env:"RESERVATION_HOLD, default=15m"`
+	// CallTimeout bounds each call to customers-api and pricing-api.
+	CallTimeout time.Duration `env:"RESERVATION_CALL_TIMEOUT, default=5s"`
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Hold < time.Minute || c.Hold > 24*time.Hour {
+		return fmt.Errorf("RESERVATION_HOLD must be from 1m to 24h, is %s", c.Hold)
+	}
+	if c.CallTimeout <= 0 {
+		return fmt.Errorf("RESERVATION_CALL_TIMEOUT must be positive, is %s", c.CallTimeout)
+	}
+	return nil
+}
+
+// Service serves the reservations API.
+type Service struct {
+	db    *database.DB
+	store *Store
+	peers peers
+	keys  *idempotency.Keys
+	hold  time.Duration
+	now   func() time.Time
+}
+
+// New returns the service over db, calling other functions with client.
+func New(db *database.DB, client *http.Client, cfg Config) *Service {
+	if cfg.Hold == 0 {
+		cfg.Hold = 15 * time.Minute
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 5 * time.Second
+	}
+	return &Service{
+		db: db, store: &Store{db: db}, peers: peers{client: client, timeout: cfg.CallTimeout},
+		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, now: time.Now,
+	}
+}
+
+// Function describes reservations-api to hosts.
+func Function() platform.Function {
+	return platform.Function{
+		Service:    ServiceName,
+		Prefixes:   []string{Prefix},
+		Migrations: &Migrations,
+		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
+			var cfg Config
+			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
+				return nil, err
+			}
+			return New(deps.DB, deps.Client, cfg), nil
+		},
+	}
+}
+
+// Routes is the API's route table: the router, the OpenAPI test and the authorization checks
+// all read it. Which customer's booking a customer may touch is checked in the handlers
+// (their own only, else 404). /cloudevents is public to the router: the Service is reached
+// by the Broker on the cluster network, and the gateway does not forward that path.
+func (s *Service) Routes() []platform.Route {
+	var (
+		bookers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
+		readers = platform.Allow(platform.RoleCustomer, platform.RoleAgent, platform.RoleService)
+		staff   = platform.Allow(platform.RoleAgent, platform.RoleService)
+		agents  = platform.Allow(platform.RoleAgent)
+		byID    = Prefix + "/{id}"
+		idem    = s.keys.Wrap
+	)
+	return []platform.Route{
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getReservationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "createReservation", Method: http.MethodPost, Path: Prefix, Access: bookers, Handler: idem(s.handleCreate)},
+		{Name: "createGuestReservation", Method: http.MethodPost, Path: Prefix + "/guest", Access: platform.Public, Handler: idem(s.handleGuest)},
+		{Name: "lookupReservation", Method: http.MethodGet, Path: Prefix + "/lookup", Access: platform.Public, Handler: s.handleLookup},
+		{Name: "searchReservations", Method: http.MethodGet, Path: Prefix, Access: staff, Handler: s.handleSearch},
+		{Name: "getReservation", Method: http.MethodGet, Path: byID, Access: readers, Handler: s.handleGet},
+		{Name: "confirmReservation", Method: http.MethodPost, Path: byID + "/confirm", Access: staff, Handler: idem(s.handleConfirm)},
+		{Name: "activateReservation", Method: http.MethodPost, Path: byID + "/activate", Access: agents, Handler: idem(s.handleActivate)},
+		{Name: "completeReservation", Method: http.MethodPost, Path: byID + "/complete", Access: agents, Handler: idem(s.handleComplete)},
+		{Name: "cancelReservation", Method: http.MethodPost, Path: byID + "/cancel", Access: bookers, Handler: idem(s.handleCancel)},
+		{Name: "markReservationNoShow", Method: http.MethodPost, Path: byID + "/no-show", Access: agents, Handler: idem(s.handleNoShow)},
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
+	}
+}
+
+func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPIDocument)
+	return err
+}

@@ -1,0 +1,310 @@
+package reservations
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/idempotency"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the reservations schema, with the outbox/inbox and the idempotency keys.
+var Migrations = database.Migrations{Schema: "reservations", FS: migrationFiles, Dir: "migrations",
+	With: []database.Migrations{events.Migrations(), idempotency.Migrations()}}
+
+// Store keeps reservations in PostgreSQL.
+type Store struct {
+	db *database.DB
+}
+
+const selectColumns = `id, customer_id, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
+	status, hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, cancel_reason, fee_cents, late_fee_cents,
+	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_token`
+
+const getSQL = `SELECT ` + selectColumns + ` FROM reservations.reservations WHERE id = $1`
+
+const insertSQL = `INSERT INTO reservations.reservations
+	(customer_id, customer_email, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
+	 hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, payment_token)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9 * interval '1 millisecond', $10, $11, $12, $13)
+RETURNING ` + selectColumns
+
+// lockVehicleSQL serializes the bookings of one vehicle within their transactions.
+const lockVehicleSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.vehicle'), hashtext($1::text))`
+
+// lockReservationVehicleSQL is lockVehicleSQL for the vehicle of reservation $1.
+const lockReservationVehicleSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.vehicle'), hashtext(vehicle_id::text))
+FROM reservations.reservations WHERE id = $1`
+
+// transitionSQL is the state machine's guard: the row changes only when it is still in one
+// of the states $2 the action leaves from. $4..$6 set the cancel reason and the fees when not
+// null; the timestamps follow the new state.
+const transitionSQL = `UPDATE reservations.reservations SET
+	status = $3,
+	hold_expires_at = CASE WHEN $3 = 'pending' THEN hold_expires_at ELSE NULL END,
+	cancel_reason = coalesce($4, cancel_reason),
+	fee_cents = coalesce($5, fee_cents),
+	late_fee_cents = coalesce($6, late_fee_cents),
+	activated_at = CASE WHEN $3 = 'active' THEN now() ELSE activated_at END,
+	completed_at = CASE WHEN $3 = 'completed' THEN now() ELSE completed_at END,
+	cancelled_at = CASE WHEN $3 IN ('cancelled', 'expired', 'no_show') THEN now() ELSE cancelled_at END,
+	version = version + 1, updated_at = now()
+WHERE id = $1 AND status = ANY($2)
+RETURNING ` + selectColumns
+
+// expireSQL takes a batch of past-due holds, skipping rows another sweep holds.
+const expireSQL = `UPDATE reservations.reservations r SET status = 'expired', hold_expires_at = NULL,
+	cancelled_at = now(), version = version + 1, updated_at = now()
+WHERE r.id IN (SELECT id FROM reservations.reservations
+	WHERE status = 'pending' AND hold_expires_at < now()
+	ORDER BY hold_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING ` + selectColumns
+
+func scanReservation(row pgx.Row) (Reservation, error) {
+	var r Reservation
+	err := row.Scan(&r.ID, &r.CustomerID, &r.VehicleID, &r.Category, &r.PickupLocation, &r.ReturnLocation,
+		&r.PickupAt, &r.ReturnAt, &r.Status, &r.HoldExpiresAt, &r.TotalGrossCents, &r.DailyRateGrossCents,
+		&r.Currency, &r.CancelReason, &r.FeeCents, &r.LateFeeCents, &r.ActivatedAt, &r.CompletedAt,
+		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentToken)
+	return r, err
+}
+
+// payload is the event payload of r: the whole booking as it stands.
+func payload(r Reservation) events.Reservation {
+	return events.Reservation{
+		ReservationID: r.ID, Version: int64(r.Version), CustomerID: r.CustomerID, VehicleID: r.VehicleID,
+		Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
+		PickupAt: r.PickupAt.UTC().Format(time.RFC3339), ReturnAt: r.ReturnAt.UTC().Format(time.RFC3339),
+		Status: string(r.Status), TotalGross: r.TotalGrossCents, Currency: r.Currency,
+		Reason: r.CancelReason, FeeCents: r.FeeCents, LateFeeCents: r.LateFeeCents,
+	}
+}
+
+func emit(ctx context.Context, tx pgx.Tx, typ string, p events.Reservation) error {
+	return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, p.ReservationID, p)
+}
+
+// newHold is what a create stores.
+type newHold struct {
+	booking
+	email      string
+	totalGross int64
+	dailyGross int64
+	currency   string
+	hold       time.Duration
+}
+
+// Create stores a pending hold and records reservation.created (with the payment token, for
+// payments to authorize) in the same transaction. An overlapping blocking booking of the
+// vehicle is refused by the exclusion constraint: 409.
+func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
+	var r Reservation
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		// Concurrent inserts checked against one another by the exclusion constraint can
+		// deadlock (each waits for the other's uncommitted row); queueing the bookings of one
+		// vehicle on a transaction lock avoids that. The constraint still decides.
+		if _, err := tx.Exec(ctx, lockVehicleSQL, h.vehicleID); err != nil {
+			return err
+		}
+		var err error
+		r, err = scanReservation(tx.QueryRow(ctx, insertSQL, h.customerID, h.email, h.vehicleID, h.category,
+			h.pickupLocation, h.returnLocation, h.pickupAt, h.returnAt, h.hold.Milliseconds(),
+			h.totalGross, h.dailyGross, h.currency, h.paymentToken))
+		if err != nil {
+			return err
+		}
+		p := payload(r)
+		p.PaymentToken = h.paymentToken
+		return emit(ctx, tx, events.ReservationCreated, p)
+	})
+	switch {
+	case database.IsCode(err, database.ExclusionViolation):
+		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period")
+	case database.IsCode(err, database.CheckViolation):
+		return Reservation{}, platform.Invalid("the reservation breaks a rule of the reservations table")
+	}
+	return r, err
+}
+
+// Get returns the reservation with id.
+func (s *Store) Get(ctx context.Context, id string) (Reservation, error) {
+	r, err := scanReservation(s.db.Pool.QueryRow(ctx, getSQL, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Reservation{}, platform.NotFound("no reservation with id %s", id)
+	}
+	return r, err
+}
+
+// change is what a transition sets besides the status; nil fields stay.
+type change struct {
+	reason       *string
+	feeCents     *int64
+	lateFeeCents *int64
+}
+
+// Transition applies action to reservation id if its state allows, recording the action's
+// event in the same transaction. from narrows the states it may leave from (nil: all the
+// machine allows). A reservation in another state is left unchanged: 409.
+func (s *Store) Transition(ctx context.Context, id string, action Action, from []Status, c change) (Reservation, error) {
+	var r Reservation
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		r, err = transitionTx(ctx, tx, id, action, from, c)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := s.Get(ctx, id)
+		if gerr != nil {
+			return Reservation{}, gerr
+		}
+		return cur, illegal(action, cur.Status)
+	}
+	return r, err
+}
+
+// transitionTx is Transition inside tx; pgx.ErrNoRows when the row is missing or in a state
+// the action does not leave from.
+func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from []Status, c change) (Reservation, error) {
+	t := Machine[action]
+	if from == nil {
+		from = t.from
+	}
+	if t.to == StatusConfirmed || t.to == StatusActive {
+		// The new row version is checked by the exclusion constraint like an insert: queue
+		// behind the vehicle's bookings in flight (see Create) rather than deadlock with them.
+		if _, err := tx.Exec(ctx, lockReservationVehicleSQL, id); err != nil {
+			return Reservation{}, err
+		}
+	}
+	states := make([]string, len(from))
+	for i, s := range from {
+		states[i] = string(s)
+	}
+	r, err := scanReservation(tx.QueryRow(ctx, transitionSQL, id, states, string(t.to), c.reason, c.feeCents, c.lateFeeCents))
+	if err != nil {
+		return Reservation{}, err
+	}
+	return r, emit(ctx, tx, t.event, payload(r))
+}
+
+func illegal(a Action, s Status) error {
+	return platform.Conflict("a %s reservation cannot be %s", s, actionVerb(a))
+}
+
+func actionVerb(a Action) string {
+	switch a {
+	case ActionConfirm:
+		return "confirmed"
+	case ActionActivate:
+		return "picked up"
+	case ActionComplete:
+		return "returned"
+	case ActionCancel:
+		return "cancelled"
+	case ActionNoShow:
+		return "marked as a no-show"
+	case ActionExpire:
+		return "expired"
+	}
+	return string(a)
+}
+
+// ExpireDue expires pending holds past their expiry inside tx, each with its
+// reservation.expired event, at most limit of them; it returns how many.
+func ExpireDue(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
+	rows, err := tx.Query(ctx, expireSQL, limit)
+	if err != nil {
+		return 0, err
+	}
+	expired, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reservation, error) { return scanReservation(row) })
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range expired {
+		if err := emit(ctx, tx, events.ReservationExpired, payload(r)); err != nil {
+			return 0, err
+		}
+	}
+	return len(expired), nil
+}
+
+// Filter narrows an agent search; empty fields match everything.
+type Filter struct {
+	Status     Status
+	CustomerID string
+	VehicleID  string
+	Category   string
+	Location   string
+	From, To   *time.Time
+	Sort       string
+	Page       int
+	PageSize   int
+}
+
+// sortColumns maps the sort parameter to an ORDER BY clause.
+var sortColumns = map[string]string{
+	"pickupAt": "pickup_at, id", "-pickupAt": "pickup_at DESC, id",
+	"createdAt": "created_at, id", "-createdAt": "created_at DESC, id",
+	"returnAt": "return_at, id", "-returnAt": "return_at DESC, id",
+}
+
+// Search returns a page of reservations matching f and the total count. From/To select
+// reservations whose period overlaps [From, To).
+func (s *Store) Search(ctx context.Context, f Filter) ([]Reservation, int, error) {
+	where := []string{"true"}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.CustomerID != "" {
+		where = append(where, "customer_id = "+arg(f.CustomerID))
+	}
+	if f.VehicleID != "" {
+		where = append(where, "vehicle_id = "+arg(f.VehicleID))
+	}
+	if f.Category != "" {
+		where = append(where, "category = "+arg(f.Category))
+	}
+	if f.Location != "" {
+		p := arg(f.Location)
+		where = append(where, "(pickup_location = "+p+" OR return_location = "+p+")")
+	}
+	if f.From != nil || f.To != nil {
+		where = append(where, "period && tstzrange("+arg(f.From)+"::timestamptz, "+arg(f.To)+"::timestamptz, '[)')")
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM reservations.reservations WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	order := sortColumns[f.Sort]
+	if order == "" {
+		order = sortColumns["pickupAt"]
+	}
+	q := `SELECT ` + selectColumns + ` FROM reservations.reservations WHERE ` + cond +
+		` ORDER BY ` + order + ` LIMIT ` + arg(f.PageSize) + ` OFFSET ` + arg((f.Page-1)*f.PageSize)
+	rows, err := s.db.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reservation, error) { return scanReservation(row) })
+	if out == nil {
+		out = []Reservation{}
+	}
+	return out, total, err
+}
