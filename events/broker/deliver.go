@@ -70,7 +70,8 @@ func (b *Broker) process(ctx context.Context, w *worker, r *route, j *job) error
 		return nil
 	}
 	dead := deadLetter(j.event, r.trigger.Subscriber, last)
-	dlsFail, _, err := b.try(ctx, w, r, *spec.DeadLetterSink, dead)
+	// Knative sends Prefer: reply to subscribers only, not to the dead-letter sink.
+	dlsFail, _, err := b.try(withoutReply(ctx), w, r, *spec.DeadLetterSink, dead)
 	if err != nil {
 		return err
 	}
@@ -106,6 +107,9 @@ func (b *Broker) try(ctx context.Context, w *worker, r *route, to Destination, e
 			}
 		}
 		actx, end := w.attempt(spec.Timeout)
+		if noReply(ctx) {
+			actx = withoutReply(actx)
+		}
 		reply, status, err := b.deliver(actx, to, e)
 		end()
 		if err == nil && status >= 200 && status < 300 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -39,12 +40,20 @@ func HTTPDeliverer(rt http.RoundTripper) Deliverer {
 		if err := cehttp.WriteRequest(binding.WithForceBinary(ctx), binding.ToMessage(&e), req); err != nil {
 			return nil, 0, fmt.Errorf("encode event %s: %w", e.ID(), err)
 		}
-		req.Header.Set("Prefer", "reply")
+		if !noReply(ctx) {
+			req.Header.Set("Prefer", "reply")
+		}
 		if to.Namespace != "" {
 			req.Header.Set("Kn-Namespace", to.Namespace)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
+			// Name the destination's cluster URL, as knativeerrordest does and Knative's
+			// dispatcher does in its error, not the in-process address.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				ue.URL = to.URL()
+			}
 			return nil, 0, err
 		}
 		defer resp.Body.Close()
@@ -110,4 +119,16 @@ func EventDisplay(logger *slog.Logger) http.Handler {
 		logger.WarnContext(r.Context(), "dead letter", attrs...)
 		w.WriteHeader(http.StatusAccepted)
 	})
+}
+
+type noReplyKey struct{}
+
+// withoutReply marks a delivery that must not ask for a reply (the dead-letter sink's).
+func withoutReply(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noReplyKey{}, true)
+}
+
+func noReply(ctx context.Context) bool {
+	v, _ := ctx.Value(noReplyKey{}).(bool)
+	return v
 }

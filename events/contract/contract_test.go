@@ -219,9 +219,6 @@ func TestContract(t *testing.T) {
 			if t.Failed() {
 				return
 			}
-			for i := range outcomes {
-				outcomes[i] = setAsideKnownDifferences(t, modes[i], outcomes[i])
-			}
 			for i := 1; i < len(modes); i++ {
 				require.Equal(t, outcomes[0], outcomes[i], "%s and %s disagree", modes[0].name, modes[i].name)
 			}
@@ -229,44 +226,6 @@ func TestContract(t *testing.T) {
 	}
 }
 
-// setAsideKnownDifferences removes from o what is known to differ between the modes
-// without changing what a consumer or sink does, and logs it, so that it stays visible:
-//
-//   - The in-process broker sends "Prefer: reply" with dead-letter deliveries too
-//     (HTTPDeliverer sets it on every request); Knative's dispatcher sends it to the
-//     subscriber only (kncloudevents send: additionalHeadersForDestination), the
-//     dead-letter sink getting the Trigger's headers without it. Neither reads a reply
-//     from the sink.
-//   - When there was no answer, the in-process broker's knativeerrordata names the URL it
-//     posted to through the platform transport (http://<service><path>), not the cluster
-//     URL its knativeerrordest names; Knative's name the same URL in both.
-func setAsideKnownDifferences(t *testing.T, m mode, o outcome) outcome {
-	t.Helper()
-	o.DeadLetters = slices.Clone(o.DeadLetters)
-	seen := map[string]bool{}
-	known := func(what string) {
-		if !seen[what] {
-			seen[what] = true
-			t.Logf("known difference: the %s %s", m.name, what)
-		}
-	}
-	for i, dl := range o.DeadLetters {
-		if prefer := preferOnWire.FindString(dl.Wire); prefer != `prefer=""` {
-			known("delivers dead letters with " + prefer)
-		}
-		o.DeadLetters[i].Wire = preferOnWire.ReplaceAllString(dl.Wire, "prefer=(set aside)")
-		for _, tg := range loadTriggers(t) {
-			posted := "http://" + tg.Subscriber.Service + tg.Subscriber.Path
-			if strings.Contains(dl.ErrorText, posted) {
-				known(fmt.Sprintf("names %s in knativeerrordata, %s in knativeerrordest", posted, tg.Subscriber.URL()))
-				o.DeadLetters[i].ErrorText = strings.ReplaceAll(dl.ErrorText, posted, "<subscriber>")
-			}
-		}
-	}
-	return o
-}
-
 var (
-	preferOnWire = regexp.MustCompile(`prefer="[^"]*"`)
 	timeoutCause = regexp.MustCompile(`(context deadline exceeded|net/http: request canceled)( \(Client\.Timeout exceeded [^)]*\))?$`)
 )
