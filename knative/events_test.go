@@ -26,9 +26,10 @@ func eventCatalogue() (known, emitted map[string]bool) {
 // went with notification-worker's Triggers): customer.registered,
 // customer.updated, customer.erased, payment.captured, payment.refunded,
 // invoice.issued, reservation.confirmed (sync-worker);
-// reservation.completed (vehicles-api, payments-api capture, sync-worker);
-// reservation.cancelled (payments-api fee and void/refund, vehicles-api,
-// sync-worker).
+// reservation.* (sync-worker; reservation.no_show also payments-api);
+// payment.authorized (sync-worker); payment.failed (notification-worker,
+// sync-worker) — their lines went with the Triggers of payments-api,
+// reservations-api and vehicles-api.
 var awaitingConsumer = map[string]string{
 	events.CustomerStatusChanged: "sync-worker",
 	events.LocationCreated:       "sync-worker",
@@ -38,11 +39,5 @@ var awaitingConsumer = map[string]string{
 	events.VehicleUpdated:        "sync-worker",
 	events.VehicleStatusChanged:  "sync-worker",
 	events.VehicleMoved:          "sync-worker",
-	events.ReservationCreated:    "payments-api (authorize), vehicles-api, sync-worker",
-	events.ReservationActivated:  "vehicles-api, sync-worker",
-	events.ReservationExpired:    "vehicles-api, payments-api (void), sync-worker",
-	events.ReservationNoShow:     "vehicles-api, payments-api, sync-worker",
-	events.PaymentAuthorized:     "reservations-api (confirm), sync-worker",
-	events.PaymentFailed:         "reservations-api, notification-worker, sync-worker",
 	events.PaymentVoided:         "sync-worker",
 }

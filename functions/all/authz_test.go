@@ -355,6 +355,9 @@ var expected = map[string]row{
 	"vehicles-api changeVehicleStatus":    {path: vehicleRoute + "/status", body: vehicleStatusBody, expect: fleetOnly(200)},
 	"vehicles-api moveVehicle":            {path: vehicleRoute + "/location", body: vehicleMoveBody, expect: fleetOnly(200)},
 	"vehicles-api changeVehicleDailyRate": {path: vehicleRoute + "/daily-rate", body: vehicleRateBody, expect: fleetOnly(200)},
+	// Cluster-local: only the Broker reaches /cloudevents; a type fleet does not consume is
+	// acknowledged (202) and ignored.
+	"vehicles-api receiveEvent": {path: "/cloudevents", body: registeredEventData, header: registeredEventHeaders, expect: everyone(202)},
 
 	"api-gateway forward:payments-api":   {expect: everyone(forwards)},
 	"api-gateway forward:payments-api/*": {expect: everyone(forwards)},

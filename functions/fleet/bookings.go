@@ -89,12 +89,23 @@ RETURNING true`
 // receiver calls it; it returns an invalid error (a 4xx, dead-lettered) for a change it can
 // never apply, such as one for a vehicle fleet does not know.
 func (s *Store) ApplyBooking(ctx context.Context, c BookingChange) (applied bool, err error) {
+	return applyBooking(ctx, s.db.Pool, c)
+}
+
+// queryRower is what applyBooking needs: the pool, or the inbox transaction of the event
+// receiver.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// applyBooking is ApplyBooking through q (the pool or a transaction).
+func applyBooking(ctx context.Context, q queryRower, c BookingChange) (applied bool, err error) {
 	c.ReservationID = strings.ToLower(c.ReservationID)
 	c.VehicleID = strings.ToLower(c.VehicleID)
 	if err := c.validate(); err != nil {
 		return false, err
 	}
-	err = s.db.Pool.QueryRow(ctx, applyBookingSQL, c.ReservationID, c.VehicleID, c.PickupAt, c.ReturnAt,
+	err = q.QueryRow(ctx, applyBookingSQL, c.ReservationID, c.VehicleID, c.PickupAt, c.ReturnAt,
 		string(c.Status), c.Version).Scan(&applied)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -125,6 +126,10 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "changeVehicleStatus", Method: http.MethodPut, Path: Prefix + "/{id}/status", Access: fleet, Handler: s.handleChangeStatus},
 		{Name: "moveVehicle", Method: http.MethodPut, Path: Prefix + "/{id}/location", Access: fleet, Handler: s.handleMove},
 		{Name: "changeVehicleDailyRate", Method: http.MethodPut, Path: Prefix + "/{id}/daily-rate", Access: fleet, Handler: s.handleChangeDailyRate},
+		// Public to the router: the Service is cluster-local, reached by the Broker only, and
+		// the gateway does not forward this path.
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+			Handler: events.Receiver(s.store.db, Migrations.Schema, s.handleEvent)},
 	}
 }
 

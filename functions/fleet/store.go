@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 )
@@ -16,8 +17,10 @@ import (
 var migrationFiles embed.FS
 
 // Migrations is the fleet schema: vehicles, the status transition table, the bookings read
-// model and the demo fleet.
-var Migrations = database.Migrations{Schema: "fleet", FS: migrationFiles, Dir: "migrations"}
+// model and the demo fleet, with the events package's inbox (and outbox) for the reservation
+// events that feed the read model.
+var Migrations = database.Migrations{Schema: "fleet", FS: migrationFiles, Dir: "migrations",
+	With: []database.Migrations{events.Migrations()}}
 
 // Store keeps vehicles and fleet's bookings read model in PostgreSQL. Every rule that a
 // concurrent writer could break is checked by the statement that writes (a conditional
