@@ -1,30 +1,25 @@
 package fleet_test
 
 import (
-	"context"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/fleet"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/openapitest"
 )
 
 func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
 	t.Helper()
 	r := a.get("/api/vehicles/openapi.json", "Authorization", "")
 	require.Equal(t, http.StatusOK, r.status)
-	doc, err := openapi3.NewLoader().LoadFromData(r.body)
-	require.NoError(t, err)
-	require.NoError(t, doc.Validate(context.Background()))
-	return doc
+	return openapitest.Load(t, r.body)
 }
 
 // testOpenAPICoversEveryRoute holds the document and the route table to each other: every
@@ -32,24 +27,9 @@ func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
 func testOpenAPICoversEveryRoute(t *testing.T, db *database.DB) {
 	a := newAPIOn(t, db, nil)
 	doc := loadOpenAPI(t, a)
-
-	documented := map[string]string{} // "METHOD path" → operationId
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			documented[method+" "+path] = op.OperationID
-		}
-	}
 	svc, err := fleet.New(fleet.Config{MaxCandidates: 1, PricingTimeout: 1}, platform.Deps{Client: &http.Client{}})
 	require.NoError(t, err)
-	served := map[string]bool{}
-	for _, rt := range svc.Routes() {
-		key := rt.Method + " " + rt.Path
-		served[key] = true
-		assert.Equal(t, rt.Name, documented[key], "route %s is not documented (or under another operationId)", key)
-	}
-	for key := range documented {
-		assert.True(t, served[key], "the document describes %s, which is not served", key)
-	}
+	openapitest.CheckRoutes(t, doc, svc.Routes())
 	// Both places the document is served return the same bytes.
 	assert.Equal(t, a.get("/openapi.json").body, a.get("/api/vehicles/openapi.json").body)
 }
@@ -59,9 +39,8 @@ func testOpenAPICoversEveryRoute(t *testing.T, db *database.DB) {
 func TestResponsesMatchTheDocument(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, nil)
-	doc := loadOpenAPI(t, a)
-	router, err := gorillamux.NewRouter(doc)
-	require.NoError(t, err)
+	v := openapitest.NewValidator(t, loadOpenAPI(t, a))
+	v.Response = &openapi3filter.Options{IncludeResponseStatus: true}
 	search := searchPath(pickupDay(), 3, "")
 
 	calls := []struct {
@@ -98,39 +77,19 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"PUT", "/api/vehicles/" + vwGolf + "/daily-rate", `{"dailyRateNetCents":4599}`, nil, 200},
 	}
 	for _, c := range calls {
-		req, err := http.NewRequest(c.method, "http://localhost"+c.path, strings.NewReader(c.body))
-		require.NoError(t, err)
+		header := http.Header{}
 		if c.body != "" {
-			req.Header.Set("Content-Type", "application/json")
+			header.Set("Content-Type", "application/json")
 		}
-		route, params, err := router.FindRoute(req)
-		require.NoError(t, err, "%s %s", c.method, c.path)
-		r := a.do(c.method, c.path, req.Header.Get("Content-Type"), c.body, c.header...)
+		r := a.do(c.method, c.path, header.Get("Content-Type"), c.body, c.header...)
 		require.Equal(t, c.wantStatus, r.status, "%s %s: %s", c.method, c.path, r.body)
-		input := &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-				Options: &openapi3filter.Options{ExcludeRequestBody: true, ExcludeRequestQueryParams: true}},
-			Status:  r.status,
-			Header:  r.header,
-			Options: &openapi3filter.Options{IncludeResponseStatus: true},
-		}
-		input.SetBodyBytes(r.body)
-		assert.NoError(t, openapi3filter.ValidateResponse(context.Background(), input), "%s %s → %d %s", c.method, c.path, r.status, r.body)
+		v.Check(t, c.method, c.path, header, r.status, r.header, r.body)
 	}
 
 	// The 503 of a search without prices is documented too.
 	a.pricing.setMode("fail")
-	req, err := http.NewRequest("GET", "http://localhost"+search, nil)
-	require.NoError(t, err)
-	route, params, err := router.FindRoute(req)
-	require.NoError(t, err)
 	r := a.get(search)
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
-	input := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{ExcludeRequestQueryParams: true}},
-		Status: r.status, Header: r.header, Options: &openapi3filter.Options{IncludeResponseStatus: true},
-	}
-	input.SetBodyBytes(r.body)
-	assert.NoError(t, openapi3filter.ValidateResponse(context.Background(), input))
+	v.Request = &openapi3filter.Options{ExcludeRequestQueryParams: true}
+	v.Check(t, http.MethodGet, search, nil, r.status, r.header, r.body)
 }
