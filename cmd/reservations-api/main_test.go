@@ -1,11 +1,17 @@
 package main_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +22,7 @@ import (
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/reservations"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
+	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
 	"github.com/orangecarrental/orange/platform/proctest"
 )
@@ -87,12 +94,177 @@ func TestRefusesToStartMisconfigured(t *testing.T) {
 	}
 }
 
-func startIssuer(tb testing.TB) string {
+func startIssuer(tb testing.TB) string { return "OIDC_ISSUER_URL=" + startDevIssuer(tb).URL() }
+
+// startDevIssuer serves a dev issuer on an httptest server for the test's lifetime.
+func startDevIssuer(tb testing.TB) *devissuer.Issuer {
 	key, err := devissuer.GenerateKey()
 	require.NoError(tb, err)
 	var iss *devissuer.Issuer
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { iss.Handler().ServeHTTP(w, r) }))
 	tb.Cleanup(srv.Close)
 	iss = devissuer.New(srv.URL+devissuer.RealmPath, key)
-	return "OIDC_ISSUER_URL=" + iss.URL()
+	return iss
+}
+
+// TestNoOverlapAcrossProcesses runs three real reservations-api processes on one database,
+// fires randomized bookings of ten vehicles (and some cancels) at random processes
+// concurrently, then asks PostgreSQL by a self-join for two blocking bookings of one vehicle
+// whose periods overlap: there must be none, whichever process stored them.
+func TestNoOverlapAcrossProcesses(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	dbURL := pg.NewDatabaseURL(t, reservations.Migrations)
+	iss := startDevIssuer(t)
+	token, err := iss.TokenFor("carla") // an agent, booking for a customer
+	require.NoError(t, err)
+
+	vehicles := make([]string, 10)
+	for i := range vehicles {
+		vehicles[i] = fmt.Sprintf("f1ee0000-0000-4000-8000-0000000001%02d", i)
+	}
+	known := map[string]bool{}
+	for _, v := range vehicles {
+		known[v] = true
+	}
+	// The upstream functions at their edge, answering as clients.go expects them to.
+	reply := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	customers := http.NewServeMux()
+	customers.HandleFunc("GET /api/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		reply(w, map[string]string{"id": id, "email": id[:8] + "@example.com", "status": "active"})
+	})
+	customers.HandleFunc("POST /api/customers/{id}/eligibility", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"eligible": true, "reasons": []any{}, "warnings": []any{}})
+	})
+	pricing := http.NewServeMux()
+	pricing.HandleFunc("POST /api/pricing/quotes", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"days": 1, "dailyRateGrossCents": 4759, "grossCents": 4759, "currency": "EUR"})
+	})
+	pricing.HandleFunc("POST /api/pricing/cancellation-fee", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"feePercent": 0, "feeCents": 0, "hoursBeforePickup": 48})
+	})
+	fleet := http.NewServeMux()
+	fleet.HandleFunc("GET /api/vehicles/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !known[id] {
+			http.NotFound(w, r)
+			return
+		}
+		reply(w, map[string]any{"id": id, "category": "KOMPAKT", "locationCode": "BER-HBF", "status": "available", "dailyRateNetCents": nil})
+	})
+	var upstream []string
+	for name, h := range map[string]http.Handler{"CUSTOMERS_API_URL": customers, "PRICING_API_URL": pricing, "VEHICLES_API_URL": fleet} {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		upstream = append(upstream, name+"="+srv.URL)
+	}
+
+	env := append([]string{"PORT=0", "DATABASE_URL=" + dbURL, "LOG_LEVEL=info", "OIDC_ISSUER_URL=" + iss.URL()}, upstream...)
+	addrs := make([]string, 3)
+	for i := range addrs {
+		p := proctest.Start(t, bin, nil, env...)
+		proctest.WaitReady(t, p.Addr)
+		addrs[i] = p.Addr
+	}
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	t.Cleanup(client.CloseIdleConnections)
+	post := func(addr, path, body string) (int, []byte, error) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw, err
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	base := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
+	const workers, perWorker = 20, 15
+	var mu sync.Mutex
+	created, conflicts, cancelled := 0, 0, 0
+	var unexpected []string
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range workers {
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(seed, uint64(g)))
+			customer := []string{devissuer.CustomerAlice, devissuer.CustomerBob}[g%2]
+			<-start
+			for range perWorker {
+				pickup := base.Add(time.Duration(rnd.IntN(96)) * time.Hour)
+				ret := pickup.Add(time.Duration(1+rnd.IntN(36)) * time.Hour)
+				body := fmt.Sprintf(`{"customerId":%q,"vehicleId":%q,"category":"KOMPAKT","pickupLocation":"BER-HBF","pickupAt":%q,"returnAt":%q,"paymentToken":"tok_visa_success"}`,
+					customer, vehicles[rnd.IntN(len(vehicles))], pickup.Format(time.RFC3339), ret.Format(time.RFC3339))
+				status, raw, err := post(addrs[rnd.IntN(len(addrs))], "/api/reservations", body)
+				mu.Lock()
+				switch {
+				case err != nil:
+					unexpected = append(unexpected, "book: "+err.Error())
+				case status == http.StatusCreated:
+					created++
+				case status == http.StatusConflict:
+					conflicts++
+				default:
+					unexpected = append(unexpected, fmt.Sprintf("book: %d %s", status, raw))
+				}
+				mu.Unlock()
+				if err != nil || status != http.StatusCreated || rnd.IntN(4) != 0 {
+					continue
+				}
+				var res reservations.Reservation
+				if err := json.Unmarshal(raw, &res); err != nil || res.ID == "" {
+					mu.Lock()
+					unexpected = append(unexpected, fmt.Sprintf("created without an id: %s", raw))
+					mu.Unlock()
+					continue
+				}
+				status, raw, err = post(addrs[rnd.IntN(len(addrs))], "/api/reservations/"+res.ID+"/cancel", `{"reason":"randomized run"}`)
+				mu.Lock()
+				if err != nil {
+					unexpected = append(unexpected, "cancel: "+err.Error())
+				} else if status != http.StatusOK {
+					unexpected = append(unexpected, fmt.Sprintf("cancel: %d %s", status, raw))
+				} else {
+					cancelled++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	t.Logf("%d bookings in %v over %d processes: %d created (%d then cancelled), %d conflicts",
+		workers*perWorker, time.Since(began).Round(time.Millisecond), len(addrs), created, cancelled, conflicts)
+
+	require.Empty(t, unexpected, "every booking answers 201 or 409 and every cancel 200")
+	assert.Equal(t, workers*perWorker, created+conflicts)
+	assert.Positive(t, created, "some bookings succeed")
+	assert.Positive(t, conflicts, "some bookings conflict")
+	assert.Positive(t, cancelled, "some bookings are cancelled")
+
+	db, err := database.Open(context.Background(), database.Config{URL: dbURL, MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	var rows, blocking, overlaps int
+	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE status IN ('pending', 'confirmed', 'active'))
+		FROM reservations.reservations`).Scan(&rows, &blocking))
+	assert.Equal(t, created, rows, "one row per created booking")
+	assert.Equal(t, created-cancelled, blocking, "every booking not cancelled still blocks its vehicle")
+	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM reservations.reservations x
+		JOIN reservations.reservations y ON x.vehicle_id = y.vehicle_id AND x.id < y.id AND x.period && y.period
+		WHERE x.status IN ('pending', 'confirmed', 'active') AND y.status IN ('pending', 'confirmed', 'active')`).Scan(&overlaps))
+	assert.Zero(t, overlaps, "overlapping blocking bookings of one vehicle")
 }
