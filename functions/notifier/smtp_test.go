@@ -46,10 +46,16 @@ type envelope struct {
 }
 
 func newFakeSMTP(t *testing.T, rcpt func(n int) string) *fakeSMTP {
+	return newFakeSMTPWithAuth(t, rcpt, "")
+}
+
+// newFakeSMTPWithAuth is a fake server requiring AUTH PLAIN with the given credentials. They
+// are set before the accept loop starts: sessions read them without a lock.
+func newFakeSMTPWithAuth(t *testing.T, rcpt func(n int) string, auth string) *fakeSMTP {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	f := &fakeSMTP{ln: ln, rcpt: rcpt}
+	f := &fakeSMTP{ln: ln, rcpt: rcpt, auth: auth}
 	if f.rcpt == nil {
 		f.rcpt = func(int) string { return "250 2.1.5 OK" }
 	}
@@ -290,8 +296,7 @@ func TestSMTPFailuresAreRecordedAndRetried(t *testing.T) {
 
 func TestSMTPAuthenticatesWithoutLoggingThePassword(t *testing.T) {
 	t.Parallel()
-	server := newFakeSMTP(t, nil)
-	server.auth = "\x00mailer\x00s3cr3t-hunter2"
+	server := newFakeSMTPWithAuth(t, nil, "\x00mailer\x00s3cr3t-hunter2")
 	env := smtpEnv(server.port())
 	env["SMTP_USERNAME"], env["SMTP_PASSWORD"] = "mailer", "s3cr3t-hunter2"
 	var logs syncBuffer
