@@ -72,7 +72,6 @@ const emitsEventsKey = "orange.carrental/emits-events"
 // an outbox emits events and needs K_SINK.
 var outboxUnused = map[string]string{
 	"notification-worker": "consumes events only; the inbox migration brings the outbox with it",
-	"vehicles-api":        "emits no vehicle.* events yet; the inbox for the reservation events brings the outbox with it",
 }
 
 // checkEmitsEventsLabel: a function that records events in an outbox carries

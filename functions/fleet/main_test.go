@@ -150,7 +150,8 @@ func (a *api) snapshot() string {
 	var s string
 	err := a.db.Pool.QueryRow(context.Background(), `SELECT
 		coalesce((SELECT string_agg(row_to_json(v)::text, E'\n' ORDER BY id) FROM fleet.vehicles v), '') || E'\n--\n' ||
-		coalesce((SELECT string_agg(row_to_json(b)::text, E'\n' ORDER BY reservation_id) FROM fleet.bookings b), '')`).Scan(&s)
+		coalesce((SELECT string_agg(row_to_json(b)::text, E'\n' ORDER BY reservation_id) FROM fleet.bookings b), '') || E'\n--\n' ||
+		coalesce((SELECT string_agg(id::text, ',' ORDER BY seq) FROM fleet.outbox), '')`).Scan(&s)
 	require.NoError(a.t, err)
 	return s
 }

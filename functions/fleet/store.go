@@ -171,15 +171,15 @@ func (s *Store) Candidates(ctx context.Context, q SearchQuery, limit int) ([]Veh
 
 // Create stores a new vehicle; a plate already in the fleet is a conflict.
 func (s *Store) Create(ctx context.Context, n NewVehicle) (Vehicle, error) {
-	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, insertVehicleSQL, n.Name, string(n.Category), n.LocationCode,
-		n.Seats, string(n.Fuel), string(n.Transmission), n.LicencePlate, string(n.Status), n.DailyRateNetCents))
+	v, err := s.writeEmitting(ctx, events.VehicleCreated, insertVehicleSQL, n.Name, string(n.Category), n.LocationCode,
+		n.Seats, string(n.Fuel), string(n.Transmission), n.LicencePlate, string(n.Status), n.DailyRateNetCents)
 	return v, s.writeError(err, n.LicencePlate)
 }
 
 // Update replaces a vehicle's details. ifVersion > 0 requires the stored version to match.
 func (s *Store) Update(ctx context.Context, id string, d Details, ifVersion int64) (Vehicle, error) {
-	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, updateDetailsSQL, id, d.Name, string(d.Category), d.Seats,
-		string(d.Fuel), string(d.Transmission), d.LicencePlate, ifVersion))
+	v, err := s.writeEmitting(ctx, events.VehicleUpdated, updateDetailsSQL, id, d.Name, string(d.Category), d.Seats,
+		string(d.Fuel), string(d.Transmission), d.LicencePlate, ifVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Vehicle{}, s.whyNot(ctx, id, ifVersion, nil)
 	}
@@ -188,7 +188,7 @@ func (s *Store) Update(ctx context.Context, id string, d Details, ifVersion int6
 
 // SetStatus changes a vehicle's status along an allowed transition (docs/fleet.md).
 func (s *Store) SetStatus(ctx context.Context, id string, to Status, ifVersion int64) (Vehicle, error) {
-	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, setStatusSQL, id, string(to), ifVersion))
+	v, err := s.writeEmitting(ctx, events.VehicleStatusChanged, setStatusSQL, id, string(to), ifVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Vehicle{}, s.whyNot(ctx, id, ifVersion, func(cur Vehicle) error {
 			var allowed string
@@ -205,7 +205,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, to Status, ifVersion i
 // Move puts a vehicle at another branch, unless it is rented, reserved or has a booking that
 // has not ended.
 func (s *Store) Move(ctx context.Context, id, locationCode string, ifVersion int64) (Vehicle, error) {
-	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, moveSQL, id, locationCode, ifVersion))
+	v, err := s.writeEmitting(ctx, events.VehicleMoved, moveSQL, id, locationCode, ifVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Vehicle{}, s.whyNot(ctx, id, ifVersion, func(cur Vehicle) error {
 			if cur.Status == StatusRented || cur.Status == StatusReserved {
@@ -220,10 +220,32 @@ func (s *Store) Move(ctx context.Context, id, locationCode string, ifVersion int
 // SetDailyRate sets the vehicle's own net daily rate in cents, or clears it (nil) so that
 // the category policy applies again.
 func (s *Store) SetDailyRate(ctx context.Context, id string, cents *int64, ifVersion int64) (Vehicle, error) {
-	v, err := scanVehicle(s.db.Pool.QueryRow(ctx, setRateSQL, id, cents, ifVersion))
+	v, err := s.writeEmitting(ctx, events.VehicleUpdated, setRateSQL, id, cents, ifVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Vehicle{}, s.whyNot(ctx, id, ifVersion, nil)
 	}
+	return v, err
+}
+
+// writeEmitting runs one statement returning a vehicle and, when it changed the row, records
+// event typ in the outbox in the same transaction. A statement that changed nothing (the
+// status it already has) keeps updated_at, which then differs from the transaction's now().
+func (s *Store) writeEmitting(ctx context.Context, typ, sql string, args ...any) (Vehicle, error) {
+	var v Vehicle
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if v, err = scanVehicle(tx.QueryRow(ctx, sql, args...)); err != nil {
+			return err
+		}
+		var changed bool
+		if err := tx.QueryRow(ctx, `SELECT $1::timestamptz = now()`, v.UpdatedAt).Scan(&changed); err != nil || !changed {
+			return err
+		}
+		return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, v.ID, events.Vehicle{
+			VehicleID: v.ID, Version: v.Version, Category: string(v.Category), LocationCode: v.LocationCode,
+			Status: string(v.Status), LicensePlate: v.LicencePlate,
+		})
+	})
 	return v, err
 }
 
