@@ -4,8 +4,9 @@
 // class and pre-scaling in overlays/staging and overlays/production.
 //
 // The package is a leaf on purpose. It only exports the files, so the
-// in-process broker of `orange dev` can read the very Trigger and PingSource
-// YAML that production runs (local routing cannot drift from the cluster)
+// in-process broker of `orange dev` can read the very Trigger, PingSource
+// and EventPolicy YAML that production runs (local routing and producer
+// policies cannot drift from the cluster)
 // without pulling Knative's or kustomize's Go packages into any binary.
 // Everything that parses or validates these files with Knative's own types
 // lives in the external test package.

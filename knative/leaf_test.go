@@ -46,7 +46,7 @@ func TestManifestsEmbedBase(t *testing.T) {
 			if err := yaml.Unmarshal(d, &m); err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			if m == nil || str(m, "kind") == "Namespace" {
+			if m == nil || clusterScoped[str(m, "kind")] {
 				continue
 			}
 			if ns := str(m, "metadata", "namespace"); ns != namespace {

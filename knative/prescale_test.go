@@ -104,7 +104,9 @@ func checkPrescale(r *rendered, table []scaleRow) []problem {
 // checkPrescaleRBAC: the only RBAC in the tree is one Role with one rule —
 // get and patch on serving.knative.dev services, limited by resourceNames to
 // the pre-scaled Services — bound to the prescaler ServiceAccount alone,
-// which only the pre-scaling CronJobs use.
+// which only the pre-scaling CronJobs use; besides it, only the
+// issuer-discovery ClusterRoleBinding of the functions (checked by
+// checkIssuerDiscoveryBinding).
 func checkPrescaleRBAC(r *rendered, services []string) []problem {
 	var ps []problem
 	add := func(o object, keys []string, msg string) {
@@ -124,6 +126,9 @@ func checkPrescaleRBAC(r *rendered, services []string) []problem {
 	}
 	for _, kind := range []string{"ClusterRole", "ClusterRoleBinding"} {
 		for _, o := range r.byKind(kind) {
+			if kind == "ClusterRoleBinding" && o.Name == issuerDiscoveryBinding {
+				continue
+			}
 			add(o, []string{"kind"}, ": no cluster-wide RBAC; the prescaler needs a namespaced Role")
 		}
 	}

@@ -172,6 +172,12 @@ func envOf(c map[string]any) map[string]map[string]any {
 
 var secretish = regexp.MustCompile(`(?i)(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|DATABASE_URL|DSN)`)
 
+// notSecret are the env var names secretish matches that hold no secret,
+// and why; they may come from a ConfigMap.
+var notSecret = map[string]string{
+	"OIDC_TOKEN_URL": "the token endpoint's address (the client's secret is OIDC_CLIENT_SECRET)",
+}
+
 // checkSecretsByReference: no Secret objects or generators in the tree, and
 // every secret-looking env var of every workload comes from a secretKeyRef.
 func checkSecretsByReference(r *rendered) []problem {
@@ -185,7 +191,7 @@ func checkSecretsByReference(r *rendered) []problem {
 			for _, e := range list(c.M, "env") {
 				m, _ := e.(map[string]any)
 				name := str(m, "name")
-				if !secretish.MatchString(name) {
+				if !secretish.MatchString(name) || notSecret[name] != "" {
 					continue
 				}
 				if _, ok := lookup(m, "valueFrom", "secretKeyRef"); !ok {
@@ -224,11 +230,14 @@ func containersOf(o object) []container {
 	return out
 }
 
+// clusterScoped are the kinds of the tree that live in no namespace.
+var clusterScoped = map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true}
+
 // checkNamespace: every namespaced object lives in namespace orange.
 func checkNamespace(r *rendered) []problem {
 	var ps []problem
 	for _, o := range r.Objects {
-		if o.Kind == "Namespace" || o.Kind == "ClusterRole" || o.Kind == "ClusterRoleBinding" {
+		if clusterScoped[o.Kind] {
 			continue
 		}
 		if o.Namespace != namespace {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Transport carries calls between functions. A request addresses a function by its service
@@ -112,7 +114,13 @@ func roundTripInProcess(h http.Handler, req *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	sreq := req.Clone(ctx)
-	sreq.RequestURI = req.URL.RequestURI()
+	if sreq.URL.Path == "" {
+		// A server sees "/" for http://host with no path (a Destination without uri).
+		u := *sreq.URL
+		u.Path = "/"
+		sreq.URL = &u
+	}
+	sreq.RequestURI = sreq.URL.RequestURI()
 	sreq.RemoteAddr = "in-process"
 	sreq.Host = req.URL.Host
 	if sreq.Body == nil {
@@ -210,12 +218,13 @@ func (b *bufferedResponse) response(req *http.Request) *http.Response {
 }
 
 // forwardHeaders names what a call to another function carries over from the inbound request.
-var forwardHeaders = []string{RequestIDHeader, "Authorization", "Traceparent", "Tracestate"}
+// Not the caller's token: a function calls others with its own identity (design.md §9).
+var forwardHeaders = []string{RequestIDHeader, "Traceparent", "Tracestate"}
 
 type inboundKey struct{}
 
 // WithInbound remembers the inbound request's headers, so calls made while serving it carry
-// the same request id, caller token and trace context.
+// the same request id and trace context.
 func WithInbound(ctx context.Context, h http.Header) context.Context {
 	kept := http.Header{}
 	for _, k := range forwardHeaders {
@@ -226,40 +235,47 @@ func WithInbound(ctx context.Context, h http.Header) context.Context {
 	return context.WithValue(ctx, inboundKey{}, kept)
 }
 
-// ForwardingClient returns an HTTP client over t that adds the inbound headers stored in each
-// request's context (see WithInbound) unless the request sets them itself — to other
-// functions only: a host with a dot in it is outside the system and gets no caller token. The
-// trace context continues as a child span.
-func ForwardingClient(t http.RoundTripper, timeout time.Duration) *http.Client {
-	return &http.Client{Transport: forwarding{next: t}, Timeout: timeout}
+// ForwardingClient returns the HTTP client a function calls other functions with: over t,
+// authenticated as the function itself by a token of tokens (its OAuth client's, cached by
+// the source; no Authorization when tokens is nil), carrying the request id and trace
+// context stored in each request's context (see WithInbound) unless the request sets them
+// itself. Only to other functions: a host with a dot in it is outside the system and gets
+// neither token nor context. The trace context continues as a child span.
+func ForwardingClient(t http.RoundTripper, tokens oauth2.TokenSource, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: forwarding{next: t, tokens: tokens}, Timeout: timeout}
 }
 
-type forwarding struct{ next http.RoundTripper }
+type forwarding struct {
+	next   http.RoundTripper
+	tokens oauth2.TokenSource
+}
 
 func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.Contains(req.URL.Hostname(), ".") || strings.Contains(req.URL.Hostname(), ":") {
 		return f.next.RoundTrip(req)
 	}
 	inbound, _ := req.Context().Value(inboundKey{}).(http.Header)
-	if tp := inbound.Get("Traceparent"); tp != "" {
-		inbound = inbound.Clone()
-		inbound.Set("Traceparent", ChildTraceparent(tp))
-	}
-	if id := RequestIDFrom(req.Context()); id != "" && inbound.Get(RequestIDHeader) != id {
-		if inbound == nil {
-			inbound = http.Header{}
-		}
-		inbound = inbound.Clone()
-		inbound.Set(RequestIDHeader, id)
-	}
-	if len(inbound) == 0 {
-		return f.next.RoundTrip(req)
-	}
 	out := req.Clone(req.Context())
 	for k, v := range inbound {
 		if out.Header.Get(k) == "" {
 			out.Header[k] = v
 		}
+	}
+	if tp := inbound.Get("Traceparent"); tp != "" && req.Header.Get("Traceparent") == "" {
+		out.Header.Set("Traceparent", ChildTraceparent(tp))
+	}
+	if id := RequestIDFrom(req.Context()); id != "" && req.Header.Get(RequestIDHeader) == "" {
+		out.Header.Set(RequestIDHeader, id)
+	}
+	if f.tokens != nil && req.Header.Get("Authorization") == "" {
+		tok, err := f.tokens.Token()
+		if err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, err
+		}
+		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	}
 	return f.next.RoundTrip(out)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/orangecarrental/orange/platform"
 )
@@ -326,7 +327,7 @@ func TestTransportClientTimeout(t *testing.T) {
 			t.Cleanup(func() { close(release) }) // before the servers close: they wait for handlers
 			for name, tr := range trs {
 				t.Run(name, func(t *testing.T) {
-					client := platform.ForwardingClient(tr, 100*time.Millisecond)
+					client := platform.ForwardingClient(tr, nil, 100*time.Millisecond)
 					start := time.Now()
 					resp, err := client.Get("http://fleet-api/slow")
 					if err == nil {
@@ -368,7 +369,7 @@ func TestTransportEscapedPanic(t *testing.T) {
 }
 
 // TestForwardingClient: a function calling another while serving a request passes on the
-// caller's request id, token and trace context.
+// request id and trace context, and authenticates as itself — never with the caller's token.
 func TestForwardingClient(t *testing.T) {
 	t.Parallel()
 	// downstream echoes the headers that matter.
@@ -392,12 +393,12 @@ func TestForwardingClient(t *testing.T) {
 		{
 			name:    "inbound headers are carried",
 			inbound: http.Header{platform.RequestIDHeader: {"rid-7"}, "Authorization": {"Bearer caller"}, "Traceparent": {trace}, "Tracestate": {"k=v"}, "Cookie": {"s=1"}},
-			want:    map[string]string{"requestId": "rid-7", "authorization": "Bearer caller", "traceparent": trace, "tracestate": "k=v", "cookie": ""},
+			want:    map[string]string{"requestId": "rid-7", "authorization": "Bearer own", "traceparent": trace, "tracestate": "k=v", "cookie": ""},
 		},
 		{
 			name:    "a made request id is carried",
 			inbound: http.Header{"Authorization": {"Bearer caller"}},
-			want:    map[string]string{"requestId": "$id", "authorization": "Bearer caller"},
+			want:    map[string]string{"requestId": "$id", "authorization": "Bearer own"},
 		},
 		{
 			name:    "a replaced invalid request id is carried, not the invalid one",
@@ -412,7 +413,7 @@ func TestForwardingClient(t *testing.T) {
 		},
 	}
 	for name, tr := range transports(t, downstream) {
-		client := platform.ForwardingClient(tr, 5*time.Second)
+		client := platform.ForwardingClient(tr, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "own"}), 5*time.Second)
 		// upstream serves a request by calling fleet-api and returning what it saw.
 		upstream := platform.Observe(platform.NewLogger(io.Discard, "error", "up"), platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://fleet-api/echo", nil)
@@ -486,7 +487,7 @@ func TestForwardingClientWithoutInbound(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequestWithContext(tc.ctx, http.MethodGet, "http://fleet-api/x", nil)
 			require.NoError(t, err)
-			resp, err := platform.ForwardingClient(tr, time.Second).Do(req)
+			resp, err := platform.ForwardingClient(tr, nil, time.Second).Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()
 			assert.Equal(t, tc.wantID, seen.Get(platform.RequestIDHeader))
@@ -495,3 +496,22 @@ func TestForwardingClientWithoutInbound(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardingClientTokenFailure: a function whose service token cannot be had makes no
+// call at all rather than an anonymous one.
+func TestForwardingClientTokenFailure(t *testing.T) {
+	t.Parallel()
+	called := false
+	tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		called = true
+		return &http.Response{StatusCode: 204, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+	})
+	client := platform.ForwardingClient(tr, failingTokens{}, time.Second)
+	_, err := client.Post("http://fleet-api/x", "application/json", strings.NewReader("{}"))
+	require.ErrorContains(t, err, "issuer down")
+	assert.False(t, called)
+}
+
+type failingTokens struct{}
+
+func (failingTokens) Token() (*oauth2.Token, error) { return nil, errors.New("issuer down") }

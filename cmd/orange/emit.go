@@ -7,29 +7,46 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/host"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth"
+	"github.com/orangecarrental/orange/platform/auth/devissuer"
 )
 
 // emit sends one CloudEvent in binary mode to a broker or any CloudEvents receiver: by
-// default the in-process broker of a running `orange dev`.
+// default the in-process broker of a running `orange dev`. Every receiver and the Broker
+// check who sends (design.md §9), so the event goes out with a token: the one in -token-file
+// (on a cluster: `kubectl create token <service account> --audience <audience>`), or one
+// that `orange dev`'s cluster issuer makes for the identity named by -as.
 func emit(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("emit", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	to := fs.String("to", "http://localhost:8080"+host.BrokerIngressPath, "where to send: a Broker URL (K_SINK) or a receiver")
 	typ := fs.String("type", "", "event type, e.g. "+events.CustomerRegistered+" (required)")
-	source := fs.String("source", "orange-cli", "event source")
+	source := fs.String("source", "", "event source (default: the -as service account, else orange-cli)")
 	subject := fs.String("subject", "", "event subject: the aggregate id")
 	data := fs.String("data", "{}", "JSON data, or @file to read it from a file")
+	as := fs.String("as", "", "send as this identity of `orange dev`: a function's service account (payments-api: the Broker lets it send payment.* only), or trigger/<name> or pingsource/<name> for a delivery straight to a receiver")
+	namespace := fs.String("namespace", auth.DefaultNamespace, "namespace of the -as identity")
+	audience := fs.String("audience", "", "audience of the token (default: the Broker's for a Broker path, else serving.knative.dev/service/<namespace>/<host's first label>)")
+	tokenFile := fs.String("token-file", "", "send the token in this file instead of asking `orange dev` for one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *typ == "" {
 		fs.Usage()
 		return errors.New("emit: -type is required")
+	}
+	if *as == "" && *tokenFile == "" {
+		fs.Usage()
+		return errors.New("emit: say who sends: -as <identity> (orange dev) or -token-file <file>")
 	}
 	if _, known := events.Types[*typ]; !known {
 		fmt.Fprintf(stdout, "note: %s is not in the catalogue; sending it anyway\n", *typ)
@@ -44,11 +61,42 @@ func emit(ctx context.Context, args []string, stdout io.Writer) error {
 	if !json.Valid(raw) {
 		return errors.New("emit: -data must be JSON")
 	}
+	target, err := url.Parse(*to)
+	if err != nil || target.Host == "" {
+		return fmt.Errorf("emit: -to %q is not an absolute URL", *to)
+	}
+	var token string
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		token = strings.TrimSpace(string(b))
+	} else {
+		account, err := serviceAccount(*as)
+		if err != nil {
+			return err
+		}
+		aud := *audience
+		if aud == "" {
+			aud = defaultAudience(target, *namespace)
+		}
+		if token, err = devToken(ctx, target, *namespace, account, aud); err != nil {
+			return err
+		}
+		if *source == "" && !strings.Contains(*as, "/") {
+			*source = *as
+		}
+	}
+	if *source == "" {
+		*source = "orange-cli"
+	}
 	e, err := events.New(*source, *typ, *subject, json.RawMessage(raw))
 	if err != nil {
 		return err
 	}
-	pub, err := events.NewHTTPPublisher(*to, nil)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: bearer{token: token, next: http.DefaultTransport}}
+	pub, err := events.NewHTTPPublisher(*to, client)
 	if err != nil {
 		return err
 	}
@@ -57,4 +105,65 @@ func emit(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "sent %s (%s) to %s\n", e.ID(), e.Type(), *to)
 	return nil
+}
+
+// serviceAccount turns -as into a service account name: a function's own, or the OIDC
+// identity Knative Eventing gives a Trigger or PingSource.
+func serviceAccount(as string) (string, error) {
+	kind, name, found := strings.Cut(as, "/")
+	switch {
+	case !found:
+		return as, nil
+	case strings.EqualFold(kind, "trigger") && name != "":
+		return platform.Trigger(name).ServiceAccount(), nil
+	case strings.EqualFold(kind, "pingsource") && name != "":
+		return platform.PingSource(name).ServiceAccount(), nil
+	}
+	return "", fmt.Errorf("emit: -as %q: want <service account>, trigger/<name> or pingsource/<name>", as)
+}
+
+// defaultAudience is the Broker's audience for a Broker ingress path (/<namespace>/<broker>
+// at its end), else the audience of the Knative Service the host names.
+func defaultAudience(target *url.URL, namespace string) string {
+	parts := strings.Split(strings.Trim(target.Path, "/"), "/")
+	if n := len(parts); n >= 2 && (strings.HasSuffix(target.Path, host.BrokerIngressPath) || strings.HasPrefix(target.Hostname(), "broker-ingress")) {
+		return auth.BrokerAudience(parts[n-2], parts[n-1])
+	}
+	return auth.ServiceAudience(namespace, strings.SplitN(target.Hostname(), ".", 2)[0])
+}
+
+// devToken asks the cluster issuer of the `orange dev` at target's host for a token, as
+// `kubectl create token` would on a cluster.
+func devToken(ctx context.Context, target *url.URL, namespace, account, audience string) (string, error) {
+	endpoint := target.Scheme + "://" + target.Host + devissuer.ClusterPath + "/token"
+	form := url.Values{"namespace": {namespace}, "serviceAccount": {account}, "audience": {audience}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("emit: get a token from orange dev: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out) != nil || out.Token == "" {
+		return "", fmt.Errorf("emit: %s answered %d: no token (is this an orange dev?)", endpoint, resp.StatusCode)
+	}
+	return out.Token, nil
+}
+
+// bearer adds a fixed token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	out.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(out)
 }

@@ -20,7 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
 	"github.com/orangecarrental/orange/functions/reservations"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
@@ -34,13 +37,16 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m, &pg)
 }
 
-// TestServesAlone starts the real binary: it becomes ready, serves its document and takes a
-// PingSource's event at /cloudevents, and exits 0 on SIGTERM.
+// TestServesAlone starts the real binary: it becomes ready, serves its document, takes its
+// PingSource's event at /cloudevents — only with the PingSource's token of the cluster
+// issuer it trusts — and exits 0 on SIGTERM.
 func TestServesAlone(t *testing.T) {
 	bin := proctest.Build(t, ".")
 	dbURL := pg.NewDatabaseURL(t, reservations.Migrations)
 	issuerEnv := startIssuer(t)
-	p := proctest.Start(t, bin, nil, "PORT=0", "DATABASE_URL="+dbURL, "LOG_LEVEL=info", issuerEnv, "RESERVATION_HOLD=10m")
+	cluster := startClusterIssuer(t)
+	p := proctest.Start(t, bin, nil, "PORT=0", "DATABASE_URL="+dbURL, "LOG_LEVEL=info", issuerEnv, "RESERVATION_HOLD=10m",
+		"EVENTS_OIDC_ISSUER_URL="+cluster.URL(), "EVENTS_NAMESPACE=orange")
 	proctest.WaitReady(t, p.Addr)
 
 	resp, err := http.Get("http://" + p.Addr + "/api/reservations/openapi.json")
@@ -48,16 +54,29 @@ func TestServesAlone(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.Addr+events.ReceivePath, strings.NewReader(`{}`))
-	require.NoError(t, err)
-	for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ping-1",
-		"ce-source": "/apis/v1/namespaces/orange/pingsources/reservations-sweep", "ce-type": events.Ping} {
-		req.Header.Set(k, v)
+	ping := func(id, token string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+p.Addr+events.ReceivePath, strings.NewReader(`{}`))
+		require.NoError(t, err)
+		for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": id,
+			"ce-source": "/apis/v1/namespaces/orange/pingsources/reservations-sweep", "ce-type": events.Ping} {
+			req.Header.Set(k, v)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp, err = http.DefaultClient.Do(req)
+	sweep := devissuer.Subject("orange", platform.PingSource("reservations-sweep").ServiceAccount())
+	good, err := cluster.Token(sweep, auth.ServiceAudience("orange", "reservations-api"))
 	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+	stranger, err := cluster.Token(devissuer.Subject("orange", "default"), auth.ServiceAudience("orange", "reservations-api"))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, ping("ping-0", ""))
+	assert.Equal(t, http.StatusForbidden, ping("ping-0", stranger))
+	assert.Equal(t, http.StatusAccepted, ping("ping-1", good))
 
 	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	select {
@@ -96,6 +115,18 @@ func TestRefusesToStartMisconfigured(t *testing.T) {
 
 func startIssuer(tb testing.TB) string { return "OIDC_ISSUER_URL=" + startDevIssuer(tb).URL() }
 
+// startClusterIssuer serves a stand-in of the cluster's service-account issuer.
+func startClusterIssuer(tb testing.TB) *devissuer.Cluster {
+	key, err := devissuer.GenerateKey()
+	require.NoError(tb, err)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	tb.Cleanup(srv.Close)
+	c := devissuer.NewCluster(srv.URL+devissuer.ClusterPath, key)
+	mux.Handle(devissuer.ClusterPath+"/", c.Handler(devissuer.ClusterPath))
+	return c
+}
+
 // startDevIssuer serves a dev issuer on an httptest server for the test's lifetime.
 func startDevIssuer(tb testing.TB) *devissuer.Issuer {
 	key, err := devissuer.GenerateKey()
@@ -117,6 +148,9 @@ func TestNoOverlapAcrossProcesses(t *testing.T) {
 	iss := startDevIssuer(t)
 	token, err := iss.TokenFor("carla") // an agent, booking for a customer
 	require.NoError(t, err)
+	iss.AddClients("reservations-api")
+	verifier, err := auth.NewVerifier(auth.Config{IssuerURL: iss.URL(), Audience: devissuer.Audience, Algorithms: []string{"RS256"}}, nil)
+	require.NoError(t, err)
 
 	vehicles := make([]string, 10)
 	for i := range vehicles {
@@ -126,18 +160,21 @@ func TestNoOverlapAcrossProcesses(t *testing.T) {
 	for _, v := range vehicles {
 		known[v] = true
 	}
-	// The upstream functions at their edge, answering as clients.go expects them to.
+	// The upstream functions at their edge, answering as the contract packages say; each
+	// call must come with reservations-api's own token.
 	reply := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)
 	}
 	customers := http.NewServeMux()
-	customers.HandleFunc("GET /api/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		reply(w, map[string]string{"id": id, "email": id[:8] + "@example.com", "status": "active"})
-	})
 	customers.HandleFunc("POST /api/customers/{id}/eligibility", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"eligible": true, "reasons": []any{}, "warnings": []any{}})
+		if caller, err := verifier.Verify(r.Context(), strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")); err != nil || caller.Service != "reservations-api" {
+			http.Error(w, "not reservations-api", http.StatusUnauthorized)
+			return
+		}
+		id := r.PathValue("id")
+		reply(w, customersapi.Eligibility{CustomerID: id, Eligible: true, Reasons: []customersapi.Finding{}, Warnings: []customersapi.Finding{},
+			Customer: &customersapi.Customer{ID: id, Email: id[:8] + "@example.com", Status: "active"}})
 	})
 	pricing := http.NewServeMux()
 	pricing.HandleFunc("POST /api/pricing/quotes", func(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +199,8 @@ func TestNoOverlapAcrossProcesses(t *testing.T) {
 		upstream = append(upstream, name+"="+srv.URL)
 	}
 
-	env := append([]string{"PORT=0", "DATABASE_URL=" + dbURL, "LOG_LEVEL=info", "OIDC_ISSUER_URL=" + iss.URL()}, upstream...)
+	env := append([]string{"PORT=0", "DATABASE_URL=" + dbURL, "LOG_LEVEL=info", "OIDC_ISSUER_URL=" + iss.URL(),
+		"OIDC_CLIENT_SECRET=" + devissuer.ClientSecret("reservations-api")}, upstream...)
 	addrs := make([]string, 3)
 	for i := range addrs {
 		p := proctest.Start(t, bin, nil, env...)

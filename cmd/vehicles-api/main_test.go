@@ -1,11 +1,13 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/fleet"
+	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/pgtest"
 	"github.com/orangecarrental/orange/platform/proctest"
@@ -28,8 +31,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestServesAloneAndCallsPricingOverTheNetwork starts the real binary as its Knative Service
-// would run: pricing-api is another process, reached at PRICING_API_URL over HTTP, with the
-// caller's token. A search answers with pricing's prices; SIGTERM ends the process with 0.
+// would run: pricing-api is another process, reached at PRICING_API_URL over HTTP, with
+// vehicles-api's own token (client credentials, fetched once) — never the searcher's. A
+// search answers with pricing's prices; SIGTERM ends the process with 0.
 func TestServesAloneAndCallsPricingOverTheNetwork(t *testing.T) {
 	bin := proctest.Build(t, ".")
 	key, err := devissuer.GenerateKey()
@@ -38,6 +42,9 @@ func TestServesAloneAndCallsPricingOverTheNetwork(t *testing.T) {
 	issuerSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { iss.Handler().ServeHTTP(w, r) }))
 	t.Cleanup(issuerSrv.Close)
 	iss = devissuer.New(issuerSrv.URL+devissuer.RealmPath, key)
+	iss.AddClients("vehicles-api")
+	verifier, err := auth.NewVerifier(auth.Config{IssuerURL: iss.URL(), Audience: devissuer.Audience, Algorithms: []string{"RS256"}}, nil)
+	require.NoError(t, err)
 	token, err := iss.TokenFor("alice")
 	require.NoError(t, err)
 
@@ -80,7 +87,8 @@ func TestServesAloneAndCallsPricingOverTheNetwork(t *testing.T) {
 	t.Cleanup(pricing.Close)
 
 	p := proctest.Start(t, bin, nil, "PORT=0", "DATABASE_URL="+pg.NewDatabaseURL(t, fleet.Migrations),
-		"OIDC_ISSUER_URL="+iss.URL(), "PRICING_API_URL="+pricing.URL, "LOG_LEVEL=info")
+		"OIDC_ISSUER_URL="+iss.URL(), "OIDC_CLIENT_SECRET="+devissuer.ClientSecret("vehicles-api"),
+		"PRICING_API_URL="+pricing.URL, "LOG_LEVEL=info")
 	proctest.WaitReady(t, p.Addr)
 
 	get := func(path, auth string) (int, []byte) {
@@ -112,9 +120,16 @@ func TestServesAloneAndCallsPricingOverTheNetwork(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &res))
 	require.Len(t, res.Items, 2)
 	assert.EqualValues(t, 14276, res.Items[0].Price.TotalGrossCents)
+	status, _ = get("/api/vehicles?"+q.Encode(), "") // an anonymous search, same identity
+	require.Equal(t, http.StatusOK, status)
 	mu.Lock()
-	assert.Equal(t, []string{"Bearer " + token}, tokens, "the caller's token travels to pricing")
+	require.Len(t, tokens, 2)
+	assert.Equal(t, tokens[0], tokens[1], "the service token is reused, not fetched per call")
+	caller, err := verifier.Verify(context.Background(), strings.TrimPrefix(tokens[0], "Bearer "))
+	require.NoError(t, err)
+	assert.Equal(t, "vehicles-api", caller.Service, "pricing is called as vehicles-api, never with the searcher's token")
 	mu.Unlock()
+	assert.Equal(t, 1, iss.TokenRequests("vehicles-api"))
 
 	// /openapi.json is served at the root of the standalone function too.
 	status, _ = get("/openapi.json", "")

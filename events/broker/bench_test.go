@@ -57,7 +57,7 @@ func BenchmarkBroker(b *testing.B) {
 			}
 			w.WriteHeader(http.StatusAccepted)
 		}))
-		benchBroker(b, broker.HTTPDeliverer(tr))
+		benchBroker(b, broker.HTTPDeliverer(tr, nil))
 		record(b)
 	})
 	b.Run("go-channel-handoff", func(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
 )
 
 // ErrClosed is returned by Publish for events the broker did not finish delivering
@@ -33,6 +34,10 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Logger gets dead letters, drops and shutdown notes (slog.Default when nil).
 	Logger *slog.Logger
+	// Policies are the EventPolicies of the Broker (NewPolicies), enforced by PublishAs
+	// and on replies. nil: no authorization at all, as a cluster without Eventing's
+	// authentication-oidc feature.
+	Policies *Policies
 }
 
 // Broker is the in-process Broker: one bounded queue and one worker pool per Trigger.
@@ -58,6 +63,12 @@ type route struct {
 	trigger Trigger
 	match   matcher
 	queue   chan *job
+	// toSubscriber and toDeadLetter tell the Deliverer who sends (the Trigger, for both,
+	// as Knative's broker filter does) and whether to ask for a reply.
+	toSubscriber, toDeadLetter *sendInfo
+	// subject is the Trigger's OIDC subject, the identity its replies enter the Broker
+	// with.
+	subject string
 	counters
 }
 
@@ -86,7 +97,13 @@ func New(triggers []Trigger, deliver Deliverer, opts Options) *Broker {
 	b := &Broker{deliver: deliver, opts: opts, log: opts.Logger, stopping: make(chan struct{})}
 	for i := range triggers {
 		t := triggers[i]
-		b.routes = append(b.routes, &route{trigger: t, match: triggerMatcher(&t), queue: make(chan *job, opts.QueueSize)})
+		sender := platform.Trigger(t.Name)
+		b.routes = append(b.routes, &route{
+			trigger: t, match: triggerMatcher(&t), queue: make(chan *job, opts.QueueSize),
+			toSubscriber: &sendInfo{sender: sender, namespace: t.Namespace},
+			toDeadLetter: &sendInfo{sender: sender, namespace: t.Namespace, noReply: true},
+			subject:      SenderSubject(sender, t.Namespace),
+		})
 	}
 	return b
 }
@@ -148,6 +165,32 @@ func (b *Broker) Publish(ctx context.Context, e cloudevents.Event) error {
 	}
 	putDone(done)
 	return errors.Join(errs...)
+}
+
+// PublishAs is Publish for an event sent with the OIDC identity subject (a token's `sub`,
+// system:serviceaccount:<namespace>:<name>), as a cluster's broker ingress receives it: when
+// the Broker's EventPolicies (Options.Policies) do not let subject send e, it returns a
+// *PolicyError and delivers nothing; otherwise it publishes e like Publish.
+func (b *Broker) PublishAs(ctx context.Context, subject string, e cloudevents.Event) error {
+	if err := b.opts.Policies.check(subject, &e); err != nil {
+		return err
+	}
+	return b.Publish(ctx, e)
+}
+
+// As returns a Publisher that publishes with b.PublishAs as subject: what an in-process
+// outbox relay of a function publishes through, under the function's own identity.
+func (b *Broker) As(subject string) events.Publisher {
+	return publisherAs{b: b, subject: subject}
+}
+
+type publisherAs struct {
+	b       *Broker
+	subject string
+}
+
+func (p publisherAs) Publish(ctx context.Context, e cloudevents.Event) error {
+	return p.b.PublishAs(ctx, p.subject, e)
 }
 
 // enqueue puts e on the queue of every matching Trigger and returns the channel their

@@ -112,7 +112,7 @@ func TestDeadLetterExtensionsMatchKnativeDispatcher(t *testing.T) {
 			tg := broker.Trigger{Name: "t", Namespace: ns, Broker: "default",
 				Subscriber: broker.Destination{Service: oHost},
 				Delivery:   broker.Delivery{Retry: retry, BackoffPolicy: broker.BackoffExponential, BackoffDelay: 10e6, DeadLetterSink: &dlsDest}}
-			b := broker.New([]broker.Trigger{tg}, broker.HTTPDeliverer(http.DefaultTransport), broker.Options{Logger: slog.New(slog.DiscardHandler)})
+			b := broker.New([]broker.Trigger{tg}, broker.HTTPDeliverer(http.DefaultTransport, nil), broker.Options{Logger: slog.New(slog.DiscardHandler)})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			go func() { _ = b.Run(ctx) }()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -53,9 +54,19 @@ type attempt struct {
 // attempts run on the worker's context, which outlives ctx by the drain timeout.
 func (b *Broker) process(ctx context.Context, w *worker, r *route, j *job) error {
 	spec := r.trigger.Delivery
-	last, reply, err := b.try(ctx, w, r, r.trigger.Subscriber, j.event)
+	last, reply, err := b.try(ctx, w, r, r.trigger.Subscriber, r.toSubscriber, j.event)
 	if err != nil {
 		return err
+	}
+	failedAt := r.trigger.Subscriber
+	if last == nil && reply != nil {
+		// The reply enters the Broker with the Trigger's identity (Knative's broker filter
+		// forwards it to the ingress with the Trigger's OIDC token); refused, the delivery
+		// failed as a reply the ingress answered 403 to.
+		if refused := b.opts.Policies.check(r.subject, reply); refused != nil {
+			last = &attempt{status: http.StatusForbidden, body: []byte(refused.Error()), err: refused}
+			failedAt = Destination{Namespace: r.trigger.Namespace, Broker: r.trigger.Broker}
+		}
 	}
 	if last == nil {
 		r.delivered.Add(1)
@@ -69,9 +80,9 @@ func (b *Broker) process(ctx context.Context, w *worker, r *route, j *job) error
 		b.failed(ctx, r, &j.event, last, "dropped: no dead-letter sink")
 		return nil
 	}
-	dead := deadLetter(j.event, r.trigger.Subscriber, last)
+	dead := deadLetter(j.event, failedAt, last)
 	// Knative sends Prefer: reply to subscribers only, not to the dead-letter sink.
-	dlsFail, _, err := b.try(withoutReply(ctx), w, r, *spec.DeadLetterSink, dead)
+	dlsFail, _, err := b.try(ctx, w, r, *spec.DeadLetterSink, r.toDeadLetter, dead)
 	if err != nil {
 		return err
 	}
@@ -86,9 +97,10 @@ func (b *Broker) process(ctx context.Context, w *worker, r *route, j *job) error
 	return nil
 }
 
-// try sends e to `to` with up to 1+Retry attempts. It returns the last failure (nil when
+// try sends e to `to` with up to 1+Retry attempts, each attempt's context carrying info
+// (its sender, whether to ask for a reply). It returns the last failure (nil when
 // delivered) and the reply, or ErrClosed when ctx ended before a retry.
-func (b *Broker) try(ctx context.Context, w *worker, r *route, to Destination, e cloudevents.Event) (*attempt, *cloudevents.Event, error) {
+func (b *Broker) try(ctx context.Context, w *worker, r *route, to Destination, info *sendInfo, e cloudevents.Event) (*attempt, *cloudevents.Event, error) {
 	spec := r.trigger.Delivery
 	for n := 0; ; n++ {
 		if n > 0 {
@@ -107,10 +119,7 @@ func (b *Broker) try(ctx context.Context, w *worker, r *route, to Destination, e
 			}
 		}
 		actx, end := w.attempt(spec.Timeout)
-		if noReply(ctx) {
-			actx = withoutReply(actx)
-		}
-		reply, status, err := b.deliver(actx, to, e)
+		reply, status, err := b.deliver(withSendInfo(actx, info), to, e)
 		end()
 		if err == nil && status >= 200 && status < 300 {
 			return nil, reply, nil

@@ -1,9 +1,11 @@
 // Package broker is the in-process Knative Broker of `orange dev`: it reads the very
-// Trigger, Broker and PingSource manifests the cluster applies (knative.Manifests, base/),
+// Trigger, Broker, PingSource and EventPolicy manifests the cluster applies
+// (knative.Manifests, base/),
 // routes every published CloudEvent through one bounded queue per Trigger, and delivers it
 // to the Trigger's subscriber with the Trigger's delivery spec — retries, backoff, timeout,
 // dead-letter sink — the way Knative Eventing v0.50 does. PingSources fire in-process on
-// their cron schedule.
+// their cron schedule. Deliveries carry their sender's OIDC token, and the ingress
+// (PublishAs) enforces the Broker's EventPolicies.
 //
 // It parses the YAML with its own small structs and imports neither Knative's Go packages
 // nor Kubernetes', so the service binaries stay small; the tests hold every semantic rule to
@@ -52,10 +54,56 @@
 // A subscriber without `uri` gets the event at its root path, as on the cluster; the
 // Triggers of this project name `uri: /cloudevents` (events.ReceivePath).
 //
+// OIDC tokens (Eventing's authentication-oidc feature; pkg/broker/filter/filter_handler.go
+// send, pkg/kncloudevents/event_dispatcher.go createRequest, pkg/adapter/mtping):
+//   - A destination's `audience` (Trigger spec.subscriber, spec.delivery.deadLetterSink of a
+//     Trigger or Broker, PingSource spec.sink) is Destination.Audience. A Trigger that
+//     takes the Broker's dead-letter sink takes its audience too.
+//   - With a TokenFunc, HTTPDeliverer sends `Authorization: Bearer <token>` for the
+//     delivery's sender and the destination's audience. The sender is the Trigger for its
+//     subscriber deliveries and for its dead-letter deliveries alike (Knative's broker
+//     filter sends both with the Trigger's OIDC identity), the PingSource for its fires.
+//     It travels in the context (WithSender, SenderFrom); its subject is
+//     system:serviceaccount:<namespace>:<the service account Knative creates for it>
+//     (SenderSubject).
+//   - A destination without audience gets no token, as Knative attaches none.
+//
+// EventPolicies (eventing.knative.dev/v1alpha1; pkg/auth/event_policy.go, verifier.go):
+//   - The policies that apply to a Broker are those of its namespace whose `to` names it
+//     (group, kind and name compared case-insensitively) or is empty, in name order.
+//   - The first applying policy with a `from.sub` matching the sender's subject — equal
+//     ignoring case, or a prefix when it ends in `*` (case-sensitive) — decides by its
+//     `filters` (allowed unless they fail; none: allowed). No matching subject: refused.
+//   - No applying policy: the default authorization mode, allow-same-namespace — only
+//     subjects system:serviceaccount:<the Broker's namespace>:….
+//   - Loading refuses what the webhook refuses (ref and selector, ref and sub, an empty
+//     sub, `*` before the end of a sub, the filter errors of a Trigger) plus what the
+//     in-process broker cannot enforce: `to.selector`, a `to` that is not a Broker, and
+//     `from.ref`, whose service accounts only the cluster resolves — name the subject.
+//   - PublishAs is the ingress: it takes the subject of an already verified token (the
+//     caller checks the token and its audience: 401) and refuses what the policies do not
+//     allow with a *PolicyError (403), delivering nothing. As(subject) is the Publisher of
+//     an in-process outbox relay. A PingSource whose sink is the Broker publishes as
+//     itself through PublishAs (Sender), and a refusal is not retried, as the ping adapter
+//     does not retry a 403.
+//   - Replies are checked as on a cluster, where the broker filter forwards a reply to the
+//     ingress with the replying Trigger's OIDC identity: the Trigger's subject must be
+//     allowed to send the reply. A refused reply fails the delivery like the ingress's 403:
+//     the original event goes to the dead-letter sink with knativeerrorcode 403 (or is
+//     dropped without one), and the reply goes nowhere.
+//   - Publish is not checked: it is the broker's trusted internal path.
+//
 // What differs from a cluster: the queues live in memory (the outbox is the durable part:
 // Publish returns only after every matching Trigger finished, so the relay marks an event
 // published only then); a dead-letter sink that cannot be reached makes Publish fail so the
 // relay publishes again (a cluster would lose the event); replies are not durable once the
 // original delivery finished; the knativebrokerttl and knativearrivaltime extensions are not
-// added to delivered events.
+// added to delivered events. On tokens and policies: a token is asked for on every attempt,
+// and a TokenFunc error fails that attempt like a transport error, retried per the delivery
+// spec (Knative's dispatcher gets one token per delivery before its retries and, failing,
+// goes straight to the dead-letter sink); a refused reply's knativeerrordest is the
+// Broker's ingress URL (a cluster names the broker filter's reply path); with
+// Options.Policies nil nothing is authorized, as with authentication-oidc off; the default
+// authorization mode is always allow-same-namespace (deny-all and allow-all are not read
+// from config-features); EventPolicies of other namespaces, and their status, are ignored.
 package broker

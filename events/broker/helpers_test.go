@@ -92,7 +92,7 @@ func startManual(t *testing.T, triggers []broker.Trigger, opts broker.Options, h
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := broker.New(triggers, broker.HTTPDeliverer(tr), opts)
+	b := broker.New(triggers, broker.HTTPDeliverer(tr, nil), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
@@ -104,6 +104,12 @@ func startManual(t *testing.T, triggers []broker.Trigger, opts broker.Options, h
 // name; it stops when the test ends.
 func start(t *testing.T, triggers []broker.Trigger, opts broker.Options, handlers map[string]http.Handler) *broker.Broker {
 	t.Helper()
+	return startSigned(t, triggers, opts, handlers, nil)
+}
+
+// startSigned is start with deliveries signed by sign.
+func startSigned(t *testing.T, triggers []broker.Trigger, opts broker.Options, handlers map[string]http.Handler, sign broker.TokenFunc) *broker.Broker {
+	t.Helper()
 	tr := platform.NewTransport(nil, nil)
 	for name, h := range handlers {
 		tr.Mount(name, h)
@@ -111,7 +117,7 @@ func start(t *testing.T, triggers []broker.Trigger, opts broker.Options, handler
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := broker.New(triggers, broker.HTTPDeliverer(tr), opts)
+	b := broker.New(triggers, broker.HTTPDeliverer(tr, sign), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()

@@ -24,7 +24,15 @@ import (
 // carry a reply event; a 2xx answer with a body that is not a CloudEvent is an error, as
 // Knative's broker filter treats it (502). A non-2xx answer is a *ResponseError with the
 // body.
-func HTTPDeliverer(rt http.RoundTripper) Deliverer {
+//
+// With sign set, a delivery to a destination with an Audience carries
+// `Authorization: Bearer <token>`, the token sign returns for the delivery's sender (see
+// WithSender; the broker names the Trigger, RunPingSources the PingSource) and that
+// audience — Eventing's OIDC (kncloudevents.Dispatcher.createRequest). A destination
+// without audience gets no token, as in Knative. A failure to get a token, or a
+// destination with an audience whose context names no sender, fails that attempt like a
+// transport error (no response: retried as the delivery spec says).
+func HTTPDeliverer(rt http.RoundTripper, sign TokenFunc) Deliverer {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
@@ -45,6 +53,17 @@ func HTTPDeliverer(rt http.RoundTripper) Deliverer {
 		}
 		if to.Namespace != "" {
 			req.Header.Set("Kn-Namespace", to.Namespace)
+		}
+		if sign != nil && to.Audience != "" {
+			sender, namespace, ok := SenderFrom(ctx)
+			if !ok {
+				return nil, 0, fmt.Errorf("deliver to %s: no sender to sign for audience %q", to, to.Audience)
+			}
+			token, err := sign(sender, namespace, to.Audience)
+			if err != nil {
+				return nil, 0, fmt.Errorf("deliver to %s: token of %s for audience %q: %w", to, sender, to.Audience, err)
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -84,11 +103,16 @@ func HTTPDeliverer(rt http.RoundTripper) Deliverer {
 }
 
 // Sender is the send function RunPingSources needs: an event for a Broker sink goes
-// through b.Publish, one for a Service through deliver (anything but 2xx is an error,
-// a *ResponseError when there was an answer).
+// through b.PublishAs with the subject of the sender in ctx (the PingSource; b.Publish
+// when ctx names none), so the Broker's EventPolicies apply to it as a cluster's broker
+// ingress applies them; one for a Service goes through deliver (anything but 2xx is an
+// error, a *ResponseError when there was an answer).
 func Sender(b *Broker, deliver Deliverer) func(ctx context.Context, to Destination, e cloudevents.Event) error {
 	return func(ctx context.Context, to Destination, e cloudevents.Event) error {
 		if to.Broker != "" {
+			if sender, namespace, ok := SenderFrom(ctx); ok {
+				return b.PublishAs(ctx, SenderSubject(sender, namespace), e)
+			}
 			return b.Publish(ctx, e)
 		}
 		_, status, err := deliver(ctx, to, e)
@@ -119,16 +143,4 @@ func EventDisplay(logger *slog.Logger) http.Handler {
 		logger.WarnContext(r.Context(), "dead letter", attrs...)
 		w.WriteHeader(http.StatusAccepted)
 	})
-}
-
-type noReplyKey struct{}
-
-// withoutReply marks a delivery that must not ask for a reply (the dead-letter sink's).
-func withoutReply(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noReplyKey{}, true)
-}
-
-func noReply(ctx context.Context) bool {
-	v, _ := ctx.Value(noReplyKey{}).(bool)
-	return v
 }

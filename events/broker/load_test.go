@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	duckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/eventing/pkg/kncloudevents"
 
 	"github.com/orangecarrental/orange/events/broker"
@@ -201,8 +202,22 @@ func TestLoadManifestsBase(t *testing.T) {
 		assert.NotEmpty(t, tg.Subscriber.Service, tg.String())
 		assert.Equal(t, "orange", tg.Namespace, tg.String())
 	}
-	_, err = broker.LoadPingSources(knative.Manifests, "base")
+	pings, err := broker.LoadPingSources(knative.Manifests, "base")
 	require.NoError(t, err)
+	// Every sink's audience as Knative reads it.
+	audiences := map[string]string{}
+	forEachDocument(t, knative.Manifests, "base", func(kind string, raw []byte) {
+		if kind != "PingSource" {
+			return
+		}
+		var p sourcesv1.PingSource
+		require.NoError(t, json.Unmarshal(raw, &p))
+		audiences[p.Name] = deref(p.Spec.Sink.Audience)
+	})
+	require.Len(t, pings, len(audiences))
+	for _, p := range pings {
+		assert.Equal(t, audiences[p.Name], p.Sink.Audience, p.Name)
+	}
 }
 
 // TestBaseTriggersAgreeWithKnativeTypes decodes every Trigger of knative/base a second time
@@ -243,6 +258,7 @@ func TestBaseTriggersAgreeWithKnativeTypes(t *testing.T) {
 			wantPath = k.Spec.Subscriber.URI.String()
 		}
 		assert.Equal(t, wantPath, got.Subscriber.Path, k.Name)
+		assert.Equal(t, deref(k.Spec.Subscriber.Audience), got.Subscriber.Audience, k.Name)
 
 		spec := k.Spec.Delivery
 		if spec == nil {
@@ -268,8 +284,16 @@ func TestBaseTriggersAgreeWithKnativeTypes(t *testing.T) {
 		} else {
 			require.NotNil(t, got.Delivery.DeadLetterSink, k.Name)
 			assert.Equal(t, dls.Ref.Name, got.Delivery.DeadLetterSink.Service, k.Name)
+			assert.Equal(t, deref(dls.Audience), got.Delivery.DeadLetterSink.Audience, k.Name)
 		}
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // forEachDocument calls fn with the kind and JSON of every YAML document in dir.

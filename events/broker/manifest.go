@@ -111,8 +111,9 @@ type rawRef struct {
 }
 
 type rawDestination struct {
-	Ref *rawRef `yaml:"ref"`
-	URI string  `yaml:"uri"`
+	Ref      *rawRef `yaml:"ref"`
+	URI      string  `yaml:"uri"`
+	Audience string  `yaml:"audience"`
 }
 
 type rawDelivery struct {
@@ -135,7 +136,7 @@ func destination(d *rawDestination, namespace, field string, brokerOK bool) (Des
 		return Destination{}, fmt.Errorf("%s.ref is not set", field)
 	}
 	ref := d.Ref
-	out := Destination{Namespace: namespace}
+	out := Destination{Namespace: namespace, Audience: d.Audience}
 	if ref.Namespace != "" {
 		out.Namespace = ref.Namespace
 	}

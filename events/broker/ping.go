@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
 )
 
 // PingSource is a Knative PingSource (sources.knative.dev/v1) as `orange dev` fires it.
@@ -203,7 +204,8 @@ const (
 )
 
 // RunPingSources fires every source on its schedule until ctx ends, sending its event to
-// its sink through send (see Sender), and returns once the sends in flight ended. now is
+// its sink through send (see Sender) with a context naming the PingSource as the sender
+// (SenderFrom), and returns once the sends in flight ended. now is
 // the clock (time.Now when nil). Like Knative's adapter it runs each fire on its own and
 // retries a failed send 5 times with exponential backoff from 50 ms (sdk-go's retriable
 // statuses: 404, 413, 425, 429, 502, 503, 504, and no response). What differs from a
@@ -258,13 +260,17 @@ func runPing(ctx context.Context, p *PingSource, s cron.Schedule, send func(cont
 }
 
 func sendPing(ctx context.Context, p *PingSource, e cloudevents.Event, send func(context.Context, Destination, cloudevents.Event) error) {
+	// The adapter sends with the PingSource's own OIDC identity.
+	ctx = WithSender(ctx, platform.PingSource(p.Name), p.Namespace)
 	for n := 0; ; n++ {
 		err := send(ctx, p.Sink, e)
 		if err == nil {
 			return
 		}
 		var re *ResponseError
-		retry := !errors.As(err, &re) || pingRetriable(re.Status)
+		var refused *PolicyError
+		// A Broker's refusal is the ingress's 403: not retried either.
+		retry := !errors.As(err, &refused) && (!errors.As(err, &re) || pingRetriable(re.Status))
 		if !retry || n >= pingRetries || ctx.Err() != nil {
 			slog.ErrorContext(ctx, "ping: event not delivered", slog.String("pingsource", p.String()),
 				slog.String("sink", p.Sink.String()), slog.String("event", e.ID()), slog.String("error", err.Error()))

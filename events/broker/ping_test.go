@@ -155,7 +155,7 @@ func TestRunPingSourcesFires(t *testing.T) {
 	tr := platform.NewTransport(nil, nil)
 	tr.Mount("cleanup-worker", direct)
 	tr.Mount("report-worker", viaBroker)
-	deliver := broker.HTTPDeliverer(tr)
+	deliver := broker.HTTPDeliverer(tr, nil)
 	pingTrigger := trigger("report-ping", events.Ping, "report-worker", 0, "")
 	pingTrigger.Filter = map[string]string{"type": events.Ping, "source": sourcesv1.PingSourceSource("orange", "report")}
 	b := broker.New([]broker.Trigger{pingTrigger}, deliver, broker.Options{})

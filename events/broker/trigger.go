@@ -39,6 +39,11 @@ type Destination struct {
 	// Path is the request path (and query) from the destination's uri; empty without
 	// one: Knative posts to the Service's root URL then.
 	Path string
+	// Audience is the destination's `audience` (duckv1.Destination): the OIDC audience the
+	// sender's token is addressed to. Empty: deliveries carry no token, as Knative attaches
+	// none to a destination without one (Knative Serving publishes no audience for a
+	// Service, so the manifests name it).
+	Audience string
 }
 
 // URL is the destination's cluster address, as Knative resolves it (the Service's

@@ -3,6 +3,7 @@ package contract_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/events/broker"
+	"github.com/orangecarrental/orange/platform/auth/authtest"
 )
 
 // plan is a scenario's input, built once and run in both modes: the deliveries in the
@@ -49,6 +52,9 @@ type outcome struct {
 	ReadModel map[string]vehicle
 	// DeadLetters is what reached the dead-letter sink, by event id.
 	DeadLetters []deadLetter
+	// Senders is the sender (the service account its token names) of the deliveries the
+	// consumer handled, per event id.
+	Senders map[string]string
 }
 
 type vehicle struct {
@@ -66,14 +72,17 @@ type deadLetter struct {
 	ErrorText  string
 	// Wire is the dead-letter delivery's HTTP form.
 	Wire string
+	// Sender is the service account the dead-letter delivery's token names.
+	Sender string
 }
 
 // run plays p in mode m against a fresh consumer and returns what came of it.
 func run(t *testing.T, m mode, p plan) (outcome, *consumer) {
 	t.Helper()
-	c := newConsumer(t, p.script)
+	id := authtest.New(t)
+	c := newConsumer(t, id, p.script)
 	dls := &deadLetterSink{}
-	pub, subscriberURL := m.start(t, c.handler(), dls)
+	pub, subscriberURL := m.start(t, id, c.handler(), dls.handler(id, c.senders))
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -113,6 +122,7 @@ func observe(t *testing.T, c *consumer, dls *deadLetterSink, subscriberURL strin
 		o.Attempts[r.id] = append(o.Attempts[r.id], r.status)
 		o.Wire[r.wire]++
 	}
+	o.Senders = maps.Clone(c.sentBy)
 	c.mu.Unlock()
 	if p.concurrency > 0 {
 		for _, s := range o.Attempts {
@@ -158,7 +168,8 @@ func observe(t *testing.T, c *consumer, dls *deadLetterSink, subscriberURL strin
 		e := r.event
 		ext := e.Extensions()
 		dl := deadLetter{ID: e.ID(), Type: e.Type(), Source: e.Source(), Subject: e.Subject(), Data: string(e.Data()),
-			Code: fmt.Sprint(ext[broker.ExtErrorCode]), Dest: fmt.Sprint(ext[broker.ExtErrorDest]), Wire: r.wire}
+			Code: fmt.Sprint(ext[broker.ExtErrorCode]), Dest: fmt.Sprint(ext[broker.ExtErrorDest]), Wire: r.wire, Sender: r.sender}
+		assert.Equal(t, senderFor(t, e.Type()).ServiceAccount(), dl.Sender, "the dead letter of %s comes from the Trigger of its type", e.ID())
 		if dl.Dest == subscriberURL {
 			dl.Dest = "subscriber"
 		}
@@ -174,6 +185,19 @@ func observe(t *testing.T, c *consumer, dls *deadLetterSink, subscriberURL strin
 		o.DeadLetters = append(o.DeadLetters, dl)
 	}
 	slices.SortFunc(o.DeadLetters, func(a, b deadLetter) int { return strings.Compare(a.ID, b.ID) })
+
+	// Every delivery the consumer handled came from the Trigger of its event's type.
+	types := map[string]string{}
+	for _, e := range p.deliveries {
+		types[e.ID()] = e.Type()
+	}
+	for _, id := range p.later {
+		types[id] = events.VehicleStatusChanged // the replies
+	}
+	for id, sender := range o.Senders {
+		require.Contains(t, types, id, "the consumer handled an event nobody published")
+		assert.Equal(t, senderFor(t, types[id]).ServiceAccount(), sender, "the deliveries of %s come from the Trigger of its type", id)
+	}
 	return o
 }
 

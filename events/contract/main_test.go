@@ -21,6 +21,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth/authtest"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
 )
@@ -75,15 +76,20 @@ type script struct {
 }
 
 // consumer is the function under test: events.Receiver over its database, served as a host
-// serves it (platform.Observe in front), with a probe around it recording every request
-// it got and what it answered. The same http.Handler is mounted in-process on the platform
-// transport in one mode and served by a loopback HTTP server in the other.
+// serves it (platform.Observe in front, the authenticator a host puts in front of a function
+// and the route table's access check behind it: only deliveries of its own Triggers are
+// admitted), with a probe around it recording every request it got and what it answered.
+// The same http.Handler is mounted in-process on the platform transport in one mode and
+// served by a loopback HTTP server in the other.
 type consumer struct {
-	db     *database.DB
-	script script
+	db      *database.DB
+	script  script
+	id      *authtest.Identity
+	senders []platform.Sender // the consumer's Triggers, the only senders it admits
 
 	mu       sync.Mutex
-	handled  map[string]int // handler calls per event id (the inbox insert succeeded)
+	handled  map[string]int    // handler calls per event id (the inbox insert succeeded)
+	sentBy   map[string]string // the sender (service account) of the deliveries handled, per event id
 	requests []request
 	inFlight int // requests whose handler has not returned
 }
@@ -96,18 +102,24 @@ type request struct {
 	status  int
 }
 
-func newConsumer(t *testing.T, sc script) *consumer {
+func newConsumer(t *testing.T, id *authtest.Identity, sc script) *consumer {
 	t.Helper()
-	return &consumer{db: pg.NewDB(t, consumerMigrations()), script: sc, handled: map[string]int{}}
+	return &consumer{db: pg.NewDB(t, consumerMigrations()), script: sc, id: id, senders: triggerSenders(t),
+		handled: map[string]int{}, sentBy: map[string]string{}}
 }
+
+// routeTable is a function's route table as platform.Handler takes it.
+type routeTable []platform.Route
+
+func (r routeTable) Routes() []platform.Route { return r }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// handler is what the platform mounts at events.ReceivePath, with the probe outside.
+// handler is the consumer as a host serves it, with the probe outside.
 func (c *consumer) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST "+events.ReceivePath, events.Receiver(c.db, consumerSchema, c.handle))
-	observed := platform.Observe(quiet(), mux)
+	api := routeTable{{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath,
+		Access: platform.Deliveries(c.senders...), Handler: events.Receiver(c.db, consumerSchema, c.handle)}}
+	observed := platform.Observe(quiet(), platform.Handler(api, c.id.Authenticator(consumerService)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		i := len(c.requests)
@@ -158,6 +170,7 @@ func (c *consumer) handle(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (
 	c.mu.Lock()
 	c.handled[e.ID()]++
 	n := c.handled[e.ID()]
+	c.sentBy[e.ID()] = platform.CallerFrom(ctx).Sender
 	c.mu.Unlock()
 	if n <= c.script.hang[e.ID()] {
 		<-ctx.Done()
@@ -242,14 +255,37 @@ func wireOf(r *http.Request) string {
 }
 
 // deadLetterSink is the dead-letter Service: it records every CloudEvent and answers 202.
+// Like any function it admits only deliveries of the Triggers that dead-letter to it.
 type deadLetterSink struct {
 	mu  sync.Mutex
 	got []received
 }
 
 type received struct {
-	event cloudevents.Event
-	wire  string
+	event  cloudevents.Event
+	wire   string
+	sender string // the delivering sender's service account
+}
+
+// handler is the sink as a host serves it: behind the authenticator, for senders only.
+func (d *deadLetterSink) handler(id *authtest.Identity, senders []platform.Sender) http.Handler {
+	api := routeTable{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Access: platform.Deliveries(senders...),
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			d.ServeHTTP(w, r)
+			return nil
+		}}}
+	h := platform.Observe(quiet(), platform.Handler(api, id.Authenticator(deadLetterService)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The sink's destination has no uri: a delivery posts to the Service's root URL,
+		// which a server sees as "/". platform.Transport hands an in-process handler the
+		// client's empty path instead (the router would answer 301), so it is made "/"
+		// here as a server makes it.
+		if r.URL.Path == "" {
+			r = r.Clone(r.Context())
+			r.URL.Path = "/"
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (d *deadLetterSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +296,7 @@ func (d *deadLetterSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.mu.Lock()
-	d.got = append(d.got, received{event: *e, wire: wire})
+	d.got = append(d.got, received{event: *e, wire: wire, sender: platform.CallerFrom(r.Context()).Sender})
 	d.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }

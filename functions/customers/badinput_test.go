@@ -11,17 +11,18 @@ import (
 )
 
 // TestRejectedRequestsWriteNothing sends bad requests to every operation that writes (and to
-// the eligibility check): each answers 4xx problem+json naming every bad field, and the
+// the eligibility checks): each answers 4xx problem+json naming every bad field, and the
 // stored data is byte for byte what it was.
 func testRejectedRequestsWriteNothing(t *testing.T, a *api) {
 	const (
-		register    = "/api/customers"
-		aliceURL    = "/api/customers/" + aliceID
-		licenceURL  = aliceURL + "/licence"
-		statusURL   = aliceURL + "/status"
-		eligibleURL = aliceURL + "/eligibility"
-		erasureURL  = aliceURL + "/erasure"
-		json        = "application/json"
+		register     = "/api/customers"
+		aliceURL     = "/api/customers/" + aliceID
+		licenceURL   = aliceURL + "/licence"
+		statusURL    = aliceURL + "/status"
+		eligibleURL  = aliceURL + "/eligibility"
+		applicantURL = "/api/customers/eligibility"
+		erasureURL   = aliceURL + "/erasure"
+		json         = "application/json"
 	)
 	valid := newCustomer.String()
 	licence := `{"number":"B072RRE2J66","issuingCountry":"DE","issueDate":"2024-06-15","expiryDate":"2039-06-14"}`
@@ -29,6 +30,8 @@ func testRejectedRequestsWriteNothing(t *testing.T, a *api) {
 	underage := today(t).AddYears(-18).AddDays(1).String()
 	future := today(t).AddDays(1).String()
 	huge := newCustomer.with("firstName", strings.Repeat("x", platform.DefaultMaxBodyBytes)).String()
+	applicant := doc{"dateOfBirth": "1990-01-01", "pickupAt": "2030-05-01T10:00:00+02:00", "returnAt": "2030-05-04T10:00:00+02:00",
+		"licence": map[string]any{"number": "B7HK22P0X11", "issuingCountry": "DE", "issueDate": "2010-01-01", "expiryDate": "2035-01-01"}}
 
 	tests := []struct {
 		name        string
@@ -92,7 +95,7 @@ func testRejectedRequestsWriteNothing(t *testing.T, a *api) {
 		{name: "profile: no such customer", as: agent, method: "PUT", path: "/api/customers/" + nobodyID, contentType: json, body: aliceProfile.String(), wantStatus: 404, wantType: "not-found"},
 		{name: "profile: not an id", as: agent, method: "PUT", path: "/api/customers/alice", contentType: json, body: aliceProfile.String(), wantStatus: 404, wantType: "not-found"},
 		{name: "profile: fleet manager", as: fleet, method: "PUT", path: aliceURL, contentType: json, body: aliceProfile.with("firstName", "X").String(), wantStatus: 403, wantType: "forbidden"},
-		{name: "profile: service identity", as: service, method: "PUT", path: aliceURL, contentType: json, body: aliceProfile.with("firstName", "X").String(), wantStatus: 403, wantType: "forbidden"},
+		{name: "profile: reservations-api", as: reservations, method: "PUT", path: aliceURL, contentType: json, body: aliceProfile.with("firstName", "X").String(), wantStatus: 403, wantType: "forbidden"},
 		{name: "profile: anonymous", method: "PUT", path: aliceURL, contentType: json, body: aliceProfile.with("firstName", "X").String(), wantStatus: 401, wantType: "unauthorized"},
 
 		// licence update
@@ -114,7 +117,7 @@ func testRejectedRequestsWriteNothing(t *testing.T, a *api) {
 		{name: "status: stale If-Match", as: agent, method: "PUT", path: statusURL, contentType: json, body: `{"status":"blocked","reason":"fraud"}`, header: []string{"If-Match", `"3"`}, wantStatus: 412, wantType: "precondition-failed"},
 		{name: "status: no such customer", as: agent, method: "PUT", path: "/api/customers/" + nobodyID + "/status", contentType: json, body: `{"status":"blocked","reason":"fraud"}`, wantStatus: 404, wantType: "not-found"},
 		{name: "status: customers cannot", as: alice, method: "PUT", path: statusURL, contentType: json, body: `{"status":"active","reason":"me"}`, wantStatus: 403, wantType: "forbidden"},
-		{name: "status: nor can the service identity", as: service, method: "PUT", path: statusURL, contentType: json, body: `{"status":"blocked","reason":"x"}`, wantStatus: 403, wantType: "forbidden"},
+		{name: "status: nor can reservations-api", as: reservations, method: "PUT", path: statusURL, contentType: json, body: `{"status":"blocked","reason":"x"}`, wantStatus: 403, wantType: "forbidden"},
 
 		// eligibility (reads only; still nothing may change)
 		{name: "eligibility: no period", as: alice, method: "POST", path: eligibleURL, contentType: json, body: `{}`, wantStatus: 400, wantType: "invalid", wantFields: []string{"pickupAt", "returnAt"}},
@@ -122,6 +125,21 @@ func testRejectedRequestsWriteNothing(t *testing.T, a *api) {
 		{name: "eligibility: not a time", as: alice, method: "POST", path: eligibleURL, contentType: json, body: `{"pickupAt":"tomorrow","returnAt":"2030-05-01"}`, wantStatus: 400, wantType: "invalid", wantFields: []string{"pickupAt", "returnAt"}},
 		{name: "eligibility: wrong content type", as: alice, method: "POST", path: eligibleURL, contentType: "text/plain", body: period, wantStatus: 415, wantType: "unsupported-media-type"},
 		{name: "eligibility: another customer's", as: bob, method: "POST", path: eligibleURL, contentType: json, body: period, wantStatus: 404, wantType: "not-found"},
+		{name: "eligibility: a function not granted it", as: payments, method: "POST", path: eligibleURL, contentType: json, body: period, wantStatus: 403, wantType: "forbidden"},
+		{name: "eligibility: no such customer", as: reservations, method: "POST", path: "/api/customers/" + nobodyID + "/eligibility", contentType: json, body: period, wantStatus: 404, wantType: "not-found"},
+
+		// applicant eligibility (reads only)
+		{name: "applicant: nothing given", as: reservations, method: "POST", path: applicantURL, contentType: json, body: `{}`, wantStatus: 400, wantType: "invalid", wantFields: []string{"pickupAt", "returnAt", "dateOfBirth"}},
+		{name: "applicant: licence fields all bad", as: agent, method: "POST", path: applicantURL, contentType: json,
+			body:       applicant.with("licence", map[string]any{"issuingCountry": "DEU", "issueDate": future, "expiryDate": "soon"}).String(),
+			wantStatus: 400, wantType: "invalid", wantFields: []string{"licence.number", "licence.issuingCountry", "licence.issueDate", "licence.expiryDate"}},
+		{name: "applicant: licence before the 16th birthday", as: reservations, method: "POST", path: applicantURL, contentType: json, body: applicant.with("licence.issueDate", "1996-01-01").String(), wantStatus: 400, wantType: "invalid", wantFields: []string{"licence.issueDate"}},
+		{name: "applicant: born tomorrow", as: reservations, method: "POST", path: applicantURL, contentType: json, body: applicant.with("dateOfBirth", future).String(), wantStatus: 400, wantType: "invalid", wantFields: []string{"dateOfBirth"}},
+		{name: "applicant: unknown field", as: reservations, method: "POST", path: applicantURL, contentType: json, body: applicant.with("email", "x@example.com").String(), wantStatus: 400, wantType: "invalid", wantFields: []string{"email"}},
+		{name: "applicant: customers may not", as: alice, method: "POST", path: applicantURL, contentType: json, body: applicant.String(), wantStatus: 403, wantType: "forbidden"},
+		{name: "applicant: nor fleet managers", as: fleet, method: "POST", path: applicantURL, contentType: json, body: applicant.String(), wantStatus: 403, wantType: "forbidden"},
+		{name: "applicant: nor other functions", as: payments, method: "POST", path: applicantURL, contentType: json, body: applicant.String(), wantStatus: 403, wantType: "forbidden"},
+		{name: "applicant: anonymous", method: "POST", path: applicantURL, contentType: json, body: applicant.String(), wantStatus: 401, wantType: "unauthorized"},
 
 		// erasure
 		{name: "erasure: another customer's", as: bob, method: "POST", path: erasureURL, wantStatus: 404, wantType: "not-found"},
@@ -129,7 +147,7 @@ func testRejectedRequestsWriteNothing(t *testing.T, a *api) {
 		{name: "erasure: malformed If-Match", as: alice, method: "POST", path: erasureURL, header: []string{"If-Match", "one"}, wantStatus: 400, wantType: "invalid"},
 		{name: "erasure: stale If-Match", as: alice, method: "POST", path: erasureURL, header: []string{"If-Match", `"2"`}, wantStatus: 412, wantType: "precondition-failed"},
 		{name: "erasure: fleet manager", as: fleet, method: "POST", path: erasureURL, wantStatus: 403, wantType: "forbidden"},
-		{name: "erasure: service identity", as: service, method: "POST", path: erasureURL, wantStatus: 403, wantType: "forbidden"},
+		{name: "erasure: reservations-api", as: reservations, method: "POST", path: erasureURL, wantStatus: 403, wantType: "forbidden"},
 		{name: "erasure: anonymous", method: "POST", path: erasureURL, wantStatus: 401, wantType: "unauthorized"},
 
 		{name: "wrong method", as: agent, method: "DELETE", path: aliceURL, wantStatus: 405, wantType: "method-not-allowed"},

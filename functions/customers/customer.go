@@ -2,6 +2,8 @@ package customers
 
 import (
 	"time"
+
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
 )
 
 // Type says whether a customer rents privately or for a company.
@@ -82,13 +84,8 @@ func (c Customer) Erased() bool { return c.Status == StatusErased }
 
 // Address is a postal address. Country is ISO 3166-1 alpha-2; German postal codes have five
 // digits. Street, postal code and city are empty only for erased customers, whose country is
-// kept (it decides how their past invoices were taxed).
-type Address struct {
-	Street     string `json:"street,omitempty"`
-	PostalCode string `json:"postalCode,omitempty"`
-	City       string `json:"city,omitempty"`
-	Country    string `json:"country"`
-}
+// kept (it decides how their past invoices were taxed). It is the contract's type.
+type Address = customersapi.Address
 
 // Licence is a driver's licence.
 type Licence struct {
@@ -118,37 +115,27 @@ type Profile struct {
 	parsed            parsedFields // filled by validate
 }
 
-// LicenceInput is the body of a licence update and the optional licence of a registration.
+// LicenceInput is the body of a licence update and the optional licence of a registration:
+// the contract's Licence and, once validated, its parsed form.
 type LicenceInput struct {
-	Number         string  `json:"number"`
-	IssuingCountry string  `json:"issuingCountry"`
-	IssueDate      string  `json:"issueDate"`
-	ExpiryDate     string  `json:"expiryDate"`
-	parsed         Licence // filled by validate
+	customersapi.Licence
+	parsed Licence // filled by validate
 }
 
 // Registration is the body of a registration: a profile and, if the customer has it at hand,
-// the licence. (Its fields repeat Profile's rather than embed it, so that a decoding error
-// names a field as the client wrote it: "firstName", not "Profile.firstName".)
-type Registration struct {
-	Type              Type          `json:"type,omitempty"`
-	CompanyName       string        `json:"companyName,omitempty"`
-	VATID             string        `json:"vatId,omitempty"`
-	FirstName         string        `json:"firstName"`
-	LastName          string        `json:"lastName"`
-	Email             string        `json:"email"`
-	Phone             string        `json:"phone"`
-	DateOfBirth       string        `json:"dateOfBirth"`
-	Address           Address       `json:"address"`
-	PreferredLanguage Language      `json:"preferredLanguage,omitempty"`
-	Licence           *LicenceInput `json:"licence,omitempty"`
-}
+// the licence. It is the contract's type, which guest bookings send through reservations-api.
+type Registration = customersapi.Registration
 
-// split separates a registration into the profile and the licence it is validated as.
-func (r Registration) split() (Profile, *LicenceInput) {
-	return Profile{Type: r.Type, CompanyName: r.CompanyName, VATID: r.VATID, FirstName: r.FirstName,
+// splitRegistration separates a registration into the profile and the licence it is
+// validated as.
+func splitRegistration(r Registration) (Profile, *LicenceInput) {
+	p := Profile{Type: Type(r.Type), CompanyName: r.CompanyName, VATID: r.VATID, FirstName: r.FirstName,
 		LastName: r.LastName, Email: r.Email, Phone: r.Phone, DateOfBirth: r.DateOfBirth,
-		Address: r.Address, PreferredLanguage: r.PreferredLanguage}, r.Licence
+		Address: r.Address, PreferredLanguage: Language(r.PreferredLanguage)}
+	if r.Licence == nil {
+		return p, nil
+	}
+	return p, &LicenceInput{Licence: *r.Licence}
 }
 
 // StatusChange is the body of a status change: agents always say why.

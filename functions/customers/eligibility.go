@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
 )
 
 // The eligibility rules (design.md §4, issue 5).
@@ -39,10 +41,7 @@ var euCountries = map[string]bool{
 
 // Period is the body of an eligibility check: when the rental would start and end. The
 // times are strings so that a malformed one is reported under its field name.
-type Period struct {
-	PickupAt string `json:"pickupAt"`
-	ReturnAt string `json:"returnAt"`
-}
+type Period = customersapi.Period
 
 // Rental is a validated Period reduced to what the rules look at: calendar days in Germany.
 type Rental struct {
@@ -50,8 +49,8 @@ type Rental struct {
 	ReturnDay Date
 }
 
-// validate parses p into the rental days in zone, listing every invalid field.
-func (p Period) validate(zone *time.Location) (Rental, fieldErrors) {
+// validatePeriod parses p into the rental days in zone, listing every invalid field.
+func validatePeriod(p Period, zone *time.Location) (Rental, fieldErrors) {
 	var errs fieldErrors
 	pickup, perr := time.Parse(time.RFC3339, strings.TrimSpace(p.PickupAt))
 	if perr != nil {
@@ -68,24 +67,16 @@ func (p Period) validate(zone *time.Location) (Rental, fieldErrors) {
 }
 
 // Finding is one reason or warning of an eligibility decision.
-type Finding struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type Finding = customersapi.Finding
 
 // Eligibility is the decision whether a customer may rent for a period. Reasons refuse;
-// warnings do not, but the branch must act on them at pickup.
-type Eligibility struct {
-	CustomerID string    `json:"customerId"`
-	Eligible   bool      `json:"eligible"`
-	PickupDay  Date      `json:"pickupDay"`
-	ReturnDay  Date      `json:"returnDay"`
-	Reasons    []Finding `json:"reasons"`
-	Warnings   []Finding `json:"warnings"`
-}
+// warnings do not, but the branch must act on them at pickup. It is the contract's type:
+// reservations-api reads it (with the customer's id, email and status) for every booking.
+type Eligibility = customersapi.Eligibility
 
 // Assess applies every rule to c for rental r and reports all that fail, not just the first:
-// an agent on the phone needs the whole list.
+// an agent on the phone needs the whole list. A stored customer's decision names the
+// customer (id, email, status); an applicant's (c without an id) names nobody.
 //
 //   - The account must be active (suspended, blocked and erased customers are refused).
 //   - The driver must be at least 21 on the pickup day: someone whose 21st birthday is the
@@ -97,7 +88,11 @@ type Eligibility struct {
 //     before is not.
 //   - A licence issued outside the EU is a warning, not a refusal.
 func Assess(c Customer, r Rental) Eligibility {
-	e := Eligibility{CustomerID: c.ID, PickupDay: r.PickupDay, ReturnDay: r.ReturnDay, Reasons: []Finding{}, Warnings: []Finding{}}
+	e := Eligibility{PickupDay: r.PickupDay.String(), ReturnDay: r.ReturnDay.String(), Reasons: []Finding{}, Warnings: []Finding{}}
+	if c.ID != "" {
+		e.CustomerID = c.ID
+		e.Customer = &customersapi.Customer{ID: c.ID, Email: c.Email, Status: string(c.Status)}
+	}
 	refuse := func(code, format string, args ...any) {
 		e.Reasons = append(e.Reasons, Finding{Code: code, Message: fmt.Sprintf(format, args...)})
 	}
@@ -111,10 +106,10 @@ func Assess(c Customer, r Rental) Eligibility {
 		refuse(ReasonBlocked, "the customer account is blocked")
 	}
 	if adult := c.DateOfBirth.AddYears(MinRentalAge); adult.After(r.PickupDay) {
-		refuse(ReasonUnderAge, "drivers must be %d on the pickup day %s; the customer turns %d on %s", MinRentalAge, r.PickupDay, MinRentalAge, adult)
+		refuse(ReasonUnderAge, "drivers must be %d on the pickup day %s; the driver turns %d on %s", MinRentalAge, r.PickupDay, MinRentalAge, adult)
 	}
 	if l := c.Licence; l == nil {
-		refuse(ReasonNoLicence, "the customer has not given a driver's licence yet")
+		refuse(ReasonNoLicence, "no driver's licence has been given yet")
 	} else {
 		if held := l.IssueDate.AddYears(MinLicenceYears); held.After(r.PickupDay) {
 			refuse(ReasonLicenceTooNew, "the licence must have been held for a year on the pickup day %s; it was issued on %s", r.PickupDay, l.IssueDate)
@@ -129,4 +124,36 @@ func Assess(c Customer, r Rental) Eligibility {
 	}
 	e.Eligible = len(e.Reasons) == 0
 	return e
+}
+
+// Applicant is the body of an eligibility check of someone not registered yet: the date of
+// birth and licence as a registration states them, and the rental period.
+type Applicant = customersapi.Applicant
+
+// validateApplicant parses an applicant into the record the rules assess (an active
+// customer without an id) and the rental, listing every invalid field under the names a
+// registration uses. A missing licence is no error: the decision refuses it.
+func validateApplicant(a Applicant, today Date, zone *time.Location) (Customer, Rental, fieldErrors) {
+	rental, errs := validatePeriod(Period{PickupAt: a.PickupAt, ReturnAt: a.ReturnAt}, zone)
+	c := Customer{Status: StatusActive}
+	dob, err := ParseDate(strings.TrimSpace(a.DateOfBirth))
+	switch {
+	case err != nil:
+		errs.add("dateOfBirth", "required: a date such as 1990-04-12")
+	case dob.Before(earliestBirth) || dob.After(today):
+		errs.add("dateOfBirth", "must be from 1900-01-01 to today")
+	default:
+		c.DateOfBirth = dob
+	}
+	if a.Licence != nil {
+		l := LicenceInput{Licence: *a.Licence}
+		l.normalize()
+		lerrs := l.validate("licence.", today)
+		errs = append(errs, lerrs...)
+		if len(lerrs) == 0 {
+			errs = append(errs, licenceMatchesBirth("licence.issueDate", &l.parsed, c.DateOfBirth)...)
+			c.Licence = &l.parsed
+		}
+	}
+	return c, rental, errs
 }

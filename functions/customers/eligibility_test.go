@@ -10,10 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/customers"
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
 )
 
 // TestEligibilityRules registers one customer per case through the API and asks for the
-// decision, with the boundaries of every rule. The rental starts 60 days from now (P) at
+// decision, with the boundaries of every rule; the applicant check must decide alike. The rental starts 60 days from now (P) at
 // 10:00 in Berlin and ends three days later (R); every date of a case is relative to them.
 func testEligibilityRules(t *testing.T, a *api) {
 	zone := berlin(t)
@@ -88,19 +89,44 @@ func testEligibilityRules(t *testing.T, a *api) {
 			if pickupAt == "" {
 				pickupAt = at(P, "10:00")
 			}
-			r := a.json(service, http.MethodPost, "/api/customers/"+c.ID+"/eligibility",
+			r := a.json(reservations, http.MethodPost, "/api/customers/"+c.ID+"/eligibility",
 				fmt.Sprintf(`{"pickupAt":%q,"returnAt":%q}`, pickupAt, at(R, "10:00")))
 			require.Equal(t, http.StatusOK, r.status, string(r.body))
 			e := decode[customers.Eligibility](t, r)
 			assert.Equal(t, tt.wantReasons, codes(e.Reasons), "reasons: %+v", e.Reasons)
 			assert.Equal(t, tt.wantWarnings, codes(e.Warnings))
 			assert.Equal(t, len(tt.wantReasons) == 0, e.Eligible)
-			assert.Equal(t, P, e.PickupDay)
-			assert.Equal(t, R, e.ReturnDay)
+			assert.Equal(t, P.String(), e.PickupDay)
+			assert.Equal(t, R.String(), e.ReturnDay)
 			assert.Equal(t, c.ID, e.CustomerID)
+			status := "active"
+			if p.status != "" {
+				status = p.status
+			}
+			assert.Equal(t, &customersapi.Customer{ID: c.ID, Email: c.Email, Status: status}, e.Customer, "what a booking needs of the record")
 			for _, f := range append(e.Reasons, e.Warnings...) {
 				assert.NotEmpty(t, f.Message, f.Code)
 			}
+
+			// The same person not registered yet (a guest) gets the same decision from the
+			// applicant check: one rule, two ways in. An applicant has no account status.
+			if p.status != "" {
+				return
+			}
+			applicant := doc{"dateOfBirth": p.born.String(), "pickupAt": pickupAt, "returnAt": at(R, "10:00")}
+			if !p.noLicence {
+				applicant = applicant.with("licence", map[string]any{"number": "B7HK22P0X11", "issuingCountry": p.country,
+					"issueDate": p.issued.String(), "expiryDate": p.expires.String()})
+			}
+			r = a.json(reservations, http.MethodPost, "/api/customers/eligibility", applicant.String())
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			ae := decode[customers.Eligibility](t, r)
+			assert.Equal(t, e.Eligible, ae.Eligible)
+			assert.Equal(t, e.Reasons, ae.Reasons)
+			assert.Equal(t, e.Warnings, ae.Warnings)
+			assert.Equal(t, []string{e.PickupDay, e.ReturnDay}, []string{ae.PickupDay, ae.ReturnDay})
+			assert.Empty(t, ae.CustomerID, "an applicant is nobody's record")
+			assert.Nil(t, ae.Customer)
 		})
 	}
 }

@@ -98,11 +98,14 @@ func TestErasure(t *testing.T) {
 	}
 	assert.Equal(t, snapshot, a.snapshot())
 
-	r = a.json(service, http.MethodPost, "/api/customers/"+aliceID+"/eligibility", `{"pickupAt":"2030-05-01T10:00:00Z","returnAt":"2030-05-03T10:00:00Z"}`)
+	r = a.json(reservations, http.MethodPost, "/api/customers/"+aliceID+"/eligibility", `{"pickupAt":"2030-05-01T10:00:00Z","returnAt":"2030-05-03T10:00:00Z"}`)
 	require.Equal(t, http.StatusOK, r.status)
 	e := decode[customers.Eligibility](t, r)
 	assert.False(t, e.Eligible)
 	assert.Equal(t, []string{customers.ReasonErased}, codes(e.Reasons))
+	require.NotNil(t, e.Customer)
+	assert.Equal(t, "erased", e.Customer.Status)
+	assert.NotContains(t, e.Customer.Email, "alice", "no personal data left to name")
 
 	// Out of searches by default; found when asked for; the address is free again.
 	assert.Equal(t, 0, decode[customerPage](t, a.do(agent, http.MethodGet, "/api/customers?name=alice", "", "")).Total)

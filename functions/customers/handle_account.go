@@ -77,13 +77,28 @@ func (s *Service) handleEligibility(w http.ResponseWriter, r *http.Request) erro
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
 	}
-	rental, errs := in.validate(s.zone)
+	rental, errs := validatePeriod(in, s.zone)
 	if len(errs) > 0 {
 		return platform.Invalid("the rental period is invalid", errs...)
 	}
 	c, err := s.store.Get(r.Context(), id)
 	if err != nil {
 		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, Assess(c, rental))
+}
+
+// handleApplicantEligibility decides for someone not registered yet, by the very rules a
+// customer's check applies: a guest booking asks before it registers the guest, so a guest
+// the rules refuse is never registered.
+func (s *Service) handleApplicantEligibility(w http.ResponseWriter, r *http.Request) error {
+	var in Applicant
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	c, rental, errs := validateApplicant(in, s.today(), s.zone)
+	if len(errs) > 0 {
+		return platform.Invalid("the eligibility check is invalid", errs...)
 	}
 	return platform.WriteJSON(w, http.StatusOK, Assess(c, rental))
 }

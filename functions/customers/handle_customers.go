@@ -24,7 +24,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
 	}
-	profile, licence := in.split()
+	profile, licence := splitRegistration(in)
 	if errs := validateRegistration(&profile, licence, s.today()); len(errs) > 0 {
 		return platform.Invalid("the registration is invalid", errs...)
 	}

@@ -33,7 +33,11 @@ const (
 	agent     = "carla"
 	fleet     = "frank"
 	admin     = "ada"
-	service   = "service"
+	// reservations is reservations-api calling with its own identity, the one function
+	// customers-api admits (to the eligibility checks); payments is a function it admits
+	// nowhere.
+	reservations = "service:reservations-api"
+	payments     = "service:payments-api"
 )
 
 const (
@@ -59,8 +63,8 @@ func newAPI(t *testing.T) *api {
 	svc, err := customers.New(db)
 	require.NoError(t, err)
 	logger := platform.NewLogger(io.Discard, "error", customers.ServiceName)
-	a := &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(svc, id.Verifier)), tokens: map[string]string{}}
-	for _, user := range []string{alice, bob, agent, fleet, admin, service} {
+	a := &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(customers.ServiceName))), tokens: map[string]string{}}
+	for _, user := range []string{alice, bob, agent, fleet, admin, reservations, payments} {
 		a.tokens[user] = id.Bearer(t, user)
 	}
 	return a

@@ -67,11 +67,16 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{alice, "PUT", aliceURL + "/licence", `{}`}, // 400
 		{agent, "PUT", aliceURL + "/status", `{"status":"suspended","reason":"check ID"}`},
 		{agent, "PUT", aliceURL + "/status", `{"status":"active","reason":"ID checked"}`},
-		{service, "POST", aliceURL + "/eligibility", period},
+		{reservations, "POST", aliceURL + "/eligibility", period},
+		{payments, "POST", aliceURL + "/eligibility", period}, // 403
+		{reservations, "POST", "/api/customers/eligibility", `{"dateOfBirth":"1990-01-01","licence":{"number":"B7HK22P0X11","issuingCountry":"US","issueDate":"2010-01-01","expiryDate":"2035-01-01"},` + period[1:]},
+		{agent, "POST", "/api/customers/eligibility", `{"dateOfBirth":"2015-01-01",` + period[1:]},
+		{reservations, "POST", "/api/customers/eligibility", `{"dateOfBirth":"x"}`},                // 400
+		{alice, "POST", "/api/customers/eligibility", `{"dateOfBirth":"1990-01-01",` + period[1:]}, // 403
 		{agent, "POST", emily + "/eligibility", period},
 		{alice, "POST", aliceURL + "/eligibility", `{"pickupAt":"x"}`}, // 400
 		{alice, "POST", aliceURL + "/erasure", ""},
-		{alice, "GET", aliceURL, ""},                                                // erased
+		{alice, "GET", aliceURL, ""}, // erased
 		{agent, "PUT", aliceURL + "/status", `{"status":"active","reason":"undo"}`}, // 409
 		{agent, "POST", aliceURL + "/eligibility", period},
 	}

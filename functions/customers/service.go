@@ -10,9 +10,13 @@
 //   - One account per email address, case-insensitively, enforced by a unique index on
 //     lower(email): a duplicate is 409.
 //   - Who sees what: a customer sees and changes only their own record; another customer's id
-//     answers 404, exactly as a missing one does. Agents, admins and the service identity
-//     see every record; the service identity reads (get, search, eligibility) but never
-//     writes. Fleet managers have no access. Only agents (and admins) change a status.
+//     answers 404, exactly as a missing one does. Agents and admins see every record. Fleet
+//     managers have no access. Only agents (and admins) change a status. Of the functions,
+//     only reservations-api calls with its own identity, and only the eligibility checks:
+//     a customer's (whose answer carries the id, email and status a booking needs) and an
+//     applicant's (POST /api/customers/eligibility: a guest's date of birth and licence,
+//     checked before the guest is registered). The rules exist here only; callers use
+//     customersapi, the contract package.
 //   - A customer cannot change their own date of birth (it decides the age rule); an agent
 //     corrects it after seeing an ID. The reason of a status change is internal: customers
 //     do not see it.
@@ -37,15 +41,20 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 )
 
 // ServiceName is the Knative Service of this function.
-const ServiceName = "customers-api"
+const ServiceName = customersapi.Service
 
 // Prefix is where the API is served, alone and in `orange dev`.
-const Prefix = "/api/customers"
+const Prefix = customersapi.Prefix
+
+// reservationsAPI is the function that checks eligibility for its bookings with its own
+// identity.
+const reservationsAPI = "reservations-api"
 
 // Zone is where the company rents: rental days and "today" are reckoned there.
 const Zone = "Europe/Berlin"
@@ -87,22 +96,27 @@ func Function() platform.Function {
 // checked in the handlers (their own only, else 404).
 func (s *Service) Routes() []platform.Route {
 	var (
-		readers = platform.Allow(platform.RoleCustomer, platform.RoleAgent, platform.RoleService)
+		readers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
 		writers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
-		staff   = platform.Allow(platform.RoleAgent, platform.RoleService)
+		staff   = platform.Allow(platform.RoleAgent)
 		agents  = platform.Allow(platform.RoleAgent)
-		byID    = Prefix + "/{id}"
+		// A booking asks for the eligibility of any customer, guests included, as
+		// reservations-api itself (design.md §9).
+		eligibility = readers.AndServices(reservationsAPI)
+		applicants  = agents.AndServices(reservationsAPI)
+		byID        = Prefix + "/{id}"
 	)
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "getCustomersOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "registerCustomer", Method: http.MethodPost, Path: Prefix, Access: platform.Public, Handler: s.handleRegister},
 		{Name: "searchCustomers", Method: http.MethodGet, Path: Prefix, Access: staff, Handler: s.handleSearch},
+		{Name: "checkApplicantEligibility", Method: http.MethodPost, Path: Prefix + "/eligibility", Access: applicants, Handler: s.handleApplicantEligibility},
 		{Name: "getCustomer", Method: http.MethodGet, Path: byID, Access: readers, Handler: s.handleGet},
 		{Name: "updateCustomerProfile", Method: http.MethodPut, Path: byID, Access: writers, Handler: s.handleUpdateProfile},
 		{Name: "updateCustomerLicence", Method: http.MethodPut, Path: byID + "/licence", Access: writers, Handler: s.handleUpdateLicence},
 		{Name: "changeCustomerStatus", Method: http.MethodPut, Path: byID + "/status", Access: agents, Handler: s.handleChangeStatus},
-		{Name: "checkCustomerEligibility", Method: http.MethodPost, Path: byID + "/eligibility", Access: readers, Handler: s.handleEligibility},
+		{Name: "checkCustomerEligibility", Method: http.MethodPost, Path: byID + "/eligibility", Access: eligibility, Handler: s.handleEligibility},
 		{Name: "eraseCustomer", Method: http.MethodPost, Path: byID + "/erasure", Access: writers, Handler: s.handleErase},
 	}
 }

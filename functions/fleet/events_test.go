@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/fleet"
+	"github.com/orangecarrental/orange/platform"
 )
 
 // event delivers one reservation event to /cloudevents in binary mode, as the Broker does.
@@ -26,7 +28,49 @@ func (a *api) event(id, typ string, data any) response {
 		body = string(b)
 	}
 	return a.do(http.MethodPost, events.ReceivePath, "application/json", body,
-		"Ce-Specversion", "1.0", "Ce-Id", id, "Ce-Source", "reservations-api", "Ce-Type", typ)
+		"Ce-Specversion", "1.0", "Ce-Id", id, "Ce-Source", "reservations-api", "Ce-Type", typ,
+		"Authorization", a.id.DeliveryBearer(a.t, triggerOf(typ), fleet.ServiceName))
+}
+
+// triggerOf is the Trigger of knative/base/vehicles-api.yaml that delivers a reservation
+// event type: vehicles-api-reservation-no-show for reservation.no_show.v1.
+func triggerOf(typ string) platform.Sender {
+	name := strings.TrimSuffix(strings.TrimPrefix(typ, "com.orangecarrental.reservation."), ".v1")
+	return platform.Trigger("vehicles-api-reservation-" + strings.ReplaceAll(name, "_", "-"))
+}
+
+// TestOnlyFleetsTriggersDeliver: /cloudevents refuses every caller but the event platform
+// delivering from fleet's own Triggers, and a refused delivery changes nothing.
+func TestOnlyFleetsTriggersDeliver(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	h := history("c1000000-0000-4000-8000-0000000000d1", vwGolf, pickupDay(), 3, events.ReservationCreated)
+	body, err := json.Marshal(h[0].data)
+	require.NoError(t, err)
+	tests := []struct {
+		name          string
+		authorization string
+		want          int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"a fleet manager", a.fleet, http.StatusForbidden},
+		{"an admin", a.id.Bearer(t, "ada"), http.StatusForbidden},
+		{"reservations-api calling as itself", a.id.Bearer(t, "service:reservations-api"), http.StatusForbidden},
+		{"another function's Trigger", a.id.DeliveryBearer(t, platform.Trigger("reservations-api-payment-authorized"), fleet.ServiceName), http.StatusForbidden},
+		{"fleet's Trigger, addressed to another function", a.id.DeliveryBearer(t, triggerOf(events.ReservationCreated), "reservations-api"), http.StatusUnauthorized},
+	}
+	before := a.snapshot()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do(http.MethodPost, events.ReceivePath, "application/json", string(body),
+				"Ce-Specversion", "1.0", "Ce-Id", "forged-"+tt.name, "Ce-Source", "reservations-api", "Ce-Type", h[0].typ,
+				"Authorization", tt.authorization)
+			assert.Equal(t, tt.want, r.status, string(r.body))
+		})
+	}
+	assert.Equal(t, before, a.snapshot(), "a refused delivery changed the data")
+	assert.Equal(t, http.StatusAccepted, a.event("delivered", h[0].typ, h[0].data).status, "fleet's own Trigger delivers")
+	assert.NotEqual(t, before, a.snapshot())
 }
 
 // reservationEvent is one reservation event as reservations-api records it.

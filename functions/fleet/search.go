@@ -151,11 +151,7 @@ func (s *Service) search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	if len(cands) > s.cfg.MaxCandidates {
 		cands, res.Truncated = cands[:s.cfg.MaxCandidates], true
 	}
-	req := rateRequest{PickupLocation: q.LocationCode, PickupAt: q.PickupAt, ReturnAt: q.ReturnAt}
-	for _, v := range cands {
-		req.Items = append(req.Items, rateItem{Key: v.ID, Category: v.Category, DailyRateNetCents: v.DailyRateNetCents})
-	}
-	prices, days, err := s.pricing.rates(ctx, req)
+	prices, days, err := s.price(ctx, q, cands)
 	if err != nil {
 		return res, err
 	}
@@ -168,7 +164,7 @@ func (s *Service) search(ctx context.Context, q SearchQuery) (SearchResult, erro
 		offers = append(offers, Offer{ID: v.ID, Name: v.Name, Category: v.Category, LocationCode: v.LocationCode,
 			Seats: v.Seats, Fuel: v.Fuel, Transmission: v.Transmission, Price: OfferPrice{
 				Currency: "EUR", Days: days, DailyNetCents: pr.DailyNetCents, DailyGrossCents: pr.DailyGrossCents,
-				DiscountPercent: pr.DiscountPercent, TotalNetCents: pr.TotalNetCents, TotalVatCents: pr.TotalVatCents,
+				DiscountPercent: float64(pr.DiscountPercent), TotalNetCents: pr.TotalNetCents, TotalVatCents: pr.TotalVATCents,
 				TotalGrossCents: pr.TotalGrossCents,
 			}})
 	}

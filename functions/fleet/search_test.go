@@ -80,11 +80,12 @@ func testSearchOffersFreeCarsWithPrices(t *testing.T, db *database.DB) {
 
 	calls := a.pricing.recorded()
 	require.Len(t, calls, 1)
-	assert.Equal(t, a.fleet, calls[0].authorization, "the caller's token travels with the call")
+	assert.NotEqual(t, a.fleet, calls[0].authorization, "the searcher's token stays with fleet")
+	assert.Equal(t, fleet.ServiceName, a.callerOf(calls[0].authorization).Service, "fleet prices as itself")
 	body := calls[0].body
 	assert.Equal(t, "BER-HBF", body.PickupLocation)
-	assert.True(t, pickup.Equal(body.PickupAt))
-	assert.True(t, pickup.Add(72*time.Hour).Equal(body.ReturnAt))
+	assert.True(t, pickup.Equal(mustTime(t, body.PickupAt)))
+	assert.True(t, pickup.Add(72*time.Hour).Equal(mustTime(t, body.ReturnAt)))
 	require.Len(t, body.Items, 2)
 	for _, it := range body.Items {
 		assert.Contains(t, []string{vwGolf, vwID3}, it.Key)
@@ -92,12 +93,12 @@ func testSearchOffersFreeCarsWithPrices(t *testing.T, db *database.DB) {
 		assert.Nil(t, it.DailyRateNetCents)
 	}
 
-	// Anonymous callers search too, and pricing sees no token.
+	// Anonymous callers search too, and pricing is still called as fleet.
 	r = a.get(searchPath(pickup, 3, "category=KOMPAKT"), "Authorization", "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	calls = a.pricing.recorded()
 	require.Len(t, calls, 2)
-	assert.Empty(t, calls[1].authorization)
+	assert.Equal(t, fleet.ServiceName, a.callerOf(calls[1].authorization).Service)
 }
 
 // testSearchFiltersSortsAndPages runs over Berlin's eight offerable cars for three days.

@@ -13,11 +13,12 @@
 //     (pending, confirmed, active) overlapping [pickup, return) in fleet's own bookings read
 //     model, which reservation events feed through Store.ApplyBooking (newest version wins,
 //     whatever the arrival order).
-//   - Prices come from pricing-api (POST /api/pricing/rates) through the platform client,
-//     with the caller's token. Price filter and order need prices, so they are applied after
-//     pricing, over at most FLEET_SEARCH_MAX_CANDIDATES vehicles per search. When pricing
-//     fails or is slower than FLEET_PRICING_TIMEOUT the search answers 503 with Retry-After:
-//     a result without prices, or with guessed ones, is worse than a retry.
+//   - Prices come from pricing-api (POST /api/pricing/rates) through its contract package
+//     pricingapi, called as vehicles-api itself: the platform client carries fleet's own
+//     service token, never the searcher's. Price filter and order need prices, so they are
+//     applied after pricing, over at most FLEET_SEARCH_MAX_CANDIDATES vehicles per search.
+//     When pricing fails or is slower than FLEET_PRICING_TIMEOUT the search answers 503 with
+//     Retry-After: a result without prices, or with guessed ones, is worse than a retry.
 //   - The branch code of a vehicle is checked for its form, not against locations-api:
 //     fleet's writes do not depend on another function being up.
 package fleet
@@ -31,14 +32,16 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/fleet/fleetapi"
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
 // ServiceName is the Knative Service of this function.
-const ServiceName = "vehicles-api"
+const ServiceName = fleetapi.Service
 
 // Prefix is where the API is served, alone and in `orange dev`.
-const Prefix = "/api/vehicles"
+const Prefix = fleetapi.Prefix
 
 //go:embed openapi.json
 var openAPIDocument []byte
@@ -68,11 +71,12 @@ func (c Config) Validate() error {
 type Service struct {
 	cfg     Config
 	store   *Store
-	pricing pricingClient
+	pricing *pricingapi.Client
 	now     func() time.Time
 }
 
-// New returns the service over deps.DB, calling pricing-api through deps.Client.
+// New returns the service over deps.DB, calling pricing-api through deps.Client (as
+// vehicles-api itself).
 func New(cfg Config, deps platform.Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -83,7 +87,7 @@ func New(cfg Config, deps platform.Deps) (*Service, error) {
 	return &Service{
 		cfg:     cfg,
 		store:   NewStore(deps.DB),
-		pricing: pricingClient{client: deps.Client, timeout: cfg.PricingTimeout},
+		pricing: pricingapi.NewClient(deps.Client),
 		now:     time.Now,
 	}, nil
 }
@@ -115,6 +119,15 @@ func Function() platform.Function {
 func (s *Service) Routes() []platform.Route {
 	fleet := platform.Allow(platform.RoleFleet)
 	staff := platform.Allow(platform.RoleFleet, platform.RoleAgent)
+	senders := platform.Deliveries(
+		platform.Trigger("vehicles-api-reservation-created"),
+		platform.Trigger("vehicles-api-reservation-confirmed"),
+		platform.Trigger("vehicles-api-reservation-activated"),
+		platform.Trigger("vehicles-api-reservation-completed"),
+		platform.Trigger("vehicles-api-reservation-cancelled"),
+		platform.Trigger("vehicles-api-reservation-expired"),
+		platform.Trigger("vehicles-api-reservation-no-show"),
+	)
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "getVehiclesOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
@@ -126,9 +139,8 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "changeVehicleStatus", Method: http.MethodPut, Path: Prefix + "/{id}/status", Access: fleet, Handler: s.handleChangeStatus},
 		{Name: "moveVehicle", Method: http.MethodPut, Path: Prefix + "/{id}/location", Access: fleet, Handler: s.handleMove},
 		{Name: "changeVehicleDailyRate", Method: http.MethodPut, Path: Prefix + "/{id}/daily-rate", Access: fleet, Handler: s.handleChangeDailyRate},
-		// Public to the router: the Service is cluster-local, reached by the Broker only, and
-		// the gateway does not forward this path.
-		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+		// Only the event platform's deliveries from fleet's own Triggers (design.md §9).
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.store.db, Migrations.Schema, s.handleEvent)},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/orangecarrental/orange/functions/fleet/fleetapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -69,11 +70,11 @@ type Status string
 // The vehicle states. Only available and reserved vehicles are offered by the search (and
 // then only outside their bookings).
 const (
-	StatusAvailable    Status = "available"
-	StatusReserved     Status = "reserved"
-	StatusRented       Status = "rented"
-	StatusMaintenance  Status = "maintenance"
-	StatusOutOfService Status = "out_of_service"
+	StatusAvailable    Status = fleetapi.StatusAvailable
+	StatusReserved     Status = fleetapi.StatusReserved
+	StatusRented       Status = fleetapi.StatusRented
+	StatusMaintenance  Status = fleetapi.StatusMaintenance
+	StatusOutOfService Status = fleetapi.StatusOutOfService
 )
 
 // How validation names the statuses in its messages.

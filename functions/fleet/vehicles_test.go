@@ -246,7 +246,7 @@ func testInventory(t *testing.T, db *database.DB) {
 		{"?status=sold", "frank", 400, 0, nil},
 		{"?category=VAN&location=BERLIN&page=0&pageSize=101&colour=red", "frank", 400, 0, nil},
 		{"", "alice", 403, 0, nil},
-		{"", "service", 403, 0, nil},
+		{"", "service:reservations-api", 403, 0, nil},
 		{"", "", 401, 0, nil},
 	}
 	for _, tt := range tests {

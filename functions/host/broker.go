@@ -12,15 +12,19 @@ import (
 	"github.com/orangecarrental/orange/events/broker"
 	"github.com/orangecarrental/orange/knative"
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/auth"
+	"github.com/orangecarrental/orange/platform/auth/devissuer"
 )
 
 // BrokerIngressPath is where `orange dev` accepts events for its broker, shaped like a
 // Knative Broker's ingress path (/<namespace>/<broker>); `orange emit` sends there.
 const BrokerIngressPath = "/broker/orange/default"
 
-// startBroker runs the in-process broker with the Triggers and PingSources of
+// startBroker runs the in-process broker with the Triggers, PingSources and EventPolicies of
 // knative/base — the very files production applies — delivering through the in-process
-// transport, and serves its ingress, its dev page and its metrics on m's port.
+// transport with tokens of the development cluster issuer (each Trigger and PingSource signs
+// as its own OIDC identity, for the subscriber's audience), and serves its ingress, its dev
+// page and its metrics on m's port.
 func startBroker(bg *background, m *Mounted, logger *slog.Logger) (*broker.Broker, error) {
 	triggers, err := broker.LoadTriggers(knative.Manifests, "base")
 	if err != nil {
@@ -30,28 +34,76 @@ func startBroker(bg *background, m *Mounted, logger *slog.Logger) (*broker.Broke
 	if err != nil {
 		return nil, err
 	}
-	// On the cluster the dead-letter sink is Knative's event_display; here it logs alike.
-	m.Transport.Mount("dead-letter", broker.EventDisplay(logger.With(slog.String("service", "dead-letter"))))
-	deliver := broker.HTTPDeliverer(m.Transport)
-	b := broker.New(triggers, deliver, broker.Options{Logger: logger.With(slog.String("component", "broker"))})
+	policies, err := broker.LoadEventPolicies(knative.Manifests, "base")
+	if err != nil {
+		return nil, err
+	}
+	if err := mountDeadLetter(m, triggers, logger); err != nil {
+		return nil, err
+	}
+	sign := func(sender platform.Sender, namespace, audience string) (string, error) {
+		return m.Cluster.Token(devissuer.Subject(namespace, sender.ServiceAccount()), audience)
+	}
+	deliver := broker.HTTPDeliverer(m.Transport, sign)
+	b := broker.New(triggers, deliver, broker.Options{
+		Logger:   logger.With(slog.String("component", "broker")),
+		Policies: broker.NewPolicies(policies, m.Namespace, auth.DefaultBroker),
+	})
 	bg.goRun("broker", b.Run)
 	if len(pings) > 0 {
 		bg.goRun("pingsources", func(ctx context.Context) error {
 			return broker.RunPingSources(ctx, pings, broker.Sender(b, deliver), nil)
 		})
 	}
+	ingressAuth := m.Deliveries.ForAudience(auth.BrokerAudience(m.Namespace, auth.DefaultBroker))
 	m.Mux.Handle("POST "+BrokerIngressPath, platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		return ingress(b, w, r)
+		return ingress(b, ingressAuth, w, r)
 	}))
 	m.Mux.Handle("GET /dev/broker", b.DevHandler())
 	m.Mux.Handle("GET /metrics", b.MetricsHandler())
-	logger.Info("in-process broker", slog.Int("triggers", len(triggers)), slog.Int("pingSources", len(pings)))
+	logger.Info("in-process broker", slog.Int("triggers", len(triggers)), slog.Int("pingSources", len(pings)),
+		slog.Int("eventPolicies", len(policies)))
 	return b, nil
 }
 
-// ingress accepts one CloudEvent like a Broker's ingress and answers once every matching
-// Trigger's delivery has finished.
-func ingress(b *broker.Broker, w http.ResponseWriter, r *http.Request) error {
+// deadLetterService is the Broker's dead-letter sink, knative/base/dead-letter.yaml.
+const deadLetterService = "dead-letter"
+
+// mountDeadLetter stands in for the cluster's dead-letter Service: it logs what it gets, as
+// Knative's event_display does, and accepts deliveries only from the Triggers that name it.
+func mountDeadLetter(m *Mounted, triggers []broker.Trigger, logger *slog.Logger) error {
+	var senders []platform.Sender
+	for _, t := range triggers {
+		if dls := t.Delivery.DeadLetterSink; dls != nil && dls.Service == deadLetterService {
+			senders = append(senders, platform.Trigger(t.Name))
+		}
+	}
+	display := broker.EventDisplay(logger.With(slog.String("service", deadLetterService)))
+	api := routes{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Prefix: true,
+		Access: platform.Deliveries(senders...), Handler: func(w http.ResponseWriter, r *http.Request) error {
+			display.ServeHTTP(w, r)
+			return nil
+		}}}
+	authn := auth.Authenticator{People: m.People, Deliveries: m.Deliveries.ForAudience(auth.ServiceAudience(m.Namespace, deadLetterService))}
+	m.Transport.Mount(deadLetterService, platform.Handler(api, authn))
+	return nil
+}
+
+// routes is a route table as a platform.API.
+type routes []platform.Route
+
+func (r routes) Routes() []platform.Route { return r }
+
+// ingress accepts one CloudEvent like a Broker's ingress with Eventing's OIDC: the sender's
+// token must be addressed to the Broker (401 otherwise), and the EventPolicies must let
+// its identity send the event's type (403 otherwise, nothing delivered). It answers once
+// every matching Trigger's delivery has finished.
+func ingress(b *broker.Broker, verifier *auth.DeliveryVerifier, w http.ResponseWriter, r *http.Request) error {
+	sender, err := verifier.AuthenticateDelivery(r.Context(), r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="broker"`)
+		return err
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, events.MaxEventBytes)
 	e, err := cloudevents.NewEventFromHTTPRequest(r)
 	if err != nil {
@@ -64,7 +116,11 @@ func ingress(b *broker.Broker, w http.ResponseWriter, r *http.Request) error {
 	if err := e.Validate(); err != nil {
 		return platform.Invalid("invalid CloudEvent: " + err.Error())
 	}
-	if err := b.Publish(r.Context(), *e); err != nil {
+	if err := b.PublishAs(r.Context(), sender.Subject, *e); err != nil {
+		var refused *broker.PolicyError
+		if errors.As(err, &refused) {
+			return &platform.Error{Kind: platform.KindForbidden, Message: refused.Error(), Err: err}
+		}
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)

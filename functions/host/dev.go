@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -67,6 +67,8 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		return err
 	}
 
+	_, port, _ := net.SplitHostPort(srv.Addr().String())
+	local := "http://localhost:" + port
 	var issuer *devissuer.Issuer
 	authCfg := cfg.Auth
 	if authCfg.IssuerURL == "" {
@@ -74,26 +76,48 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		if err != nil {
 			return fmt.Errorf("development issuer key: %w", err)
 		}
-		_, port, _ := net.SplitHostPort(srv.Addr().String())
-		issuer = devissuer.New("http://localhost:"+port+devissuer.RealmPath, key)
+		issuer = devissuer.New(local+devissuer.RealmPath, key)
+		issuer.AddClients(serviceNames(reg)...)
 		authCfg.IssuerURL = issuer.URL()
 		authCfg.Audience = devissuer.Audience
 	}
+	// There is no cluster: its service-account issuer, which signs event deliveries and the
+	// relays' tokens towards the Broker, is imitated on the same port.
+	clusterKey, err := devissuer.LoadOrCreateKey(filepath.Join(cfg.DataDir, "dev-cluster-key.pem"))
+	if err != nil {
+		return fmt.Errorf("development cluster issuer key: %w", err)
+	}
+	cluster := devissuer.NewCluster(local+devissuer.ClusterPath, clusterKey)
 	// Local defaults for functions' own settings: the mail folder lives with the data.
 	env.Lookuper = envconfig.MultiLookuper(env.Lookuper, envconfig.MapLookuper(map[string]string{
 		"MAIL_DIR": filepath.Join(cfg.DataDir, "mail"),
 	}))
-	deps := MountDeps{DB: db, Logger: logger, Auth: authCfg, Issuer: issuer, CallTimeout: cfg.CallTimeout, Env: env}
+	// The verifiers fetch the issuers' keys, and the functions their service tokens,
+	// in-process by the issuers' own URLs.
+	issuers := http.NewServeMux()
+	issuers.Handle(devissuer.ClusterPath+"/", cluster.Handler(devissuer.ClusterPath))
 	if issuer != nil {
-		// The verifier fetches the issuer's keys in-process, by the issuer's own URL.
-		keys := platform.NewTransport(nil, nil)
-		u, err := url.Parse(issuer.URL())
-		if err != nil {
-			return err
-		}
-		keys.Mount(u.Hostname(), issuer.Handler())
-		deps.KeyClient = &http.Client{Transport: keys}
+		issuers.Handle(devissuer.RealmPath+"/", issuer.Handler())
 	}
+	keys := platform.NewTransport(nil, nil)
+	keys.Mount("localhost", issuers)
+	keyClient := &http.Client{Transport: keys, Timeout: 10 * time.Second}
+	deps := MountDeps{
+		DB: db, Logger: logger, Auth: authCfg, Issuer: issuer, CallTimeout: cfg.CallTimeout, Env: env,
+		Events: auth.DeliveryConfig{IssuerURL: cluster.URL()}, Cluster: cluster, Namespace: auth.DefaultNamespace,
+		ClientSecret: func(service string) string {
+			if issuer != nil {
+				return devissuer.ClientSecret(service)
+			}
+			// A real issuer: each function's secret from OIDC_CLIENT_SECRET_<SERVICE>.
+			v, _ := env.Lookuper.Lookup("OIDC_CLIENT_SECRET_" + strings.TrimSuffix(platform.ServiceURLKey(service), "_URL"))
+			return v
+		},
+	}
+	if issuer != nil {
+		deps.KeyClient = keyClient
+	}
+	deps.EventKeyClient = keyClient
 	m, err := Mount(ctx, reg, deps)
 	if err != nil {
 		return err
@@ -102,6 +126,8 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		logger.InfoContext(ctx, "development issuer", slog.String("issuer", issuer.URL()),
 			slog.String("token", issuer.URL()+"/protocol/openid-connect/token"))
 	}
+	logger.InfoContext(ctx, "development cluster issuer", slog.String("issuer", cluster.URL()),
+		slog.String("token", cluster.URL()+"/token"))
 
 	bg := newBackground(ctx, logger)
 	defer bg.stop()
@@ -111,20 +137,32 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	}
 	for _, fn := range reg.Functions() {
 		bg.runner(fn.Service, m.APIs[fn.Service])
-		bg.relay(fn, db, b, cfg.RelayPoll, b.MaxDelivery()+time.Minute)
+		// Each relay publishes as its function's service account, which the Broker's
+		// EventPolicies hold to the function's own event types.
+		pub := b.As(devissuer.Subject(m.Namespace, fn.Service))
+		bg.relay(fn, db, pub, cfg.RelayPoll, b.MaxDelivery()+time.Minute)
 	}
 	return serve(ctx, env, srv, logger, m.Handler)
 }
 
 // MountDeps is what Mount wires the functions with.
 type MountDeps struct {
-	DB          *database.DB
-	Logger      *slog.Logger
-	Auth        auth.Config
-	KeyClient   *http.Client      // fetches the issuer's keys; nil: a plain HTTP client
-	Issuer      *devissuer.Issuer // served on the port when set
-	CallTimeout time.Duration
-	Env         Env
+	DB        *database.DB
+	Logger    *slog.Logger
+	Auth      auth.Config
+	KeyClient *http.Client      // fetches the issuer's keys and service tokens; nil: plain HTTP
+	Issuer    *devissuer.Issuer // served on the port when set
+	// Events is the issuer trusted for event deliveries; EventKeyClient fetches its keys.
+	Events         auth.DeliveryConfig
+	EventKeyClient *http.Client
+	// Cluster, when set, is the development cluster issuer, served on the port.
+	Cluster *devissuer.Cluster
+	// Namespace is where the functions and their senders live (auth.DefaultNamespace).
+	Namespace string
+	// ClientSecret returns a function's OAuth client secret ("": no service identity).
+	ClientSecret func(service string) string
+	CallTimeout  time.Duration
+	Env          Env
 }
 
 // Mounted is every function of a registry wired into one process.
@@ -136,30 +174,55 @@ type Mounted struct {
 	Transport *platform.Transport
 	// APIs are the functions' APIs by service name, for tests that walk route tables.
 	APIs map[string]platform.API
+	// Deliveries verifies event-delivery tokens (any audience, through ForAudience).
+	Deliveries *auth.DeliveryVerifier
+	// People verifies the tokens of people and functions.
+	People *auth.Verifier
+	// Cluster is MountDeps.Cluster; Namespace is MountDeps.Namespace.
+	Cluster   *devissuer.Cluster
+	Namespace string
 }
 
-// Mount builds every function of reg over one database: health, the development issuer
+// Mount builds every function of reg over one database: health, the development issuers
 // (when given), and the public functions' prefixes (the gateway) on the handler; every other
 // function is reachable only through the in-process transport, as a cluster-local Service is
-// only through the cluster network. The database must be migrated.
+// only through the cluster network. Each function verifies its callers itself — deliveries
+// addressed to its own audience — and calls others with its own identity. The database must
+// be migrated.
 func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, error) {
+	if d.Namespace == "" {
+		d.Namespace = auth.DefaultNamespace
+	}
 	transport := platform.NewTransport(nil, d.Env.lookup)
 	verifier, err := auth.NewVerifier(d.Auth, d.KeyClient)
 	if err != nil {
 		return nil, err
 	}
-	m := &Mounted{Transport: transport, APIs: map[string]platform.API{}}
+	deliveries, err := auth.NewDeliveryVerifier(d.Events, auth.BrokerAudience(d.Namespace, auth.DefaultBroker), d.Namespace, d.EventKeyClient)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mounted{Transport: transport, APIs: map[string]platform.API{}, Deliveries: deliveries, People: verifier,
+		Cluster: d.Cluster, Namespace: d.Namespace}
 	mux := http.NewServeMux()
 	mountHealth(mux, d.DB, reg.Migrations())
 	if d.Issuer != nil {
 		mux.Handle(devissuer.RealmPath+"/", d.Issuer.Handler())
 	}
+	if d.Cluster != nil {
+		mux.Handle(devissuer.ClusterPath+"/", d.Cluster.Handler(devissuer.ClusterPath))
+	}
 	var services []string
 	for _, fn := range reg.Functions() {
+		var secret string
+		if d.ClientSecret != nil {
+			secret = d.ClientSecret(fn.Service)
+		}
+		tokens := auth.NewTokenSource(auth.ClientConfig{ClientSecret: secret}, d.Auth.IssuerURL, fn.Service, d.KeyClient)
 		api, err := fn.New(ctx, platform.Deps{
 			DB:        d.DB,
 			Logger:    d.Logger.With(slog.String("function", fn.Service)),
-			Client:    platform.ForwardingClient(transport, d.CallTimeout),
+			Client:    platform.ForwardingClient(transport, tokens, d.CallTimeout),
 			Transport: transport,
 			Env:       d.Env.Lookuper,
 		})
@@ -167,7 +230,8 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 			return nil, fmt.Errorf("start %s: %w", fn.Service, err)
 		}
 		m.APIs[fn.Service] = api
-		h := platform.Handler(api, verifier)
+		authn := auth.Authenticator{People: verifier, Deliveries: deliveries.ForAudience(auth.ServiceAudience(d.Namespace, fn.Service))}
+		h := platform.Handler(api, authn)
 		transport.Mount(fn.Service, h)
 		mountPublic(mux, fn, h)
 		services = append(services, fn.Service)
@@ -179,6 +243,15 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 	d.Logger.InfoContext(ctx, "all functions mounted", slog.Any("functions", services))
 	m.Handler, m.Mux = mux, mux
 	return m, nil
+}
+
+// serviceNames are the Knative Service names of reg's functions: their OAuth clients.
+func serviceNames(reg *platform.Registry) []string {
+	var out []string
+	for _, fn := range reg.Functions() {
+		out = append(out, fn.Service)
+	}
+	return out
 }
 
 // index describes what `orange dev` serves, for a newcomer's first curl.

@@ -26,6 +26,13 @@ type Config struct {
 	Database database.Config
 	Knative  platform.KnativeConfig
 	Auth     auth.Config
+	// Events is how the function trusts the event platform's deliveries (design.md §9).
+	Events auth.DeliveryConfig
+	// Client is the function's own OAuth client, its identity towards other functions.
+	Client auth.ClientConfig
+	// BrokerTokenFile holds the projected service-account token (audience: the Broker) the
+	// relay sends its events with; the kubelet rotates it, so it is read for every publish.
+	BrokerTokenFile string `env:"BROKER_TOKEN_FILE, default=/var/run/secrets/orange/broker/token"`
 	// MigrateOnStart applies the function's migrations at start (under an advisory lock, so
 	// replicas may start together). Production turns it off: its migration Job runs first.
 	MigrateOnStart bool `env:"MIGRATE_ON_START, default=true"`

@@ -2,7 +2,10 @@ package host
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
@@ -23,7 +26,7 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	}
 	logger := platform.NewLogger(env.Stdout, cfg.Server.LogLevel, service)
 	ctx = platform.WithLogger(ctx, logger)
-	verifier, err := auth.NewVerifier(cfg.Auth, nil)
+	authn, err := authenticator(cfg, service)
 	if err != nil {
 		return err
 	}
@@ -56,14 +59,14 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	api, err := fn.New(ctx, platform.Deps{
 		DB:        db,
 		Logger:    logger,
-		Client:    platform.ForwardingClient(transport, cfg.CallTimeout),
+		Client:    platform.ForwardingClient(transport, auth.NewTokenSource(cfg.Client, cfg.Auth.IssuerURL, service, nil), cfg.CallTimeout),
 		Transport: transport,
 		Env:       env.Lookuper,
 	})
 	if err != nil {
 		return err
 	}
-	h := platform.Handler(api, verifier)
+	h := platform.Handler(api, authn)
 	mux := http.NewServeMux()
 	mountHealth(mux, db, sets)
 	mux.Handle("/", h)
@@ -75,7 +78,7 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 		if cfg.Knative.Sink == "" {
 			logger.WarnContext(ctx, "K_SINK is not set: events stay in the outbox until a SinkBinding provides a Broker")
 		} else {
-			pub, err := events.NewHTTPPublisher(cfg.Knative.Sink, nil)
+			pub, err := events.NewHTTPPublisher(cfg.Knative.Sink, brokerClient(ctx, logger, cfg.BrokerTokenFile))
 			if err != nil {
 				return err
 			}
@@ -83,4 +86,39 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 		}
 	}
 	return serve(ctx, env, srv, logger, mux)
+}
+
+// authenticator verifies the callers of service: people and functions by the OIDC issuer,
+// event deliveries by the cluster's service-account issuer, addressed to the service's own
+// audience and sent from its own namespace.
+func authenticator(cfg Config, service string) (auth.Authenticator, error) {
+	people, err := auth.NewVerifier(cfg.Auth, nil)
+	if err != nil {
+		return auth.Authenticator{}, err
+	}
+	ns := cfg.Events.ResolveNamespace()
+	audience := cfg.Events.Audience
+	if audience == "" {
+		audience = auth.ServiceAudience(ns, service)
+	}
+	keys, err := cfg.Events.KeyClient()
+	if err != nil {
+		return auth.Authenticator{}, err
+	}
+	deliveries, err := auth.NewDeliveryVerifier(cfg.Events, audience, ns, keys)
+	if err != nil {
+		return auth.Authenticator{}, err
+	}
+	return auth.Authenticator{People: people, Deliveries: deliveries}, nil
+}
+
+// brokerClient is the relay's HTTP client: it authenticates to the Broker with the pod's
+// projected token (audience: the Broker), which its EventPolicy names (design.md §9).
+func brokerClient(ctx context.Context, logger *slog.Logger, tokenFile string) *http.Client {
+	if _, err := os.Stat(tokenFile); err != nil {
+		logger.WarnContext(ctx, "no Broker token: events are sent unauthenticated and a Broker with OIDC refuses them",
+			slog.String("file", tokenFile))
+		return &http.Client{Timeout: 30 * time.Second}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: auth.FileBearer(tokenFile, http.DefaultTransport)}
 }

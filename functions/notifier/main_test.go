@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/events/broker/brokertest"
 	"github.com/orangecarrental/orange/functions/notifier"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
@@ -32,13 +33,15 @@ var pg *pgtest.Instance
 
 func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
 
-// worker is the notifier over a fresh database, served as hosts serve it (token
-// verification and access checks included), with its mail folder in a temporary directory.
-// Its sender runs only after start, so a test can look at what the receiver recorded first.
+// worker is the notifier over a fresh database, served as hosts serve it (behind the
+// authenticator a host puts in front of it, access checks included), with its mail folder
+// in a temporary directory. Its sender runs only after start, so a test can look at what
+// the receiver recorded first.
 type worker struct {
 	t       *testing.T
 	db      *database.DB
 	svc     *notifier.Service
+	id      *authtest.Identity
 	handler http.Handler
 	dir     string
 }
@@ -74,8 +77,8 @@ func newWorkerOn(t *testing.T, db *database.DB, env map[string]string, logs io.W
 	svc, err := notifier.New(db, cfg, logger)
 	require.NoError(t, err)
 	id := authtest.New(t)
-	return &worker{t: t, db: db, svc: svc, dir: dir,
-		handler: platform.Observe(logger, platform.Handler(svc, id.Verifier))}
+	return &worker{t: t, db: db, svc: svc, dir: dir, id: id,
+		handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(notifier.ServiceName)))}
 }
 
 // start runs the background sender until the test ends (before its database is dropped).
@@ -106,13 +109,30 @@ func (w *worker) serve(req *http.Request) response {
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
-// deliver POSTs e to /cloudevents in binary mode, as a Knative Broker does.
+// deliver POSTs e to /cloudevents in binary mode as a Knative Broker does: with the token
+// of the Trigger that delivers e's type to the worker in knative/base.
 func (w *worker) deliver(e cloudevents.Event) response {
+	w.t.Helper()
+	return w.deliverAs(w.deliveryBearer(e.Type()), e)
+}
+
+// deliverAs is deliver with the Authorization header auth ("" for none).
+func (w *worker) deliverAs(auth string, e cloudevents.Event) response {
 	w.t.Helper()
 	ctx := context.Background()
 	req := httptest.NewRequest(http.MethodPost, events.ReceivePath, nil)
 	require.NoError(w.t, cehttp.WriteRequest(cloudevents.WithEncodingBinary(ctx), binding.ToMessage(&e), req))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	return w.serve(req)
+}
+
+// deliveryBearer is the Authorization header of a delivery of typ to the worker by its
+// Trigger.
+func (w *worker) deliveryBearer(typ string) string {
+	w.t.Helper()
+	return w.id.DeliveryBearer(w.t, brokertest.SenderOf(w.t, notifier.ServiceName, typ), notifier.ServiceName)
 }
 
 func (w *worker) get(path string) response {

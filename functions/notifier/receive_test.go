@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -291,6 +292,14 @@ func TestRefusesEventsItCannotProcess(t *testing.T) {
 			for k, v := range map[string]string{"ce-specversion": "1.0", "ce-id": e.ID(), "ce-source": e.Source(), "ce-type": typ} {
 				req.Header.Set(k, v)
 			}
+			// Delivered by the worker's Trigger for the type; a type no Trigger delivers
+			// to the worker by one of its Triggers all the same (the receiver admits its
+			// Triggers for any type, and must refuse what it cannot process).
+			sender := typ
+			if !slices.Contains(notifier.Consumes, typ) {
+				sender = events.CustomerRegistered
+			}
+			req.Header.Set("Authorization", w.deliveryBearer(sender))
 			return req
 		}
 	}

@@ -25,9 +25,9 @@
 // when the server offers it) or folder (the default: RFC 5322 files <MAIL_DIR>/<id>.eml).
 // In folder mode GET /dev/mail lists the folder and GET /dev/mail/{id} shows one message.
 //
-// Access: every route is public to the router. On the cluster the Service is cluster-local,
-// so only the Broker (through its Triggers) reaches /cloudevents, and in smtp mode the
-// /dev/mail routes answer 404. The dev host exposes /dev/mail on the developer's laptop only.
+// Access: /cloudevents admits only the event platform's deliveries from the worker's own
+// Triggers (design.md §9). The /dev/mail routes are public to the router; in smtp mode they
+// answer 404, and the dev host exposes them on the developer's laptop only.
 package notifier
 
 import (
@@ -108,12 +108,22 @@ func New(db *database.DB, cfg Config, logger *slog.Logger) (*Service, error) {
 	return s, nil
 }
 
-// Routes is the worker's route table. Every route is public to the router: the Service is
-// cluster-local, so only the Broker reaches /cloudevents, and /dev/mail exists only in
-// folder mode (see the package doc).
+// Routes is the worker's route table: /cloudevents for its Triggers' deliveries, /dev/mail
+// in folder mode only (see the package doc).
 func (s *Service) Routes() []platform.Route {
+	senders := platform.Deliveries(
+		platform.Trigger("notification-worker-customer-registered"),
+		platform.Trigger("notification-worker-customer-updated"),
+		platform.Trigger("notification-worker-customer-erased"),
+		platform.Trigger("notification-worker-reservation-confirmed"),
+		platform.Trigger("notification-worker-reservation-cancelled"),
+		platform.Trigger("notification-worker-reservation-completed"),
+		platform.Trigger("notification-worker-payment-captured"),
+		platform.Trigger("notification-worker-payment-refunded"),
+		platform.Trigger("notification-worker-invoice-issued"),
+	)
 	return []platform.Route{
-		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
 		{Name: "listMail", Method: http.MethodGet, Path: Prefix, Access: platform.Public, Handler: s.handleListMail},
 		{Name: "getMail", Method: http.MethodGet, Path: Prefix + "/{id}", Access: platform.Public, Handler: s.handleGetMail},

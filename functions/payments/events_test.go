@@ -14,12 +14,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/events/broker/brokertest"
 	"github.com/orangecarrental/orange/functions/payments"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 )
 
-// deliver posts a binary-mode CloudEvent to /cloudevents, as the Broker does.
+// deliver posts a binary-mode CloudEvent to /cloudevents as the event platform does: with
+// the token of the Trigger (or PingSource) that delivers typ to payments-api in
+// knative/base.
 func (a *api) deliver(id, typ string, data any) response {
+	a.t.Helper()
+	return a.deliverAs(a.id.DeliveryBearer(a.t, brokertest.SenderOf(a.t, payments.ServiceName, typ), payments.ServiceName), id, typ, data)
+}
+
+// deliverAs is deliver with the Authorization header auth ("" for none).
+func (a *api) deliverAs(auth, id, typ string, data any) response {
 	a.t.Helper()
 	body, err := json.Marshal(data)
 	require.NoError(a.t, err)
@@ -29,6 +38,9 @@ func (a *api) deliver(id, typ string, data any) response {
 	req.Header.Set("ce-id", id)
 	req.Header.Set("ce-source", "reservations-api")
 	req.Header.Set("ce-type", typ)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, req)
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
@@ -178,7 +190,10 @@ func TestDeclinedAndUnansweredAuthorizationsByEvents(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, a.deliver(uuid.NewString(), events.ReservationCompleted, booking(100, payments.TokenSuccess)).status)
 	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, map[string]any{"reservationId": "x"}).status)
 	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, booking(0, payments.TokenSuccess)).status)
-	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.CustomerRegistered, map[string]any{"customerId": "x"}).status, "other types are acknowledged")
+	// No Trigger delivers another type to payments-api; should one of its own Triggers
+	// (whose identity the receiver admits for any type) deliver one, it is acknowledged.
+	own := a.id.DeliveryBearer(t, brokertest.SenderOf(t, payments.ServiceName, events.ReservationCreated), payments.ServiceName)
+	assert.Equal(t, http.StatusAccepted, a.deliverAs(own, uuid.NewString(), events.CustomerRegistered, map[string]any{"customerId": "x"}).status, "other types are acknowledged")
 	assert.Equal(t, before, a.snapshot())
 }
 

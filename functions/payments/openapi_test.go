@@ -49,8 +49,8 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"carla", "POST", "/api/payments/" + p.ID + "/capture", amount(10000)},
 		{"carla", "POST", "/api/payments/" + p.ID + "/refund", amount(500)},
 		{"carla", "POST", "/api/payments/" + p.ID + "/void", ""},
-		{"service", "POST", "/api/invoices", invoice},
-		{"service", "POST", "/api/invoices", invoice},
+		{"ada", "POST", "/api/invoices", invoice},
+		{"ada", "POST", "/api/invoices", invoice},
 		{"alice", "GET", "/api/invoices", ""},
 		{"alice", "GET", "/api/invoices?pageSize=0", ""},
 	}

@@ -31,11 +31,13 @@ var pg *pgtest.Instance
 func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
 
 // api is payments-api over a fresh database with the sandbox provider, served as a host
-// serves it. Requests carry the agent's token unless a test sets another.
+// serves it: behind the authenticator a host puts in front of it (people's and functions'
+// tokens, and the event platform's deliveries addressed to payments-api).
 type api struct {
 	t       *testing.T
 	db      *database.DB
 	svc     *payments.Service
+	id      *authtest.Identity
 	handler http.Handler
 	tokens  map[string]string
 }
@@ -50,8 +52,8 @@ func newAPI(t *testing.T) *api {
 	svc := payments.New(db, sandbox, payments.Config{ProviderTimeout: 300 * time.Millisecond})
 	id := authtest.New(t)
 	logger := platform.NewLogger(io.Discard, "error", "payments-api")
-	a := &api{t: t, db: db, svc: svc, handler: platform.Observe(logger, platform.Handler(svc, id.Verifier)), tokens: map[string]string{}}
-	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service"} {
+	a := &api{t: t, db: db, svc: svc, id: id, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(payments.ServiceName))), tokens: map[string]string{}}
+	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service:reservations-api"} {
 		a.tokens[u] = id.Bearer(t, u)
 	}
 	return a
@@ -395,7 +397,10 @@ func TestInvoiceAPI(t *testing.T) {
 	body := fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"lines":[{"description":"Car rental","grossCents":14276},{"description":"Late return","grossCents":119}]}`, res, devissuer.CustomerAlice)
 	r := a.do("carla", http.MethodPost, "/api/invoices", body)
 	assert.Equal(t, http.StatusForbidden, r.status, "agents do not issue invoices")
-	r = a.do("service", http.MethodPost, "/api/invoices", body)
+	r = a.do("service:reservations-api", http.MethodPost, "/api/invoices", body)
+	assert.Equal(t, http.StatusForbidden, r.status, "no function issues invoices by hand: they come from events")
+	assert.Zero(t, a.count(`SELECT count(*) FROM payments.invoices`))
+	r = a.do("ada", http.MethodPost, "/api/invoices", body)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 	inv := decode[payments.Invoice](t, r)
 	assert.Regexp(t, `^OCR-\d{4}-000001$`, inv.Number)
@@ -406,7 +411,7 @@ func TestInvoiceAPI(t *testing.T) {
 	assert.Equal(t, int64(12097), inv.NetCents)
 	assert.Equal(t, int64(2298), inv.VATCents)
 	assert.Equal(t, int64(14395), inv.GrossCents)
-	assert.Equal(t, http.StatusConflict, a.do("service", http.MethodPost, "/api/invoices", body).status, "one invoice per reservation")
+	assert.Equal(t, http.StatusConflict, a.do("ada", http.MethodPost, "/api/invoices", body).status, "one invoice per reservation")
 
 	assert.Equal(t, http.StatusOK, a.do("alice", http.MethodGet, "/api/invoices/"+inv.ID, "").status)
 	assert.Equal(t, http.StatusNotFound, a.do("bob", http.MethodGet, "/api/invoices/"+inv.ID, "").status)
@@ -478,7 +483,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	for _, tt := range tests {
 		user := "carla"
 		if strings.HasPrefix(tt.path, "/api/invoices") && tt.method == "POST" {
-			user = "service"
+			user = "ada" // only admins issue invoices by hand
 		}
 		r := a.do(user, tt.method, tt.path, tt.body)
 		assert.Equal(t, tt.status, r.status, "%s %s %s: %s", tt.method, tt.path, tt.body, r.body)

@@ -120,12 +120,20 @@ func Function() platform.Function {
 }
 
 // Routes is the API's route table. Customers read their own payments and invoices (another
-// customer's answer 404); agents, services and admins change payments; only services (and
-// admins) issue invoices. /cloudevents is reached by the Broker only (cluster-local).
+// customer's answer 404); agents and admins change payments; invoices are issued from
+// reservation events, and by hand only by admins. /cloudevents admits only the event
+// platform's deliveries from payments' own Triggers and PingSource.
 func (s *Service) Routes() []platform.Route {
-	readers := platform.Allow(platform.RoleCustomer, platform.RoleAgent, platform.RoleService)
-	staff := platform.Allow(platform.RoleAgent, platform.RoleService)
-	service := platform.Allow(platform.RoleService)
+	readers := platform.Allow(platform.RoleCustomer, platform.RoleAgent)
+	staff := platform.Allow(platform.RoleAgent)
+	admins := platform.Allow()
+	senders := platform.Deliveries(
+		platform.Trigger("payments-api-reservation-created"),
+		platform.Trigger("payments-api-reservation-completed"),
+		platform.Trigger("payments-api-reservation-cancelled"),
+		platform.Trigger("payments-api-reservation-expired"),
+		platform.PingSource("payments-key-purge"),
+	)
 	w := s.keys.Wrap
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
@@ -136,10 +144,10 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "capturePayment", Method: http.MethodPost, Path: Prefix + "/{id}/capture", Access: staff, Handler: w(s.handleCapture)},
 		{Name: "voidPayment", Method: http.MethodPost, Path: Prefix + "/{id}/void", Access: staff, Handler: w(s.handleVoid)},
 		{Name: "refundPayment", Method: http.MethodPost, Path: Prefix + "/{id}/refund", Access: staff, Handler: w(s.handleRefund)},
-		{Name: "issueInvoice", Method: http.MethodPost, Path: InvoicePrefix, Access: service, Handler: w(s.handleIssueInvoice)},
+		{Name: "issueInvoice", Method: http.MethodPost, Path: InvoicePrefix, Access: admins, Handler: w(s.handleIssueInvoice)},
 		{Name: "listInvoices", Method: http.MethodGet, Path: InvoicePrefix, Access: readers, Handler: s.handleListInvoices},
 		{Name: "getInvoice", Method: http.MethodGet, Path: InvoicePrefix + "/{id}", Access: readers, Handler: s.handleGetInvoice},
-		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
 	}
 }

@@ -28,6 +28,13 @@ func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
 // keeps the hand-computed dates below valid whenever the tests run.
 var clock = time.Date(2026, 3, 2, 8, 0, 0, 0, time.FixedZone("CET", 3600))
 
+// Functions calling with their own identity: reservations-api (granted the cancellation fee)
+// and vehicles-api (granted nothing but the public operations).
+const (
+	reservationsAPI = "service:reservations-api"
+	vehiclesAPI     = "service:vehicles-api"
+)
+
 // The seed policies' ids (migrations/0002_seed_rates.sql).
 const (
 	seedKompakt = "00000000-0000-4000-8000-000000000002"
@@ -49,8 +56,8 @@ func newAPI(t *testing.T) *api {
 	id := authtest.New(t)
 	logger := platform.NewLogger(io.Discard, "error", "pricing-api")
 	svc := pricing.NewWithClock(db, func() time.Time { return clock })
-	a := &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(svc, id.Verifier)), tokens: map[string]string{}}
-	for _, user := range []string{"alice", "carla", "frank", "ada", "service"} {
+	a := &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(pricing.ServiceName))), tokens: map[string]string{}}
+	for _, user := range []string{"alice", "carla", "frank", "ada", reservationsAPI, vehiclesAPI} {
 		a.tokens[user] = id.Bearer(t, user)
 	}
 	return a
@@ -124,6 +131,7 @@ func TestReadOnly(t *testing.T) {
 		"Catalogue":               testCatalogue,
 		"QuoteKeepsOffsets":       testQuoteKeepsOffsets,
 		"OpenAPICoversEveryRoute": testOpenAPICoversEveryRoute,
+		"WhoMayCallWhat":          testWhoMayCallWhat,
 	}
 	t.Run("group", func(t *testing.T) {
 		for name, test := range tests {

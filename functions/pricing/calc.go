@@ -3,6 +3,8 @@ package pricing
 import (
 	"fmt"
 	"time"
+
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 )
 
 // This file is the arithmetic of prices: pure functions of their arguments (no clock, no
@@ -81,16 +83,10 @@ func PriceRental(days int, dailyNetCents int64) RentalPrice {
 	return p
 }
 
-// Line is one row of a quote. NetCents = Quantity × UnitNetCents always; for a per-day price
-// the quantity counts item-days (2 child seats for 5 days: 10 × 8.00 €).
-type Line struct {
-	Code         string `json:"code"`
-	Description  string `json:"description"`
-	Quantity     int    `json:"quantity"`
-	Per          Per    `json:"per"`
-	UnitNetCents int64  `json:"unitNetCents"`
-	NetCents     int64  `json:"netCents"`
-}
+// Line is one row of a quote (the contract's type). NetCents = Quantity × UnitNetCents
+// always; for a per-day price the quantity counts item-days (2 child seats for 5 days: 10 ×
+// 8.00 €).
+type Line = pricingapi.Line
 
 func newLine(code, description string, quantity int, per Per, unit int64) Line {
 	return Line{Code: code, Description: description, Quantity: quantity, Per: per, UnitNetCents: unit, NetCents: int64(quantity) * unit}

@@ -1,14 +1,18 @@
 package pricing
 
-import "strings"
+import (
+	"strings"
 
-// Per says what a catalogue price is charged for.
-type Per string
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
+)
+
+// Per says what a catalogue price is charged for (the contract's type).
+type Per = pricingapi.Per
 
 // A price is charged per rental day (once per billed day and item) or once per rental.
 const (
-	PerDay    Per = "day"
-	PerRental Per = "rental"
+	PerDay    = pricingapi.PerDay
+	PerRental = pricingapi.PerRental
 )
 
 // Extra is a bookable add-on with its net price.

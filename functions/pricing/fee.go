@@ -5,32 +5,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
-// FeeRequest is the body of POST /api/pricing/cancellation-fee.
-type FeeRequest struct {
-	PickupAt string `json:"pickupAt"`
-	// CancelledAt defaults to now; a later time answers "what if I cancel then".
-	CancelledAt string `json:"cancelledAt,omitempty"`
-	// TotalGrossCents is what the booking costs, VAT included; the fee is a share of it.
-	TotalGrossCents *int64 `json:"totalGrossCents"`
-}
+// The cancellation-fee operation's types are the contract's.
+type (
+	// FeeRequest is the body of POST /api/pricing/cancellation-fee.
+	FeeRequest = pricingapi.FeeRequest
+	// FeeResponse is a cancellation fee with the inputs it was computed from.
+	FeeResponse = pricingapi.FeeResponse
+)
 
-// FeeResponse is a cancellation fee with the inputs it was computed from (cancelledAt
-// filled in when the request left it to the clock).
-type FeeResponse struct {
-	PickupAt          time.Time `json:"pickupAt"`
-	CancelledAt       time.Time `json:"cancelledAt"`
-	TotalGrossCents   int64     `json:"totalGrossCents"`
-	HoursBeforePickup int64     `json:"hoursBeforePickup"`
-	FeePercent        int       `json:"feePercent"`
-	FeeCents          int64     `json:"feeCents"`
-	Currency          string    `json:"currency"`
-}
-
-// validate checks every field at once; an empty cancelledAt means now.
-func (f FeeRequest) validate(now time.Time) (pickupAt, cancelledAt time.Time, total int64, err error) {
+// validateFee checks every field of f at once; an empty cancelledAt means now.
+func validateFee(f FeeRequest, now time.Time) (pickupAt, cancelledAt time.Time, total int64, err error) {
 	var errs fieldErrors
 	pickupAt, _ = errs.timeField("pickupAt", f.PickupAt)
 	cancelledAt = now

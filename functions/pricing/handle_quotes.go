@@ -11,7 +11,7 @@ func (s *Service) handleQuote(w http.ResponseWriter, r *http.Request) error {
 	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
 		return err
 	}
-	in, err := req.validate(s.now())
+	in, err := validateQuote(req, s.now())
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func (s *Service) handleRates(w http.ResponseWriter, r *http.Request) error {
 	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
 		return err
 	}
-	in, err := req.validate(s.now())
+	in, err := validateRates(req, s.now())
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Service) handleCancellationFee(w http.ResponseWriter, r *http.Request) 
 	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
 		return err
 	}
-	pickupAt, cancelledAt, total, err := req.validate(s.now())
+	pickupAt, cancelledAt, total, err := validateFee(req, s.now())
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,8 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"frank", "POST", "/api/pricing/policies", policy},
 		{"frank", "POST", "/api/pricing/policies", policy},
 		{"frank", "POST", "/api/pricing/policies", `{"category":"BUS"}`},
-		{"service", "GET", "/api/pricing/policies/" + seedKompakt, ""},
+		{"frank", "GET", "/api/pricing/policies/" + seedKompakt, ""},
+		{reservationsAPI, "GET", "/api/pricing/policies/" + seedKompakt, ""}, // 403
 		{"frank", "GET", "/api/pricing/policies/99999999-9999-4999-8999-999999999999", ""},
 		{"frank", "PUT", "/api/pricing/policies/" + seedKompakt, `{"dailyRateNetCents":4099,"validFrom":"2025-01-01T00:00:00+01:00"}`},
 		{"frank", "PUT", "/api/pricing/policies/" + seedKompakt, `{"dailyRateNetCents":0}`},
@@ -66,7 +67,8 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"", "POST", "/api/pricing/rates", `{` + period + `,"items":[{"key":"a","category":"LUXUS"}]}`},
 		{"", "POST", "/api/pricing/rates", `{` + period + `,"items":[]}`},
 		{"alice", "POST", "/api/pricing/cancellation-fee", `{"pickupAt":"2026-03-03T10:00:00+01:00","totalGrossCents":14276}`},
-		{"service", "POST", "/api/pricing/cancellation-fee", `{"pickupAt":"2026-03-10T10:00:00+01:00","cancelledAt":"2026-03-09T09:00:00+01:00","totalGrossCents":14276}`},
+		{vehiclesAPI, "POST", "/api/pricing/cancellation-fee", `{}`}, // 403
+		{reservationsAPI, "POST", "/api/pricing/cancellation-fee", `{"pickupAt":"2026-03-10T10:00:00+01:00","cancelledAt":"2026-03-09T09:00:00+01:00","totalGrossCents":14276}`},
 		{"", "POST", "/api/pricing/cancellation-fee", `{}`},
 		{"frank", "POST", "/api/pricing/cancellation-fee", `{}`},
 		{"carla", "POST", "/api/pricing/cancellation-fee", `{}`},

@@ -5,54 +5,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
-// QuoteRequest is the body of POST /api/pricing/quotes.
-type QuoteRequest struct {
-	PickupLocation string `json:"pickupLocation"`
-	// ReturnLocation defaults to PickupLocation; another branch adds the one-way fee.
-	ReturnLocation string         `json:"returnLocation,omitempty"`
-	PickupAt       string         `json:"pickupAt"`
-	ReturnAt       string         `json:"returnAt"`
-	Category       string         `json:"category"`
-	Insurance      string         `json:"insurance,omitempty"`
-	Extras         []ExtraRequest `json:"extras,omitempty"`
-	// DailyRateNetCents replaces the rate policy's daily rate: a vehicle may carry its own
-	// rate in the fleet. A quote is a calculation, not an offer: a booking is priced again
-	// with the vehicle's rate as the fleet knows it, never with a rate a client sent.
-	DailyRateNetCents *int64 `json:"dailyRateNetCents,omitempty"`
-}
-
-// ExtraRequest asks for an extra; Quantity defaults to 1.
-type ExtraRequest struct {
-	Code     string `json:"code"`
-	Quantity *int   `json:"quantity,omitempty"`
-}
-
-// Quote is a priced rental: its lines add up to NetCents, and NetCents + VatCents =
-// GrossCents.
-type Quote struct {
-	Category            Category  `json:"category"`
-	PickupLocation      string    `json:"pickupLocation"`
-	ReturnLocation      string    `json:"returnLocation"`
-	PickupAt            time.Time `json:"pickupAt"`
-	ReturnAt            time.Time `json:"returnAt"`
-	Days                int       `json:"days"`
-	DailyRateNetCents   int64     `json:"dailyRateNetCents"`
-	DailyRateGrossCents int64     `json:"dailyRateGrossCents"`
-	// RateSource is "policy" (PolicyID says which) or "override" (the request's own rate).
-	RateSource      string  `json:"rateSource"`
-	PolicyID        *string `json:"policyId"`
-	DiscountPercent int     `json:"discountPercent"`
-	Insurance       string  `json:"insurance"`
-	Lines           []Line  `json:"lines"`
-	NetCents        int64   `json:"netCents"`
-	VATPercent      int     `json:"vatPercent"`
-	VATCents        int64   `json:"vatCents"`
-	GrossCents      int64   `json:"grossCents"`
-	Currency        string  `json:"currency"`
-}
+// The quote operation's types are the contract's.
+type (
+	// QuoteRequest is the body of POST /api/pricing/quotes.
+	QuoteRequest = pricingapi.QuoteRequest
+	// ExtraRequest asks for an extra; Quantity defaults to 1.
+	ExtraRequest = pricingapi.ExtraRequest
+	// Quote is a priced rental: its lines add up to NetCents, and NetCents + VATCents =
+	// GrossCents.
+	Quote = pricingapi.Quote
+)
 
 // quoteInput is a validated QuoteRequest.
 type quoteInput struct {
@@ -64,8 +30,8 @@ type quoteInput struct {
 	override                       *int64
 }
 
-// validate checks every field at once against the clock now.
-func (q QuoteRequest) validate(now time.Time) (quoteInput, error) {
+// validateQuote checks every field of q at once against the clock now.
+func validateQuote(q QuoteRequest, now time.Time) (quoteInput, error) {
 	var errs fieldErrors
 	in := quoteInput{override: q.DailyRateNetCents}
 	in.pickupLocation = errs.location("pickupLocation", q.PickupLocation)
@@ -86,15 +52,15 @@ func (q QuoteRequest) validate(now time.Time) (quoteInput, error) {
 	if q.DailyRateNetCents != nil {
 		errs.dailyRate("dailyRateNetCents", *q.DailyRateNetCents)
 	}
-	in.extras = q.extras(&errs)
+	in.extras = quoteExtras(q, &errs)
 	if len(errs) > 0 {
 		return quoteInput{}, platform.Invalid("the quote request is invalid", errs...)
 	}
 	return in, nil
 }
 
-// extras resolves the requested extras against the catalogue, in catalogue order.
-func (q QuoteRequest) extras(errs *fieldErrors) []ExtraChoice {
+// quoteExtras resolves the requested extras against the catalogue, in catalogue order.
+func quoteExtras(q QuoteRequest, errs *fieldErrors) []ExtraChoice {
 	if len(q.Extras) > len(Extras) {
 		errs.add("extras", fmt.Sprintf("at most %d entries, one per extra code", len(Extras)))
 		return nil

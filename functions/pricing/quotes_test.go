@@ -338,3 +338,33 @@ func testQuoteKeepsOffsets(t *testing.T, a *api) {
 	_, offset := q.ReturnAt.Zone()
 	assert.Equal(t, int(time.Hour/time.Second), offset)
 }
+
+// testWhoMayCallWhat: quotes and rates are public (a visitor prices a rental; the fleet's
+// search prices as vehicles-api); planned prices are for staff, people only; the
+// cancellation fee is for customers, agents and reservations-api, which cancels bookings.
+func testWhoMayCallWhat(t *testing.T, a *api) {
+	callers := []string{"", "alice", "carla", "frank", "ada", reservationsAPI, vehiclesAPI}
+	fee := `{"pickupAt":"2026-03-10T10:00:00+01:00","totalGrossCents":14276}`
+	quote := `{"pickupLocation":"BER-HBF","pickupAt":"2026-03-10T10:00:00+01:00","returnAt":"2026-03-13T10:00:00+01:00","category":"KOMPAKT"}`
+	rates := `{"pickupLocation":"BER-HBF","pickupAt":"2026-03-10T10:00:00+01:00","returnAt":"2026-03-13T10:00:00+01:00","items":[{"key":"a","category":"KOMPAKT"}]}`
+	tests := []struct {
+		method, path, body string
+		want               [7]int // per caller, in the order of callers
+	}{
+		{"POST", "/api/pricing/quotes", quote, [7]int{200, 200, 200, 200, 200, 200, 200}},
+		{"POST", "/api/pricing/rates", rates, [7]int{200, 200, 200, 200, 200, 200, 200}},
+		{"POST", "/api/pricing/cancellation-fee", fee, [7]int{401, 200, 200, 403, 200, 200, 403}},
+		{"GET", "/api/pricing/policies", "", [7]int{401, 403, 200, 200, 200, 403, 403}},
+		{"GET", "/api/pricing/policies/" + seedKompakt, "", [7]int{401, 403, 200, 200, 200, 403, 403}},
+	}
+	for _, tt := range tests {
+		for i, user := range callers {
+			contentType := ""
+			if tt.body != "" {
+				contentType = "application/json"
+			}
+			r := a.call(user, tt.method, tt.path, contentType, tt.body)
+			assert.Equal(t, tt.want[i], r.status, "%s %s as %q: %s", tt.method, tt.path, user, r.body)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -15,43 +16,18 @@ const MaxRatesItems = 200
 // maxKeyLength bounds an item's opaque key (a vehicle id is 36 characters).
 const maxKeyLength = 200
 
-// RatesRequest is the body of POST /api/pricing/rates: the batch calculator the fleet's
-// availability search calls, one item per vehicle. Its shape is a contract with the fleet
-// function; change it only together with that function.
-type RatesRequest struct {
-	PickupLocation string      `json:"pickupLocation"`
-	PickupAt       string      `json:"pickupAt"`
-	ReturnAt       string      `json:"returnAt"`
-	Items          []RatesItem `json:"items"`
-}
-
-// RatesItem is one vehicle to price. Key is opaque and echoed back; DailyRateNetCents, when
-// set, is the vehicle's own rate and replaces the policy's.
-type RatesItem struct {
-	Key               string `json:"key"`
-	Category          string `json:"category"`
-	DailyRateNetCents *int64 `json:"dailyRateNetCents"`
-}
-
-// RatesResponse prices every item of a request, in request order.
-type RatesResponse struct {
-	Days  int          `json:"days"`
-	Items []RateResult `json:"items"`
-}
-
-// RateResult is one item's base rental price (no extras, insurance or fees). DailyGrossCents
-// is the average gross price per day with the discount (TotalGrossCents / days, rounded half
-// up): what a customer pays per day, which a search shows and filters by.
-type RateResult struct {
-	Key             string   `json:"key"`
-	Category        Category `json:"category"`
-	DailyNetCents   int64    `json:"dailyNetCents"`
-	DiscountPercent int      `json:"discountPercent"`
-	TotalNetCents   int64    `json:"totalNetCents"`
-	TotalVATCents   int64    `json:"totalVatCents"`
-	TotalGrossCents int64    `json:"totalGrossCents"`
-	DailyGrossCents int64    `json:"dailyGrossCents"`
-}
+// The rates operation's types are the contract's: POST /api/pricing/rates is the batch
+// calculator the fleet's availability search calls, one item per vehicle.
+type (
+	// RatesRequest is the body: the period and branch, and the items to price.
+	RatesRequest = pricingapi.RatesRequest
+	// RatesItem is one vehicle to price.
+	RatesItem = pricingapi.RatesItem
+	// RatesResponse prices every item of a request, in request order.
+	RatesResponse = pricingapi.RatesResponse
+	// RateResult is one item's base rental price.
+	RateResult = pricingapi.RateResult
+)
 
 // ratesInput is a validated RatesRequest.
 type ratesInput struct {
@@ -60,7 +36,8 @@ type ratesInput struct {
 	items              []RatesItem // categories canonical
 }
 
-func (r RatesRequest) validate(now time.Time) (ratesInput, error) {
+// validateRates checks every field of r at once against the clock now.
+func validateRates(r RatesRequest, now time.Time) (ratesInput, error) {
 	var errs fieldErrors
 	in := ratesInput{location: errs.location("pickupLocation", r.PickupLocation)}
 	in.pickupAt, in.returnAt = errs.period(r.PickupAt, r.ReturnAt, now)

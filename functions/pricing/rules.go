@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 )
 
 // The pricing rules of the company. They are constants in code, not rows, because a change to
@@ -66,7 +68,8 @@ var CancellationTiers = []CancellationTier{
 }
 
 // Category is a vehicle category. The list is the fleet's; a rate policy exists per category.
-type Category string
+// It is the contract's type.
+type Category = pricingapi.Category
 
 // Categories are the vehicle categories of the original system, smallest first.
 var Categories = []Category{"KLEIN", "KOMPAKT", "MITTEL", "OBER", "SUV", "KOMBI", "TRANS", "LUXUS"}

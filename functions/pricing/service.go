@@ -24,10 +24,11 @@
 //     rounded half up.
 //
 // Who may call what: quotes, rates and the catalogue are public (a visitor prices a rental
-// before signing in; the fleet forwards its caller's token, which may be none); reading
-// policies is for staff (fleet managers, agents, services; planned prices are not public);
-// changing them for fleet managers; the cancellation fee for customers, agents and services.
-// Admins may call everything.
+// before signing in; the fleet's search prices as vehicles-api); reading policies is for
+// staff (fleet managers, agents; planned prices are not public); changing them for fleet
+// managers; the cancellation fee for customers, agents and reservations-api (its own
+// identity). Admins may call everything. Other functions use the contract package
+// pricingapi, whose types the handlers serve.
 package pricing
 
 import (
@@ -36,15 +37,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 )
 
 // ServiceName is the Knative Service of this function.
-const ServiceName = "pricing-api"
+const ServiceName = pricingapi.Service
 
 // Prefix is where the API is served, alone and in `orange dev`.
-const Prefix = "/api/pricing"
+const Prefix = pricingapi.Prefix
 
 //go:embed openapi.json
 var openAPIDocument []byte
@@ -76,8 +78,8 @@ func Function() platform.Function {
 // all read it.
 func (s *Service) Routes() []platform.Route {
 	fleet := platform.Allow(platform.RoleFleet)
-	staff := platform.Allow(platform.RoleFleet, platform.RoleAgent, platform.RoleService)
-	feeCallers := platform.Allow(platform.RoleCustomer, platform.RoleAgent, platform.RoleService)
+	staff := platform.Allow(platform.RoleFleet, platform.RoleAgent)
+	feeCallers := platform.Allow(platform.RoleCustomer, platform.RoleAgent).AndServices("reservations-api")
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "getPricingOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},

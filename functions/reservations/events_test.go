@@ -2,6 +2,7 @@ package reservations_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/reservations"
+	"github.com/orangecarrental/orange/platform"
 )
 
 func payment(reservationID, status string) events.Payment {
@@ -101,4 +103,41 @@ func TestSweepExpiresOnlyPastDueHolds(t *testing.T) {
 	assert.Len(t, a.recorded(), n)
 	// The expired hold frees the car.
 	a.book(vehicle1, p, ret)
+}
+
+// TestOnlyReservationsSendersDeliver: a forged payment.authorized — the first defect found
+// (design.md §9) — is refused unless the event platform delivers it from reservations' own
+// Trigger, and a refused one confirms nothing.
+func TestOnlyReservationsSendersDeliver(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p, ret := period(3, 48)
+	res := a.book(vehicle1, p, ret)
+	body, err := json.Marshal(payment(res.ID, "authorized"))
+	require.NoError(t, err)
+	tests := []struct {
+		name          string
+		authorization string
+		want          int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"an agent", a.tokens["carla"], http.StatusForbidden},
+		{"an admin", a.tokens["ada"], http.StatusForbidden},
+		{"payments-api calling as itself", a.tokens["service:payments-api"], http.StatusForbidden},
+		{"another function's Trigger", a.id.DeliveryBearer(t, platform.Trigger("vehicles-api-reservation-created"), reservations.ServiceName), http.StatusForbidden},
+		{"the right Trigger, addressed to another function", a.id.DeliveryBearer(t, senderOf(events.PaymentAuthorized), "payments-api"), http.StatusUnauthorized},
+	}
+	before := a.snapshot()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do("", http.MethodPost, "/cloudevents", string(body),
+				"ce-specversion", "1.0", "ce-id", "forged-"+tt.name, "ce-source", "test", "ce-type", events.PaymentAuthorized,
+				"Authorization", tt.authorization)
+			assert.Equal(t, tt.want, r.status, r.String())
+		})
+	}
+	assert.Equal(t, before, a.snapshot(), "a refused delivery changed the data")
+	assert.Equal(t, reservations.StatusPending, a.status(res.ID))
+	assert.Equal(t, http.StatusAccepted, a.event("pay-1", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
+	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
 }

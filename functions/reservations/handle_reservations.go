@@ -2,7 +2,6 @@ package reservations
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -46,144 +45,34 @@ func (s *Service) visible(r *http.Request) (Reservation, error) {
 	return res, nil
 }
 
-// forwarding makes the calls made while serving r carry its token (and request id, trace
-// context) even when r did not pass the host's observing middleware (a direct in-process call).
-func forwarding(r *http.Request) *http.Request {
-	return r.WithContext(platform.WithInbound(r.Context(), r.Header))
-}
-
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
-	r = forwarding(r)
 	var in Booking
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	caller := platform.CallerFrom(ctx)
-	if !caller.Staff() && strings.TrimSpace(in.CustomerID) == "" {
-		in.CustomerID = caller.CustomerID
-	}
-	b, errs := in.validate(s.now(), true)
-	if len(errs) > 0 {
-		return platform.Invalid("the booking is invalid", errs...)
-	}
-	if !caller.MaySee(b.customerID) {
-		return platform.Invalid("the booking is invalid", platform.FieldError{Field: "customerId", Reason: "no such customer"})
-	}
-	c, err := s.peers.getCustomer(ctx, b.customerID)
+	res, err := s.bookForCustomer(r.Context(), platform.CallerFrom(r.Context()), in)
 	if err != nil {
 		return err
 	}
-	if err := s.peers.checkEligibility(ctx, b.customerID, b.pickupAt, b.returnAt); err != nil {
-		return err
-	}
-	if err := s.peers.checkVehicle(ctx, &b); err != nil {
-		return err
-	}
-	q, err := s.peers.quote(ctx, b)
-	if err != nil {
-		return err
-	}
-	return s.book(w, r, b, q, c.Email)
-}
-
-// book stores the hold for b priced by q.
-func (s *Service) book(w http.ResponseWriter, r *http.Request, b booking, q quote, email string) error {
-	res, err := s.store.Create(r.Context(), newHold{booking: b, email: strings.ToLower(email), totalGross: q.GrossCents,
-		dailyGross: q.DailyRateGrossCents, currency: q.Currency, hold: s.hold})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", Prefix+"/"+res.ID)
-	return writeReservation(w, http.StatusCreated, res)
-}
-
-// GuestBooking is the body of a guest booking: a registration as customers-api takes it
-// (with the driver's licence, which the eligibility rules need) and the booking.
-type GuestBooking struct {
-	Customer json.RawMessage `json:"customer"`
-	Booking
-}
-
-// guestProfile is what a guest booking reads of the registration itself.
-type guestProfile struct {
-	Email       string `json:"email"`
-	DateOfBirth string `json:"dateOfBirth"`
-	Licence     *struct {
-		IssueDate  string `json:"issueDate"`
-		ExpiryDate string `json:"expiryDate"`
-	} `json:"licence"`
-}
-
-// guestEligibility applies design.md §4's rules to a guest's registration: age ≥ 21 and a
-// licence held ≥ 1 year on the pickup day, valid through the return day. (A guest has no
-// token customers-api would accept for its eligibility operation, and checking before
-// registering keeps an ineligible guest from being registered at all.)
-func guestEligibility(raw json.RawMessage, b booking) (guestProfile, fieldErrors) {
-	var errs fieldErrors
-	var g guestProfile
-	if len(raw) == 0 || json.Unmarshal(raw, &g) != nil {
-		errs.add("customer", "required: the guest's registration (see POST /api/customers)")
-		return g, errs
-	}
-	pickup, ret := pickupDay(b.pickupAt), pickupDay(b.returnAt)
-	dob, err := time.Parse(time.DateOnly, g.DateOfBirth)
-	if err != nil {
-		errs.add("customer.dateOfBirth", "required: a date such as 1990-04-12")
-	} else if dob.AddDate(21, 0, 0).Format(time.DateOnly) > pickup {
-		errs.add("customer.dateOfBirth", "a driver must be at least 21 on the pickup day")
-	}
-	if g.Licence == nil {
-		errs.add("customer.licence", "required for a guest booking: the driver's licence")
-		return g, errs
-	}
-	issued, err := time.Parse(time.DateOnly, g.Licence.IssueDate)
-	if err != nil {
-		errs.add("customer.licence.issueDate", "required: a date such as 2009-06-15")
-	} else if issued.AddDate(1, 0, 0).Format(time.DateOnly) > pickup {
-		errs.add("customer.licence.issueDate", "the licence must have been held for at least a year on the pickup day")
-	}
-	expiry, err := time.Parse(time.DateOnly, g.Licence.ExpiryDate)
-	if err != nil {
-		errs.add("customer.licence.expiryDate", "required: a date such as 2034-06-15")
-	} else if expiry.Format(time.DateOnly) < ret {
-		errs.add("customer.licence.expiryDate", "the licence must be valid through the return day")
-	}
-	return g, errs
+	return writeCreated(w, res)
 }
 
 func (s *Service) handleGuest(w http.ResponseWriter, r *http.Request) error {
-	r = forwarding(r)
 	var in GuestBooking
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
 	}
-	b, errs := in.Booking.validate(s.now(), false)
-	if in.CustomerID != "" {
-		errs.add("customerId", "not allowed in a guest booking: the guest is registered by it")
-	}
-	if len(errs) == 0 {
-		_, gerrs := guestEligibility(in.Customer, b)
-		errs = append(errs, gerrs...)
-	}
-	if len(errs) > 0 {
-		return platform.Invalid("the guest booking is invalid", errs...)
-	}
-	// Check the vehicle and price before registering, so a booking that cannot be made
-	// registers nobody.
-	if err := s.peers.checkVehicle(r.Context(), &b); err != nil {
-		return err
-	}
-	q, err := s.peers.quote(r.Context(), b)
+	res, err := s.bookGuest(r.Context(), in)
 	if err != nil {
 		return err
 	}
-	c, err := s.peers.register(r.Context(), in.Customer)
-	if err != nil {
-		return err
-	}
-	b.customerID = c.ID
-	return s.book(w, r, b, q, c.Email)
+	return writeCreated(w, res)
+}
+
+// writeCreated renders a new reservation with its Location.
+func writeCreated(w http.ResponseWriter, res Reservation) error {
+	w.Header().Set("Location", Prefix+"/"+res.ID)
+	return writeReservation(w, http.StatusCreated, res)
 }
 
 func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) error {
@@ -385,7 +274,6 @@ func (s *Service) handleNoShow(w http.ResponseWriter, r *http.Request) error {
 // authorized) costs the fee of pricing's cancellation rule; a pending hold is free (nothing
 // was authorized). Cancelling a cancelled booking answers it unchanged (200).
 func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) error {
-	r = forwarding(r)
 	var in CancelRequest
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err

@@ -12,10 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/customers"
+	"github.com/orangecarrental/orange/functions/fleet/fleetapi"
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/functions/reservations"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
@@ -31,42 +34,53 @@ func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
 const (
 	alice      = devissuer.CustomerAlice
 	bob        = devissuer.CustomerBob
-	ineligible = "33333333-3333-4333-8333-333333333333" // the fake customers says no
+	aliceEmail = "alice@example.com"                    // as customers-api's seed has it
+	ineligible = "c5000000-0000-4000-8000-000000000007" // customers-api's seed: 20 years old
+	nobody     = "44444444-4444-4444-8444-444444444444" // no such customer
 	vehicle1   = "f1ee0000-0000-4000-8000-000000000002"
 	vehicle2   = "f1ee0000-0000-4000-8000-000000000003"
 	quoteGross = int64(14277)
 	dailyGross = int64(4759)
 )
 
-// api is the reservations API over a fresh database, served as a host serves it, with
-// customers-api and pricing-api played by fakes mounted on an in-process transport.
+// api is the reservations API over a fresh database, served as a host serves it (its
+// Authenticator in front of its route table), calling the real customers-api (over its own
+// fresh database) and fakes of vehicles-api and pricing-api on an in-process transport, as
+// reservations-api itself: its client carries the service tokens the development issuer
+// grants it, and the fakes refuse any other caller.
 type api struct {
-	t       *testing.T
-	db      *database.DB
-	svc     *reservations.Service
-	handler http.Handler
-	tokens  map[string]string
-	quotes  atomic.Int64
-	regs    atomic.Int64
-	now     atomic.Pointer[time.Time]
+	t         *testing.T
+	id        *authtest.Identity
+	db        *database.DB
+	customers *database.DB
+	svc       *reservations.Service
+	handler   http.Handler
+	transport *platform.Transport // where the other functions are mounted
+	tokens    map[string]string
+	quotes    atomic.Int64
+	calls     atomic.Int64 // calls the fakes accepted
+	now       atomic.Pointer[time.Time]
 }
 
 func newAPI(t *testing.T) *api {
 	t.Helper()
-	a := &api{t: t, db: pg.NewDB(t, reservations.Migrations), tokens: map[string]string{}}
 	id := authtest.New(t)
-	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service"} {
+	a := &api{t: t, id: id, db: pg.NewDB(t, reservations.Migrations), customers: pg.NewDB(t, customers.Migrations), tokens: map[string]string{}}
+	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service:payments-api"} {
 		a.tokens[u] = id.Bearer(t, u)
 	}
+	cust, err := customers.New(a.customers)
+	require.NoError(t, err)
 	tr := platform.NewTransport(nil, nil)
-	tr.Mount("customers-api", a.fakeCustomers())
-	tr.Mount("pricing-api", a.fakePricing())
-	tr.Mount("vehicles-api", fakeFleet())
-	client := platform.ForwardingClient(tr, 5*time.Second)
+	tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
+	tr.Mount("pricing-api", a.onlyReservations(a.fakePricing()))
+	tr.Mount("vehicles-api", a.onlyReservations(fakeFleet()))
+	a.transport = tr
+	client := platform.ForwardingClient(tr, id.ServiceTokens(reservations.ServiceName), 5*time.Second)
 	a.svc = reservations.New(a.db, client, reservations.Config{Hold: 15 * time.Minute})
 	reservations.SetClock(a.svc, a.clock)
-	logger := platform.NewLogger(io.Discard, "error", "reservations-api")
-	a.handler = platform.Observe(logger, platform.Handler(a.svc, id.Verifier))
+	logger := platform.NewLogger(io.Discard, "error", reservations.ServiceName)
+	a.handler = platform.Observe(logger, platform.Handler(a.svc, id.Authenticator(reservations.ServiceName)))
 	return a
 }
 
@@ -79,39 +93,31 @@ func (a *api) clock() time.Time {
 
 func (a *api) setNow(t time.Time) { a.now.Store(&t) }
 
-func (a *api) fakeCustomers() http.Handler {
-	r := mux.NewRouter()
-	r.HandleFunc("/api/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["id"]
-		if id == "44444444-4444-4444-8444-444444444444" {
-			http.Error(w, `{"title":"Not Found"}`, http.StatusNotFound)
+// onlyReservations admits to a fake only what the real function would see from a booking:
+// a call authenticated as reservations-api itself (401 without a token, 403 for anyone else).
+func (a *api) onlyReservations(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, `{"title":"Unauthorized"}`, http.StatusUnauthorized)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": id, "email": emailOf(id), "status": "active"})
-	}).Methods(http.MethodGet)
-	r.HandleFunc("/api/customers/{id}/eligibility", func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["id"]
-		if id == ineligible {
-			_ = json.NewEncoder(w).Encode(map[string]any{"eligible": false, "reasons": []map[string]string{{"code": "age", "message": "under 21"}}})
+		c, err := a.id.Verifier.Verify(r.Context(), token)
+		if err != nil || c.Service != reservations.ServiceName {
+			http.Error(w, `{"title":"Forbidden"}`, http.StatusForbidden)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"eligible": true, "reasons": []any{}, "warnings": []any{}})
-	}).Methods(http.MethodPost)
-	r.HandleFunc("/api/customers", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Email string `json:"email"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&in)
-		if in.Email == "taken@example.com" {
-			w.WriteHeader(http.StatusConflict)
-			return
-		}
-		a.regs.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": uuid.NewString(), "email": in.Email})
-	}).Methods(http.MethodPost)
-	return r
+		a.calls.Add(1)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// customerRows counts customers-api's customers, to prove a refused guest registered nobody.
+func (a *api) customerRows() int {
+	a.t.Helper()
+	var n int
+	require.NoError(a.t, a.customers.Pool.QueryRow(context.Background(), `SELECT count(*) FROM customers.customers`).Scan(&n))
+	return n
 }
 
 // Vehicles of the fake fleet beyond the compact cars at BER-HBF every other id is.
@@ -121,45 +127,42 @@ const (
 	vehicleMunich      = "f1ee0000-0000-4000-8000-000000000011"
 )
 
+// fakeFleet plays vehicles-api's GET /api/vehicles/{id} in fleetapi's types (fleetapi's
+// contract test holds the real function to them).
 func fakeFleet() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/api/vehicles/{id}", func(w http.ResponseWriter, r *http.Request) {
-		v := map[string]any{"id": mux.Vars(r)["id"], "category": "KOMPAKT", "locationCode": "BER-HBF", "status": "available", "dailyRateNetCents": nil}
-		switch v["id"] {
+		v := fleetapi.Vehicle{ID: mux.Vars(r)["id"], Name: "VW Golf", Category: "KOMPAKT", LocationCode: "BER-HBF", Status: fleetapi.StatusAvailable, Version: 1}
+		switch v.ID {
 		case unknownVehicle:
-			w.WriteHeader(http.StatusNotFound)
+			problem(w, http.StatusNotFound, "no vehicle with id "+v.ID)
 			return
 		case vehicleMaintenance:
-			v["status"] = "maintenance"
+			v.Status = fleetapi.StatusMaintenance
 		case vehicleMunich:
-			v["locationCode"] = "MUC-FLG"
+			v.LocationCode = "MUC-FLG"
 		}
-		_ = json.NewEncoder(w).Encode(v)
+		reply(w, v)
 	}).Methods(http.MethodGet)
 	return r
 }
 
-func emailOf(id string) string { return id[:8] + "@example.com" }
-
+// fakePricing plays pricing-api's quote and cancellation fee in pricingapi's types
+// (pricingapi's contract test holds the real function to them).
 func (a *api) fakePricing() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/api/pricing/quotes", func(w http.ResponseWriter, r *http.Request) {
 		a.quotes.Add(1)
-		var in map[string]any
+		var in pricingapi.QuoteRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
-		if in["insurance"] == "NONE" {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusUnprocessableEntity)
-			_, _ = w.Write([]byte(`{"title":"Unprocessable","detail":"no rate for this branch"}`))
+		if in.Insurance == "NONE" {
+			problem(w, http.StatusNotFound, "no rate for this branch")
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"days": 3, "dailyRateGrossCents": dailyGross, "grossCents": quoteGross, "currency": "EUR"})
+		reply(w, pricingapi.Quote{Days: 3, DailyRateGrossCents: dailyGross, GrossCents: quoteGross, Currency: "EUR"})
 	}).Methods(http.MethodPost)
 	r.HandleFunc("/api/pricing/cancellation-fee", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			PickupAt, CancelledAt string
-			TotalGrossCents       int64
-		}
+		var in pricingapi.FeeRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		p, _ := time.Parse(time.RFC3339, in.PickupAt)
 		c, _ := time.Parse(time.RFC3339, in.CancelledAt)
@@ -171,9 +174,20 @@ func (a *api) fakePricing() http.Handler {
 		case hours >= 24:
 			pct = 50
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"feePercent": pct, "feeCents": in.TotalGrossCents * int64(pct) / 100, "hoursBeforePickup": hours})
+		reply(w, pricingapi.FeeResponse{FeePercent: pct, FeeCents: *in.TotalGrossCents * int64(pct) / 100, HoursBeforePickup: hours, Currency: "EUR"})
 	}).Methods(http.MethodPost)
 	return r
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(platform.Problem{Title: http.StatusText(status), Status: status, Detail: detail})
 }
 
 type response struct {
@@ -282,5 +296,18 @@ func (a *api) event(id, typ string, data any) response {
 		body = string(raw)
 	}
 	return a.do("", http.MethodPost, "/cloudevents", body,
-		"ce-specversion", "1.0", "ce-id", id, "ce-source", "test", "ce-type", typ)
+		"ce-specversion", "1.0", "ce-id", id, "ce-source", "test", "ce-type", typ,
+		"Authorization", a.id.DeliveryBearer(a.t, senderOf(typ), reservations.ServiceName))
+}
+
+// senderOf is what delivers an event type to reservations-api (knative/base/reservations-api.yaml):
+// a Trigger per payment event, the sweep's PingSource for pings.
+func senderOf(typ string) platform.Sender {
+	switch typ {
+	case events.PaymentAuthorized:
+		return platform.Trigger("reservations-api-payment-authorized")
+	case events.PaymentFailed:
+		return platform.Trigger("reservations-api-payment-failed")
+	}
+	return platform.PingSource("reservations-sweep")
 }

@@ -3,6 +3,7 @@ package reservations_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
@@ -42,10 +43,13 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"carla", "GET", "/api/reservations?status=lost", ""},
 		{"alice", "GET", "/api/reservations/" + res.ID, ""},
 		{"bob", "GET", "/api/reservations/" + res.ID, ""},
-		{"", "GET", "/api/reservations/lookup?id=" + res.ID + "&email=" + emailOf(alice), ""},
+		{"", "GET", "/api/reservations/lookup?id=" + res.ID + "&email=" + aliceEmail, ""},
 		{"carla", "POST", "/api/reservations/" + res.ID + "/confirm", ""},
 		{"carla", "POST", "/api/reservations/" + res.ID + "/complete", ""},
 		{"alice", "POST", "/api/reservations/" + res.ID + "/cancel", `{"reason":"changed plans"}`},
+		{"carla", "POST", "/api/reservations", bookingBody(vehicle2, ret, ret.Add(24*time.Hour), `,"customerId":"`+ineligible+`"`)},                                      // 422
+		{"", "POST", "/api/reservations/guest", guestBody(p, ret, "young@example.com", time.Now().AddDate(-20, 0, 0).Format(time.DateOnly), "2024-01-01", "2040-01-01")}, // 422
+		{"", "POST", "/api/reservations/guest", guestBody(ret, ret.Add(24*time.Hour), "guest@example.com", "1990-01-01", "2010-01-01", "2040-01-01")},
 	}
 	for _, c := range calls {
 		header := http.Header{}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -135,11 +136,8 @@ type Booking struct {
 	PaymentToken   string  `json:"paymentToken"`
 }
 
-// Extra is an extra passed on to pricing's quote.
-type Extra struct {
-	Code     string `json:"code"`
-	Quantity *int   `json:"quantity,omitempty"`
-}
+// Extra is an extra passed on to pricing's quote, in pricing's own contract type.
+type Extra = pricingapi.ExtraRequest
 
 // booking is a validated Booking.
 type booking struct {

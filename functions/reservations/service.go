@@ -1,17 +1,28 @@
 // Package reservations is the booking lifecycle of Orange Car Rental (design.md §4, §5):
 // reservations-api under /api/reservations. A booking checks the customer's eligibility with
-// customers-api and is priced by pricing-api, then holds the vehicle as a pending
-// reservation with an expiry; payments authorizes on reservation.created and its
-// payment.authorized confirms the booking (payment.failed cancels it). Agents hand the car
-// over (activate), take it back (complete, a late return priced), mark no-shows; customers
-// and agents cancel (the fee per pricing's cancellation rule). A PingSource's event every
-// minute expires unpaid holds and purges old idempotency keys.
+// customers-api, the car with vehicles-api, and is priced by pricing-api, then holds the
+// vehicle as a pending reservation with an expiry; payments authorizes on
+// reservation.created and its payment.authorized confirms the booking (payment.failed
+// cancels it). Agents hand the car over (activate), take it back (complete, a late return
+// priced), mark no-shows; customers and agents cancel (the fee per pricing's cancellation
+// rule). A PingSource's event every minute expires unpaid holds and purges old idempotency
+// keys.
 //
 // No vehicle is ever booked twice for overlapping periods: PostgreSQL enforces it with an
 // exclusion constraint over (vehicle, period) for the blocking states, whatever writes the
 // row; a violation is answered 409. Every transition is a conditional UPDATE guarded by the
 // state machine (Machine), so a concurrent change cannot slip past it, and records its
 // event in the outbox in the same transaction. Every mutating POST honours Idempotency-Key.
+//
+// Identity (design.md §9): the user's identity is checked where it arrives — here — and the
+// calls onward run as the function. Reservations calls customers-api, vehicles-api and
+// pricing-api through their contract packages with its own service identity, never the
+// booker's token, so they no longer see who books: before any call, reservations itself
+// checks that the signed-in booker may book for the customer (a customer for their own
+// record only, agents and admins for anyone; anything else is "no such customer"). The
+// eligibility rules live in customers-api only: a guest's date of birth and licence go
+// there (POST /api/customers/eligibility) before the guest is registered, so a guest the
+// rules refuse is refused with customers-api's reasons and never registered.
 package reservations
 
 import (
@@ -40,7 +51,7 @@ var openAPIDocument []byte
 type Config struct {
 	// Hold is how long a pending reservation holds the vehicle before the sweep expires it.
 	Hold time.Duration `env:"RESERVATION_HOLD, default=15m"`
-	// CallTimeout bounds each call to customers-api and pricing-api.
+	// CallTimeout bounds each call to customers-api, vehicles-api and pricing-api.
 	CallTimeout time.Duration `env:"RESERVATION_CALL_TIMEOUT, default=5s"`
 }
 
@@ -65,7 +76,8 @@ type Service struct {
 	now   func() time.Time
 }
 
-// New returns the service over db, calling other functions with client.
+// New returns the service over db, calling other functions with client: the host's
+// platform client, which authenticates each call as reservations-api itself.
 func New(db *database.DB, client *http.Client, cfg Config) *Service {
 	if cfg.Hold == 0 {
 		cfg.Hold = 15 * time.Minute
@@ -74,7 +86,7 @@ func New(db *database.DB, client *http.Client, cfg Config) *Service {
 		cfg.CallTimeout = 5 * time.Second
 	}
 	return &Service{
-		db: db, store: &Store{db: db}, peers: peers{client: client, timeout: cfg.CallTimeout},
+		db: db, store: &Store{db: db}, peers: newPeers(client, cfg.CallTimeout),
 		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, now: time.Now,
 	}
 }
@@ -97,16 +109,21 @@ func Function() platform.Function {
 
 // Routes is the API's route table: the router, the OpenAPI test and the authorization checks
 // all read it. Which customer's booking a customer may touch is checked in the handlers
-// (their own only, else 404). /cloudevents is public to the router: the Service is reached
-// by the Broker on the cluster network, and the gateway does not forward that path.
+// (their own only, else 404). /cloudevents admits only the event platform's deliveries from
+// reservations' own Triggers and PingSource.
 func (s *Service) Routes() []platform.Route {
 	var (
 		bookers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
-		readers = platform.Allow(platform.RoleCustomer, platform.RoleAgent, platform.RoleService)
-		staff   = platform.Allow(platform.RoleAgent, platform.RoleService)
-		agents  = platform.Allow(platform.RoleAgent)
-		byID    = Prefix + "/{id}"
-		idem    = s.keys.Wrap
+		readers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
+		staff   = platform.Allow(platform.RoleAgent)
+		senders = platform.Deliveries(
+			platform.Trigger("reservations-api-payment-authorized"),
+			platform.Trigger("reservations-api-payment-failed"),
+			platform.PingSource("reservations-sweep"),
+		)
+		agents = platform.Allow(platform.RoleAgent)
+		byID   = Prefix + "/{id}"
+		idem   = s.keys.Wrap
 	)
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
@@ -121,7 +138,7 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "completeReservation", Method: http.MethodPost, Path: byID + "/complete", Access: agents, Handler: idem(s.handleComplete)},
 		{Name: "cancelReservation", Method: http.MethodPost, Path: byID + "/cancel", Access: bookers, Handler: idem(s.handleCancel)},
 		{Name: "markReservationNoShow", Method: http.MethodPost, Path: byID + "/no-show", Access: agents, Handler: idem(s.handleNoShow)},
-		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Public,
+		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // does not hold (the issuer rotated its keys) — at most once per minRefresh, so a flood of
 // tokens with made-up key ids cannot turn into a flood of requests to the issuer.
 type keySet struct {
-	url        string
+	url        string // empty: read jwks_uri from the issuer's discovery document first
+	issuer     string
 	client     *http.Client
 	minRefresh time.Duration
 
@@ -91,25 +93,49 @@ func (s *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, err
 	return nil, errUnknownKey
 }
 
-// fetch downloads the issuer's key set.
+// fetch downloads the issuer's key set (called under s.refreshing).
 func (s *keySet) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if s.url == "" {
+		// OIDC discovery (as the Kubernetes service-account issuer publishes it): the
+		// document must name the issuer we trust, and says where its keys are.
+		var doc struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+		}
+		where := strings.TrimSuffix(s.issuer, "/") + "/.well-known/openid-configuration"
+		if err := s.get(ctx, where, &doc); err != nil {
+			return set, fmt.Errorf("discover the issuer: %w", err)
+		}
+		if doc.Issuer != s.issuer || doc.JWKSURI == "" {
+			return set, fmt.Errorf("discover the issuer: %s names issuer %q and keys %q, want issuer %q", where, doc.Issuer, doc.JWKSURI, s.issuer)
+		}
+		s.url = doc.JWKSURI
+	}
+	if err := s.get(ctx, s.url, &set); err != nil {
+		return set, fmt.Errorf("fetch the issuer's keys: %w", err)
+	}
+	return set, nil
+}
+
+// get decodes the JSON document at url into v.
+func (s *keySet) get(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return set, err
+		return err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return set, fmt.Errorf("fetch the issuer's keys: %w", err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return set, fmt.Errorf("fetch the issuer's keys: %s answered %d", s.url, resp.StatusCode)
+		return fmt.Errorf("%s answered %d", url, resp.StatusCode)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return set, fmt.Errorf("decode the issuer's keys: %w", err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("decode %s: %w", url, err)
 	}
-	return set, nil
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,12 +116,13 @@ func NewVerifier(cfg Config, client *http.Client) (*Verifier, error) {
 
 // claims are the parts of a Keycloak access token the system reads.
 type claims struct {
-	Subject     string   `json:"sub"`
-	Username    string   `json:"preferred_username"`
-	CustomerID  string   `json:"customer_id"`
-	Expiry      *float64 `json:"exp"`
-	NotBefore   *float64 `json:"nbf"`
-	RealmAccess struct {
+	Subject         string   `json:"sub"`
+	Username        string   `json:"preferred_username"`
+	AuthorizedParty string   `json:"azp"`
+	CustomerID      string   `json:"customer_id"`
+	Expiry          *float64 `json:"exp"`
+	NotBefore       *float64 `json:"nbf"`
+	RealmAccess     struct {
 		Roles []string `json:"roles"`
 	} `json:"realm_access"`
 }
@@ -135,15 +137,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (platform.Caller, err
 	if err := tok.Claims(&c); err != nil {
 		return platform.Caller{}, unauthorized("the token's claims are malformed", err)
 	}
-	now := v.now()
-	if c.Expiry == nil {
-		return platform.Caller{}, unauthorized("the token has no expiry", nil)
-	}
-	if now.After(unix(*c.Expiry).Add(v.cfg.Skew)) {
-		return platform.Caller{}, unauthorized("the token has expired", nil)
-	}
-	if c.NotBefore != nil && now.Add(v.cfg.Skew).Before(unix(*c.NotBefore)) {
-		return platform.Caller{}, unauthorized("the token is not valid yet", nil)
+	if err := checkTimes(v.now(), c.Expiry, c.NotBefore, v.cfg.Skew); err != nil {
+		return platform.Caller{}, err
 	}
 	if c.Subject == "" {
 		return platform.Caller{}, unauthorized("the token has no subject", nil)
@@ -151,11 +146,40 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (platform.Caller, err
 	caller := platform.Caller{Subject: c.Subject, Username: c.Username, CustomerID: c.CustomerID}
 	for _, r := range c.RealmAccess.Roles {
 		switch role := platform.Role(r); role {
-		case platform.RoleCustomer, platform.RoleAgent, platform.RoleFleet, platform.RoleAdmin, platform.RoleService:
+		case platform.RoleCustomer, platform.RoleAgent, platform.RoleFleet, platform.RoleAdmin:
 			caller.Roles = append(caller.Roles, role)
+		case platform.RoleService:
+			caller.Service = c.AuthorizedParty
 		}
 	}
+	if caller.Service != "" || slices.Contains(c.RealmAccess.Roles, string(platform.RoleService)) {
+		// A function's own identity: the service account of its OAuth client, which Keycloak
+		// names service-account-<client id>. Nothing else rides on such a token.
+		if c.AuthorizedParty == "" || c.Username != ServiceAccountUsername(c.AuthorizedParty) {
+			return platform.Caller{}, unauthorized("the token holds the service role but is not a client's service account", nil)
+		}
+		caller = platform.Caller{Subject: c.Subject, Username: c.Username, Service: c.AuthorizedParty}
+	}
 	return caller, nil
+}
+
+// ServiceAccountUsername is the username Keycloak gives the service account of client id.
+func ServiceAccountUsername(clientID string) string {
+	return "service-account-" + strings.ToLower(clientID)
+}
+
+// checkTimes holds a token to its exp (required) and nbf, with skew either way.
+func checkTimes(now time.Time, exp, nbf *float64, skew time.Duration) error {
+	if exp == nil {
+		return unauthorized("the token has no expiry", nil)
+	}
+	if now.After(unix(*exp).Add(skew)) {
+		return unauthorized("the token has expired", nil)
+	}
+	if nbf != nil && now.Add(skew).Before(unix(*nbf)) {
+		return unauthorized("the token is not valid yet", nil)
+	}
+	return nil
 }
 
 func unix(f float64) time.Time { return time.Unix(0, int64(f*float64(time.Second))) }
@@ -166,13 +190,23 @@ func unauthorized(msg string, cause error) error {
 
 // Authenticate implements platform.Authenticator over the Authorization header.
 func (v *Verifier) Authenticate(ctx context.Context, r *http.Request) (platform.Caller, error) {
+	token, err := bearer(r)
+	if token == "" || err != nil {
+		return platform.Caller{}, err
+	}
+	return v.Verify(ctx, token)
+}
+
+// bearer returns the request's bearer token: "" without an Authorization header, an
+// unauthorized error for one of another shape.
+func bearer(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return platform.Caller{}, nil
+		return "", nil
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return platform.Caller{}, unauthorized("the Authorization header must be \"Bearer <token>\"", nil)
+		return "", unauthorized("the Authorization header must be \"Bearer <token>\"", nil)
 	}
-	return v.Verify(ctx, strings.TrimSpace(token))
+	return strings.TrimSpace(token), nil
 }

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -41,6 +43,7 @@ type User struct {
 	Subject    string
 	CustomerID string
 	Roles      []platform.Role
+	client     string // the OAuth client of a service account
 }
 
 // The demo customers' ids; the customers function seeds profiles with these ids.
@@ -59,11 +62,23 @@ var Users = []User{
 	{Username: "ada", Subject: "ada00000-0000-4000-8000-000000000005", Roles: []platform.Role{platform.RoleAdmin}},
 }
 
-// ServiceClient is the client-credentials client of calls between functions.
-const (
-	ServiceClientID     = "orange-services"
-	ServiceClientSecret = "dev-service-secret"
-)
+// ClientSecret is the development secret of a function's OAuth client: every function has a
+// client named after its Knative Service (one Keycloak client per function in production,
+// its secret in a Kubernetes Secret). Known by design: the development issuer guards nothing.
+func ClientSecret(clientID string) string { return "dev-" + clientID + "-secret" }
+
+// ServiceAccount is the identity behind a function's client-credentials tokens, shaped as
+// Keycloak's service-account user of that client.
+func ServiceAccount(clientID string) User {
+	sum := sha256.Sum256([]byte("service-account:" + clientID))
+	h := hex.EncodeToString(sum[:16])
+	return User{
+		Username: "service-account-" + clientID,
+		Subject:  h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32],
+		Roles:    []platform.Role{platform.RoleService},
+		client:   clientID,
+	}
+}
 
 // Issuer signs tokens with one RSA key.
 type Issuer struct {
@@ -71,13 +86,35 @@ type Issuer struct {
 	key *rsa.PrivateKey
 	kid string
 	ttl time.Duration
+
+	mu       sync.Mutex
+	clients  map[string]bool // the confidential clients with service accounts
+	requests map[string]int  // client-credentials grants per client
 }
 
 // New returns an issuer at url (…/realms/orange-car-rental) signing with key.
 func New(url string, key *rsa.PrivateKey) *Issuer {
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	sum := sha256.Sum256(der)
-	return &Issuer{url: url, key: key, kid: hex.EncodeToString(sum[:8]), ttl: time.Hour}
+	return &Issuer{url: url, key: key, kid: hex.EncodeToString(sum[:8]), ttl: time.Hour,
+		clients: map[string]bool{}, requests: map[string]int{}}
+}
+
+// AddClients registers the OAuth clients of functions (their Knative Service names); each
+// authenticates with ClientSecret(id).
+func (i *Issuer) AddClients(ids ...string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, id := range ids {
+		i.clients[id] = true
+	}
+}
+
+// TokenRequests is how many client-credentials tokens client id has been issued.
+func (i *Issuer) TokenRequests(id string) int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.requests[id]
 }
 
 // URL is the issuer URL (the `iss` claim).
@@ -130,19 +167,19 @@ func (i *Issuer) ClaimsFor(u User) Claims {
 	if u.CustomerID != "" {
 		c["customer_id"] = u.CustomerID
 	}
-	if u.Subject == ServiceUser.Subject {
-		c["azp"] = ServiceClientID
+	if u.client != "" {
+		c["azp"] = u.client
 	}
 	return c
 }
 
-// ServiceUser is the identity behind the service client's tokens.
-var ServiceUser = User{Username: "service-account-" + ServiceClientID, Subject: "5e571ce0-0000-4000-8000-000000000000", Roles: []platform.Role{platform.RoleService}}
-
 // Mint signs claims with the issuer's key (RS256, its kid).
-func (i *Issuer) Mint(c Claims) (string, error) {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: i.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", i.kid))
+func (i *Issuer) Mint(c Claims) (string, error) { return sign(i.key, i.kid, c) }
+
+// sign makes a compact RS256 JWT of claims with key, naming kid.
+func sign(key *rsa.PrivateKey, kid string, c Claims) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
 	if err != nil {
 		return "", err
 	}
@@ -157,10 +194,11 @@ func (i *Issuer) Mint(c Claims) (string, error) {
 	return obj.CompactSerialize()
 }
 
-// TokenFor mints the token of the named demo user ("service" for the service identity).
+// TokenFor mints the token of the named demo user, or of a function's own identity for
+// "service:<client id>" (service:reservations-api).
 func (i *Issuer) TokenFor(username string) (string, error) {
-	if username == "service" {
-		return i.Mint(i.ClaimsFor(ServiceUser))
+	if client, ok := strings.CutPrefix(username, "service:"); ok && client != "" {
+		return i.Mint(i.ClaimsFor(ServiceAccount(client)))
 	}
 	for _, u := range Users {
 		if u.Username == username {
@@ -221,10 +259,16 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) error {
 		if !ok {
 			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 		}
-		if id != ServiceClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(ServiceClientSecret)) != 1 {
+		i.mu.Lock()
+		known := i.clients[id]
+		i.mu.Unlock()
+		if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(ClientSecret(id))) != 1 {
 			return oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Invalid client credentials")
 		}
-		u = ServiceUser
+		i.mu.Lock()
+		i.requests[id]++
+		i.mu.Unlock()
+		u = ServiceAccount(id)
 	default:
 		return oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "use password or client_credentials")
 	}

@@ -25,6 +25,9 @@ import (
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 )
 
+// testClient is the function whose OAuth client the tests use.
+const testClient = "reservations-api"
+
 // testKey is made once per test binary: RSA key generation is slow.
 var testKey = sync.OnceValues(devissuer.GenerateKey)
 
@@ -45,6 +48,7 @@ func newServer(t *testing.T) *server {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	iss := devissuer.New(srv.URL+devissuer.RealmPath, key)
+	iss.AddClients(testClient)
 	mux.Handle(devissuer.RealmPath+"/", iss.Handler())
 	v, err := auth.NewVerifier(auth.Config{
 		IssuerURL: iss.URL(), Audience: devissuer.Audience, Algorithms: []string{"RS256"},
@@ -190,7 +194,8 @@ func TestDemoUsers(t *testing.T) {
 		"frank": {"", platform.RoleFleet},
 		"ada":   {"", platform.RoleAdmin},
 	}
-	subjects := map[string]bool{devissuer.ServiceUser.Subject: true}
+	svc := devissuer.ServiceAccount(testClient)
+	subjects := map[string]bool{svc.Subject: true}
 	for _, u := range devissuer.Users {
 		w, ok := want[u.Username]
 		require.True(t, ok, "unexpected demo user %q", u.Username)
@@ -199,7 +204,9 @@ func TestDemoUsers(t *testing.T) {
 		assert.False(t, subjects[u.Subject], "subject of %s is not unique", u.Username)
 		subjects[u.Subject] = true
 	}
-	assert.Equal(t, []platform.Role{platform.RoleService}, devissuer.ServiceUser.Roles)
+	assert.Equal(t, []platform.Role{platform.RoleService}, svc.Roles)
+	assert.Equal(t, "service-account-"+testClient, svc.Username, "Keycloak's name for a client's service account")
+	assert.NotEqual(t, svc.Subject, devissuer.ServiceAccount("vehicles-api").Subject, "one identity per function")
 }
 
 func TestTokenEndpointRefusals(t *testing.T) {
@@ -217,10 +224,10 @@ func TestTokenEndpointRefusals(t *testing.T) {
 		{"empty password", url.Values{"grant_type": {"password"}, "username": {"alice"}}, "", "", http.StatusUnauthorized, "invalid_grant"},
 		{"unknown user", url.Values{"grant_type": {"password"}, "username": {"mallory"}, "password": {"mallory"}}, "", "", http.StatusUnauthorized, "invalid_grant"},
 		{"user name in another case", url.Values{"grant_type": {"password"}, "username": {"Alice"}, "password": {"Alice"}}, "", "", http.StatusUnauthorized, "invalid_grant"},
-		{"service account by password", url.Values{"grant_type": {"password"}, "username": {devissuer.ServiceUser.Username}, "password": {devissuer.ServiceUser.Username}}, "", "", http.StatusUnauthorized, "invalid_grant"},
-		{"wrong client secret in the form", url.Values{"grant_type": {"client_credentials"}, "client_id": {devissuer.ServiceClientID}, "client_secret": {"guess"}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
-		{"wrong client secret by basic auth", url.Values{"grant_type": {"client_credentials"}}, devissuer.ServiceClientID, "guess", http.StatusUnauthorized, "unauthorized_client"},
-		{"unknown client", url.Values{"grant_type": {"client_credentials"}, "client_id": {"public-portal"}, "client_secret": {devissuer.ServiceClientSecret}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
+		{"service account by password", url.Values{"grant_type": {"password"}, "username": {"service-account-" + testClient}, "password": {"service-account-" + testClient}}, "", "", http.StatusUnauthorized, "invalid_grant"},
+		{"wrong client secret in the form", url.Values{"grant_type": {"client_credentials"}, "client_id": {testClient}, "client_secret": {"guess"}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
+		{"wrong client secret by basic auth", url.Values{"grant_type": {"client_credentials"}}, testClient, "guess", http.StatusUnauthorized, "unauthorized_client"},
+		{"unknown client", url.Values{"grant_type": {"client_credentials"}, "client_id": {"public-portal"}, "client_secret": {devissuer.ClientSecret("public-portal")}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
 		{"no client credentials", url.Values{"grant_type": {"client_credentials"}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
 		{"unsupported grant", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, "", "", http.StatusBadRequest, "unsupported_grant_type"},
 		{"no grant type", url.Values{"username": {"alice"}, "password": {"alice"}}, "", "", http.StatusBadRequest, "unsupported_grant_type"},
@@ -247,9 +254,9 @@ func TestClientCredentialsGrant(t *testing.T) {
 		basicSecret string
 	}{
 		{"credentials in the form", url.Values{"grant_type": {"client_credentials"},
-			"client_id": {devissuer.ServiceClientID}, "client_secret": {devissuer.ServiceClientSecret}}, "", ""},
+			"client_id": {testClient}, "client_secret": {devissuer.ClientSecret(testClient)}}, "", ""},
 		{"credentials by basic auth", url.Values{"grant_type": {"client_credentials"}},
-			devissuer.ServiceClientID, devissuer.ServiceClientSecret},
+			testClient, devissuer.ClientSecret(testClient)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,8 +266,9 @@ func TestClientCredentialsGrant(t *testing.T) {
 			assert.Equal(t, "Bearer", tr.TokenType)
 			caller, err := s.verifier.Verify(context.Background(), tr.AccessToken)
 			require.NoError(t, err)
-			assert.Equal(t, devissuer.ServiceUser.Subject, caller.Subject)
-			assert.Equal(t, []platform.Role{platform.RoleService}, caller.Roles)
+			assert.Equal(t, devissuer.ServiceAccount(testClient).Subject, caller.Subject)
+			assert.Equal(t, testClient, caller.Service, "a function's token names the function")
+			assert.Empty(t, caller.Roles, "a function holds no person's roles")
 			assert.Empty(t, caller.CustomerID)
 		})
 	}
@@ -285,7 +293,6 @@ func TestTokenFor(t *testing.T) {
 	}{
 		{"alice", devissuer.Users[0].Subject, platform.RoleCustomer},
 		{"ada", devissuer.Users[4].Subject, platform.RoleAdmin},
-		{"service", devissuer.ServiceUser.Subject, platform.RoleService},
 	}
 	for _, tc := range cases {
 		t.Run(tc.user, func(t *testing.T) {
@@ -298,7 +305,13 @@ func TestTokenFor(t *testing.T) {
 			assert.Equal(t, []platform.Role{tc.role}, caller.Roles)
 		})
 	}
-	_, err := s.issuer.TokenFor("mallory")
+	tok, err := s.issuer.TokenFor("service:" + testClient)
+	require.NoError(t, err)
+	caller, err := s.verifier.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, platform.Caller{Subject: devissuer.ServiceAccount(testClient).Subject,
+		Username: "service-account-" + testClient, Service: testClient}, caller)
+	_, err = s.issuer.TokenFor("mallory")
 	require.Error(t, err)
 }
 

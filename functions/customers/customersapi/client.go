@@ -1,0 +1,47 @@
+package customersapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Client calls customers-api. Its HTTP client is the caller's platform.Deps.Client, which
+// reaches customers-api by its service name (in-process in `orange dev`, its cluster-local
+// URL on Knative) and authenticates as the calling function: the identity plumbing stays in
+// platform. An answer other than 2xx is a *platform.CallError; a transport failure is not.
+type Client struct {
+	http *http.Client
+}
+
+// NewClient returns a client over c.
+func NewClient(c *http.Client) *Client { return &Client{http: c} }
+
+// Eligibility asks whether customer id may rent for period p (POST
+// /api/customers/{id}/eligibility) and returns the decision with the customer's id, email
+// and status. Callers: agents, admins, the customer themselves, reservations-api.
+func (c *Client) Eligibility(ctx context.Context, id string, p Period) (Eligibility, error) {
+	var out Eligibility
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/"+url.PathEscape(id)+"/eligibility", p, &out)
+	return out, err
+}
+
+// ApplicantEligibility asks whether someone not registered yet may rent for the period
+// (POST /api/customers/eligibility): the same rules as for a customer, on the applicant's
+// date of birth and licence. Callers: agents, admins, reservations-api.
+func (c *Client) ApplicantEligibility(ctx context.Context, a Applicant) (Eligibility, error) {
+	var out Eligibility
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/eligibility", a, &out)
+	return out, err
+}
+
+// Register registers a customer (POST /api/customers; public) and returns the new record's
+// id, email and status. An email already registered is a 409 *platform.CallError; an
+// invalid registration a 400 one naming every bad field.
+func (c *Client) Register(ctx context.Context, r Registration) (Customer, error) {
+	var out Customer
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix, r, &out)
+	return out, err
+}

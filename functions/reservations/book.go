@@ -1,0 +1,92 @@
+package reservations
+
+import (
+	"context"
+	"strings"
+
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// mayBookFor reports whether the signed-in caller may book for customerID: a customer for
+// their own record only, agents and admins for anyone. Customers-api cannot check this any
+// more — reservations calls it as itself — so this is where the booker is checked.
+func mayBookFor(c platform.Caller, customerID string) bool {
+	return c.Has(platform.RoleAgent) || c.Has(platform.RoleAdmin) || c.Owns(customerID)
+}
+
+// bookForCustomer books for a signed-in caller: validate, check the booker may book for
+// the customer (before any call), then ask customers-api (eligibility and the customer's
+// email, one call), vehicles-api (the car fits) and pricing-api (the price), and hold the car.
+func (s *Service) bookForCustomer(ctx context.Context, caller platform.Caller, in Booking) (Reservation, error) {
+	anyone := caller.Has(platform.RoleAgent) || caller.Has(platform.RoleAdmin)
+	if !anyone && strings.TrimSpace(in.CustomerID) == "" {
+		in.CustomerID = caller.CustomerID
+	}
+	b, errs := in.validate(s.now(), true)
+	if len(errs) > 0 {
+		return Reservation{}, platform.Invalid("the booking is invalid", errs...)
+	}
+	if !mayBookFor(caller, b.customerID) {
+		// Not 403: a customer must not learn whether another customer's id exists.
+		return Reservation{}, platform.Invalid("the booking is invalid", platform.FieldError{Field: "customerId", Reason: "no such customer"})
+	}
+	c, err := s.peers.eligibleCustomer(ctx, b)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if err := s.peers.checkVehicle(ctx, &b); err != nil {
+		return Reservation{}, err
+	}
+	q, err := s.peers.quote(ctx, b)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return s.holdVehicle(ctx, b, q, c.Email)
+}
+
+// GuestBooking is the body of a guest booking: a registration as customers-api takes it
+// (with the driver's licence, which the eligibility rules need) and the booking.
+type GuestBooking struct {
+	Customer *customersapi.Registration `json:"customer"`
+	Booking
+}
+
+// bookGuest registers a guest and books in one call. Everything that can refuse the booking
+// runs before the registration — customers-api's eligibility rules on the guest's date of
+// birth and licence, the car, the price — so a refused guest is never registered.
+func (s *Service) bookGuest(ctx context.Context, in GuestBooking) (Reservation, error) {
+	b, errs := in.Booking.validate(s.now(), false)
+	if in.CustomerID != "" {
+		errs.add("customerId", "not allowed in a guest booking: the guest is registered by it")
+	}
+	if in.Customer == nil {
+		errs.add("customer", "required: the guest's registration (see POST /api/customers)")
+	}
+	if len(errs) > 0 {
+		return Reservation{}, platform.Invalid("the guest booking is invalid", errs...)
+	}
+	if err := s.peers.guestEligible(ctx, *in.Customer, b); err != nil {
+		return Reservation{}, err
+	}
+	if err := s.peers.checkVehicle(ctx, &b); err != nil {
+		return Reservation{}, err
+	}
+	q, err := s.peers.quote(ctx, b)
+	if err != nil {
+		return Reservation{}, err
+	}
+	c, err := s.peers.register(ctx, *in.Customer)
+	if err != nil {
+		return Reservation{}, err
+	}
+	b.customerID = c.ID
+	return s.holdVehicle(ctx, b, q, c.Email)
+}
+
+// holdVehicle stores the pending reservation for b priced by q; email is the lookup secret.
+func (s *Service) holdVehicle(ctx context.Context, b booking, q pricingapi.Quote, email string) (Reservation, error) {
+	return s.store.Create(ctx, newHold{booking: b, email: strings.ToLower(email), totalGross: q.GrossCents,
+		dailyGross: q.DailyRateGrossCents, currency: q.Currency, hold: s.hold})
+}
