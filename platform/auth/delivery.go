@@ -134,6 +134,7 @@ type DeliveryVerifier struct {
 	verifier  *oidc.IDTokenVerifier
 	skew      time.Duration
 	now       func() time.Time
+	cache     *verified
 }
 
 // NewDeliveryVerifier returns a verifier of deliveries to audience from senders in
@@ -157,6 +158,7 @@ func NewDeliveryVerifier(cfg DeliveryConfig, audience, namespace string, client 
 // (`orange dev` runs every receiver in one process).
 func (d *DeliveryVerifier) ForAudience(audience string) *DeliveryVerifier {
 	out := *d
+	out.cache = newVerified() // per audience: a token verified for one is not for another
 	out.verifier = oidc.NewVerifier(d.issuer, d.keys, &oidc.Config{
 		ClientID:             audience,
 		SupportedSigningAlgs: []string{"RS256", "ES256"},
@@ -175,9 +177,22 @@ const serviceAccountPrefix = "system:serviceaccount:"
 // name when the subject is a service account of d's namespace, the whole subject otherwise
 // (which no receiver admits).
 func (d *DeliveryVerifier) Verify(ctx context.Context, raw string) (platform.Caller, error) {
+	now := d.now()
+	if c, ok := d.cache.get(raw, now); ok {
+		return c, nil
+	}
+	c, exp, err := d.verifyToken(ctx, raw, now)
+	if err == nil {
+		d.cache.put(raw, c, exp.Add(d.skew), now)
+	}
+	return c, err
+}
+
+// verifyToken does Verify's work and returns the sender and the token's expiry.
+func (d *DeliveryVerifier) verifyToken(ctx context.Context, raw string, now time.Time) (platform.Caller, time.Time, error) {
 	tok, err := d.verifier.Verify(ctx, raw)
 	if err != nil {
-		return platform.Caller{}, unauthorized("the delivery's token is not valid", err)
+		return platform.Caller{}, time.Time{}, unauthorized("the delivery's token is not valid", err)
 	}
 	var c struct {
 		Subject   string   `json:"sub"`
@@ -185,19 +200,19 @@ func (d *DeliveryVerifier) Verify(ctx context.Context, raw string) (platform.Cal
 		NotBefore *float64 `json:"nbf"`
 	}
 	if err := tok.Claims(&c); err != nil {
-		return platform.Caller{}, unauthorized("the token's claims are malformed", err)
+		return platform.Caller{}, time.Time{}, unauthorized("the token's claims are malformed", err)
 	}
-	if err := checkTimes(d.now(), c.Expiry, c.NotBefore, d.skew); err != nil {
-		return platform.Caller{}, err
+	if err := checkTimes(now, c.Expiry, c.NotBefore, d.skew); err != nil {
+		return platform.Caller{}, time.Time{}, err
 	}
 	if c.Subject == "" {
-		return platform.Caller{}, unauthorized("the token has no subject", nil)
+		return platform.Caller{}, time.Time{}, unauthorized("the token has no subject", nil)
 	}
 	sender := c.Subject
 	if rest, ok := strings.CutPrefix(c.Subject, serviceAccountPrefix+d.namespace+":"); ok && rest != "" && !strings.Contains(rest, ":") {
 		sender = rest
 	}
-	return platform.Caller{Subject: c.Subject, Sender: sender}, nil
+	return platform.Caller{Subject: c.Subject, Sender: sender}, unix(*c.Expiry), nil
 }
 
 // Authenticator verifies every caller of a function: people and functions by the OIDC

@@ -187,3 +187,20 @@ func must(s string, err error) string {
 	}
 	return s
 }
+
+// TestCachedDeliveryTokenKeepsItsAudience: a token verified (and remembered) by one
+// receiver is still refused by another.
+func TestCachedDeliveryTokenKeepsItsAudience(t *testing.T) {
+	t.Parallel()
+	id := authtest.New(t)
+	sender := platform.Trigger("payments-api-reservation-created")
+	tok := strings.TrimPrefix(id.DeliveryBearer(t, sender, "payments-api"), "Bearer ")
+	payments := id.Deliveries.ForAudience(auth.ServiceAudience(authtest.Namespace, "payments-api"))
+	fleet := id.Deliveries.ForAudience(auth.ServiceAudience(authtest.Namespace, "vehicles-api"))
+	for range 3 {
+		_, err := payments.Verify(context.Background(), tok)
+		require.NoError(t, err)
+		_, err = fleet.Verify(context.Background(), tok)
+		require.Error(t, err)
+	}
+}

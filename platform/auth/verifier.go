@@ -88,6 +88,7 @@ type Verifier struct {
 	cfg      Config
 	verifier *oidc.IDTokenVerifier
 	now      func() time.Time
+	cache    *verified
 }
 
 // NewVerifier returns a verifier that fetches keys with client (http.DefaultClient when nil)
@@ -111,7 +112,7 @@ func NewVerifier(cfg Config, client *http.Client) (*Verifier, error) {
 		// and five minutes on nbf.
 		SkipExpiryCheck: true,
 	})
-	return &Verifier{cfg: cfg, verifier: v, now: time.Now}, nil
+	return &Verifier{cfg: cfg, verifier: v, now: time.Now, cache: newVerified()}, nil
 }
 
 // claims are the parts of a Keycloak access token the system reads.
@@ -129,19 +130,33 @@ type claims struct {
 
 // Verify checks raw and returns its caller, or an unauthorized *platform.Error saying why not.
 func (v *Verifier) Verify(ctx context.Context, raw string) (platform.Caller, error) {
+	now := v.now()
+	if c, ok := v.cache.get(raw, now); ok {
+		return c, nil
+	}
+	c, exp, err := v.verifyToken(ctx, raw, now)
+	if err == nil {
+		v.cache.put(raw, c, exp.Add(v.cfg.Skew), now)
+	}
+	return c, err
+}
+
+// verifyToken does Verify's work — signature, issuer, audience, times, roles — and returns
+// the caller and the token's expiry.
+func (v *Verifier) verifyToken(ctx context.Context, raw string, now time.Time) (platform.Caller, time.Time, error) {
 	tok, err := v.verifier.Verify(ctx, raw)
 	if err != nil {
-		return platform.Caller{}, unauthorized("the token is not valid", err)
+		return platform.Caller{}, time.Time{}, unauthorized("the token is not valid", err)
 	}
 	var c claims
 	if err := tok.Claims(&c); err != nil {
-		return platform.Caller{}, unauthorized("the token's claims are malformed", err)
+		return platform.Caller{}, time.Time{}, unauthorized("the token's claims are malformed", err)
 	}
-	if err := checkTimes(v.now(), c.Expiry, c.NotBefore, v.cfg.Skew); err != nil {
-		return platform.Caller{}, err
+	if err := checkTimes(now, c.Expiry, c.NotBefore, v.cfg.Skew); err != nil {
+		return platform.Caller{}, time.Time{}, err
 	}
 	if c.Subject == "" {
-		return platform.Caller{}, unauthorized("the token has no subject", nil)
+		return platform.Caller{}, time.Time{}, unauthorized("the token has no subject", nil)
 	}
 	caller := platform.Caller{Subject: c.Subject, Username: c.Username, CustomerID: c.CustomerID}
 	for _, r := range c.RealmAccess.Roles {
@@ -156,11 +171,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (platform.Caller, err
 		// A function's own identity: the service account of its OAuth client, which Keycloak
 		// names service-account-<client id>. Nothing else rides on such a token.
 		if c.AuthorizedParty == "" || c.Username != ServiceAccountUsername(c.AuthorizedParty) {
-			return platform.Caller{}, unauthorized("the token holds the service role but is not a client's service account", nil)
+			return platform.Caller{}, time.Time{}, unauthorized("the token holds the service role but is not a client's service account", nil)
 		}
 		caller = platform.Caller{Subject: c.Subject, Username: c.Username, Service: c.AuthorizedParty}
 	}
-	return caller, nil
+	return caller, unix(*c.Expiry), nil
 }
 
 // ServiceAccountUsername is the username Keycloak gives the service account of client id.
