@@ -80,9 +80,20 @@ var External = map[string]bool{Ping: true}
 
 // Customer is the payload of customer.registered and customer.updated.
 type Customer struct {
-	CustomerID        string `json:"customerId"`
-	Version           int64  `json:"version"`
-	Email             string `json:"email"`
+	CustomerID string `json:"customerId"`
+	Version    int64  `json:"version"`
+	// Kind is "account" (registered to sign in and book) or "guest" (registered by a guest
+	// booking); empty in events recorded before kinds existed, which were all accounts. The
+	// notifier welcomes accounts only: a guest's mail is its booking's.
+	Kind  string `json:"kind,omitempty"`
+	Email string `json:"email"`
+	// EmailVerified says that Email is known to reach the customer (docs/customers.md).
+	EmailVerified bool `json:"emailVerified"`
+	// VerificationToken is set when the event asks the notifier to mail a verification link
+	// to Email: an account's registration, an account's new address. It is single-use and
+	// expires (customers.VerificationTTL); customers-api keeps only its hash and scrubs it
+	// from its outbox once used.
+	VerificationToken string `json:"verificationToken,omitempty"`
 	FirstName         string `json:"firstName"`
 	LastName          string `json:"lastName"`
 	PreferredLanguage string `json:"preferredLanguage"`
@@ -138,9 +149,9 @@ type Reservation struct {
 	Currency       string `json:"currency"`
 	Reason         string `json:"reason,omitempty"`
 	FeeCents       int64  `json:"feeCents,omitempty"`
-	// PaymentToken is the payment provider's token for the card (never a card number); on
-	// reservation.created, payments authorizes against it.
-	PaymentToken string `json:"paymentToken,omitempty"`
+	// PaymentMethodID is the opaque id payments-api gave the card (pm_…; design.md §9: no
+	// card data outside payments); on reservation.created, payments authorizes on it.
+	PaymentMethodID string `json:"paymentMethodId,omitempty"`
 	// LateFeeCents is what a late return adds (reservation.completed).
 	LateFeeCents int64 `json:"lateFeeCents,omitempty"`
 }

@@ -10,10 +10,29 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// ServerConfig is how a function's HTTP server listens and drains.
+// ServerConfig is how a function's HTTP server listens, bounds each connection and drains.
+// The timeouts are chosen against Knative's timeoutSeconds (30 s in knative/base; docs/security.md):
+// a request whose body is still arriving after HTTP_READ_TIMEOUT gets a 408 from us before
+// Knative gives up on it, a handler may run as long as Knative waits for it and a little
+// more (HTTP_WRITE_TIMEOUT), and an idle keep-alive connection is closed after
+// HTTP_IDLE_TIMEOUT — longer than the queue-proxy keeps its idle connections to us (Go's
+// 90 s), so the proxy always lets go first and never sends on a connection we are closing.
 type ServerConfig struct {
-	Port              string        `env:"PORT, default=8080"`
+	Port string `env:"PORT, default=8080"`
+	// Host is the address to listen on; empty: every interface, as a container must. Not
+	// read from the environment here: the host program decides (`orange dev`: ORANGE_LISTEN).
+	Host string
+	// ReadHeaderTimeout bounds reading a request's line and headers.
 	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT, default=10s"`
+	// ReadTimeout bounds reading a whole request, body included: a body still arriving then
+	// is answered 408 and the connection closed.
+	ReadTimeout time.Duration `env:"HTTP_READ_TIMEOUT, default=20s"`
+	// WriteTimeout bounds a request from the end of its headers to the end of the response:
+	// it must exceed the longest handler (Knative's timeoutSeconds), or an answer in time is
+	// cut off.
+	WriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT, default=35s"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next request.
+	IdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT, default=120s"`
 	// DrainTimeout bounds how long SIGTERM waits for in-flight requests. Knative gives a pod
 	// its revision timeout before SIGKILL; keep this below that.
 	DrainTimeout time.Duration `env:"HTTP_DRAIN_TIMEOUT, default=30s"`
@@ -99,11 +118,25 @@ func (c ServerConfig) Validate() error {
 	if c.Port == "" {
 		return fmt.Errorf("PORT must not be empty")
 	}
-	if c.ReadHeaderTimeout <= 0 {
-		return fmt.Errorf("HTTP_READ_HEADER_TIMEOUT must be positive, got %s", c.ReadHeaderTimeout)
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout},
+		{"HTTP_READ_TIMEOUT", c.ReadTimeout},
+		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout},
+		{"HTTP_IDLE_TIMEOUT", c.IdleTimeout},
+		{"HTTP_DRAIN_TIMEOUT", c.DrainTimeout},
+	} {
+		if t.d <= 0 {
+			return fmt.Errorf("%s must be positive, got %s", t.name, t.d)
+		}
 	}
-	if c.DrainTimeout <= 0 {
-		return fmt.Errorf("HTTP_DRAIN_TIMEOUT must be positive, got %s", c.DrainTimeout)
+	if c.ReadHeaderTimeout > c.ReadTimeout {
+		return fmt.Errorf("HTTP_READ_HEADER_TIMEOUT (%s) must not exceed HTTP_READ_TIMEOUT (%s): the headers are part of the request", c.ReadHeaderTimeout, c.ReadTimeout)
+	}
+	if c.WriteTimeout <= c.ReadTimeout {
+		return fmt.Errorf("HTTP_WRITE_TIMEOUT (%s) must exceed HTTP_READ_TIMEOUT (%s): a request whose body took the whole read timeout still needs its answer", c.WriteTimeout, c.ReadTimeout)
 	}
 	return nil
 }

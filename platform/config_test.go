@@ -26,18 +26,26 @@ func TestLoadServerConfig(t *testing.T) {
 		{
 			name: "defaults",
 			env:  map[string]string{},
-			want: platform.ServerConfig{Port: "8080", ReadHeaderTimeout: 10 * time.Second, DrainTimeout: 30 * time.Second, LogLevel: "info"},
+			want: platform.ServerConfig{Port: "8080", ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 20 * time.Second,
+				WriteTimeout: 35 * time.Second, IdleTimeout: 120 * time.Second, DrainTimeout: 30 * time.Second, LogLevel: "info"},
 		},
 		{
 			name: "overrides",
-			env:  map[string]string{"PORT": "9090", "HTTP_READ_HEADER_TIMEOUT": "250ms", "HTTP_DRAIN_TIMEOUT": "2m", "LOG_LEVEL": "debug"},
-			want: platform.ServerConfig{Port: "9090", ReadHeaderTimeout: 250 * time.Millisecond, DrainTimeout: 2 * time.Minute, LogLevel: "debug"},
+			env: map[string]string{"PORT": "9090", "HTTP_READ_HEADER_TIMEOUT": "250ms", "HTTP_READ_TIMEOUT": "5s", "HTTP_WRITE_TIMEOUT": "1m",
+				"HTTP_IDLE_TIMEOUT": "3m", "HTTP_DRAIN_TIMEOUT": "2m", "LOG_LEVEL": "debug"},
+			want: platform.ServerConfig{Port: "9090", ReadHeaderTimeout: 250 * time.Millisecond, ReadTimeout: 5 * time.Second,
+				WriteTimeout: time.Minute, IdleTimeout: 3 * time.Minute, DrainTimeout: 2 * time.Minute, LogLevel: "debug"},
 		},
 		{name: "bad duration", env: map[string]string{"HTTP_DRAIN_TIMEOUT": "soon"}, wantErr: "HTTP_DRAIN_TIMEOUT"},
 		{name: "bad read header duration", env: map[string]string{"HTTP_READ_HEADER_TIMEOUT": "10"}, wantErr: "HTTP_READ_HEADER_TIMEOUT"},
 		{name: "empty PORT", env: map[string]string{"PORT": ""}, wantErr: "PORT"},
 		{name: "zero drain timeout", env: map[string]string{"HTTP_DRAIN_TIMEOUT": "0"}, wantErr: "HTTP_DRAIN_TIMEOUT"},
 		{name: "negative read header timeout", env: map[string]string{"HTTP_READ_HEADER_TIMEOUT": "-1s"}, wantErr: "HTTP_READ_HEADER_TIMEOUT"},
+		{name: "zero read timeout", env: map[string]string{"HTTP_READ_TIMEOUT": "0s"}, wantErr: "HTTP_READ_TIMEOUT"},
+		{name: "zero write timeout", env: map[string]string{"HTTP_WRITE_TIMEOUT": "0s"}, wantErr: "HTTP_WRITE_TIMEOUT"},
+		{name: "zero idle timeout", env: map[string]string{"HTTP_IDLE_TIMEOUT": "0s"}, wantErr: "HTTP_IDLE_TIMEOUT"},
+		{name: "header timeout beyond the read timeout", env: map[string]string{"HTTP_READ_TIMEOUT": "5s"}, wantErr: "HTTP_READ_HEADER_TIMEOUT"},
+		{name: "write timeout not beyond the read timeout", env: map[string]string{"HTTP_WRITE_TIMEOUT": "20s"}, wantErr: "HTTP_WRITE_TIMEOUT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,7 +65,8 @@ func TestLoadServerConfig(t *testing.T) {
 
 func TestServerConfigValidate(t *testing.T) {
 	t.Parallel()
-	good := platform.ServerConfig{Port: "8080", ReadHeaderTimeout: time.Second, DrainTimeout: time.Second}
+	good := platform.ServerConfig{Port: "8080", ReadHeaderTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: 2 * time.Second,
+		IdleTimeout: time.Second, DrainTimeout: time.Second}
 	require.NoError(t, good.Validate())
 	tests := []struct {
 		name    string
@@ -67,6 +76,9 @@ func TestServerConfigValidate(t *testing.T) {
 		{name: "empty port", mutate: func(c *platform.ServerConfig) { c.Port = "" }, wantErr: "PORT"},
 		{name: "zero read header timeout", mutate: func(c *platform.ServerConfig) { c.ReadHeaderTimeout = 0 }, wantErr: "HTTP_READ_HEADER_TIMEOUT"},
 		{name: "zero drain timeout", mutate: func(c *platform.ServerConfig) { c.DrainTimeout = 0 }, wantErr: "HTTP_DRAIN_TIMEOUT"},
+		{name: "zero read timeout", mutate: func(c *platform.ServerConfig) { c.ReadTimeout = 0 }, wantErr: "HTTP_READ_TIMEOUT"},
+		{name: "zero write timeout", mutate: func(c *platform.ServerConfig) { c.WriteTimeout = 0 }, wantErr: "HTTP_WRITE_TIMEOUT"},
+		{name: "zero idle timeout", mutate: func(c *platform.ServerConfig) { c.IdleTimeout = 0 }, wantErr: "HTTP_IDLE_TIMEOUT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,14 +9,20 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultMaxBodyBytes bounds a JSON request body unless a handler asks for another limit.
 const DefaultMaxBodyBytes = 64 << 10
 
 // DecodeJSON reads r's body strictly into dst: the content type must be application/json
-// (415), the body at most maxBytes (413), one well-formed JSON value with no unknown fields
-// and nothing after it (400). maxBytes ≤ 0 means DefaultMaxBodyBytes.
+// (415), the body at most maxBytes (413), valid UTF-8 throughout (400), one well-formed JSON
+// value with no unknown fields and nothing after it (400). maxBytes ≤ 0 means
+// DefaultMaxBodyBytes.
+//
+// The UTF-8 check runs on the raw bytes before decoding: encoding/json would otherwise
+// replace every invalid byte inside a string with U+FFFD and carry on, so a name or a reason
+// would be stored as something the caller never sent.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBodyBytes
@@ -27,16 +34,19 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	if r.ContentLength > maxBytes {
 		return Errorf(KindTooLarge, "the request body exceeds %d bytes", maxBytes)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		return decodeError(err, maxBytes)
+	}
+	if !utf8.Valid(body) {
+		return Invalid("the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err, maxBytes)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return Errorf(KindTooLarge, "the request body exceeds %d bytes", maxBytes)
-		}
 		return Invalid("the request body must hold a single JSON value")
 	}
 	return nil

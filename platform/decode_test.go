@@ -75,6 +75,15 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "wrong nested type", contentType: "application/json", body: `{"pickup":{"code":5}}`, wantKind: platform.KindInvalid, wantField: "pickup.code"},
 		{name: "two JSON values", contentType: "application/json", body: `{"name":"Ada"}{"name":"Bo"}`, wantKind: platform.KindInvalid},
 		{name: "value then garbage", contentType: "application/json", body: `{"name":"Ada"} x`, wantKind: platform.KindInvalid},
+		// encoding/json turns each invalid UTF-8 byte inside a string into U+FFFD and carries
+		// on: the attack stores a name the caller never sent. Every one is refused whole.
+		{name: "any script accepted", contentType: "application/json", body: `{"name":"Zoë 山田 Ólafsdóttir"}`, wantName: "Zoë 山田 Ólafsdóttir"},
+		{name: "invalid UTF-8 in a string", contentType: "application/json", body: "{\"name\":\"Ad\xffa\"}", wantKind: platform.KindInvalid},
+		{name: "invalid UTF-8 in a nested string", contentType: "application/json", body: "{\"pickup\":{\"code\":\"BER\xc3\"}}", wantKind: platform.KindInvalid},
+		{name: "overlong encoding", contentType: "application/json", body: "{\"name\":\"\xc0\xafetc\"}", wantKind: platform.KindInvalid},
+		{name: "UTF-8 encoded surrogate", contentType: "application/json", body: "{\"name\":\"\xed\xa0\x80\"}", wantKind: platform.KindInvalid},
+		{name: "invalid UTF-8 in an unknown key", contentType: "application/json", body: "{\"name\":\"Ada\",\"\xfe\":1}", wantKind: platform.KindInvalid},
+		{name: "invalid UTF-8 after the value", contentType: "application/json", body: "{\"name\":\"Ada\"}\n\x80", wantKind: platform.KindInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

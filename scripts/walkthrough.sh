@@ -36,14 +36,23 @@ ALICE=$(token alice)
 AGENT=$(token carla)
 MAILS_BEFORE=$(mails_to_alice)
 
+# Card details go to payments-api only: it answers an opaque payment method (pm_…), which is
+# all a booking carries (4242… is the sandbox's card that pays).
+card() { # card → payment method id
+  curl -sf "$BASE/api/payments/methods" -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
+    -d '{"card": {"number": "4242 4242 4242 4242", "expMonth": 12, "expYear": '"$(( $(date +%Y) + 2 ))"', "cvc": "123", "holder": "Alice Hartmann"}}' |
+    jq -r .id
+}
+
 book() { # book <pickup> <return> → reservation id
-  local car
+  local car pm
   car=$(curl -sf "$BASE/api/vehicles?location=BER-HBF&pickup=$1&return=$2&category=KOMPAKT" | jq -r '.items[0].id')
   [ "$car" != null ] || { echo "no free KOMPAKT in Berlin" >&2; exit 1; }
+  pm=$(card)
   curl -sf "$BASE/api/reservations" -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
     -H "Idempotency-Key: walkthrough-$(date +%s%N)" \
     -d '{"vehicleId": "'"$car"'", "pickupLocation": "BER-HBF", "pickupAt": "'"$1"'", "returnAt": "'"$2"'",
-         "insurance": "PARTIAL", "paymentToken": "tok_success"}' | jq -r .id
+         "insurance": "PARTIAL", "paymentMethodId": "'"$pm"'"}' | jq -r .id
 }
 
 say "1. Alice books a compact car in Berlin from today for three days"

@@ -1,7 +1,10 @@
 package main_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -153,4 +156,145 @@ func TestUnknownCommandFails(t *testing.T) {
 		require.Error(t, err, "orange %v: %s", args, out)
 		assert.Equal(t, 1, cmd.ProcessState.ExitCode())
 	}
+}
+
+// nonLoopbackIP returns an address of this machine that other machines could reach, or ""
+// when it has none.
+func nonLoopbackIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// devPageRequests are requests a page of another site would make to steal from `orange dev`
+// by DNS rebinding: an admin's token from the known-password issuer, a cluster token for
+// any service account, the mailbox, a forged event at the ingress.
+func devPageRequests(t *testing.T, addr, host string) map[string]*http.Request {
+	t.Helper()
+	form := func(path string, v url.Values) *http.Request {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(v.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req
+	}
+	get := func(path string) *http.Request {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		require.NoError(t, err)
+		return req
+	}
+	reqs := map[string]*http.Request{
+		"an admin's token": form("/realms/orange-car-rental/protocol/openid-connect/token",
+			url.Values{"grant_type": {"password"}, "client_id": {"public-portal"}, "username": {"ada"}, "password": {"ada"}}),
+		"a cluster token": form("/dev/cluster-issuer/token",
+			url.Values{"namespace": {"orange"}, "serviceAccount": {"payments-api"}, "audience": {"eventing.knative.dev/broker/orange/default"}}),
+		"the mailbox":     get("/dev/mail"),
+		"the broker page": get("/dev/broker"),
+		"the ingress":     form("/broker/orange/default", url.Values{}),
+	}
+	for _, r := range reqs {
+		r.Host = host
+	}
+	return reqs
+}
+
+// TestDevIsLocalOnly is the `orange dev` finding of issue 11: it listened on every interface,
+// with a known-password issuer and an open mailbox, and answered any Host. Now it listens on
+// 127.0.0.1, and its development pages refuse a foreign Host (DNS rebinding) while the API
+// does not care.
+func TestDevIsLocalOnly(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	p := proctest.Start(t, bin, []string{"dev"}, "PORT=0", "DATABASE_URL="+pg.NewDatabaseURL(t), "ORANGE_DATA_DIR="+t.TempDir())
+	proctest.WaitReady(t, p.Addr)
+	_, port, err := net.SplitHostPort(p.Addr)
+	require.NoError(t, err)
+
+	if ip := nonLoopbackIP(t); ip != "" {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, port), 2*time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		assert.Error(t, err, "orange dev must not be reachable from other machines at %s", ip)
+	} else {
+		t.Log("no non-loopback address on this machine: the listening address is not checked from outside")
+	}
+
+	for name, req := range devPageRequests(t, p.Addr, "rebind.attacker.example:"+port) {
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s through a rebound name: %s", name, body)
+		assert.NotContains(t, string(body), "access_token", name)
+		assert.NotContains(t, string(body), `"token"`, name)
+	}
+	for _, host := range []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port} {
+		for name, req := range devPageRequests(t, p.Addr, host) {
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.NotEqual(t, http.StatusForbidden, resp.StatusCode, "%s with Host %s", name, host)
+		}
+	}
+	api, err := http.NewRequest(http.MethodGet, "http://"+p.Addr+"/api/locations", nil)
+	require.NoError(t, err)
+	api.Host = "api.orange.example"
+	resp, err := http.DefaultClient.Do(api)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the API is not a development page")
+	stop(t, p)
+}
+
+// TestDevExposedOnPurpose: ORANGE_LISTEN=0.0.0.0 exposes `orange dev` to the network, says so
+// in a warning, and lets the development pages answer other Host names.
+func TestDevExposedOnPurpose(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	cmd := exec.Command(bin, "dev")
+	cmd.Env = append(os.Environ(), "PORT=0", "ORANGE_LISTEN=0.0.0.0", "DATABASE_URL="+pg.NewDatabaseURL(t), "ORANGE_DATA_DIR="+t.TempDir())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	var warned bool
+	var addr string
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for addr == "" && sc.Scan() {
+		var line struct{ Level, Msg, Addr, Listen string }
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		if line.Level == "WARN" && strings.Contains(line.Msg, "ORANGE_LISTEN") && line.Listen == "0.0.0.0" {
+			warned = true
+		}
+		if line.Msg == "serving" {
+			addr = line.Addr
+		}
+	}
+	require.NotEmpty(t, addr, "orange dev did not start serving")
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	assert.True(t, warned, "exposing orange dev is logged as a warning")
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	assert.True(t, net.ParseIP(host).IsUnspecified(), "listening on %s", host)
+	local := "127.0.0.1:" + port
+	proctest.WaitReady(t, local)
+	if ip := nonLoopbackIP(t); ip != "" {
+		proctest.WaitReady(t, net.JoinHostPort(ip, port))
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+local+"/dev/mail", nil)
+	require.NoError(t, err)
+	req.Host = "devbox.lan:" + port
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "exposed on purpose, the pages answer other names")
 }

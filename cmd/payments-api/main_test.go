@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,12 +34,19 @@ func TestServesAlone(t *testing.T) {
 	require.NoError(t, err)
 	p := proctest.Start(t, bin, nil, "PORT=0", "DATABASE_URL="+dbURL, "LOG_LEVEL=info", issuerEnv)
 	proctest.WaitReady(t, p.Addr)
-	body := `{"reservationId":"9a9e0000-0000-4000-8000-000000000001","customerId":"` + devissuer.CustomerAlice + `","amountCents":14276,"paymentToken":"tok_success"}`
+	// The card is tokenized first (anyone may), then authorized by its payment method.
+	resp, err := http.Post("http://"+p.Addr+"/api/payments/methods", "application/json", strings.NewReader(`{"token":"tok_success"}`))
+	require.NoError(t, err)
+	var method struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&method))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	body := `{"reservationId":"9a9e0000-0000-4000-8000-000000000001","customerId":"` + devissuer.CustomerAlice + `","amountCents":14276,"paymentMethodId":"` + method.ID + `"}`
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.Addr+"/api/payments", strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusCreated, resp.StatusCode)

@@ -243,7 +243,7 @@ func TestNoOverlapAcrossProcesses(t *testing.T) {
 			for range perWorker {
 				pickup := base.Add(time.Duration(rnd.IntN(96)) * time.Hour)
 				ret := pickup.Add(time.Duration(1+rnd.IntN(36)) * time.Hour)
-				body := fmt.Sprintf(`{"customerId":%q,"vehicleId":%q,"category":"KOMPAKT","pickupLocation":"BER-HBF","pickupAt":%q,"returnAt":%q,"paymentToken":"tok_visa_success"}`,
+				body := fmt.Sprintf(`{"customerId":%q,"vehicleId":%q,"category":"KOMPAKT","pickupLocation":"BER-HBF","pickupAt":%q,"returnAt":%q,"paymentMethodId":"pm_5e7e0000a11ce0000000000000000001"}`,
 					customer, vehicles[rnd.IntN(len(vehicles))], pickup.Format(time.RFC3339), ret.Format(time.RFC3339))
 				status, raw, err := post(addrs[rnd.IntN(len(addrs))], "/api/reservations", body)
 				mu.Lock()

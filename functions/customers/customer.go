@@ -38,6 +38,18 @@ func (s Status) settable() bool {
 
 func (s Status) valid() bool { return s.settable() || s == StatusErased }
 
+// Kind says how a customer came to us: an account registered to sign in and book, or a
+// guest registered by a guest booking (reservations-api, POST /api/customers/guests).
+type Kind string
+
+// The kinds. An account's email address must be verified before it can book (eligibility
+// refuses it until then), and its registration sends a welcome mail with the verification
+// link. A guest gets no welcome: its booking is its mail (docs/customers.md).
+const (
+	KindAccount Kind = "account"
+	KindGuest   Kind = "guest"
+)
+
 // Language is the language a customer is written to in; the notifier picks its templates by it.
 type Language string
 
@@ -54,13 +66,18 @@ func (l Language) valid() bool { return l == LanguageGerman || l == LanguageEngl
 // personal field is empty.
 type Customer struct {
 	ID          string `json:"id"`
+	Kind        Kind   `json:"kind"`
 	Type        Type   `json:"type"`
 	CompanyName string `json:"companyName,omitempty"`
 	VATID       string `json:"vatId,omitempty"`
 	FirstName   string `json:"firstName"`
 	LastName    string `json:"lastName"`
 	Email       string `json:"email"`
-	Phone       string `json:"phone,omitempty"`
+	// EmailVerified says that someone followed the link sent to Email (accounts), or that
+	// the address predates verification (docs/customers.md). It is false again after the
+	// address changes.
+	EmailVerified bool   `json:"emailVerified"`
+	Phone         string `json:"phone,omitempty"`
 	// DateOfBirth is zero only for erased customers.
 	DateOfBirth Date    `json:"dateOfBirth,omitzero"`
 	Address     Address `json:"address"`
@@ -163,9 +180,10 @@ func (p Profile) apply(c *Customer) {
 	c.PreferredLanguage = p.PreferredLanguage
 }
 
-// newCustomer is the record a validated registration creates: active, version 1.
-func newCustomer(p Profile, l *LicenceInput) Customer {
-	c := Customer{Status: StatusActive}
+// newCustomer is the record a validated registration of kind k creates: active, its email
+// address not verified, version 1.
+func newCustomer(k Kind, p Profile, l *LicenceInput) Customer {
+	c := Customer{Kind: k, Status: StatusActive}
 	p.apply(&c)
 	if l != nil {
 		parsed := l.parsed

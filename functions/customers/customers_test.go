@@ -343,6 +343,10 @@ func testSchemaRefusesWhatValidationRefuses(t *testing.T, a *api) {
 		{"unknown language", insert + `, preferred_language) VALUES ('A', 'B', 'a@b.de', '+49 30 1', '1990-01-01', 'S 1', '10115', 'Berlin', 'fr')`, database.CheckViolation},
 		{"placeholder email on a live customer", insert + `) VALUES ('A', 'B', 'erased+x@invalid', '+49 30 1', '1990-01-01', 'S 1', '10115', 'Berlin')`, database.CheckViolation},
 		{"erased but still named", `UPDATE customers.customers SET status = 'erased', erased_at = now() WHERE id = '` + bobID + `'`, database.CheckViolation},
+		{"a URL as a name", insert + `) VALUES ('Click https://evil.example', 'B', 'a@b.de', '+49 30 1', '1990-01-01', 'S 1', '10115', 'Berlin')`, database.CheckViolation},
+		{"a line break in a name", insert + `) VALUES ('A', E'B\nBcc: x', 'a@b.de', '+49 30 1', '1990-01-01', 'S 1', '10115', 'Berlin')`, database.CheckViolation},
+		{"a name of 51 characters", insert + `) VALUES (repeat('a', 51), 'B', 'a@b.de', '+49 30 1', '1990-01-01', 'S 1', '10115', 'Berlin')`, database.CheckViolation},
+		{"an unknown kind", insert + `, kind) VALUES ('A', 'B', 'a@b.de', '+49 30 1', '1990-01-01', 'S 1', '10115', 'Berlin', 'visitor')`, database.CheckViolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,14 +19,15 @@ const (
 // Finding codes: stable, for clients to switch on (and to translate); the messages are for
 // people reading the response.
 const (
-	ReasonSuspended      = "customer_suspended"
-	ReasonBlocked        = "customer_blocked"
-	ReasonErased         = "customer_erased"
-	ReasonUnderAge       = "under_minimum_age"
-	ReasonNoLicence      = "licence_missing"
-	ReasonLicenceTooNew  = "licence_held_less_than_one_year"
-	ReasonLicenceExpires = "licence_expires_before_return"
-	WarningNonEULicence  = "licence_issued_outside_eu"
+	ReasonSuspended       = "customer_suspended"
+	ReasonBlocked         = "customer_blocked"
+	ReasonErased          = "customer_erased"
+	ReasonEmailUnverified = "email_not_verified"
+	ReasonUnderAge        = "under_minimum_age"
+	ReasonNoLicence       = "licence_missing"
+	ReasonLicenceTooNew   = "licence_held_less_than_one_year"
+	ReasonLicenceExpires  = "licence_expires_before_return"
+	WarningNonEULicence   = "licence_issued_outside_eu"
 )
 
 // euCountries are the EU member states (ISO 3166-1 alpha-2). Their licences are valid
@@ -79,6 +80,10 @@ type Eligibility = customersapi.Eligibility
 // customer (id, email, status); an applicant's (c without an id) names nobody.
 //
 //   - The account must be active (suspended, blocked and erased customers are refused).
+//   - An account's email address must be verified (issue 11): a registration proves nothing
+//     about the address until its owner follows the link of the welcome mail. Guests are
+//     registered by a guest booking, which has its own limits (reservations), and an
+//     applicant is nobody's account yet: the rule is not theirs.
 //   - The driver must be at least 21 on the pickup day: someone whose 21st birthday is the
 //     pickup day may rent.
 //   - The licence must have been issued at least a year before the pickup day: issued exactly
@@ -104,6 +109,9 @@ func Assess(c Customer, r Rental) Eligibility {
 		refuse(ReasonSuspended, "the customer account is suspended")
 	case StatusBlocked:
 		refuse(ReasonBlocked, "the customer account is blocked")
+	}
+	if c.ID != "" && c.Kind == KindAccount && !c.EmailVerified {
+		refuse(ReasonEmailUnverified, "the account's email address is not verified yet: follow the link in the welcome mail")
 	}
 	if adult := c.DateOfBirth.AddYears(MinRentalAge); adult.After(r.PickupDay) {
 		refuse(ReasonUnderAge, "drivers must be %d on the pickup day %s; the driver turns %d on %s", MinRentalAge, r.PickupDay, MinRentalAge, adult)

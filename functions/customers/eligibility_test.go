@@ -80,7 +80,7 @@ func testEligibilityRules(t *testing.T, a *api) {
 			if p.noLicence {
 				body = body.with("licence", nil)
 			}
-			c := a.register(body.String())
+			c := a.registerVerified(body.String())
 			if p.status != "" {
 				r := a.json(agent, http.MethodPut, "/api/customers/"+c.ID+"/status", fmt.Sprintf(`{"status":%q,"reason":"test"}`, p.status))
 				require.Equal(t, http.StatusOK, r.status, string(r.body))

@@ -19,7 +19,19 @@ type page struct {
 	Total    int        `json:"total"`
 }
 
+// handleRegister registers an account: public (self-registration), and agents register on a
+// customer's behalf. The welcome mail carries the link that verifies the address.
 func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	return s.register(w, r, KindAccount)
+}
+
+// handleRegisterGuest registers the guest of a guest booking: reservations-api only, so
+// nobody registers a guest (which gets no welcome mail) on their own.
+func (s *Service) handleRegisterGuest(w http.ResponseWriter, r *http.Request) error {
+	return s.register(w, r, KindGuest)
+}
+
+func (s *Service) register(w http.ResponseWriter, r *http.Request, kind Kind) error {
 	var in Registration
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
@@ -28,7 +40,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if errs := validateRegistration(&profile, licence, s.today()); len(errs) > 0 {
 		return platform.Invalid("the registration is invalid", errs...)
 	}
-	c, err := s.store.Create(r.Context(), newCustomer(profile, licence))
+	c, err := s.store.Create(r.Context(), newCustomer(kind, profile, licence))
 	if err != nil {
 		return err
 	}

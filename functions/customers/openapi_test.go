@@ -50,6 +50,11 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{anonymous, "POST", "/api/customers", newCustomer.String()},
 		{anonymous, "POST", "/api/customers", newCustomer.String()}, // 409
 		{anonymous, "POST", "/api/customers", `{}`},                 // 400
+		{reservations, "POST", "/api/customers/guests", newCustomer.with("email", "guest@example.de").String()},
+		{reservations, "POST", "/api/customers/guests", newCustomer.with("firstName", "Click https://evil.example").String()}, // 400
+		{anonymous, "POST", "/api/customers/guests", newCustomer.with("email", "guest2@example.de").String()},                 // 401
+		{agent, "POST", "/api/customers/guests", newCustomer.with("email", "guest3@example.de").String()},                     // 403
+		{anonymous, "POST", "/api/customers/verify-email", `{"token":"nothing"}`},                                             // 400
 		{agent, "POST", "/api/customers", newCustomer.with("email", "biz@example.de", "type", "business", "companyName", "B GmbH", "vatId", "DE111222333", "licence", nil).String()},
 		{agent, "GET", "/api/customers", ""},
 		{agent, "GET", "/api/customers?name=sch&status=active&page=1&pageSize=5", ""},
@@ -90,4 +95,11 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 			t.Logf("%s %s was called as %q", c.method, c.path, c.as)
 		}
 	}
+
+	// A verification with the token of a real link.
+	c := a.register(newCustomer.with("email", "verify@example.de").String())
+	header := http.Header{"Content-Type": {"application/json"}}
+	r := a.json(anonymous, "POST", "/api/customers/verify-email", `{"token":"`+a.verificationToken(c.ID)+`"}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	v.Check(t, "POST", "/api/customers/verify-email", header, r.status, r.header, r.body)
 }

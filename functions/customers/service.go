@@ -4,9 +4,11 @@
 //
 // Decisions where the issue is silent (docs/customers.md has the full list):
 //
-//   - Registration is public (self-registration and guest booking) and also what agents use
-//     on a customer's behalf. It always creates an active account. Customers must be 18 to
-//     hold an account (contractual capacity); renting takes 21. The licence may come later.
+//   - Registration is public (self-registration) and also what agents use on a customer's
+//     behalf. It creates an active account whose address must be verified (the welcome
+//     mail's link) before it books; a guest booking's guest is registered as a guest, by
+//     reservations-api only, and gets no welcome. Customers must be 18 to hold an account
+//     (contractual capacity); renting takes 21. The licence may come later.
 //   - One account per email address, case-insensitively, enforced by a unique index on
 //     lower(email): a duplicate is 409.
 //   - Who sees what: a customer sees and changes only their own record; another customer's id
@@ -104,12 +106,17 @@ func (s *Service) Routes() []platform.Route {
 		// reservations-api itself (design.md §9).
 		eligibility = readers.AndServices(reservationsAPI)
 		applicants  = agents.AndServices(reservationsAPI)
-		byID        = Prefix + "/{id}"
+		// Guests are registered by guest bookings only (issue 11): no welcome mail, so
+		// nobody else may register one.
+		guests = platform.Allow().AndServices(reservationsAPI)
+		byID   = Prefix + "/{id}"
 	)
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "getCustomersOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "registerCustomer", Method: http.MethodPost, Path: Prefix, Access: platform.Public, Handler: s.handleRegister},
+		{Name: "registerGuest", Method: http.MethodPost, Path: Prefix + "/guests", Access: guests, Handler: s.handleRegisterGuest},
+		{Name: "verifyEmail", Method: http.MethodPost, Path: Prefix + "/verify-email", Access: platform.Public, Handler: s.handleVerifyEmail},
 		{Name: "searchCustomers", Method: http.MethodGet, Path: Prefix, Access: staff, Handler: s.handleSearch},
 		{Name: "checkApplicantEligibility", Method: http.MethodPost, Path: Prefix + "/eligibility", Access: applicants, Handler: s.handleApplicantEligibility},
 		{Name: "getCustomer", Method: http.MethodGet, Path: byID, Access: readers, Handler: s.handleGet},

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,7 +47,7 @@ type Filter struct {
 const selectColumns = `id::text, type, company_name, vat_id, first_name, last_name, email, phone,
 	date_of_birth, street, postal_code, city, country, licence_number, licence_country,
 	licence_issued_on, licence_expires_on, preferred_language, status, status_reason,
-	status_changed_by, erased_at, version, created_at, updated_at`
+	status_changed_by, erased_at, version, created_at, updated_at, kind, email_verified_at IS NOT NULL`
 
 // searchWhere is shared by the page and the count of a search.
 const searchWhere = `
@@ -68,12 +69,12 @@ const lockSQL = getSQL + ` FOR UPDATE`
 const insertSQL = `INSERT INTO customers.customers
 	(type, company_name, vat_id, first_name, last_name, email, phone, date_of_birth,
 	 street, postal_code, city, country, licence_number, licence_country, licence_issued_on,
-	 licence_expires_on, preferred_language)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	 licence_expires_on, preferred_language, kind)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 RETURNING ` + selectColumns
 
 // updateSQL writes every mutable column and bumps the version. A status change stamps when
-// and by whom ($20, $21 non-null).
+// and by whom ($20, $21 non-null); a new email address is not verified ($22 false).
 const updateSQL = `UPDATE customers.customers SET
 	type = $2, company_name = $3, vat_id = $4, first_name = $5, last_name = $6, email = $7,
 	phone = $8, date_of_birth = $9, street = $10, postal_code = $11, city = $12, country = $13,
@@ -81,6 +82,7 @@ const updateSQL = `UPDATE customers.customers SET
 	preferred_language = $18, status = $19, status_reason = $20,
 	status_changed_by = coalesce($21, status_changed_by),
 	status_changed_at = CASE WHEN $21::text IS NULL THEN status_changed_at ELSE now() END,
+	email_verified_at = CASE WHEN $22::boolean THEN email_verified_at END,
 	version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING ` + selectColumns
@@ -91,7 +93,7 @@ RETURNING ` + selectColumns
 // them (the relay keeps an aggregate's order) and erase their own copies.
 const scrubOutboxSQL = `UPDATE customers.outbox SET data = CASE
 	WHEN type IN ('` + events.CustomerRegistered + `', '` + events.CustomerUpdated + `')
-		THEN data || jsonb_build_object('email', $2::text, 'firstName', 'Erased', 'lastName', 'Erased')
+		THEN (data - 'verificationToken') || jsonb_build_object('email', $2::text, 'firstName', 'Erased', 'lastName', 'Erased')
 	ELSE data - 'reason' END
 WHERE subject = $1`
 
@@ -104,7 +106,7 @@ const eraseSQL = `UPDATE customers.customers SET
 	phone = NULL, date_of_birth = NULL, street = NULL, postal_code = NULL, city = NULL,
 	licence_number = NULL, licence_country = NULL, licence_issued_on = NULL, licence_expires_on = NULL,
 	status = 'erased', status_reason = NULL, status_changed_at = now(), status_changed_by = $2,
-	erased_at = now(), version = version + 1, updated_at = now()
+	email_verified_at = NULL, erased_at = now(), version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING ` + selectColumns
 
@@ -118,7 +120,7 @@ func scanCustomer(row pgx.Row) (Customer, error) {
 	err := row.Scan(&c.ID, &c.Type, &company, &vat, &c.FirstName, &c.LastName, &c.Email, &phone,
 		&dob, &street, &postal, &city, &c.Address.Country, &licNumber, &licCountry,
 		&licIssued, &licExpires, &c.PreferredLanguage, &c.Status, &reason,
-		&changedBy, &c.ErasedAt, &c.Version, &c.CreatedAt, &c.UpdatedAt)
+		&changedBy, &c.ErasedAt, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.Kind, &c.EmailVerified)
 	if err != nil {
 		return Customer{}, err
 	}
@@ -182,23 +184,32 @@ func (s *Store) Get(ctx context.Context, id string) (Customer, error) {
 }
 
 // Create stores a new customer; an email address already registered (in any case) is a
-// conflict.
+// conflict. An account gets a verification token, which its customer.registered carries to
+// the notifier for the welcome mail; a guest gets none.
 func (s *Store) Create(ctx context.Context, c Customer) (Customer, error) {
 	args := append([]any{string(c.Type)}, columnArgs(c)[:16]...)
+	args = append(args, string(c.Kind))
 	var out Customer
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if out, err = scanCustomer(tx.QueryRow(ctx, insertSQL, args...)); err != nil {
 			return err
 		}
-		return emit(ctx, tx, events.CustomerRegistered, out)
+		var token string
+		if out.Kind == KindAccount {
+			if token, err = issueVerification(ctx, tx, out.ID); err != nil {
+				return err
+			}
+		}
+		return emit(ctx, tx, events.CustomerRegistered, out, token)
 	})
 	return out, writeError(err, c.Email)
 }
 
 // emit records event typ about c in tx, the transaction of the change it describes. A status
-// change carries the status but not its reason: that note is internal and stays here.
-func emit(ctx context.Context, tx pgx.Tx, typ string, c Customer) error {
+// change carries the status but not its reason: that note is internal and stays here. token
+// is a new email verification token for the notifier's mail ("" for none).
+func emit(ctx context.Context, tx pgx.Tx, typ string, c Customer, token string) error {
 	var data any
 	switch typ {
 	case events.CustomerStatusChanged:
@@ -206,7 +217,8 @@ func emit(ctx context.Context, tx pgx.Tx, typ string, c Customer) error {
 	case events.CustomerErased:
 		data = events.CustomerErasure{CustomerID: c.ID, Version: int64(c.Version)}
 	default:
-		data = events.Customer{CustomerID: c.ID, Version: int64(c.Version), Email: c.Email,
+		data = events.Customer{CustomerID: c.ID, Version: int64(c.Version), Kind: string(c.Kind), Email: c.Email,
+			EmailVerified: c.EmailVerified, VerificationToken: token,
 			FirstName: c.FirstName, LastName: c.LastName, PreferredLanguage: string(c.PreferredLanguage)}
 	}
 	return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, c.ID, data)
@@ -270,11 +282,25 @@ func (s *Store) Update(ctx context.Context, id string, ifVersion int, typ string
 		if next.Status != cur.Status || next.StatusReason != cur.StatusReason {
 			changedBy = by
 		}
+		// A new address (not merely another spelling of it) is unverified until its owner
+		// follows the link sent to it; the old address's link stops working.
+		newAddress := !strings.EqualFold(next.Email, cur.Email)
 		args := append([]any{id, string(next.Type)}, columnArgs(next)...)
-		if out, err = scanCustomer(tx.QueryRow(ctx, updateSQL, append(args, changedBy)...)); err != nil {
+		if out, err = scanCustomer(tx.QueryRow(ctx, updateSQL, append(args, changedBy, !newAddress)...)); err != nil {
 			return writeError(err, next.Email)
 		}
-		return emit(ctx, tx, typ, out)
+		var token string
+		if newAddress {
+			if err := dropVerifications(ctx, tx, id); err != nil {
+				return err
+			}
+			if out.Kind == KindAccount {
+				if token, err = issueVerification(ctx, tx, id); err != nil {
+					return err
+				}
+			}
+		}
+		return emit(ctx, tx, typ, out, token)
 	})
 	return out, err
 }
@@ -302,7 +328,10 @@ func (s *Store) Erase(ctx context.Context, id string, ifVersion int, by string) 
 		if _, err := tx.Exec(ctx, scrubOutboxSQL, id, out.Email); err != nil {
 			return err
 		}
-		return emit(ctx, tx, events.CustomerErased, out)
+		if err := dropVerifications(ctx, tx, id); err != nil {
+			return err
+		}
+		return emit(ctx, tx, events.CustomerErased, out, "")
 	})
 	return out, err
 }

@@ -17,7 +17,6 @@ const (
 	// MinLicenceAge is the youngest age at which any country issues a full car licence; an
 	// earlier issue date is a typing error.
 	MinLicenceAge = 16
-	maxNameLength = 100
 )
 
 var (
@@ -85,8 +84,8 @@ func (p *Profile) validate(today Date) fieldErrors {
 		errs.add("type", "must be individual or business")
 	}
 	if p.Type == TypeBusiness {
-		if p.CompanyName == "" || utf8.RuneCountInString(p.CompanyName) > 200 {
-			errs.add("companyName", "required for business customers, at most 200 characters")
+		if reason := companyNameProblem(p.CompanyName); reason != "" {
+			errs.add("companyName", reason)
 		}
 		if reason := vatProblem(p.VATID); reason != "" {
 			errs.add("vatId", reason)
@@ -99,11 +98,11 @@ func (p *Profile) validate(today Date) fieldErrors {
 			errs.add("vatId", "only business customers have a VAT id")
 		}
 	}
-	if !validName(p.FirstName) {
-		errs.add("firstName", "required, at most 100 characters")
+	if reason := nameProblem(p.FirstName); reason != "" {
+		errs.add("firstName", reason)
 	}
-	if !validName(p.LastName) {
-		errs.add("lastName", "required, at most 100 characters")
+	if reason := nameProblem(p.LastName); reason != "" {
+		errs.add("lastName", reason)
 	}
 	if reason := emailProblem(p.Email); reason != "" {
 		errs.add("email", reason)
@@ -128,17 +127,16 @@ func (p *Profile) validate(today Date) fieldErrors {
 	return errs
 }
 
-func validName(s string) bool {
-	n := utf8.RuneCountInString(s)
-	return n >= 1 && n <= maxNameLength
-}
-
 func validateAddress(errs *fieldErrors, a Address) {
 	if n := utf8.RuneCountInString(a.Street); n < 1 || n > 200 {
 		errs.add("address.street", "required, at most 200 characters")
+	} else if reason := textProblem(a.Street); reason != "" {
+		errs.add("address.street", reason)
 	}
 	if n := utf8.RuneCountInString(a.City); n < 1 || n > 100 {
 		errs.add("address.city", "required, at most 100 characters")
+	} else if reason := textProblem(a.City); reason != "" {
+		errs.add("address.city", reason)
 	}
 	switch {
 	case !countryPattern.MatchString(a.Country):

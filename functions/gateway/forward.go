@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -18,11 +17,12 @@ import (
 
 // Gateway forwards public requests to functions.
 type Gateway struct {
-	cfg     Config
-	proxy   *httputil.ReverseProxy
-	limiter *limiter
-	trusted []netip.Prefix
-	origins map[string]bool
+	cfg       Config
+	proxy     *httputil.ReverseProxy
+	addresses *limiter // per client address, before token verification
+	callers   *limiter // per subject (else address), after it
+	trusted   []netip.Prefix
+	origins   map[string]bool
 }
 
 type upstreamKey struct{}
@@ -32,17 +32,20 @@ func New(cfg Config, transport http.RoundTripper) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), origins: map[string]bool{}}
+	g := &Gateway{
+		cfg:       cfg,
+		addresses: newLimiter(cfg.AddressRateLimit, cfg.AddressRateBurst, "per client address"),
+		callers:   newLimiter(cfg.RateLimit, cfg.RateBurst, "per caller"),
+		origins:   map[string]bool{},
+	}
 	for _, o := range cfg.AllowedOrigins {
 		g.origins[strings.TrimSuffix(strings.TrimSpace(o), "/")] = true
 	}
-	for _, p := range cfg.TrustedProxies {
-		prefix, err := netip.ParsePrefix(strings.TrimSpace(p))
-		if err != nil {
-			return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
-		}
-		g.trusted = append(g.trusted, prefix)
+	trusted, err := parseTrusted(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
+	g.trusted = trusted
 	g.proxy = &httputil.ReverseProxy{
 		Transport:      transport,
 		Rewrite:        rewrite,
@@ -55,9 +58,10 @@ func New(cfg Config, transport http.RoundTripper) (*Gateway, error) {
 // forward is the handler of every route to service.
 func (g *Gateway) forward(service string) platform.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := g.limiter.allow(w, g.callerKey(r)); err != nil {
+		if err := g.callers.allow(w, callerKey(r)); err != nil {
 			return err
 		}
+		refund(r)
 		if r.ContentLength > g.cfg.MaxBodyBytes {
 			return platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", g.cfg.MaxBodyBytes)
 		}
@@ -108,7 +112,9 @@ func checkResponse(res *http.Response) error {
 }
 
 // rewrite addresses the function by its service name (the transport resolves it), keeps the
-// path, and passes the request id and a child trace context along.
+// path, and passes the request id, a child trace context and the client address the gateway
+// decided on along. The caller's token travels unchanged: a function identifies a signed-in
+// caller by it, and uses the address only for what belongs to anonymous callers.
 func rewrite(pr *httputil.ProxyRequest) {
 	ctx := pr.In.Context()
 	service, _ := ctx.Value(upstreamKey{}).(string)
@@ -116,6 +122,13 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = service
 	pr.Out.Host = ""
 	pr.SetXForwarded()
+	// Only the gateway's own decision reaches the function, and X-Forwarded-For says the
+	// same: what the gateway believes, not the hops a client claimed.
+	pr.Out.Header.Del(platform.ClientAddressHeader)
+	if c := clientFrom(ctx); c.addr.IsValid() {
+		pr.Out.Header.Set(platform.ClientAddressHeader, c.String())
+		pr.Out.Header.Set("X-Forwarded-For", c.String())
+	}
 	pr.Out.Header.Set(platform.RequestIDHeader, platform.RequestIDFrom(ctx))
 	pr.Out.Header.Set("Traceparent", platform.ChildTraceparent(pr.In.Header.Get("Traceparent")))
 }
@@ -141,46 +154,4 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	platform.LoggerFrom(r.Context()).WarnContext(r.Context(), "forward failed",
 		slog.String("upstream", service), slog.String("error", err.Error()))
 	platform.WriteError(w, r, perr)
-}
-
-// callerKey is what the rate limit counts against: the token's subject, else the client IP.
-func (g *Gateway) callerKey(r *http.Request) string {
-	if c := platform.CallerFrom(r.Context()); !c.Anonymous() {
-		return "sub:" + c.Subject
-	}
-	return "ip:" + g.clientIP(r)
-}
-
-// clientIP is the remote address, or — when that is a trusted proxy — the right-most
-// address in X-Forwarded-For that is not a trusted proxy (left-most entries are whatever
-// the client claimed).
-func (g *Gateway) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil || !g.isTrusted(addr) {
-		return host
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if !g.isTrusted(hop) {
-			return hop.String()
-		}
-	}
-	return host
-}
-
-func (g *Gateway) isTrusted(a netip.Addr) bool {
-	for _, p := range g.trusted {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
 }

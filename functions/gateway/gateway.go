@@ -1,9 +1,11 @@
 // Package gateway is the api-gateway function: the one public entry of the system. It
 // forwards /api/<area>/… unchanged to the function owning the area — in-process in `orange
-// dev`, to cluster-local Service URLs on Knative — after CORS, token verification (an invalid
-// token stops here), a per-caller rate limit and a body limit, with request id and W3C trace
-// context propagated. An unreachable or failing function becomes a problem+json 502 or 504,
-// never a hang. Authorization stays with each function: none trusts that the gateway ran.
+// dev`, to cluster-local Service URLs on Knative — after CORS, a per-address rate limit
+// (before any token is looked at, so a flood of bad tokens is refused cheaply), token
+// verification (an invalid token stops here), a per-caller rate limit and a body limit, with
+// request id, W3C trace context and the client address it decided on (Orange-Client-Address)
+// propagated. An unreachable or failing function becomes a problem+json 502 or 504, never a
+// hang. Authorization stays with each function: none trusts that the gateway ran.
 package gateway
 
 import (
@@ -37,20 +39,29 @@ var Upstreams = []Upstream{
 	{Prefix: "/api/vehicles", Service: "vehicles-api"},
 }
 
-// Config is the gateway's configuration.
+// Config is the gateway's configuration (docs/security.md, "Gateway limits").
 type Config struct {
 	// AllowedOrigins are the portals' origins, allowed cross-origin calls.
 	AllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS, default=http://localhost:5173,http://localhost:5174"`
 	// MaxBodyBytes bounds a request body passed upstream.
 	MaxBodyBytes int64 `env:"GATEWAY_MAX_BODY_BYTES, default=1048576"`
-	// RateLimit is the sustained requests per second per caller; RateBurst the bucket size.
+	// AddressRateLimit is the sustained requests per second per client address, counted
+	// before the token is verified; AddressRateBurst its bucket size. A request whose token
+	// verifies and whose caller's own bucket admits it gives the token back, so the address
+	// pays for anonymous callers and bad tokens, not for people signed in behind one NAT.
+	AddressRateLimit float64 `env:"RATE_LIMIT_ADDRESS_RPS, default=100"`
+	AddressRateBurst int     `env:"RATE_LIMIT_ADDRESS_BURST, default=200"`
+	// RateLimit is the sustained requests per second per caller (a token's subject, else the
+	// client address), counted after verification; RateBurst the bucket size.
 	RateLimit float64 `env:"RATE_LIMIT_RPS, default=50"`
 	RateBurst int     `env:"RATE_LIMIT_BURST, default=100"`
 	// UpstreamTimeout bounds one forwarded request, response included.
 	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT, default=15s"`
-	// TrustedProxies are the networks whose X-Forwarded-For is believed when finding a
-	// caller's IP (Knative's ingress and activator run inside the cluster).
-	TrustedProxies []string `env:"TRUSTED_PROXIES, default=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128,fc00::/7"`
+	// TrustedProxies are the addresses (CIDR networks or single addresses) of the proxies in
+	// front of the gateway whose X-Forwarded-For is believed. Empty by default: the peer is
+	// the client. On Knative list the queue-proxy (loopback) and the pod network of the
+	// ingress and activator (docs/security.md).
+	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 }
 
 // Validate checks the settings.
@@ -60,6 +71,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("GATEWAY_MAX_BODY_BYTES must be positive")
 	case c.RateLimit <= 0 || c.RateBurst < 1:
 		return fmt.Errorf("RATE_LIMIT_RPS and RATE_LIMIT_BURST must be positive")
+	case c.AddressRateLimit <= 0 || c.AddressRateBurst < 1:
+		return fmt.Errorf("RATE_LIMIT_ADDRESS_RPS and RATE_LIMIT_ADDRESS_BURST must be positive")
 	case c.UpstreamTimeout <= 0:
 		return fmt.Errorf("UPSTREAM_TIMEOUT must be positive")
 	}
@@ -83,10 +96,25 @@ func Function() platform.Function {
 			}
 			if deps.Logger != nil {
 				g.proxy.ErrorLog = slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)
+				if onKnative(deps) && len(g.trusted) == 0 {
+					// Behind Knative the peer is always the pod's queue-proxy: without trusted
+					// proxies every client is one address and shares one bucket.
+					deps.Logger.WarnContext(ctx, "TRUSTED_PROXIES is empty: every client is seen as the queue-proxy's address "+
+						"and all share one rate limit; list the queue-proxy and the ingress's pod network (docs/security.md)")
+				}
 			}
 			return g, nil
 		},
 	}
+}
+
+// onKnative tells whether the gateway runs as a Knative Service (K_SERVICE is set).
+func onKnative(deps platform.Deps) bool {
+	if deps.Env == nil {
+		return false
+	}
+	v, ok := deps.Env.Lookup("K_SERVICE")
+	return ok && v != ""
 }
 
 // Routes forwards every public area; anything else under /api is a 404 from the router.
@@ -102,5 +130,7 @@ func (g *Gateway) Routes() []platform.Route {
 	return routes
 }
 
-// Wrap puts CORS outside token verification, so a browser can read even a 401.
-func (g *Gateway) Wrap(next http.Handler) http.Handler { return g.cors(next) }
+// Wrap puts CORS outside everything, so a browser can read even a 401 or 429, and the
+// per-address limit in front of token verification, so a flood of bad tokens costs a map
+// lookup each, not a signature check, and is refused with 429 after the burst.
+func (g *Gateway) Wrap(next http.Handler) http.Handler { return g.cors(g.limitAddresses(next)) }

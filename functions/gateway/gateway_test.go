@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -463,54 +465,63 @@ func TestInvalidTokenStopsAtTheGateway(t *testing.T) {
 
 // TestRateLimit: with 1 request per second and a burst of 2, the third quick request of one
 // caller is refused with 429 and a Retry-After, while another caller is unaffected. The caller
-// is the token's subject, else the client IP — taken from X-Forwarded-For only when the
-// direct peer is a trusted proxy.
+// is the token's subject, else the client address — taken from X-Forwarded-For only when the
+// direct peer is one of the configured trusted proxies.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"RATE_LIMIT_RPS": "1", "RATE_LIMIT_BURST": "2"}
+	const proxies = "10.0.0.0/8,172.16.0.0/12,127.0.0.1,::1"
 	type reqOpts struct {
 		user   string // demo user whose token is sent; anonymous when empty
 		remote string
 		xff    []string
 	}
 	cases := []struct {
-		name string
+		name    string
+		trusted string // TRUSTED_PROXIES
 		// same returns the i-th request (0, 1, 2) of the caller who runs out.
 		same  func(i int) reqOpts
 		other reqOpts
 	}{
-		{"by subject", func(int) reqOpts { return reqOpts{user: "alice"} }, reqOpts{user: "bob"}},
-		{"by subject, whatever the IP", func(i int) reqOpts {
+		{"by subject", "", func(int) reqOpts { return reqOpts{user: "alice"} }, reqOpts{user: "bob"}},
+		{"by subject, whatever the IP", "", func(i int) reqOpts {
 			return reqOpts{user: "alice", remote: "203.0.113." + strconv.Itoa(10+i) + ":4000"}
 		}, reqOpts{user: "bob", remote: "203.0.113.10:4000"}},
-		{"a subject does not use up its IP's budget", func(int) reqOpts {
+		{"a subject does not use up its IP's budget", "", func(int) reqOpts {
 			return reqOpts{user: "alice", remote: "203.0.113.5:4000"}
 		}, reqOpts{remote: "203.0.113.5:4000"}},
-		{"anonymous by IP", func(i int) reqOpts {
+		{"anonymous by IP", "", func(i int) reqOpts {
 			return reqOpts{remote: "203.0.113.5:" + strconv.Itoa(4000+i)}
 		}, reqOpts{remote: "203.0.113.6:4000"}},
-		{"anonymous IPv6", func(int) reqOpts { return reqOpts{remote: "[2001:db8::5]:4000"} }, reqOpts{remote: "[2001:db8::6]:4000"}},
-		{"an untrusted peer cannot dodge the limit with X-Forwarded-For", func(i int) reqOpts {
+		{"anonymous IPv6, by /64", "", func(i int) reqOpts {
+			return reqOpts{remote: "[2001:db8:0:1::" + strconv.Itoa(5+i) + "]:4000"}
+		}, reqOpts{remote: "[2001:db8:0:2::5]:4000"}},
+		{"an untrusted peer cannot dodge the limit with X-Forwarded-For", proxies, func(i int) reqOpts {
 			return reqOpts{remote: "203.0.113.5:4000", xff: []string{"198.51.100." + strconv.Itoa(i+1)}}
 		}, reqOpts{remote: "203.0.113.6:4000", xff: []string{"198.51.100.1"}}},
-		{"behind a trusted proxy, by forwarded client", func(int) reqOpts {
+		{"no trusted proxies: a private peer's X-Forwarded-For is ignored", "", func(i int) reqOpts {
+			return reqOpts{remote: "10.0.0.2:4000", xff: []string{"198.51.100." + strconv.Itoa(i+1)}}
+		}, reqOpts{remote: "10.0.0.3:4000", xff: []string{"198.51.100.1"}}},
+		{"behind a trusted proxy, by forwarded client", proxies, func(int) reqOpts {
 			return reqOpts{remote: "10.0.0.2:4000", xff: []string{"198.51.100.7"}}
 		}, reqOpts{remote: "10.0.0.2:4000", xff: []string{"198.51.100.8"}}},
-		{"behind a trusted proxy, client-claimed hops are ignored", func(i int) reqOpts {
+		{"behind a trusted proxy, client-claimed hops are ignored", proxies, func(i int) reqOpts {
 			return reqOpts{remote: "10.0.0.2:4000", xff: []string{"1.2.3." + strconv.Itoa(i+1) + ", 198.51.100.7"}}
 		}, reqOpts{remote: "10.0.0.2:4000", xff: []string{"1.2.3.1, 198.51.100.8"}}},
-		{"behind a chain of trusted proxies", func(i int) reqOpts {
+		{"behind a chain of trusted proxies", proxies, func(i int) reqOpts {
 			return reqOpts{remote: "127.0.0.1:4000", xff: []string{"198.51.100.7, 172.16.0." + strconv.Itoa(i+1), "10.1.1.1"}}
 		}, reqOpts{remote: "127.0.0.1:4000", xff: []string{"198.51.100.8, 172.16.0.1", "10.1.1.1"}}},
-		{"behind an IPv6 loopback proxy", func(int) reqOpts {
+		{"behind an IPv6 loopback proxy", proxies, func(int) reqOpts {
 			return reqOpts{remote: "[::1]:4000", xff: []string{"2001:db8::7"}}
-		}, reqOpts{remote: "[::1]:4000", xff: []string{"2001:db8::8"}}},
+		}, reqOpts{remote: "[::1]:4000", xff: []string{"2001:db8:1::8"}}},
+		{"a hop with a port, as some load balancers write it", proxies, func(int) reqOpts {
+			return reqOpts{remote: "10.0.0.2:4000", xff: []string{"198.51.100.7:5123"}}
+		}, reqOpts{remote: "10.0.0.2:4000", xff: []string{"198.51.100.8:5123"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := &upstream{}
-			h := newHarness(t, env, inProcess(up))
+			h := newHarness(t, map[string]string{"RATE_LIMIT_RPS": "1", "RATE_LIMIT_BURST": "2", "TRUSTED_PROXIES": tc.trusted}, inProcess(up))
 			build := func(o reqOpts) *http.Request {
 				req := httptest.NewRequest(http.MethodGet, "/api/locations", nil)
 				if o.user != "" {
@@ -540,6 +551,204 @@ func TestRateLimit(t *testing.T) {
 			assert.Equal(t, http.StatusCreated, h.do(other).StatusCode, "another caller is unaffected")
 			assert.EqualValues(t, 3, up.calls.Load(), "the refused request was not forwarded")
 		})
+	}
+}
+
+// flood sends n requests made by build as fast as the handler answers and counts the
+// statuses; it returns them, how long the flood took and the last 429 answer.
+func flood(h *harness, n int, build func(i int) *http.Request) (map[int]int, time.Duration, *http.Response) {
+	statuses := map[int]int{}
+	var limited *http.Response
+	start := time.Now()
+	for i := range n {
+		resp := h.do(build(i))
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = resp
+		}
+	}
+	return statuses, time.Since(start), limited
+}
+
+// admitted is the most requests one address may get past the address limit in elapsed with
+// the default settings (a full bucket, then the sustained rate; one token of slack).
+func admitted(elapsed time.Duration) int {
+	const rps, burst = 100, 200
+	return burst + int(math.Ceil(elapsed.Seconds()*rps)) + 1
+}
+
+// TestGarbageTokenFloodIsLimited is the 401 flood of issue 11: 2,000 requests with garbage
+// tokens from one address used to get 2,000 × 401, the limit being counted only after a
+// valid token. Now the per-address limit comes first: after the burst they get 429 with
+// Retry-After, and none reaches token verification or the function. Another address is
+// unaffected.
+func TestGarbageTokenFloodIsLimited(t *testing.T) {
+	t.Parallel()
+	up := &upstream{}
+	h := newHarness(t, nil, inProcess(up)) // the defaults: 100/s, burst 200 per address
+	garbage := []string{"Bearer garbage", "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "Basic YWxpY2U6YWxpY2U=", "Bearer " + strings.Repeat("x", 4000)}
+	statuses, elapsed, limited := flood(h, 2000, func(i int) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/api/locations", nil)
+		req.RemoteAddr = "203.0.113.66:" + strconv.Itoa(1024+i)
+		req.Header.Set("Authorization", garbage[i%len(garbage)]+strconv.Itoa(i))
+		return req
+	})
+	t.Logf("2000 requests in %s: %v", elapsed, statuses)
+	assert.Equal(t, 2000, statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests], "only 401 or 429: %v", statuses)
+	assert.LessOrEqual(t, statuses[http.StatusUnauthorized], admitted(elapsed), "a 401 flood must be limited")
+	assert.GreaterOrEqual(t, statuses[http.StatusTooManyRequests], 2000-admitted(elapsed))
+	assert.Zero(t, up.calls.Load())
+	require.NotNil(t, limited)
+	readProblem(t, limited, platform.KindTooManyRequests)
+	assert.NotEmpty(t, limited.Header.Get("Retry-After"))
+	assert.Empty(t, limited.Header.Get("WWW-Authenticate"), "refused before the token was looked at")
+
+	other := httptest.NewRequest(http.MethodGet, "/api/locations", nil)
+	other.RemoteAddr = "203.0.113.67:1024"
+	other.Header.Set("Authorization", h.id.Bearer(t, "alice"))
+	assert.Equal(t, http.StatusCreated, h.do(other).StatusCode, "another address is unaffected")
+}
+
+// TestAddressLimitIsReadableByPortals: the per-address 429 carries CORS headers, so a
+// portal can read its Retry-After.
+func TestAddressLimitIsReadableByPortals(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"RATE_LIMIT_ADDRESS_RPS": "0.1", "RATE_LIMIT_ADDRESS_BURST": "1"}, inProcess(&upstream{}))
+	req := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/api/locations", nil)
+		r.Header.Set("Origin", portal)
+		r.Header.Set("Authorization", "Bearer garbage")
+		return r
+	}
+	readProblem(t, h.do(req()), platform.KindUnauthorized)
+	limited := h.do(req())
+	readProblem(t, limited, platform.KindTooManyRequests)
+	assert.Equal(t, portal, limited.Header.Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, limited.Header.Get("Access-Control-Expose-Headers"), "Retry-After")
+	assert.Equal(t, "10", limited.Header.Get("Retry-After"))
+}
+
+// TestAddressPaysOnlyForWhatNoTokenPaysFor: people signed in behind one address (an
+// office's NAT) are each counted by their own bucket, not the address's; anonymous callers
+// and bad tokens use up the address's; a signed-in caller over its own limit pays the
+// address too, so a flood of one valid token is also cut before verification.
+func TestAddressPaysOnlyForWhatNoTokenPaysFor(t *testing.T) {
+	t.Parallel()
+	const office = "203.0.113.80:4000"
+	h := newHarness(t, map[string]string{"RATE_LIMIT_ADDRESS_RPS": "0.01", "RATE_LIMIT_ADDRESS_BURST": "4",
+		"RATE_LIMIT_RPS": "0.01", "RATE_LIMIT_BURST": "2"}, inProcess(&upstream{}))
+	req := func(user string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/api/locations", nil)
+		r.RemoteAddr = office
+		if user != "" {
+			r.Header.Set("Authorization", h.id.Bearer(t, user))
+		}
+		return r
+	}
+	// Five people, two requests each: ten requests from an address whose burst is four.
+	for _, user := range []string{"alice", "bob", "carla", "frank", "ada"} {
+		for range 2 {
+			require.Equal(t, http.StatusCreated, h.do(req(user)).StatusCode, user)
+		}
+	}
+	// Alice over her own limit: refused by her bucket, and those refusals cost the address.
+	for range 4 {
+		p := readProblem(t, h.do(req("alice")), platform.KindTooManyRequests)
+		assert.Contains(t, p.Detail, "per caller")
+	}
+	p := readProblem(t, h.do(req("alice")), platform.KindTooManyRequests)
+	assert.Contains(t, p.Detail, "per client address", "the address's burst is gone: refused before verification")
+	p = readProblem(t, h.do(req("")), platform.KindTooManyRequests)
+	assert.Contains(t, p.Detail, "per client address")
+}
+
+// TestSpoofedForwardedForFloodIsLimited is the X-Forwarded-For attack of issue 11: every
+// private address used to be a trusted proxy, so 2,000 requests from one (a pod, a machine
+// on the office network) each claiming another client in X-Forwarded-For got 2,000 × 200.
+// With no trusted proxies by default the claim is ignored and the peer is limited.
+func TestSpoofedForwardedForFloodIsLimited(t *testing.T) {
+	t.Parallel()
+	for _, peer := range []string{"10.0.0.2:4000", "192.168.1.20:4000", "127.0.0.1:4000", "[fd00::2]:4000"} {
+		t.Run(peer, func(t *testing.T) {
+			t.Parallel()
+			up := &upstream{}
+			h := newHarness(t, nil, inProcess(up))
+			statuses, elapsed, _ := flood(h, 2000, func(i int) *http.Request {
+				req := httptest.NewRequest(http.MethodGet, "/api/locations", nil)
+				req.RemoteAddr = peer
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.%d.%d.%d", 18+i/65536%2, i/256%256, i%256))
+				return req
+			})
+			t.Logf("2000 requests in %s: %v", elapsed, statuses)
+			assert.LessOrEqual(t, statuses[http.StatusCreated], admitted(elapsed), "spoofed X-Forwarded-For values must not open new buckets")
+			assert.GreaterOrEqual(t, statuses[http.StatusTooManyRequests], 2000-admitted(elapsed))
+			assert.EqualValues(t, statuses[http.StatusCreated], up.calls.Load())
+		})
+	}
+}
+
+// TestClientAddressReachesFunctions: the function behind the gateway learns the client's
+// address from Orange-Client-Address (and X-Forwarded-For), as the gateway decided it; a
+// client cannot put its own value through, in any spelling of the header.
+func TestClientAddressReachesFunctions(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		trusted string
+		remote  string
+		xff     string
+		spoof   map[string]string // headers the client sends
+		want    string
+	}{
+		{name: "the peer", remote: "203.0.113.5:4000", want: "203.0.113.5"},
+		{name: "a client's own header is dropped", remote: "203.0.113.5:4000",
+			spoof: map[string]string{"Orange-Client-Address": "198.51.100.99"}, want: "203.0.113.5"},
+		{name: "in lower case too", remote: "203.0.113.5:4000",
+			spoof: map[string]string{"orange-client-address": "198.51.100.99"}, want: "203.0.113.5"},
+		{name: "a client's X-Forwarded-For is not passed on as the client", remote: "203.0.113.5:4000", xff: "198.51.100.99",
+			want: "203.0.113.5"},
+		{name: "hop-by-hop trickery cannot remove it", remote: "203.0.113.5:4000",
+			spoof: map[string]string{"Connection": "Orange-Client-Address", "Orange-Client-Address": "198.51.100.99"}, want: "203.0.113.5"},
+		{name: "behind a trusted proxy: the right-most untrusted hop", trusted: "10.0.0.0/8", remote: "10.0.0.2:4000",
+			xff: "198.51.100.99, 203.0.113.7, 10.0.0.9", spoof: map[string]string{"Orange-Client-Address": "198.51.100.99"}, want: "203.0.113.7"},
+		{name: "IPv6", remote: "[2001:db8::5]:4000", want: "2001:db8::5"},
+	}
+	for _, mode := range []string{"in-process", "network"} {
+		for _, tc := range cases {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				up := &upstream{}
+				var transport *platform.Transport
+				if mode == "in-process" {
+					transport = inProcess(up)
+				} else {
+					srv := httptest.NewServer(up)
+					t.Cleanup(srv.Close)
+					transport = network(srv.URL)
+				}
+				h := newHarness(t, map[string]string{"TRUSTED_PROXIES": tc.trusted}, transport)
+				req := httptest.NewRequest(http.MethodPost, "/api/locations", strings.NewReader(`{}`))
+				req.RemoteAddr = tc.remote
+				if tc.xff != "" {
+					req.Header.Set("X-Forwarded-For", tc.xff)
+				}
+				for k, v := range tc.spoof {
+					req.Header[k] = []string{v} // as sent, not canonicalized
+				}
+				req.Header.Set("Authorization", h.id.Bearer(t, "alice"))
+				require.Equal(t, http.StatusCreated, h.do(req).StatusCode)
+
+				got := up.seen().Header
+				assert.Equal(t, []string{tc.want}, got.Values(platform.ClientAddressHeader))
+				for k := range got {
+					if strings.EqualFold(k, platform.ClientAddressHeader) {
+						assert.Equal(t, platform.ClientAddressHeader, k, "no second, non-canonical copy")
+					}
+				}
+				assert.Equal(t, tc.want, got.Get("X-Forwarded-For"), "X-Forwarded-For says what the gateway believes")
+				assert.Equal(t, req.Header.Get("Authorization"), got.Get("Authorization"), "the caller's token travels unchanged")
+			})
+		}
 	}
 }
 
@@ -752,6 +961,38 @@ func TestFunction(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestWarnsWithoutTrustedProxiesOnKnative: behind Knative the gateway's peer is always the
+// queue-proxy, so without trusted proxies every client would share one bucket; the gateway
+// says so at start.
+func TestWarnsWithoutTrustedProxiesOnKnative(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		env  map[string]string
+		warn bool
+	}{
+		{"on Knative without trusted proxies", map[string]string{"K_SERVICE": "api-gateway"}, true},
+		{"on Knative with trusted proxies", map[string]string{"K_SERVICE": "api-gateway", "TRUSTED_PROXIES": "127.0.0.1,::1,10.244.0.0/16"}, false},
+		{"not on Knative (orange dev)", map[string]string{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &syncBuffer{}
+			_, err := gateway.Function().New(context.Background(), platform.Deps{
+				Env:       envconfig.MapLookuper(tc.env),
+				Transport: inProcess(&upstream{}),
+				Logger:    platform.NewLogger(logs, "info", gateway.ServiceName),
+			})
+			require.NoError(t, err)
+			logs.mu.Lock()
+			out := logs.buf.String()
+			logs.mu.Unlock()
+			assert.Equal(t, tc.warn, strings.Contains(out, "TRUSTED_PROXIES"), "log: %s", out)
+		})
+	}
+}
+
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -765,8 +1006,11 @@ func TestConfig(t *testing.T) {
 		{"negative rate", map[string]string{"RATE_LIMIT_RPS": "-1"}, "RATE_LIMIT"},
 		{"zero burst", map[string]string{"RATE_LIMIT_BURST": "0"}, "RATE_LIMIT"},
 		{"zero timeout", map[string]string{"UPSTREAM_TIMEOUT": "0s"}, "UPSTREAM_TIMEOUT"},
-		{"trusted proxy that is not a network", map[string]string{"TRUSTED_PROXIES": "10.0.0.1"}, "TRUSTED_PROXIES"},
+		{"zero address rate", map[string]string{"RATE_LIMIT_ADDRESS_RPS": "0"}, "RATE_LIMIT_ADDRESS"},
+		{"zero address burst", map[string]string{"RATE_LIMIT_ADDRESS_BURST": "0"}, "RATE_LIMIT_ADDRESS"},
+		{"trusted proxies as networks and single addresses", map[string]string{"TRUSTED_PROXIES": "127.0.0.1, ::1, 10.244.0.0/16"}, ""},
 		{"trusted proxy that is no address", map[string]string{"TRUSTED_PROXIES": "proxy.local/8"}, "TRUSTED_PROXIES"},
+		{"trusted proxy given by name", map[string]string{"TRUSTED_PROXIES": "kourier.kourier-system"}, "TRUSTED_PROXIES"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

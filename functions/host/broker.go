@@ -69,8 +69,9 @@ func startBroker(bg *background, m *Mounted, logger *slog.Logger) (*broker.Broke
 // deadLetterService is the Broker's dead-letter sink, knative/base/dead-letter.yaml.
 const deadLetterService = "dead-letter"
 
-// mountDeadLetter stands in for the cluster's dead-letter Service: it logs what it gets, as
-// Knative's event_display does, and accepts deliveries only from the Triggers that name it.
+// mountDeadLetter stands in for the cluster's dead-letter Service: it logs each dead letter
+// it gets — as a pointer to the event in its producer's outbox, not a copy of its data
+// (broker.EventDisplay) — and accepts deliveries only from the Triggers that name it.
 func mountDeadLetter(m *Mounted, triggers []broker.Trigger, logger *slog.Logger) error {
 	var senders []platform.Sender
 	for _, t := range triggers {

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,6 +32,32 @@ type DevConfig struct {
 	DataDir string `env:"ORANGE_DATA_DIR, default=.data"`
 	// DatabaseName is the database `orange dev` creates on its private cluster.
 	DatabaseName string `env:"ORANGE_DATABASE, default=orange"`
+	// Listen is the address `orange dev` listens on: this machine only by default. Anything
+	// else ("0.0.0.0", "", a LAN address) exposes a known-password issuer and the mailbox to
+	// the network; it is logged as a warning and lifts the Host check of the dev pages.
+	Listen string `env:"ORANGE_LISTEN, default=127.0.0.1"`
+}
+
+// Validate checks the whole configuration.
+func (c *DevConfig) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if c.Listen != "" && c.Listen != "localhost" {
+		if _, err := netip.ParseAddr(c.Listen); err != nil {
+			return fmt.Errorf("ORANGE_LISTEN must be an IP address (127.0.0.1, ::1, 0.0.0.0) or empty for every interface, got %q", c.Listen)
+		}
+	}
+	return nil
+}
+
+// exposed tells whether Listen reaches beyond this machine.
+func (c *DevConfig) exposed() bool {
+	if c.Listen == "localhost" {
+		return false
+	}
+	a, err := netip.ParseAddr(c.Listen)
+	return err != nil || !a.IsLoopback()
 }
 
 // Dev runs every function of reg in this process behind one port, until ctx ends. Unless
@@ -41,9 +69,17 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	}
 	logger := platform.NewLogger(env.Stdout, cfg.Server.LogLevel, "orange-dev")
 	ctx = platform.WithLogger(ctx, logger)
+	cfg.Server.Host = cfg.Listen
 	srv, err := platform.NewServer(cfg.Server)
 	if err != nil {
 		return err
+	}
+	exposed := cfg.exposed()
+	if exposed {
+		logger.WarnContext(ctx, "orange dev is reachable from other machines (ORANGE_LISTEN): anyone who reaches "+
+			srv.Addr().String()+" can get tokens from the development issuer (known passwords), read the mailbox and "+
+			"send events, and the development pages answer to any Host name. Unset ORANGE_LISTEN to listen on 127.0.0.1 only.",
+			slog.String("listen", cfg.Listen))
 	}
 
 	if cfg.Database.URL == "" {
@@ -142,7 +178,58 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		pub := b.As(devissuer.Subject(m.Namespace, fn.Service))
 		bg.relay(fn, db, pub, cfg.RelayPoll, b.MaxDelivery()+time.Minute)
 	}
-	return serve(ctx, env, srv, logger, m.Handler)
+	return serve(ctx, env, srv, logger, guardDevPages(m.Handler, exposed))
+}
+
+// devPages are the paths of the port that serve the developer at this machine rather than
+// the product: the mailbox and broker pages (/dev/…), the development issuers' token
+// endpoints (/realms/…, /dev/cluster-issuer/…), the broker's ingress and its metrics.
+var devPages = []string{"/dev", "/realms", "/broker", "/metrics"}
+
+func isDevPage(p string) bool {
+	p = path.Clean("/" + p) // as the mux will route it
+	for _, page := range devPages {
+		if p == page || strings.HasPrefix(p, page+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// guardDevPages refuses the development pages to a request whose Host is not this machine's
+// loopback (localhost, 127.0.0.1 or [::1], any port) unless the port was exposed on
+// purpose. Listening on 127.0.0.1 keeps other machines out; this keeps out DNS rebinding: a
+// page of another site whose name is re-pointed at 127.0.0.1 reaches the port from the
+// developer's own browser, but with its own name in Host. It also drops any
+// Orange-Client-Address a caller sends: only the gateway sets it, behind the port.
+func guardDevPages(next http.Handler, exposed bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.Header {
+			if strings.EqualFold(k, platform.ClientAddressHeader) {
+				delete(r.Header, k)
+			}
+		}
+		if !exposed && isDevPage(r.URL.Path) && !loopbackHost(r.Host) {
+			platform.WriteError(w, r, platform.Errorf(platform.KindForbidden,
+				"the development pages answer only to localhost, 127.0.0.1 or [::1], not to Host %q", r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost tells whether a Host header names this machine's loopback, with any port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
 }
 
 // MountDeps is what Mount wires the functions with.

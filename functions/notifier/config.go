@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/url"
 	"time"
 )
 
@@ -24,7 +25,11 @@ type Config struct {
 	// From is the sender of every message, e.g. "Orange Car Rental <noreply@example.com>";
 	// its domain also names the Message-ID.
 	From string `env:"MAIL_FROM, default=Orange Car Rental <noreply@orangecarrental.com>"`
-	SMTP SMTPConfig
+	// LinkBase is the public site the links in mail point to: an account's verification
+	// link is <LinkBase>/verify-email#token=… (the token in the fragment never reaches a
+	// server's access log; the page posts it to POST /api/customers/verify-email).
+	LinkBase string `env:"MAIL_LINK_BASE, default=http://localhost:8080"`
+	SMTP     SMTPConfig
 	// PollInterval is how often the sender looks for due notifications; a LISTEN/NOTIFY wake-up
 	// usually comes first.
 	PollInterval time.Duration `env:"MAIL_POLL_INTERVAL, default=250ms"`
@@ -75,6 +80,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("MAIL_FROM %q is not a mail address: %v", c.From, err)
 	}
 	c.SMTP.From = from.Address
+	if base, err := url.Parse(c.LinkBase); err != nil || (base.Scheme != "https" && base.Scheme != "http") ||
+		base.Host == "" || base.RawQuery != "" || base.Fragment != "" || base.User != nil {
+		return fmt.Errorf("MAIL_LINK_BASE must be an http(s) URL without query or fragment, got %q", c.LinkBase)
+	}
 	switch c.Mode {
 	case ModeFolder:
 		if c.Dir == "" {
@@ -110,7 +119,7 @@ func (c *Config) Validate() error {
 
 // LogValue shows the configuration without the password.
 func (c Config) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("mode", c.Mode), slog.String("from", c.From)}
+	attrs := []slog.Attr{slog.String("mode", c.Mode), slog.String("from", c.From), slog.String("linkBase", c.LinkBase)}
 	if c.Mode == ModeSMTP {
 		attrs = append(attrs, slog.String("smtpHost", c.SMTP.Host), slog.Int("smtpPort", c.SMTP.Port),
 			slog.String("smtpUsername", c.SMTP.Username), slog.Bool("smtpPasswordSet", c.SMTP.Password != ""))

@@ -45,6 +45,11 @@ func TestConfig(t *testing.T) {
 		{name: "password without user", env: map[string]string{"MAIL_MODE": "smtp", "SMTP_HOST": "h", "SMTP_PASSWORD": "p"}, wantErr: "SMTP_USERNAME"},
 		{name: "no attempts", env: map[string]string{"MAIL_MAX_ATTEMPTS": "0"}, wantErr: "MAIL_MAX_ATTEMPTS"},
 		{name: "retry bounds", env: map[string]string{"MAIL_RETRY_BASE": "1m", "MAIL_RETRY_MAX": "1s"}, wantErr: "MAIL_RETRY_BASE"},
+		{name: "links point to the local site by default", env: nil, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, "http://localhost:8080", c.LinkBase)
+		}},
+		{name: "links are web links", env: map[string]string{"MAIL_LINK_BASE": "javascript:alert(1)"}, wantErr: "MAIL_LINK_BASE"},
+		{name: "links carry no query", env: map[string]string{"MAIL_LINK_BASE": "https://www.example.com/?x=1"}, wantErr: "MAIL_LINK_BASE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -169,3 +169,17 @@ func renderMail(w io.Writer, msg *mail.Message) error {
 	_, err = io.WriteString(w, strings.ReplaceAll(string(text), "\r\n", "\n"))
 	return err
 }
+
+// removeMail deletes the messages ids from dir (an erased customer's mail): a message that
+// is not there is fine, any other failure is returned so the erasure is retried.
+func removeMail(dir string, ids []string) error {
+	for _, id := range ids {
+		if err := uuid.Validate(id); err != nil {
+			return fmt.Errorf("remove mail %q: not a notification id", id)
+		}
+		if err := os.Remove(filepath.Join(dir, id+".eml")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove mail: %w", err)
+		}
+	}
+	return nil
+}

@@ -46,10 +46,11 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if err := applyRecipient(ctx, tx, r); err != nil {
 			return nil, err
 		}
-		if e.Type() == events.CustomerRegistered {
-			return nil, s.notify(ctx, tx, e, welcome, r.CustomerID, func(string) mailData { return mailData{} })
+		tmpl, link, err := s.customerMail(e)
+		if err != nil || tmpl == "" {
+			return nil, err
 		}
-		return nil, nil
+		return nil, s.notify(ctx, tx, e, tmpl, r.CustomerID, func(string) mailData { return mailData{VerifyLink: link} })
 	case events.CustomerErased:
 		c, err := events.DecodeData[events.CustomerErasure](e)
 		if err != nil {
@@ -58,7 +59,7 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if err := requireUUID("customerId", c.CustomerID); err != nil {
 			return nil, err
 		}
-		return nil, eraseRecipient(ctx, tx, c.CustomerID, c.Version)
+		return nil, s.erase(ctx, tx, c.CustomerID, c.Version)
 	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted:
 		r, err := events.DecodeData[events.Reservation](e)
 		if err != nil {
@@ -149,7 +150,8 @@ func decodeCustomer(e cloudevents.Event) (recipient, error) {
 	}
 	addr, err := mail.ParseAddress(c.Email)
 	if err != nil || addr.Name != "" {
-		return recipient{}, events.Permanentf("%s: email %q is not a mail address", e.Type(), c.Email)
+		// Not quoted: the refusal goes to logs and, as the answer, into the dead letter.
+		return recipient{}, events.Permanentf("%s: email is not a bare mail address", e.Type())
 	}
 	return recipient{CustomerID: c.CustomerID, Version: c.Version, Email: addr.Address,
 		FirstName: printable(c.FirstName), LastName: printable(c.LastName), Language: language(c.PreferredLanguage)}, nil

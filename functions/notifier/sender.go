@@ -73,7 +73,11 @@ func (s *Service) send(ctx context.Context, n notification) {
 	err := s.sender.Send(ctx, s.message(n))
 	switch {
 	case err == nil:
-		s.exec(record, logger, markSentSQL, n.ID)
+		if !s.exec(record, logger, markSentSQL, n.ID) {
+			// No longer pending: the customer may have been erased while it was written.
+			s.forgetIfErased(record, logger, n.ID)
+			return
+		}
 		logger.InfoContext(ctx, "mail sent")
 	case ctx.Err() != nil:
 		// Shutdown cut the conversation short; the server confirmed nothing: hand it back.
@@ -88,11 +92,16 @@ func (s *Service) send(ctx context.Context, n notification) {
 	}
 }
 
-func (s *Service) exec(ctx context.Context, logger *slog.Logger, sql string, args ...any) {
-	if _, err := s.db.Pool.Exec(ctx, sql, args...); err != nil {
+// exec records an outcome and reports whether it changed the row (false when the row was no
+// longer pending, or the write failed).
+func (s *Service) exec(ctx context.Context, logger *slog.Logger, sql string, args ...any) bool {
+	tag, err := s.db.Pool.Exec(ctx, sql, args...)
+	if err != nil {
 		// The lease runs out and the notification is tried again: at worst a second copy.
 		logger.ErrorContext(ctx, "record mail outcome", slog.String("error", err.Error()))
+		return false
 	}
+	return tag.RowsAffected() > 0
 }
 
 // message is the mail of notification n.

@@ -4,7 +4,7 @@
 // It consumes CloudEvents at POST /cloudevents through events.Receiver. The customer events
 // keep its own read model of recipients (customer id → address, name, preferred language),
 // applied only when newer than what it holds, since brokers keep no order; customer.erased
-// removes the personal data and leaves a tombstone. customer.registered also sends a welcome
+// removes the personal data — recipient, notifications, mail files — and leaves a tombstone. customer.registered also sends a welcome
 // mail; the reservation, payment and invoice events in Consumes send theirs, in German or
 // English by the recipient's preferred language (German by default). A mail event for a
 // customer no customer event has told about yet is answered 500, so the Broker retries it

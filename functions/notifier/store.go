@@ -45,19 +45,29 @@ ON CONFLICT (customer_id) DO UPDATE SET
 WHERE r.version < EXCLUDED.version AND r.erased_at IS NULL`
 
 // eraseRecipientSQL removes a customer's personal data, whatever the versions, and keeps a
-// tombstone so that an older event arriving later cannot bring it back.
+// tombstone so that an older event arriving later cannot bring it back. A tombstone is left
+// as it is by a repeated erasure (of no newer version): a repeat changes nothing.
 const eraseRecipientSQL = `INSERT INTO notifier.recipients AS r (customer_id, version, email, first_name, last_name, erased_at)
 VALUES ($1, $2, NULL, NULL, NULL, now())
 ON CONFLICT (customer_id) DO UPDATE SET
 	version = greatest(r.version, EXCLUDED.version), email = NULL, first_name = NULL, last_name = NULL,
-	erased_at = coalesce(r.erased_at, now()), updated_at = now()`
+	erased_at = coalesce(r.erased_at, now()), updated_at = now()
+WHERE r.erased_at IS NULL OR r.version < EXCLUDED.version`
 
-// redactNotificationsSQL removes the personal data from an erased customer's notifications;
-// one still pending is given up.
+// redactNotificationsSQL removes the personal data from an erased customer's notifications
+// and returns their ids (which name their files in folder mode); one still pending is given
+// up. A mail server's error may quote the address, so an error is replaced too.
 const redactNotificationsSQL = `UPDATE notifier.notifications SET recipient = '', recipient_name = '', body = '',
-	last_error = CASE WHEN status = 'pending' THEN 'customer erased before the mail was sent' ELSE last_error END,
+	last_error = CASE WHEN status = 'pending' THEN 'customer erased before the mail was sent'
+		WHEN last_error IS NULL OR last_error LIKE 'customer erased%' THEN last_error
+		ELSE 'customer erased: error text removed' END,
 	status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END
-WHERE customer_id = $1`
+WHERE customer_id = $1
+RETURNING id::text`
+
+// erasedNotificationSQL says whether notification $1 belongs to an erased customer.
+const erasedNotificationSQL = `SELECT EXISTS (SELECT 1 FROM notifier.notifications n
+	JOIN notifier.recipients r USING (customer_id) WHERE n.id = $1 AND r.erased_at IS NOT NULL)`
 
 const getRecipientSQL = `SELECT customer_id::text, version, coalesce(email, ''), coalesce(first_name, ''),
 	coalesce(last_name, ''), language, erased_at IS NOT NULL
@@ -68,12 +78,17 @@ func applyRecipient(ctx context.Context, tx pgx.Tx, r recipient) error {
 	return err
 }
 
-func eraseRecipient(ctx context.Context, tx pgx.Tx, customerID string, version int64) error {
+// eraseRecipient leaves a tombstone of the customer and redacts their notifications,
+// returning the notifications' ids.
+func eraseRecipient(ctx context.Context, tx pgx.Tx, customerID string, version int64) ([]string, error) {
 	if _, err := tx.Exec(ctx, eraseRecipientSQL, customerID, version); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := tx.Exec(ctx, redactNotificationsSQL, customerID)
-	return err
+	rows, err := tx.Query(ctx, redactNotificationsSQL, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // errUnknownRecipient: no customer event for the id has arrived yet.

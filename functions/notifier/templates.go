@@ -17,8 +17,13 @@ const (
 // displayZone is the zone times are shown in: the company rents in Germany.
 const displayZone = "Europe/Berlin"
 
-// welcome is the template key of the mail customer.registered sends.
+// welcome is the template key of the mail customer.registered sends to a new account (a
+// guest gets none: its booking's mails are its mail).
 const welcome = events.CustomerRegistered
+
+// verifyAddress is the template key of the mail customer.updated sends when an account's
+// address changed: the link that verifies the new one.
+const verifyAddress = "verify-address"
 
 // mailData is what a template may use. Amounts and times are already formatted for the
 // recipient's language.
@@ -39,6 +44,7 @@ type mailData struct {
 	Net            string
 	VAT            string
 	Gross          string
+	VerifyLink     string // the link that verifies an account's address; empty when none
 }
 
 // mailText is one template: subject and body, in one language.
@@ -50,17 +56,60 @@ var texts = map[string]map[string]mailText{
 		German: {"Willkommen bei Orange Car Rental", `{{greeting .}}
 
 herzlich willkommen bei Orange Car Rental! Ihr Kundenkonto ist angelegt.
+{{- if .VerifyLink}}
+Bitte bestätigen Sie Ihre E-Mail-Adresse, bevor Sie reservieren:
+
+{{.VerifyLink}}
+
+Der Link gilt 72 Stunden und nur einmal. Haben Sie sich nicht bei uns
+registriert, ignorieren Sie diese Nachricht: ohne Bestätigung kann mit dem
+Konto nichts reserviert werden.
+{{- else}}
 Sie können jetzt an allen unseren Stationen Fahrzeuge reservieren.
+{{- end}}
 
 Gute Fahrt wünscht
 Ihr Team von Orange Car Rental`},
 		English: {"Welcome to Orange Car Rental", `{{greeting .}}
 
 welcome to Orange Car Rental! Your customer account is ready.
+{{- if .VerifyLink}}
+Please confirm your email address before you book:
+
+{{.VerifyLink}}
+
+The link works once, for 72 hours. If you did not register with us, ignore
+this message: nothing can be booked with the account until it is confirmed.
+{{- else}}
 You can now reserve vehicles at every one of our branches.
+{{- end}}
 
 Have a good trip,
 the Orange Car Rental team`},
+	},
+	verifyAddress: {
+		German: {"Bitte bestätigen Sie Ihre neue E-Mail-Adresse", `{{greeting .}}
+
+Ihr Kundenkonto bei Orange Car Rental hat eine neue E-Mail-Adresse. Bitte
+bestätigen Sie sie, bevor Sie wieder reservieren:
+
+{{.VerifyLink}}
+
+Der Link gilt 72 Stunden und nur einmal. Haben Sie die Adresse nicht
+geändert, ignorieren Sie diese Nachricht.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Please confirm your new email address", `{{greeting .}}
+
+your Orange Car Rental account has a new email address. Please confirm it
+before you book again:
+
+{{.VerifyLink}}
+
+The link works once, for 72 hours. If you did not change the address,
+ignore this message.
+
+The Orange Car Rental team`},
 	},
 	events.ReservationConfirmed: {
 		German: {"Ihre Reservierung {{.Reference}} ist bestätigt", `{{greeting .}}

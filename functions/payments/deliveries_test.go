@@ -33,7 +33,7 @@ import (
 func TestRefusedDeliveriesChangeNothing(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, payments.TokenSuccess)
+	res := a.booking(20000, payments.TokenSuccess)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
 	p := a.paymentOf(res.ReservationID)
 	r := a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(20000))
@@ -97,7 +97,7 @@ func TestRefusedDeliveriesChangeNothing(t *testing.T) {
 	// The receiver's PingSource alike: another function's PingSource may not purge
 	// payments' expired idempotency keys; its own does.
 	require.Equal(t, http.StatusCreated, a.do("carla", http.MethodPost, "/api/payments",
-		authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "old").status)
+		a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "old").status)
 	_, err = a.db.Pool.Exec(context.Background(), `UPDATE payments.idempotency_keys SET expires_at = now() - interval '1 second'`)
 	require.NoError(t, err)
 	otherPing := brokertest.OtherDelivery(t, payments.ServiceName, events.Ping)

@@ -60,12 +60,18 @@ func (a *api) deliverTwice(typ string, res events.Reservation) {
 	assert.Equal(a.t, after, a.snapshot(), "a second %s changed something", typ)
 }
 
-func booking(total int64, token string) events.Reservation {
+// booking is a reservation.created payload of customer A paying with card (a test card or
+// token, tokenized first, or a payment-method id as it is).
+func (a *api) booking(total int64, card string) events.Reservation {
+	a.t.Helper()
+	if !strings.HasPrefix(card, "pm_") {
+		card = a.method(card)
+	}
 	pickup := time.Now().Add(30 * time.Hour).UTC().Truncate(time.Minute)
 	return events.Reservation{ReservationID: uuid.NewString(), Version: 1, CustomerID: devissuer.CustomerAlice,
 		VehicleID: uuid.NewString(), Category: "KOMPAKT", PickupLocation: "BER-HBF", ReturnLocation: "BER-HBF",
 		PickupAt: pickup.Format(time.RFC3339), ReturnAt: pickup.Add(72 * time.Hour).Format(time.RFC3339),
-		Status: "pending", TotalGross: total, Currency: "EUR", PaymentToken: token}
+		Status: "pending", TotalGross: total, Currency: "EUR", PaymentMethodID: card}
 }
 
 func (a *api) paymentOf(reservationID string) payments.Payment {
@@ -86,7 +92,7 @@ func (a *api) released(op string) int64 {
 func TestBookingAndReturnByEvents(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, payments.TokenSuccess)
+	res := a.booking(20000, payments.TokenSuccess)
 	a.deliverTwice(events.ReservationCreated, res)
 	p := a.paymentOf(res.ReservationID)
 	assert.Equal(t, payments.StatusAuthorized, p.Status)
@@ -115,7 +121,7 @@ func TestBookingAndReturnByEvents(t *testing.T) {
 func TestFinalBillBeyondTheToleranceLeavesAnOutstandingAmount(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, payments.TokenSuccess)
+	res := a.booking(20000, payments.TokenSuccess)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
 	res.LateFeeCents = 5000
 	r := a.deliver(uuid.NewString(), events.ReservationCompleted, res)
@@ -128,7 +134,7 @@ func TestFinalBillBeyondTheToleranceLeavesAnOutstandingAmount(t *testing.T) {
 func TestCancellationWithFeeCapturesTheFeeAndReleasesTheRest(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, payments.TokenSuccess) // pickup in 30 h: 50 % fee
+	res := a.booking(20000, payments.TokenSuccess) // pickup in 30 h: 50 % fee
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
 	res.Status, res.FeeCents, res.Reason = "cancelled", 10000, "change of plans"
 	a.deliverTwice(events.ReservationCancelled, res)
@@ -143,7 +149,7 @@ func TestCancellationWithFeeCapturesTheFeeAndReleasesTheRest(t *testing.T) {
 func TestFreeCancellationVoids(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, payments.TokenSuccess)
+	res := a.booking(20000, payments.TokenSuccess)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
 	res.Status = "cancelled"
 	a.deliverTwice(events.ReservationCancelled, res)
@@ -156,7 +162,7 @@ func TestFreeCancellationVoids(t *testing.T) {
 func TestCancellationAfterCaptureRefunds(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, payments.TokenSuccess)
+	res := a.booking(20000, payments.TokenSuccess)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
 	p := a.paymentOf(res.ReservationID)
 	require.Equal(t, http.StatusOK, a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(20000)).status)
@@ -171,7 +177,7 @@ func TestCancellationAfterCaptureRefunds(t *testing.T) {
 func TestDeclinedAndUnansweredAuthorizationsByEvents(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	res := booking(20000, "4000000000009995")
+	res := a.booking(20000, "4000000000009995")
 	a.deliverTwice(events.ReservationCreated, res)
 	p := a.paymentOf(res.ReservationID)
 	assert.Equal(t, payments.StatusFailed, p.Status)
@@ -181,15 +187,15 @@ func TestDeclinedAndUnansweredAuthorizationsByEvents(t *testing.T) {
 	// The timeout card: 5xx (retried by the Broker), nothing recorded, the inbox included.
 	before := a.snapshot()
 	inbox := a.count(`SELECT count(*) FROM payments.inbox`)
-	r := a.deliver(uuid.NewString(), events.ReservationCreated, booking(20000, payments.TokenTimeout))
+	r := a.deliver(uuid.NewString(), events.ReservationCreated, a.booking(20000, payments.TokenTimeout))
 	assert.Equal(t, http.StatusInternalServerError, r.status)
 	assert.Equal(t, before, a.snapshot())
 	assert.Equal(t, inbox, a.count(`SELECT count(*) FROM payments.inbox`))
 
 	// A return whose booking was never paid for yet is retried; bad data is refused.
-	assert.Equal(t, http.StatusInternalServerError, a.deliver(uuid.NewString(), events.ReservationCompleted, booking(100, payments.TokenSuccess)).status)
+	assert.Equal(t, http.StatusInternalServerError, a.deliver(uuid.NewString(), events.ReservationCompleted, a.booking(100, payments.TokenSuccess)).status)
 	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, map[string]any{"reservationId": "x"}).status)
-	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, booking(0, payments.TokenSuccess)).status)
+	assert.Equal(t, http.StatusBadRequest, a.deliver(uuid.NewString(), events.ReservationCreated, a.booking(0, payments.TokenSuccess)).status)
 	// No Trigger delivers another type to payments-api; should one of its own Triggers
 	// (whose identity the receiver admits for any type) deliver one, it is acknowledged.
 	own := a.id.DeliveryBearer(t, brokertest.SenderOf(t, payments.ServiceName, events.ReservationCreated), payments.ServiceName)
@@ -201,9 +207,9 @@ func TestPingPurgesExpiredIdempotencyKeys(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	require.Equal(t, http.StatusCreated, a.do("carla", http.MethodPost, "/api/payments",
-		authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "old").status)
+		a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "old").status)
 	require.Equal(t, http.StatusCreated, a.do("carla", http.MethodPost, "/api/payments",
-		authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "new").status)
+		a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "new").status)
 	_, err := a.db.Pool.Exec(context.Background(), `UPDATE payments.idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'old'`)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.Ping, map[string]any{}).status)

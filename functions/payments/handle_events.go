@@ -15,16 +15,22 @@ import (
 // handleEvent applies a reservation event inside the Receiver's transaction, the one that
 // records the event in the inbox: a redelivery finds it there and changes nothing. Each step
 // is also a conditional update, so a second event of the same kind (another id) is a no-op.
-// Provider calls carry keys derived from the payment and the operation: even a transaction
-// that fails after the provider answered is retried without a second charge.
+// Provider calls carry keys derived from the reservation and the attempt (authorizations) or
+// the provider's authorization and the operation (the rest): even a transaction that fails
+// after the provider answered is retried without a second charge.
 func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch e.Type() {
 	case events.ReservationCreated, events.ReservationCompleted, events.ReservationCancelled, events.ReservationExpired:
 	case events.Ping:
-		// The scheduled sweep: idempotency keys past their 24 h are purged.
+		// The scheduled sweep: idempotency keys past their 24 h and payment methods nobody
+		// used within MethodTTL are purged.
 		n, err := s.keys.Purge(ctx)
-		if err == nil && n > 0 {
-			platform.LoggerFrom(ctx).InfoContext(ctx, "purged expired idempotency keys", "count", n)
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.store.PurgeUnusedMethods(ctx)
+		if err == nil && n+m > 0 {
+			platform.LoggerFrom(ctx).InfoContext(ctx, "purged", "idempotencyKeys", n, "paymentMethods", m)
 		}
 		return nil, err
 	default:
@@ -70,14 +76,15 @@ func eventError(err error) error {
 	return err
 }
 
-// onCreated authorizes the booking's total with its payment token: payment.authorized, or
-// payment.failed for a declined card (recorded, the event is done).
+// onCreated authorizes the booking's total on its payment method: payment.authorized, or
+// payment.failed for a declined card or a payment method that cannot pay (recorded, the
+// event is done). A reservation that ended before is settled at once (Store.Authorize).
 func (s *Service) onCreated(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
 	if res.TotalGross <= 0 {
 		return events.Permanentf("reservation %s has no positive total", res.ReservationID)
 	}
 	_, err := s.store.Authorize(ctx, tx, AuthorizeInput{ReservationID: res.ReservationID, CustomerID: res.CustomerID,
-		AmountCents: res.TotalGross, Currency: res.Currency, PaymentToken: res.PaymentToken}, false)
+		AmountCents: res.TotalGross, Currency: res.Currency, PaymentMethodID: res.PaymentMethodID}, false)
 	if errors.Is(err, ErrAlreadyPaid) {
 		return nil // authorized by an earlier event or call
 	}
@@ -98,6 +105,10 @@ func (s *Service) paymentOf(ctx context.Context, tx pgx.Tx, res events.Reservati
 // beyond the capture limit (authorization + 15 %) captures the limit and records the rest as
 // outstanding, to be charged separately; the invoice is for the whole bill.
 func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	// The reservation's lock before the payment's row, in the order every path takes them.
+	if err := lockReservation(ctx, tx, res.ReservationID); err != nil {
+		return err
+	}
 	p, err := s.paymentOf(ctx, tx, res)
 	if err != nil {
 		return err
@@ -131,44 +142,36 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reserva
 
 // onCancelled applies the cancellation fee: captured from the authorization (the rest is
 // released by the capture), a free cancellation voids it all, and money already captured
-// beyond the fee is refunded.
+// beyond the fee is refunded. The end is recorded first: a payment authorized later (its
+// created event still on the way) is settled the moment it is authorized.
 func (s *Service) onCancelled(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
-	p, err := s.paymentOf(ctx, tx, res)
-	if err != nil {
-		return err
-	}
 	if res.FeeCents < 0 {
 		return events.Permanentf("reservation %s has a negative fee", res.ReservationID)
 	}
-	switch p.Status {
-	case StatusAuthorized:
-		if res.FeeCents == 0 {
-			_, err = s.store.Void(ctx, tx, p.ID, "free cancellation")
-			return err
-		}
-		_, err = s.store.Capture(ctx, tx, p.ID, min(res.FeeCents, p.AuthorizedCents), 0)
-		return err
-	case StatusCaptured, StatusPartiallyRefunded:
-		if back := p.CapturedCents - p.RefundedCents - res.FeeCents; back > 0 {
-			_, err = s.store.Refund(ctx, tx, p.ID, back, "cancellation")
-			return err
-		}
-	}
-	return nil // voided, refunded or failed: nothing to do
+	return s.onEnded(ctx, tx, res.ReservationID, reservationEnd{status: "cancelled", feeCents: res.FeeCents})
 }
 
 // onExpired releases an authorization whose hold expired (normally there is none: a hold
-// expires unpaid).
+// expires unpaid), now or when one comes later.
 func (s *Service) onExpired(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
-	p, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments.payments WHERE reservation_id = $1 FOR UPDATE`, res.ReservationID))
+	return s.onEnded(ctx, tx, res.ReservationID, reservationEnd{status: "expired"})
+}
+
+// onEnded records a reservation's end and settles its payment, if there is one yet.
+func (s *Service) onEnded(ctx context.Context, tx pgx.Tx, reservationID string, end reservationEnd) error {
+	if err := lockReservation(ctx, tx, reservationID); err != nil {
+		return err
+	}
+	if err := recordEnd(ctx, tx, reservationID, end); err != nil {
+		return err
+	}
+	p, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments.payments WHERE reservation_id = $1 FOR UPDATE`, reservationID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if p.Status == StatusAuthorized {
-		_, err = s.store.Void(ctx, tx, p.ID, "reservation expired")
-	}
+	_, err = s.store.settle(ctx, tx, p, end)
 	return err
 }

@@ -41,14 +41,15 @@ func (in *AuthorizeInput) validate() []platform.FieldError {
 	if in.Currency != "" && in.Currency != "EUR" {
 		errs = append(errs, platform.FieldError{Field: "currency", Reason: "must be EUR"})
 	}
-	if in.PaymentToken == "" || len(in.PaymentToken) > 100 {
-		errs = append(errs, platform.FieldError{Field: "paymentToken", Reason: "must be a provider token of 1 to 100 characters"})
+	if !validMethodID(in.PaymentMethodID) {
+		errs = append(errs, platform.FieldError{Field: "paymentMethodId", Reason: "must be a payment method id (pm_…) from POST " + MethodPrefix})
 	}
 	return errs
 }
 
-// handleAuthorize authorizes a reservation's amount. A declined card is answered 201 with
-// the payment in status failed (the attempt is recorded; a new token may be tried).
+// handleAuthorize authorizes a reservation's amount on a payment method. A declined card is
+// answered 201 with the payment in status failed (the attempt is recorded; another payment
+// method may be tried).
 func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	var in AuthorizeInput
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {

@@ -111,7 +111,8 @@ var ErrAlreadyInvoiced = errors.New("the reservation is already invoiced")
 // comes from the year's counter row, incremented in the same transaction: issuers of one
 // year queue on its row lock, and a rollback gives the number back, so committed numbers
 // are consecutive with no gap and no duplicate. A reservation already invoiced is
-// ErrAlreadyInvoiced with the existing invoice (and no number is used).
+// ErrAlreadyInvoiced with the existing invoice (and no number is used), also when another
+// transaction invoiced it concurrently.
 func (s *Store) IssueInvoice(ctx context.Context, tx pgx.Tx, in IssueInput) (Invoice, error) {
 	if in.Currency == "" {
 		in.Currency = "EUR"
@@ -124,7 +125,12 @@ func (s *Store) IssueInvoice(ctx context.Context, tx pgx.Tx, in IssueInput) (Inv
 		inv.VATCents += vat
 		inv.GrossCents += l.GrossCents
 	}
-	// Checked before taking a number, so a duplicate never holds the counter.
+	// Issuers of one reservation queue here, so the check below sees a concurrent issuer's
+	// invoice instead of both racing to the unique constraint (once a 500). Checked before
+	// taking a number, so a duplicate never holds the counter.
+	if err := lockReservation(ctx, tx, in.ReservationID); err != nil {
+		return Invoice{}, err
+	}
 	existing, err := scanInvoice(tx.QueryRow(ctx, `SELECT `+invoiceColumns+` FROM payments.invoices WHERE reservation_id = $1`, in.ReservationID))
 	if err == nil {
 		return existing, ErrAlreadyInvoiced

@@ -38,10 +38,15 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	res := uuid.NewString()
 	invoice := `{"reservationId":"` + res + `","customerId":"` + devissuer.CustomerAlice + `","lines":[{"description":"Car rental","grossCents":10000}]}`
 	calls := []struct{ user, method, path, body string }{
-		{"carla", "POST", "/api/payments", authorizeBody(uuid.NewString(), payments.TokenSuccess, 500)},
-		{"carla", "POST", "/api/payments", authorizeBody(uuid.NewString(), payments.TokenDecline, 500)},
+		{"carla", "POST", "/api/payments", a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 500)},
+		{"carla", "POST", "/api/payments", a.authorizeBody(uuid.NewString(), payments.TokenDecline, 500)},
 		{"carla", "POST", "/api/payments", `{}`},
-		{"alice", "POST", "/api/payments", authorizeBody(uuid.NewString(), payments.TokenSuccess, 500)},
+		{"", "POST", "/api/payments/methods", testCard(payments.CardSuccess)},
+		{"alice", "POST", "/api/payments/methods", `{"token":"tok_decline"}`},
+		{"", "POST", "/api/payments/methods", testCard("4111111111111111")},
+		{"", "POST", "/api/payments/methods", testCard("4242424242424241")},
+		{"", "POST", "/api/payments/methods", `{"token":"tok_nope"}`},
+		{"alice", "POST", "/api/payments", a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 500)},
 		{"alice", "GET", "/api/payments?reservation=" + p.ReservationID, ""},
 		{"alice", "GET", "/api/payments/" + p.ID, ""},
 		{"bob", "GET", "/api/payments/" + p.ID, ""},

@@ -124,19 +124,46 @@ func (a *api) snapshot() string {
 		coalesce((SELECT string_agg(row_to_json(i)::text, E'\n' ORDER BY id) FROM payments.invoices i), '') || E'\n' ||
 		coalesce((SELECT string_agg(id::text, ',' ORDER BY seq) FROM payments.outbox), '') || E'\n' ||
 		coalesce((SELECT string_agg(idempotency_key, ',' ORDER BY seq) FROM payments.sandbox_operations), '') || E'\n' ||
-		coalesce((SELECT string_agg(ref || status || captured_cents || '/' || refunded_cents, ',' ORDER BY ref) FROM payments.sandbox_authorizations), '')`).Scan(&s))
+		coalesce((SELECT string_agg(ref || status || captured_cents || '/' || refunded_cents, ',' ORDER BY ref) FROM payments.sandbox_authorizations), '') || E'\n' ||
+		coalesce((SELECT string_agg(row_to_json(e)::text, E'\n' ORDER BY reservation_id) FROM payments.reservation_ends e), '')`).Scan(&s))
 	return s
 }
 
-func authorizeBody(reservation, token string, amount int64) string {
-	return fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":%d,"paymentToken":%q}`,
-		reservation, devissuer.CustomerAlice, amount, token)
+// testCard is a card's details as a holder types them in.
+func testCard(number string) string {
+	return fmt.Sprintf(`{"card":{"number":%q,"expMonth":12,"expYear":%d,"cvc":"123","holder":"Alice Hartmann"}}`, number, time.Now().Year()+2)
+}
+
+// method tokenizes a sandbox test card (a number) or test token (tok_…) anonymously, as a
+// guest's browser does, and returns the payment method's id.
+func (a *api) method(card string) string {
+	a.t.Helper()
+	body := testCard(card)
+	if strings.HasPrefix(card, "tok_") {
+		body = fmt.Sprintf(`{"token":%q}`, card)
+	}
+	r := a.do("", http.MethodPost, "/api/payments/methods", body)
+	require.Equal(a.t, http.StatusCreated, r.status, string(r.body))
+	m := decode[payments.PaymentMethod](a.t, r)
+	require.Regexp(a.t, `^pm_[0-9a-f]{32}$`, m.ID)
+	return m.ID
+}
+
+// authorizeBody is an authorization of customer A's reservation on card: a test card or
+// token, tokenized first, or a payment-method id (pm_…) as it is.
+func (a *api) authorizeBody(reservation, card string, amount int64) string {
+	a.t.Helper()
+	if !strings.HasPrefix(card, "pm_") {
+		card = a.method(card)
+	}
+	return fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":%d,"paymentMethodId":%q}`,
+		reservation, devissuer.CustomerAlice, amount, card)
 }
 
 // authorized authorizes amount for a new reservation of customer A and returns the payment.
 func (a *api) authorized(amount int64) payments.Payment {
 	a.t.Helper()
-	r := a.do("carla", http.MethodPost, "/api/payments", authorizeBody(uuid.NewString(), payments.TokenSuccess, amount))
+	r := a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(uuid.NewString(), payments.TokenSuccess, amount))
 	require.Equal(a.t, http.StatusCreated, r.status, string(r.body))
 	p := decode[payments.Payment](a.t, r)
 	require.Equal(a.t, payments.StatusAuthorized, p.Status)
@@ -160,11 +187,13 @@ func TestSandboxTokens(t *testing.T) {
 		{"4000000000000002", 201, payments.StatusFailed, "card_declined", events.PaymentFailed},
 		{payments.TokenDecline, 201, payments.StatusFailed, "card_declined", events.PaymentFailed},
 		{"4000000000009995", 201, payments.StatusFailed, "insufficient_funds", events.PaymentFailed},
-		{"tok_unknown", 201, payments.StatusFailed, "invalid_token", events.PaymentFailed},
+		{payments.TokenInsufficientFunds, 201, payments.StatusFailed, "insufficient_funds", events.PaymentFailed},
+		// A payment method payments never issued: the authorization fails without the provider.
+		{"pm_0123456789abcdef0123456789abcdef", 201, payments.StatusFailed, "invalid_payment_method", events.PaymentFailed},
 	}
 	for _, tt := range tests {
 		before := len(a.outbox())
-		r := a.do("carla", http.MethodPost, "/api/payments", authorizeBody(uuid.NewString(), tt.token, 14276))
+		r := a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(uuid.NewString(), tt.token, 14276))
 		require.Equal(t, tt.status, r.status, "%s: %s", tt.token, r.body)
 		p := decode[payments.Payment](t, r)
 		assert.Equal(t, tt.want, p.Status, tt.token)
@@ -173,9 +202,10 @@ func TestSandboxTokens(t *testing.T) {
 	}
 
 	// The timeout card: no answer until the provider deadline, then 504 and nothing kept.
+	body := a.authorizeBody(uuid.NewString(), "4000000000000119", 14276)
 	before := a.snapshot()
 	start := time.Now()
-	r := a.do("carla", http.MethodPost, "/api/payments", authorizeBody(uuid.NewString(), "4000000000000119", 14276))
+	r := a.do("carla", http.MethodPost, "/api/payments", body)
 	assert.Equal(t, http.StatusGatewayTimeout, r.status, string(r.body))
 	assert.Less(t, time.Since(start), 3*time.Second)
 	assert.Equal(t, before, a.snapshot())
@@ -183,14 +213,14 @@ func TestSandboxTokens(t *testing.T) {
 	// A failed attempt may be replaced by a new card for the same reservation; a second
 	// authorization of an authorized one is a conflict.
 	res := uuid.NewString()
-	r = a.do("carla", http.MethodPost, "/api/payments", authorizeBody(res, payments.TokenDecline, 5000))
+	r = a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(res, payments.TokenDecline, 5000))
 	require.Equal(t, 201, r.status)
-	r = a.do("carla", http.MethodPost, "/api/payments", authorizeBody(res, payments.TokenSuccess, 5000))
+	r = a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(res, payments.TokenSuccess, 5000))
 	require.Equal(t, 201, r.status, string(r.body))
 	p := decode[payments.Payment](t, r)
 	assert.Equal(t, payments.StatusAuthorized, p.Status)
 	assert.Equal(t, 2, p.Version)
-	r = a.do("carla", http.MethodPost, "/api/payments", authorizeBody(res, payments.TokenSuccess, 5000))
+	r = a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(res, payments.TokenSuccess, 5000))
 	assert.Equal(t, http.StatusConflict, r.status)
 }
 
@@ -201,9 +231,11 @@ func TestSandboxBehavesLikeAProvider(t *testing.T) {
 	require.NoError(t, err)
 	defer sb.Close()
 	ctx := context.Background()
-	ref, err := sb.Authorize(ctx, "k1", payments.TokenSuccess, 10000)
+	card, err := sb.Tokenize(ctx, payments.Card{Token: payments.TokenSuccess})
 	require.NoError(t, err)
-	ref2, err := sb.Authorize(ctx, "k1", payments.TokenSuccess, 10000) // same key: same answer
+	ref, err := sb.Authorize(ctx, "k1", card.Token, 10000)
+	require.NoError(t, err)
+	ref2, err := sb.Authorize(ctx, "k1", card.Token, 10000) // same key: same answer
 	require.NoError(t, err)
 	assert.Equal(t, ref, ref2)
 	assert.ErrorIs(t, sb.Capture(ctx, "c0", ref, 11501), payments.ErrProviderRefused, "beyond authorization + 15 %")
@@ -288,7 +320,7 @@ func TestIllegalTransitions(t *testing.T) {
 	// make returns a payment in state.
 	make := func(state payments.Status) payments.Payment {
 		if state == payments.StatusFailed {
-			r := a.do("carla", http.MethodPost, "/api/payments", authorizeBody(uuid.NewString(), payments.TokenDecline, 10000))
+			r := a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(uuid.NewString(), payments.TokenDecline, 10000))
 			require.Equal(t, 201, r.status)
 			return decode[payments.Payment](t, r)
 		}
@@ -450,16 +482,19 @@ func TestBadInputWritesNothing(t *testing.T) {
 	a := newAPI(t)
 	p := a.authorized(5000)
 	res := uuid.NewString()
+	pm := a.method(payments.TokenSuccess)
 	tests := []struct {
 		method, path, body string
 		status             int
 	}{
 		{"POST", "/api/payments", `{}`, 400},
 		{"POST", "/api/payments", `not json`, 400},
-		{"POST", "/api/payments", `{"reservationId":"x","customerId":"y","amountCents":-1,"paymentToken":""}`, 400},
-		{"POST", "/api/payments", authorizeBody(res, payments.TokenSuccess, 0), 400},
-		{"POST", "/api/payments", authorizeBody(res, payments.TokenSuccess, 100_000_001), 400},
-		{"POST", "/api/payments", `{"reservationId":"` + res + `","customerId":"` + devissuer.CustomerAlice + `","amountCents":100,"paymentToken":"tok_success","currency":"USD"}`, 400},
+		{"POST", "/api/payments", `{"reservationId":"x","customerId":"y","amountCents":-1,"paymentMethodId":""}`, 400},
+		{"POST", "/api/payments", `{"reservationId":"` + res + `","customerId":"` + devissuer.CustomerAlice + `","amountCents":100,"paymentToken":"tok_success"}`, 400},
+		{"POST", "/api/payments", `{"reservationId":"` + res + `","customerId":"` + devissuer.CustomerAlice + `","amountCents":100,"paymentMethodId":"4242424242424242"}`, 400},
+		{"POST", "/api/payments", a.authorizeBody(res, payments.TokenSuccess, 0), 400},
+		{"POST", "/api/payments", a.authorizeBody(res, payments.TokenSuccess, 100_000_001), 400},
+		{"POST", "/api/payments", `{"reservationId":"` + res + `","customerId":"` + devissuer.CustomerAlice + `","amountCents":100,"paymentMethodId":"` + pm + `","currency":"USD"}`, 400},
 		{"POST", "/api/payments", `{"reservationId":"` + res + `","unknown":1}`, 400},
 		{"GET", "/api/payments", "", 400},
 		{"GET", "/api/payments?reservation=nope", "", 400},
@@ -495,7 +530,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 func TestIdempotencyReplay(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	body := authorizeBody(uuid.NewString(), payments.TokenSuccess, 9900)
+	body := a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 9900)
 	first := a.do("carla", http.MethodPost, "/api/payments", body, "Idempotency-Key", "auth-1")
 	require.Equal(t, http.StatusCreated, first.status, string(first.body))
 	again := a.do("carla", http.MethodPost, "/api/payments", body, "Idempotency-Key", "auth-1")
@@ -503,7 +538,7 @@ func TestIdempotencyReplay(t *testing.T) {
 	assert.Equal(t, first.body, again.body, "replayed byte for byte")
 	assert.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
 	assert.Equal(t, http.StatusUnprocessableEntity, a.do("carla", http.MethodPost, "/api/payments",
-		authorizeBody(uuid.NewString(), payments.TokenSuccess, 9900), "Idempotency-Key", "auth-1").status)
+		a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 9900), "Idempotency-Key", "auth-1").status)
 	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.payments`))
 	assert.Equal(t, 1, a.ops("authorize"))
 
@@ -522,7 +557,9 @@ func TestSandboxRefusesAReusedKeyWithAnotherAmount(t *testing.T) {
 	require.NoError(t, err)
 	defer sb.Close()
 	ctx := context.Background()
-	ref, err := sb.Authorize(ctx, "k", payments.TokenSuccess, 10000)
+	card, err := sb.Tokenize(ctx, payments.Card{Number: payments.CardSuccess, ExpMonth: 1, ExpYear: 2030, CVC: "123", Holder: "A"})
+	require.NoError(t, err)
+	ref, err := sb.Authorize(ctx, "k", card.Token, 10000)
 	require.NoError(t, err)
 	require.NoError(t, sb.Capture(ctx, "c", ref, 10000))
 	require.NoError(t, sb.Refund(ctx, "r", ref, 100))

@@ -11,11 +11,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Provider is a card payment provider. Every call carries an idempotency key: a provider
-// answers a repeated key with the first call's outcome and does nothing again, so a retry
-// after a lost answer (or a redelivered event) never charges twice.
+// Provider is a card payment provider. Card details go to it once, in Tokenize; every other
+// call names the card by the provider's token. Every call that moves money carries an
+// idempotency key: a provider answers a repeated key with the first call's outcome and does
+// nothing again, so a retry after a lost answer (or a redelivered event) never charges twice.
 type Provider interface {
 	Name() string
+	// Tokenize vaults a card and returns the provider's token for it with the card's public
+	// data. A card the provider will not take is a *Decline.
+	Tokenize(ctx context.Context, card Card) (CardToken, error)
 	// Authorize reserves amount on the card behind token and returns the authorization's
 	// reference. A refused card is a *Decline.
 	Authorize(ctx context.Context, key, token string, amountCents int64) (string, error)
@@ -26,6 +30,28 @@ type Provider interface {
 	Void(ctx context.Context, key, ref string) error
 	// Refund pays back amount of what was captured; refunds never exceed the capture.
 	Refund(ctx context.Context, key, ref string, amountCents int64) error
+}
+
+// Card is what a card holder types in, or a token the provider's own client-side code made
+// from it (Token; the sandbox's test tokens such as tok_success). It lives only for the
+// Tokenize call: nothing of it but what CardToken returns is kept.
+type Card struct {
+	Number   string
+	ExpMonth int
+	ExpYear  int
+	CVC      string
+	Holder   string
+	Token    string
+}
+
+// CardToken is the provider's answer to Tokenize: its token for the card and the card's
+// public data.
+type CardToken struct {
+	Token    string
+	Brand    string
+	Last4    string
+	ExpMonth int
+	ExpYear  int
 }
 
 // Decline is a card refused by the provider: final, retrying the same card will not help.
@@ -41,21 +67,35 @@ var ErrProviderUnavailable = errors.New("the payment provider did not answer in 
 // (a second capture, a capture beyond the authorization, a refund beyond the capture).
 var ErrProviderRefused = errors.New("the payment provider refused the operation")
 
-// Sandbox test tokens, like a payment provider's test mode. Card numbers and tokens are
-// equivalent; any other token is declined as invalid_token.
+// Sandbox test cards and tokens, like a payment provider's test mode: the number (or the
+// test token standing for it) decides what authorizations of the card do. The sandbox takes
+// no other card.
 const (
-	TokenSuccess           = "tok_success"            // or 4242424242424242: authorized
-	TokenDecline           = "tok_decline"            // or 4000000000000002: card_declined
-	TokenInsufficientFunds = "tok_insufficient_funds" // or 4000000000009995: insufficient_funds
-	TokenTimeout           = "tok_timeout"            // or 4000000000000119: no answer until the deadline
+	TokenSuccess           = "tok_success"            // 4242424242424242: authorized
+	TokenDecline           = "tok_decline"            // 4000000000000002: card_declined
+	TokenInsufficientFunds = "tok_insufficient_funds" // 4000000000009995: insufficient_funds
+	TokenTimeout           = "tok_timeout"            // 4000000000000119: no answer until the deadline
 )
 
-var sandboxTokens = map[string]string{
-	TokenSuccess: TokenSuccess, "4242424242424242": TokenSuccess, "tok_visa": TokenSuccess,
-	TokenDecline: TokenDecline, "4000000000000002": TokenDecline,
-	TokenInsufficientFunds: TokenInsufficientFunds, "4000000000009995": TokenInsufficientFunds,
-	TokenTimeout: TokenTimeout, "4000000000000119": TokenTimeout,
-}
+// The sandbox's test card numbers.
+const (
+	CardSuccess           = "4242424242424242"
+	CardDecline           = "4000000000000002"
+	CardInsufficientFunds = "4000000000009995"
+	CardTimeout           = "4000000000000119"
+)
+
+// sandboxCards maps the test numbers to their behaviour; sandboxTokens the test tokens to
+// their numbers.
+var (
+	sandboxCards = map[string]string{
+		CardSuccess: "success", CardDecline: "decline", CardInsufficientFunds: "insufficient_funds", CardTimeout: "timeout",
+	}
+	sandboxTokens = map[string]string{
+		TokenSuccess: CardSuccess, "tok_visa": CardSuccess, TokenDecline: CardDecline,
+		TokenInsufficientFunds: CardInsufficientFunds, TokenTimeout: CardTimeout,
+	}
+)
 
 // Sandbox is the built-in provider: deterministic test tokens, and books of its own
 // (payments.sandbox_*) written through its own connection pool, never in the caller's
@@ -125,15 +165,47 @@ func lockKey(ctx context.Context, tx pgx.Tx, key string) error {
 	return err
 }
 
-// Authorize implements Provider.
+// Tokenize implements Provider: a test card (or a test token) is vaulted under a new token
+// with its behaviour and public data; any other card is declined (card_not_supported), an
+// unknown token too (invalid_token). Neither number nor CVC is written anywhere.
+func (s *Sandbox) Tokenize(ctx context.Context, card Card) (CardToken, error) {
+	number, expMonth, expYear := card.Number, card.ExpMonth, card.ExpYear
+	if card.Token != "" {
+		n, ok := sandboxTokens[card.Token]
+		if !ok {
+			return CardToken{}, &Decline{Code: "invalid_token"}
+		}
+		// A test token stands for its card, valid until the end of the year after next.
+		number, expMonth, expYear = n, 12, time.Now().Year()+2
+	}
+	behaviour, ok := sandboxCards[number]
+	if !ok {
+		return CardToken{}, &Decline{Code: "card_not_supported"}
+	}
+	t := CardToken{Token: "sbx_card_" + uuid.NewString(), Brand: CardBrand(number), Last4: number[len(number)-4:],
+		ExpMonth: expMonth, ExpYear: expYear}
+	_, err := s.pool.Exec(ctx, `INSERT INTO payments.sandbox_cards (token, behaviour, brand, last4, exp_month, exp_year)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.Token, behaviour, t.Brand, t.Last4, t.ExpMonth, t.ExpYear)
+	if err != nil {
+		return CardToken{}, err
+	}
+	return t, nil
+}
+
+// Authorize implements Provider: the card behind token behaves as its test number says;
+// a token the sandbox did not issue is declined as invalid_token.
 func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents int64) (string, error) {
-	kind := sandboxTokens[token]
-	if kind == TokenTimeout {
+	var behaviour string
+	err := s.pool.QueryRow(ctx, `SELECT behaviour FROM payments.sandbox_cards WHERE token = $1`, token).Scan(&behaviour)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", err
+	}
+	if behaviour == "timeout" {
 		return "", s.hang(ctx)
 	}
 	var ref string
 	var result error
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if err := lockKey(ctx, tx, key); err != nil {
 			return err
 		}
@@ -143,16 +215,16 @@ func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents 
 			return err
 		}
 		outcome = "succeeded"
-		switch kind {
-		case TokenSuccess:
+		switch behaviour {
+		case "success":
 			ref = "sbx_auth_" + uuid.NewString()
 			if _, err := tx.Exec(ctx, `INSERT INTO payments.sandbox_authorizations (ref, token, amount_cents, status) VALUES ($1, $2, $3, 'authorized')`,
 				ref, token, amountCents); err != nil {
 				return err
 			}
-		case TokenDecline:
+		case "decline":
 			outcome = "card_declined"
-		case TokenInsufficientFunds:
+		case "insufficient_funds":
 			outcome = "insufficient_funds"
 		default:
 			outcome = "invalid_token"

@@ -1,15 +1,20 @@
 // Package payments is the payments-api function: card payments of reservations (authorize
 // at booking, capture at return, fee capture or void on cancellation, refunds) through a
-// Provider — a built-in Sandbox with deterministic test tokens — and invoices numbered
+// Provider — a built-in Sandbox with deterministic test cards — and invoices numbered
 // consecutively per year (OCR-2026-000001).
+//
+// Card details reach payments-api only (design.md §9): POST /api/payments/methods has the
+// provider tokenize a card and answers an opaque payment-method id (pm_…), which bookings,
+// reservation.created and every log and dead letter carry instead; payments keeps the
+// provider's token, brand, last four digits and expiry, never the number or the CVC.
 //
 // Every state change is a conditional UPDATE (… WHERE status IN … AND amounts within
 // limits) that locks the payment row for the rest of its transaction; the provider is called
-// while the lock is held, with an idempotency key derived from the payment and the
-// operation, so concurrent or repeated requests (or redelivered events) reach the provider
-// once. Every mutating POST takes an Idempotency-Key. The function consumes
+// while the lock is held, with an idempotency key that a retry of the same operation derives
+// again, so concurrent or repeated requests (or redelivered events) reach the provider once.
+// Every mutating POST but the tokenization takes an Idempotency-Key. The function consumes
 // reservation.created / completed / cancelled / expired at /cloudevents, and a PingSource's
-// ping there purges expired idempotency keys.
+// ping there purges expired idempotency keys and unused payment methods.
 //
 // Decisions:
 //   - Capture happens once per authorization (the provider releases what is not captured)
@@ -18,16 +23,24 @@
 //     as outstandingCents, to be collected by a separate charge (not automated yet); the
 //     invoice is for the whole bill.
 //   - Cancellation: a fee is captured from the authorization (the rest released by that
-//     capture), no fee voids, money already captured beyond the fee is refunded.
+//     capture), no fee voids, money already captured beyond the fee is refunded. A
+//     cancellation or expiry that reaches payments before the payment exists is recorded,
+//     and the authorization that comes later is settled in its own transaction.
 //   - A declined card is answered 201 with the payment in status failed and failureReason
-//     (card_declined, insufficient_funds, invalid_token), and payment.failed is recorded; a
-//     new authorization of the same reservation through the API (another card) replaces the
-//     failed attempt, a repeated reservation.created does not. A provider that does not
-//     answer within PAYMENT_PROVIDER_TIMEOUT is 504 (events: 5xx, retried) and leaves
-//     nothing behind.
-//   - Provider keys: authorize:<payment>:v<version>, capture:<payment>, void:<payment>,
-//     refund:<payment>:<refunded before>. A transaction lost after the provider answered is
-//     retried under the same key, which the provider replays.
+//     (card_declined, insufficient_funds, invalid_token, invalid_payment_method), and
+//     payment.failed is recorded; a new authorization of the same reservation through the
+//     API (another card) replaces the failed attempt, a repeated reservation.created does
+//     not. A provider that does not answer within PAYMENT_PROVIDER_TIMEOUT is 504 (events:
+//     5xx, retried) and leaves nothing behind.
+//   - Provider keys: authorize:<reservation>:<attempt>:<payment method>, and by the
+//     provider's authorization reference capture:<ref>, void:<ref>, refund:<ref>:<refunded
+//     before> — never an id made in the transaction that may be lost. A transaction lost
+//     after the provider answered is retried under the same key, which the provider replays.
+//   - The tokenization takes no Idempotency-Key: the key store would keep a hash of the card
+//     details, and a repeated tokenization only makes another unused method (purged after
+//     MethodTTL).
+//   - What one reservation's authorization, end and invoice do is serialized by a
+//     transaction lock on the reservation; any unique violation left is a 409.
 //   - Invoice numbers come from a per-year counter row (Europe/Berlin year) updated in the
 //     invoice's transaction: consecutive, no gaps, no duplicates; one invoice per
 //     reservation.
@@ -51,9 +64,10 @@ import (
 // ServiceName is the Knative Service of this function.
 const ServiceName = "payments-api"
 
-// Prefixes: payments and invoices.
+// Prefixes: payments (payment methods below them) and invoices.
 const (
 	Prefix        = "/api/payments"
+	MethodPrefix  = Prefix + "/methods"
 	InvoicePrefix = "/api/invoices"
 )
 
@@ -85,6 +99,7 @@ type Service struct {
 	db    *database.DB
 	store *Store
 	keys  *idempotency.Keys
+	now   func() time.Time
 }
 
 // New returns the service over db paying through provider.
@@ -93,7 +108,7 @@ func New(db *database.DB, provider Provider, cfg Config) *Service {
 		cfg.ProviderTimeout = 5 * time.Second
 	}
 	return &Service{db: db, store: &Store{db: db, provider: provider, timeout: cfg.ProviderTimeout},
-		keys: idempotency.New(db, Migrations.Schema)}
+		keys: idempotency.New(db, Migrations.Schema), now: time.Now}
 }
 
 // Store returns the service's store (tests and the event consumer use it).
@@ -119,9 +134,11 @@ func Function() platform.Function {
 	}
 }
 
-// Routes is the API's route table. Customers read their own payments and invoices (another
-// customer's answer 404); agents and admins change payments; invoices are issued from
-// reservation events, and by hand only by admins. /cloudevents admits only the event
+// Routes is the API's route table. Anyone may tokenize a card (a guest before booking): the
+// payment method is bound to the customer who signed in, else to the first customer it
+// pays for. Customers read their own payments and invoices (another customer's answer 404);
+// agents and admins change payments; invoices are issued from reservation events, and by
+// hand only by admins. /cloudevents admits only the event
 // platform's deliveries from payments' own Triggers and PingSource.
 func (s *Service) Routes() []platform.Route {
 	readers := platform.Allow(platform.RoleCustomer, platform.RoleAgent)
@@ -138,6 +155,7 @@ func (s *Service) Routes() []platform.Route {
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "getPaymentsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "createPaymentMethod", Method: http.MethodPost, Path: MethodPrefix, Access: platform.Public, Handler: s.handleCreateMethod},
 		{Name: "authorizePayment", Method: http.MethodPost, Path: Prefix, Access: staff, Handler: w(s.handleAuthorize)},
 		{Name: "findPayments", Method: http.MethodGet, Path: Prefix, Access: readers, Handler: s.handleFind},
 		{Name: "getPayment", Method: http.MethodGet, Path: Prefix + "/{id}", Access: readers, Handler: s.handleGet},
@@ -152,9 +170,15 @@ func (s *Service) Routes() []platform.Route {
 	}
 }
 
-// inTx runs fn in a transaction of the service's database.
+// inTx runs fn in a transaction of the service's database. A unique violation — two
+// requests creating the same thing at once where no lock queued them — is a conflict the
+// caller may retry (409), never a 500.
 func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return s.db.InTx(ctx, fn)
+	err := s.db.InTx(ctx, fn)
+	if database.IsCode(err, database.UniqueViolation) {
+		return &platform.Error{Kind: platform.KindConflict, Message: "a concurrent request created the same object; retry to see it", Err: err}
+	}
+	return err
 }
 
 func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {

@@ -53,6 +53,7 @@ type Payment struct {
 	RefundedCents         int64     `json:"refundedCents"`
 	OutstandingCents      int64     `json:"outstandingCents"`
 	Provider              string    `json:"provider"`
+	PaymentMethodID       string    `json:"paymentMethodId,omitempty"`
 	ProviderAuthorization string    `json:"providerAuthorization,omitempty"`
 	FailureReason         string    `json:"failureReason,omitempty"`
 	Version               int       `json:"version"`
@@ -68,13 +69,13 @@ type Store struct {
 }
 
 const paymentColumns = `id, reservation_id, customer_id, currency, status, authorized_cents, captured_cents,
-	refunded_cents, outstanding_cents, provider, coalesce(provider_authorization, ''), coalesce(failure_reason, ''),
-	version, created_at, updated_at`
+	refunded_cents, outstanding_cents, provider, coalesce(payment_method_id, ''), coalesce(provider_authorization, ''),
+	coalesce(failure_reason, ''), version, created_at, updated_at`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.ReservationID, &p.CustomerID, &p.Currency, &p.Status, &p.AuthorizedCents,
-		&p.CapturedCents, &p.RefundedCents, &p.OutstandingCents, &p.Provider, &p.ProviderAuthorization,
+		&p.CapturedCents, &p.RefundedCents, &p.OutstandingCents, &p.Provider, &p.PaymentMethodID, &p.ProviderAuthorization,
 		&p.FailureReason, &p.Version, &p.CreatedAt, &p.UpdatedAt)
 	return p, err
 }
@@ -136,22 +137,33 @@ func emitPayment(ctx context.Context, tx pgx.Tx, typ string, p Payment, amount i
 	})
 }
 
-// AuthorizeInput is what an authorization needs.
+// AuthorizeInput is what an authorization needs: the card is named by its payment method.
 type AuthorizeInput struct {
-	ReservationID string `json:"reservationId"`
-	CustomerID    string `json:"customerId"`
-	AmountCents   int64  `json:"amountCents"`
-	Currency      string `json:"currency"`
-	PaymentToken  string `json:"paymentToken"`
+	ReservationID   string `json:"reservationId"`
+	CustomerID      string `json:"customerId"`
+	AmountCents     int64  `json:"amountCents"`
+	Currency        string `json:"currency"`
+	PaymentMethodID string `json:"paymentMethodId"`
 }
 
 // ErrAlreadyPaid is an authorization for a reservation whose payment is not a failed one.
 var ErrAlreadyPaid = errors.New("the reservation already has a payment")
 
-// Authorize authorizes in.AmountCents on the token, in tx. A reservation has one payment: a
-// second authorization is ErrAlreadyPaid (with the existing payment), unless the first
-// attempt failed, which the new one replaces. A declined card is stored as a failed payment
-// (payment.failed) and returned without error; a provider timeout rolls everything back.
+// Authorize authorizes in.AmountCents on the card of in.PaymentMethodID, in tx. A
+// reservation has one payment: a second authorization is ErrAlreadyPaid (with the existing
+// payment), unless the first attempt failed, which the new one replaces. A declined card —
+// or a payment method that does not exist or belongs to another customer
+// (invalid_payment_method) — is stored as a failed payment (payment.failed) and returned
+// without error; a provider timeout rolls everything back.
+//
+// The provider's idempotency key is authorize:<reservation>:<attempt>:<payment method>,
+// the attempt being the payment row's version (1, +1 for each replaced failure): all of it
+// is the same when a transaction lost after the provider answered is retried, so the
+// provider replays its answer instead of authorizing twice.
+//
+// A reservation that payments already knows to have ended (its cancelled or expired event
+// came first: brokers keep no order) is settled at once in the same transaction: the new
+// authorization is voided, or the cancellation fee captured from it.
 //
 // replaceFailed false (the event consumer) makes any existing payment, a failed one too,
 // ErrAlreadyPaid: only a caller with a new card retries a declined reservation.
@@ -159,14 +171,21 @@ func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, rep
 	if in.Currency == "" {
 		in.Currency = "EUR"
 	}
+	if err := lockReservation(ctx, tx, in.ReservationID); err != nil {
+		return Payment{}, err
+	}
+	var method any
+	if validMethodID(in.PaymentMethodID) {
+		method = in.PaymentMethodID
+	}
 	p, err := scanPayment(tx.QueryRow(ctx, `INSERT INTO payments.payments
-		(reservation_id, customer_id, currency, status, authorized_cents, provider)
-		VALUES ($1, $2, $3, 'failed', $4, $5)
+		(reservation_id, customer_id, currency, status, authorized_cents, provider, payment_method_id)
+		VALUES ($1, $2, $3, 'failed', $4, $5, $7)
 		ON CONFLICT (reservation_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, currency = EXCLUDED.currency,
 			authorized_cents = EXCLUDED.authorized_cents, provider = EXCLUDED.provider, failure_reason = NULL,
-			version = payments.version + 1, updated_at = now()
+			payment_method_id = EXCLUDED.payment_method_id, version = payments.version + 1, updated_at = now()
 		WHERE payments.status = 'failed' AND $6
-		RETURNING `+paymentColumns, in.ReservationID, in.CustomerID, in.Currency, in.AmountCents, s.provider.Name(), replaceFailed))
+		RETURNING `+paymentColumns, in.ReservationID, in.CustomerID, in.Currency, in.AmountCents, s.provider.Name(), replaceFailed, method))
 	if errors.Is(err, pgx.ErrNoRows) {
 		existing, _, gerr := s.ByReservation(ctx, tx, in.ReservationID)
 		if gerr != nil {
@@ -177,13 +196,20 @@ func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, rep
 	if err != nil {
 		return Payment{}, err
 	}
-	pctx, cancel := s.providerCtx(ctx)
-	defer cancel()
-	// The key names this attempt: a retry after a lost answer gets the first outcome back.
-	ref, perr := s.provider.Authorize(pctx, fmt.Sprintf("authorize:%s:v%d", p.ID, p.Version), in.PaymentToken, in.AmountCents)
+	var ref string
+	token, perr := s.useMethod(ctx, tx, in.PaymentMethodID, in.CustomerID)
+	if perr == nil {
+		pctx, cancel := s.providerCtx(ctx)
+		defer cancel()
+		key := fmt.Sprintf("authorize:%s:%d:%s", in.ReservationID, p.Version, in.PaymentMethodID)
+		ref, perr = s.provider.Authorize(pctx, key, token, in.AmountCents)
+	}
 	var decline *Decline
+	if errors.Is(perr, errUnusableMethod) {
+		decline = &Decline{Code: errUnusableMethod.Error()}
+	}
 	switch {
-	case errors.As(perr, &decline):
+	case decline != nil || errors.As(perr, &decline):
 		if p, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET failure_reason = $2, updated_at = now()
 			WHERE id = $1 RETURNING `+paymentColumns, p.ID, decline.Code)); err != nil {
 			return Payment{}, err
@@ -196,7 +222,14 @@ func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, rep
 		updated_at = now() WHERE id = $1 AND status = 'failed' RETURNING `+paymentColumns, p.ID, ref)); err != nil {
 		return Payment{}, err
 	}
-	return p, emitPayment(ctx, tx, events.PaymentAuthorized, p, p.AuthorizedCents, "")
+	if err := emitPayment(ctx, tx, events.PaymentAuthorized, p, p.AuthorizedCents, ""); err != nil {
+		return Payment{}, err
+	}
+	end, ended, err := endOf(ctx, tx, in.ReservationID)
+	if err != nil || !ended {
+		return p, err
+	}
+	return s.settle(ctx, tx, p, end)
 }
 
 // explain turns a conditional update that matched no row into 404 or 409 (state unchanged).
@@ -231,7 +264,7 @@ func (s *Store) Capture(ctx context.Context, tx pgx.Tx, id string, amount, outst
 	// The row is locked until commit: a concurrent capture waits, then finds it captured.
 	pctx, cancel := s.providerCtx(ctx)
 	defer cancel()
-	if err := s.provider.Capture(pctx, "capture:"+id, p.ProviderAuthorization, amount); err != nil {
+	if err := s.provider.Capture(pctx, "capture:"+p.ProviderAuthorization, p.ProviderAuthorization, amount); err != nil {
 		return Payment{}, providerError(err)
 	}
 	return p, emitPayment(ctx, tx, events.PaymentCaptured, p, amount, "")
@@ -249,7 +282,7 @@ func (s *Store) Void(ctx context.Context, tx pgx.Tx, id, reason string) (Payment
 	}
 	pctx, cancel := s.providerCtx(ctx)
 	defer cancel()
-	if err := s.provider.Void(pctx, "void:"+id, p.ProviderAuthorization); err != nil {
+	if err := s.provider.Void(pctx, "void:"+p.ProviderAuthorization, p.ProviderAuthorization); err != nil {
 		return Payment{}, providerError(err)
 	}
 	return p, emitPayment(ctx, tx, events.PaymentVoided, p, p.AuthorizedCents, reason)
@@ -272,7 +305,7 @@ func (s *Store) Refund(ctx context.Context, tx pgx.Tx, id string, amount int64, 
 	defer cancel()
 	// The key is the refund's place in the payment's refunds: a retry of a lost answer
 	// replays, a new refund gets a new key.
-	key := fmt.Sprintf("refund:%s:%d", id, p.RefundedCents-amount)
+	key := fmt.Sprintf("refund:%s:%d", p.ProviderAuthorization, p.RefundedCents-amount)
 	if err := s.provider.Refund(pctx, key, p.ProviderAuthorization, amount); err != nil {
 		return Payment{}, providerError(err)
 	}

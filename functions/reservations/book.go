@@ -3,6 +3,7 @@ package reservations
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
@@ -43,7 +44,7 @@ func (s *Service) bookForCustomer(ctx context.Context, caller platform.Caller, i
 	if err != nil {
 		return Reservation{}, err
 	}
-	return s.holdVehicle(ctx, b, q, c.Email)
+	return s.holdVehicle(ctx, b, q, c.Email, s.hold)
 }
 
 // GuestBooking is the body of a guest booking: a registration as customers-api takes it
@@ -53,10 +54,12 @@ type GuestBooking struct {
 	Booking
 }
 
-// bookGuest registers a guest and books in one call. Everything that can refuse the booking
-// runs before the registration — customers-api's eligibility rules on the guest's date of
-// birth and licence, the car, the price — so a refused guest is never registered.
-func (s *Service) bookGuest(ctx context.Context, in GuestBooking) (Reservation, error) {
+// bookGuest registers a guest and books in one call, for client (guestClient). Everything
+// that can refuse the booking runs before the registration — the guest hold limits (429),
+// customers-api's eligibility rules on the guest's date of birth and licence, the car, the
+// price — so a refused guest is never registered. The guest is registered as a guest (no
+// welcome mail: the booking sends its mail), and the hold is a guest's: shorter.
+func (s *Service) bookGuest(ctx context.Context, in GuestBooking, client string) (res Reservation, err error) {
 	b, errs := in.Booking.validate(s.now(), false)
 	if in.CustomerID != "" {
 		errs.add("customerId", "not allowed in a guest booking: the guest is registered by it")
@@ -67,6 +70,11 @@ func (s *Service) bookGuest(ctx context.Context, in GuestBooking) (Reservation, 
 	if len(errs) > 0 {
 		return Reservation{}, platform.Invalid("the guest booking is invalid", errs...)
 	}
+	claim, err := s.guests.claim(ctx, in.Customer.Email, client)
+	if err != nil {
+		return Reservation{}, err
+	}
+	defer func() { s.guests.settle(ctx, claim, res, err) }()
 	if err := s.peers.guestEligible(ctx, *in.Customer, b); err != nil {
 		return Reservation{}, err
 	}
@@ -82,11 +90,12 @@ func (s *Service) bookGuest(ctx context.Context, in GuestBooking) (Reservation, 
 		return Reservation{}, err
 	}
 	b.customerID = c.ID
-	return s.holdVehicle(ctx, b, q, c.Email)
+	return s.holdVehicle(ctx, b, q, c.Email, s.guests.hold)
 }
 
-// holdVehicle stores the pending reservation for b priced by q; email is the lookup secret.
-func (s *Service) holdVehicle(ctx context.Context, b booking, q pricingapi.Quote, email string) (Reservation, error) {
+// holdVehicle stores the pending reservation for b priced by q, holding the car for hold;
+// email is the lookup secret.
+func (s *Service) holdVehicle(ctx context.Context, b booking, q pricingapi.Quote, email string, hold time.Duration) (Reservation, error) {
 	return s.store.Create(ctx, newHold{booking: b, email: strings.ToLower(email), totalGross: q.GrossCents,
-		dailyGross: q.DailyRateGrossCents, currency: q.Currency, hold: s.hold})
+		dailyGross: q.DailyRateGrossCents, currency: q.Currency, hold: hold})
 }

@@ -31,13 +31,13 @@ func TestCreateHoldsTheVehicleAndRecordsTheEvent(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(15*time.Minute), *res.HoldExpiresAt, time.Minute)
 	assert.Equal(t, "/api/reservations/"+res.ID, r.header.Get("Location"))
 	assert.Equal(t, `"1"`, r.header.Get("ETag"))
-	assert.NotContains(t, string(r.body), "tok_visa_success", "the payment token is not shown")
+	assert.NotContains(t, string(r.body), paymentMethod, "the payment method is not shown")
 
 	assert.Equal(t, []string{"created " + res.ID}, a.recorded())
-	var token, email string
+	var method, status string
 	require.NoError(t, a.db.Pool.QueryRow(context.Background(),
-		`SELECT data->>'paymentToken', data->>'status' FROM reservations.outbox`).Scan(&token, &email))
-	assert.Equal(t, "tok_visa_success", token)
+		`SELECT data->>'paymentMethodId', data->>'status' FROM reservations.outbox`).Scan(&method, &status))
+	assert.Equal(t, paymentMethod, method, "reservation.created names the payment method for payments")
 
 	// Owner, agent and admin see it; another customer gets 404; functions calling as
 	// themselves are not readers.
@@ -170,7 +170,9 @@ func TestBadInput(t *testing.T) {
 		{"empty period", "alice", bookingBody(vehicle1, p, p, ""), 400},
 		{"over 90 days", "alice", bookingBody(vehicle1, p, p.Add(91*24*time.Hour), ""), 400},
 		{"in the past", "alice", bookingBody(vehicle1, past, past.Add(24*time.Hour), ""), 400},
-		{"no payment token", "alice", ok(replace(`"tok_visa_success"`, `""`)), 400},
+		{"no payment method", "alice", ok(replace(`"`+paymentMethod+`"`, `""`)), 400},
+		{"a card number for a payment method", "alice", ok(replace(paymentMethod, "4242424242424242")), 400},
+		{"a provider token for a payment method", "alice", ok(replace(paymentMethod, "tok_success")), 400},
 		{"another customer", "alice", bookingBody(vehicle1, p, ret, `,"customerId":"`+bob+`"`), 400},
 		{"unknown customer", "carla", bookingBody(vehicle1, p, ret, `,"customerId":"`+nobody+`"`), 400},
 		{"unknown vehicle", "alice", ok(replace(vehicle1, unknownVehicle)), 400},

@@ -22,6 +22,8 @@ const ReasonPaymentDeclined = "payment_declined"
 //   - payment.authorized confirms a pending booking; a booking in any other state (already
 //     confirmed by a redelivery or by an agent, expired, cancelled) is left as it is;
 //   - payment.failed cancels a pending booking (reason payment_declined, no fee);
+//   - customer.erased removes the customer's personal data from their bookings and from the
+//     events kept in the outbox, and refuses their bookings from then on (eraseCustomer);
 //   - a PingSource's ping expires past-due holds (reservation.expired each) and purges
 //     expired idempotency keys.
 //
@@ -48,6 +50,15 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 			return nil, nil
 		}
 		return nil, err
+	case events.CustomerErased:
+		c, err := events.DecodeData[events.CustomerErasure](e)
+		if err != nil {
+			return nil, err
+		}
+		if !validUUID(c.CustomerID) {
+			return nil, events.Permanentf("%s %s names no customer id", e.Type(), e.ID())
+		}
+		return nil, eraseCustomer(ctx, tx, c.CustomerID)
 	case events.Ping:
 		n, err := ExpireDue(ctx, tx, SweepBatch)
 		if err != nil {

@@ -48,7 +48,7 @@ func (s *Service) visible(r *http.Request) (Reservation, error) {
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	var in Booking
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-		return err
+		return noCardData(err)
 	}
 	res, err := s.bookForCustomer(r.Context(), platform.CallerFrom(r.Context()), in)
 	if err != nil {
@@ -60,13 +60,25 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 func (s *Service) handleGuest(w http.ResponseWriter, r *http.Request) error {
 	var in GuestBooking
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-		return err
+		return noCardData(err)
 	}
-	res, err := s.bookGuest(r.Context(), in)
+	res, err := s.bookGuest(r.Context(), in, guestClient(r))
 	if err != nil {
 		return err
 	}
 	return writeCreated(w, res)
+}
+
+// noCardData explains the decoder's refusal of the paymentToken field bookings took before
+// payment methods: card numbers and provider tokens go to payments-api only. The booking is
+// refused whole, before anything of it is kept.
+func noCardData(err error) error {
+	var pe *platform.Error
+	if errors.As(err, &pe) && pe.Kind == platform.KindInvalid && len(pe.Fields) == 1 && pe.Fields[0].Field == "paymentToken" {
+		return platform.Invalid("paymentToken is no longer accepted: card details go to payments-api only",
+			platform.FieldError{Field: "paymentToken", Reason: "send the card to POST /api/payments/methods and book with the paymentMethodId (pm_…) it answers"})
+	}
+	return err
 }
 
 // writeCreated renders a new reservation with its Location.

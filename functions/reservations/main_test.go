@@ -232,9 +232,13 @@ func period(days, hours int) (time.Time, time.Time) {
 	return p, p.Add(time.Duration(hours) * time.Hour)
 }
 
+// paymentMethod is a payment-method id as payments-api issues them (reservations only
+// passes it on).
+const paymentMethod = "pm_5e7e0000a11ce0000000000000000001"
+
 func bookingBody(vehicle string, pickup, ret time.Time, extra string) string {
-	return fmt.Sprintf(`{"vehicleId":%q,"category":"KOMPAKT","pickupLocation":"BER-HBF","pickupAt":%q,"returnAt":%q,"paymentToken":"tok_visa_success"%s}`,
-		vehicle, pickup.Format(time.RFC3339), ret.Format(time.RFC3339), extra)
+	return fmt.Sprintf(`{"vehicleId":%q,"category":"KOMPAKT","pickupLocation":"BER-HBF","pickupAt":%q,"returnAt":%q,"paymentMethodId":%q%s}`,
+		vehicle, pickup.Format(time.RFC3339), ret.Format(time.RFC3339), paymentMethod, extra)
 }
 
 // book creates a reservation as alice and returns it.

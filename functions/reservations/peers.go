@@ -101,12 +101,12 @@ func (p peers) guestEligible(ctx context.Context, reg customersapi.Registration,
 	return nil
 }
 
-// register registers a guest with customers-api, which validates the registration; its
-// refusals are passed on with its explanation.
+// register registers a guest with customers-api as a guest (no welcome mail, no account),
+// which validates the registration; its refusals are passed on with its explanation.
 func (p peers) register(ctx context.Context, reg customersapi.Registration) (customersapi.Customer, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	c, err := p.customers.Register(ctx, reg)
+	c, err := p.customers.RegisterGuest(ctx, reg)
 	if err != nil {
 		switch a := answer(err); a.Status {
 		case http.StatusConflict:

@@ -99,10 +99,10 @@ type Reservation struct {
 	CreatedAt           time.Time  `json:"createdAt"`
 	UpdatedAt           time.Time  `json:"updatedAt"`
 
-	// email and paymentToken are kept but never shown: the email is the lookup secret, the
-	// token goes to payments in reservation.created only.
-	email        string
-	paymentToken string
+	// email and paymentMethodID are kept but never shown: the email is the lookup secret, the
+	// payment method goes to payments in reservation.created only.
+	email           string
+	paymentMethodID string
 }
 
 // Categories are the fleet's vehicle categories.
@@ -119,8 +119,13 @@ const MaxAdvance = 730 * 24 * time.Hour
 
 var locationPattern = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
 
+// paymentMethodPattern is a payment-method id as payments-api issues them: nothing else — a
+// card number least of all — is taken, stored or passed on.
+var paymentMethodPattern = regexp.MustCompile(`^pm_[0-9a-f]{32}$`)
+
 // Booking is the body of a create: who books which car when and where, and the payment
-// provider's token for the card payments will authorize.
+// method (pm_…) payments-api made of the card, which payments will authorize. Card details
+// never come here (design.md §9): they go to payments-api's POST /api/payments/methods.
 type Booking struct {
 	// CustomerID defaults to the caller's own customer record; staff must give it.
 	CustomerID string `json:"customerId,omitempty"`
@@ -133,7 +138,9 @@ type Booking struct {
 	ReturnAt       string  `json:"returnAt"`
 	Insurance      string  `json:"insurance,omitempty"`
 	Extras         []Extra `json:"extras,omitempty"`
-	PaymentToken   string  `json:"paymentToken"`
+
+	// PaymentMethodID names the card: a payment method of payments-api (pm_…).
+	PaymentMethodID string `json:"paymentMethodId"`
 }
 
 // Extra is an extra passed on to pricing's quote, in pricing's own contract type.
@@ -146,7 +153,7 @@ type booking struct {
 	pickupAt, returnAt              time.Time
 	insurance                       string
 	extras                          []Extra
-	paymentToken                    string
+	paymentMethodID                 string
 	// dailyRateNet is the vehicle's own net daily rate (from the fleet), nil for the policy's.
 	dailyRateNet *int64
 }
@@ -174,8 +181,8 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErro
 		returnLocation: strings.ToUpper(strings.TrimSpace(b.ReturnLocation)),
 		insurance:      strings.ToUpper(strings.TrimSpace(b.Insurance)),
 		extras:         b.Extras,
-		paymentToken:   strings.TrimSpace(b.PaymentToken),
 	}
+	out.paymentMethodID = strings.TrimSpace(b.PaymentMethodID)
 	if checkCustomer && !validUUID(out.customerID) {
 		errs.add("customerId", "required for staff bookings: a customer id (UUID)")
 	}
@@ -214,8 +221,8 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErro
 			errs.add("returnAt", "a rental lasts at most 90 days")
 		}
 	}
-	if out.paymentToken == "" || len(out.paymentToken) > 200 {
-		errs.add("paymentToken", "required: the payment provider's card token (at most 200 characters)")
+	if !paymentMethodPattern.MatchString(out.paymentMethodID) {
+		errs.add("paymentMethodId", "required: the id of a payment method (pm_…) from POST /api/payments/methods")
 	}
 	if len(b.Extras) > 20 {
 		errs.add("extras", "at most 20 entries")

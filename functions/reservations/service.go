@@ -6,7 +6,9 @@
 // cancels it). Agents hand the car over (activate), take it back (complete, a late return
 // priced), mark no-shows; customers and agents cancel (the fee per pricing's cancellation
 // rule). A PingSource's event every minute expires unpaid holds and purges old idempotency
-// keys.
+// keys. customer.erased removes what a booking copied of the person (docs/security.md).
+// Guest bookings are anonymous, so they are limited per mailbox and per client address and
+// hold the car for less (guests.go; the numbers in docs/security.md).
 //
 // No vehicle is ever booked twice for overlapping periods: PostgreSQL enforces it with an
 // exclusion constraint over (vehicle, period) for the blocking states, whatever writes the
@@ -51,6 +53,14 @@ var openAPIDocument []byte
 type Config struct {
 	// Hold is how long a pending reservation holds the vehicle before the sweep expires it.
 	Hold time.Duration `env:"RESERVATION_HOLD, default=15m"`
+	// GuestHold is the hold of a guest booking: anonymous, so shorter (issue 11); at most Hold.
+	GuestHold time.Duration `env:"RESERVATION_GUEST_HOLD, default=5m"`
+	// GuestHoldsPerEmail bounds the open (unpaid, unexpired) guest holds of one mailbox.
+	GuestHoldsPerEmail int `env:"RESERVATION_GUEST_HOLDS_PER_EMAIL, default=2"`
+	// GuestHoldsPerAddress bounds the guest bookings from one client address per GuestWindow.
+	GuestHoldsPerAddress int `env:"RESERVATION_GUEST_HOLDS_PER_ADDRESS, default=3"`
+	// GuestWindow is the window of GuestHoldsPerAddress.
+	GuestWindow time.Duration `env:"RESERVATION_GUEST_WINDOW, default=1h"`
 	// CallTimeout bounds each call to customers-api, vehicles-api and pricing-api.
 	CallTimeout time.Duration `env:"RESERVATION_CALL_TIMEOUT, default=5s"`
 }
@@ -63,7 +73,13 @@ func (c *Config) Validate() error {
 	if c.CallTimeout <= 0 {
 		return fmt.Errorf("RESERVATION_CALL_TIMEOUT must be positive, is %s", c.CallTimeout)
 	}
-	return nil
+	return c.guestLimits(nil).validate(c.Hold)
+}
+
+// guestLimits are the guest hold limits of c over db.
+func (c *Config) guestLimits(db *database.DB) guestLimits {
+	return guestLimits{db: db, perEmail: c.GuestHoldsPerEmail, perAddress: c.GuestHoldsPerAddress,
+		window: c.GuestWindow, hold: c.GuestHold}
 }
 
 // Service serves the reservations API.
@@ -73,7 +89,9 @@ type Service struct {
 	peers peers
 	keys  *idempotency.Keys
 	hold  time.Duration
-	now   func() time.Time
+	// guests limits anonymous holds; guests.hold is a guest booking's hold.
+	guests guestLimits
+	now    func() time.Time
 }
 
 // New returns the service over db, calling other functions with client: the host's
@@ -85,9 +103,21 @@ func New(db *database.DB, client *http.Client, cfg Config) *Service {
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 5 * time.Second
 	}
+	if cfg.GuestHold == 0 {
+		cfg.GuestHold = min(5*time.Minute, cfg.Hold)
+	}
+	if cfg.GuestHoldsPerEmail == 0 {
+		cfg.GuestHoldsPerEmail = 2
+	}
+	if cfg.GuestHoldsPerAddress == 0 {
+		cfg.GuestHoldsPerAddress = 3
+	}
+	if cfg.GuestWindow == 0 {
+		cfg.GuestWindow = time.Hour
+	}
 	return &Service{
 		db: db, store: &Store{db: db}, peers: newPeers(client, cfg.CallTimeout),
-		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, now: time.Now,
+		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, guests: cfg.guestLimits(db), now: time.Now,
 	}
 }
 
@@ -120,6 +150,7 @@ func (s *Service) Routes() []platform.Route {
 			platform.Trigger("reservations-api-payment-authorized"),
 			platform.Trigger("reservations-api-payment-failed"),
 			platform.PingSource("reservations-sweep"),
+			platform.Trigger("reservations-api-customer-erased"),
 		)
 		agents = platform.Allow(platform.RoleAgent)
 		byID   = Prefix + "/{id}"

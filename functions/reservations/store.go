@@ -30,13 +30,13 @@ type Store struct {
 
 const selectColumns = `id, customer_id, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
 	status, hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, cancel_reason, fee_cents, late_fee_cents,
-	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_token`
+	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_method_id`
 
 const getSQL = `SELECT ` + selectColumns + ` FROM reservations.reservations WHERE id = $1`
 
 const insertSQL = `INSERT INTO reservations.reservations
 	(customer_id, customer_email, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
-	 hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, payment_token)
+	 hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, payment_method_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9 * interval '1 millisecond', $10, $11, $12, $13)
 RETURNING ` + selectColumns
 
@@ -76,7 +76,7 @@ func scanReservation(row pgx.Row) (Reservation, error) {
 	err := row.Scan(&r.ID, &r.CustomerID, &r.VehicleID, &r.Category, &r.PickupLocation, &r.ReturnLocation,
 		&r.PickupAt, &r.ReturnAt, &r.Status, &r.HoldExpiresAt, &r.TotalGrossCents, &r.DailyRateGrossCents,
 		&r.Currency, &r.CancelReason, &r.FeeCents, &r.LateFeeCents, &r.ActivatedAt, &r.CompletedAt,
-		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentToken)
+		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentMethodID)
 	return r, err
 }
 
@@ -105,9 +105,10 @@ type newHold struct {
 	hold       time.Duration
 }
 
-// Create stores a pending hold and records reservation.created (with the payment token, for
+// Create stores a pending hold and records reservation.created (with the payment method, for
 // payments to authorize) in the same transaction. An overlapping blocking booking of the
-// vehicle is refused by the exclusion constraint: 409.
+// vehicle is refused by the exclusion constraint: 409; so is a customer erased while the
+// booking was on its way (refuseErased).
 func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 	var r Reservation
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
@@ -117,15 +118,18 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 		if _, err := tx.Exec(ctx, lockVehicleSQL, h.vehicleID); err != nil {
 			return err
 		}
+		if err := refuseErased(ctx, tx, h.customerID); err != nil {
+			return err
+		}
 		var err error
 		r, err = scanReservation(tx.QueryRow(ctx, insertSQL, h.customerID, h.email, h.vehicleID, h.category,
 			h.pickupLocation, h.returnLocation, h.pickupAt, h.returnAt, h.hold.Milliseconds(),
-			h.totalGross, h.dailyGross, h.currency, h.paymentToken))
+			h.totalGross, h.dailyGross, h.currency, h.paymentMethodID))
 		if err != nil {
 			return err
 		}
 		p := payload(r)
-		p.PaymentToken = h.paymentToken
+		p.PaymentMethodID = h.paymentMethodID
 		return emit(ctx, tx, events.ReservationCreated, p)
 	})
 	switch {

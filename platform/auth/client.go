@@ -22,6 +22,9 @@ type ClientConfig struct {
 	ClientSecret string `env:"OIDC_CLIENT_SECRET"`
 	// TokenURL is the token endpoint; empty: Keycloak's path below OIDC_ISSUER_URL.
 	TokenURL string `env:"OIDC_TOKEN_URL"`
+	// AllowHTTPHosts may take the secret over plain http besides loopback, cluster-local and
+	// *.test hosts: the same rule and setting as for the issuer's keys (docs/security.md).
+	AllowHTTPHosts []string `env:"OIDC_ALLOW_HTTP_HOSTS"`
 }
 
 // String hides the secret, should a config ever be printed.
@@ -58,12 +61,16 @@ func NewTokenSource(cfg ClientConfig, issuerURL, service string, client *http.Cl
 		TokenURL:     cfg.TokenEndpoint(issuerURL),
 		AuthStyle:    oauth2.AuthStyleInHeader,
 	}
-	ctx := context.Background()
-	if client != nil {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
 	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, guardRedirects(client, cfg.AllowHTTPHosts))
 	// cc.Token fetches every time; the reuse source is the one cache, with our margin.
 	fetch := tokenFunc(func() (*oauth2.Token, error) {
+		// The client secret never travels in clear text to a host on the network.
+		if err := CheckKeyURL(cc.TokenURL, cfg.AllowHTTPHosts); err != nil {
+			return nil, fmt.Errorf("service token for %s: OIDC_TOKEN_URL: %w", id, err)
+		}
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		tok, err := cc.Token(ctx)

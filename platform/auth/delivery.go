@@ -38,6 +38,9 @@ type DeliveryConfig struct {
 	IssuerURL string `env:"EVENTS_OIDC_ISSUER_URL, default=https://kubernetes.default.svc.cluster.local"`
 	// JWKSURL is where the issuer's keys are; empty: read from its discovery document.
 	JWKSURL string `env:"EVENTS_OIDC_JWKS_URL"`
+	// AllowHTTPHosts are hosts whose discovery document and keys may be fetched over plain
+	// http besides loopback, cluster-local and *.test names (CheckKeyURL).
+	AllowHTTPHosts []string `env:"EVENTS_OIDC_ALLOW_HTTP_HOSTS"`
 	// Audience is what deliveries to this function must be addressed to; empty:
 	// ServiceAudience(namespace, service), which the Triggers and PingSources name.
 	Audience string `env:"EVENTS_OIDC_AUDIENCE"`
@@ -56,6 +59,16 @@ type DeliveryConfig struct {
 func (c DeliveryConfig) Validate() error {
 	if !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		return fmt.Errorf("EVENTS_OIDC_ISSUER_URL must be an http(s) URL, got %q", c.IssuerURL)
+	}
+	if c.JWKSURL != "" {
+		if err := CheckKeyURL(c.JWKSURL, c.AllowHTTPHosts); err != nil {
+			return fmt.Errorf("EVENTS_OIDC_JWKS_URL: %w", err)
+		}
+		return nil
+	}
+	// The discovery document says where the keys are: it must come as safely as they do.
+	if err := CheckKeyURL(c.IssuerURL, c.AllowHTTPHosts); err != nil {
+		return fmt.Errorf("EVENTS_OIDC_ISSUER_URL: its discovery document and keys: %w (set EVENTS_OIDC_ALLOW_HTTP_HOSTS)", err)
 	}
 	return nil
 }
@@ -149,7 +162,8 @@ func NewDeliveryVerifier(cfg DeliveryConfig, audience, namespace string, client 
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	ks := &keySet{url: cfg.JWKSURL, issuer: cfg.IssuerURL, client: client, minRefresh: 10 * time.Second}
+	ks := &keySet{url: cfg.JWKSURL, issuer: cfg.IssuerURL, client: guardRedirects(client, cfg.AllowHTTPHosts), minRefresh: 10 * time.Second,
+		allowHTTP: cfg.AllowHTTPHosts}
 	d := &DeliveryVerifier{issuer: cfg.IssuerURL, namespace: namespace, keys: ks, skew: 30 * time.Second, now: time.Now}
 	return d.ForAudience(audience), nil
 }

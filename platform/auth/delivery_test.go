@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -204,3 +205,22 @@ func TestCachedDeliveryTokenKeepsItsAudience(t *testing.T) {
 		require.Error(t, err)
 	}
 }
+
+// TestClientSecretNeverOverPlainHTTP: a function sends its client secret to a token endpoint
+// on the network only over https.
+func TestClientSecretNeverOverPlainHTTP(t *testing.T) {
+	t.Parallel()
+	called := false
+	client := &http.Client{Transport: roundTripper(func(*http.Request) (*http.Response, error) {
+		called = true
+		return nil, errors.New("must not be reached")
+	})}
+	src := auth.NewTokenSource(auth.ClientConfig{ClientSecret: "s3cret", TokenURL: "http://keycloak.example.com/token"}, "", "reservations-api", client)
+	_, err := src.Token()
+	require.ErrorContains(t, err, "OIDC_TOKEN_URL")
+	assert.False(t, called, "the secret went out")
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

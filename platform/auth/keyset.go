@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +22,9 @@ import (
 type keySet struct {
 	url        string // empty: read jwks_uri from the issuer's discovery document first
 	issuer     string
-	client     *http.Client
+	client     *http.Client // through guardRedirects: a redirect is held to the https rule too
 	minRefresh time.Duration
+	allowHTTP  []string // hosts whose keys may come over plain http besides the built-in ones
 
 	mu          sync.RWMutex // guards keys and lastRefresh; never held across a fetch
 	keys        jose.JSONWebKeySet
@@ -112,6 +115,9 @@ func (s *keySet) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 		if doc.Issuer != s.issuer || doc.JWKSURI == "" {
 			return set, fmt.Errorf("discover the issuer: %s names issuer %q and keys %q, want issuer %q", where, doc.Issuer, doc.JWKSURI, s.issuer)
 		}
+		if err := CheckKeyURL(doc.JWKSURI, s.allowHTTP); err != nil {
+			return set, fmt.Errorf("discover the issuer: %s: jwks_uri: %w", where, err)
+		}
 		s.url = doc.JWKSURI
 	}
 	if err := s.get(ctx, s.url, &set); err != nil {
@@ -122,6 +128,9 @@ func (s *keySet) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 
 // get decodes the JSON document at url into v.
 func (s *keySet) get(ctx context.Context, url string, v any) error {
+	if err := CheckKeyURL(url, s.allowHTTP); err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -138,4 +147,73 @@ func (s *keySet) get(ctx context.Context, url string, v any) error {
 		return fmt.Errorf("decode %s: %w", url, err)
 	}
 	return nil
+}
+
+// CheckKeyURL tells whether keys may be fetched from raw. Whoever can change a key set in
+// transit can sign any token, so keys come over https — except from hosts whose traffic never
+// leaves a network the operator controls: loopback (localhost, *.localhost, 127.0.0.0/8,
+// ::1), the cluster's own Service names (*.svc, *.svc.cluster.local), the reserved test
+// names (*.test, RFC 6761, never in public DNS: tests reach them in-process), and the hosts
+// listed in allowHTTP (OIDC_ALLOW_HTTP_HOSTS, EVENTS_OIDC_ALLOW_HTTP_HOSTS; docs/security.md).
+func CheckKeyURL(raw string, allowHTTP []string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if plainHTTPAllowed(u.Hostname(), allowHTTP) {
+			return nil
+		}
+		return fmt.Errorf("%s must be https: keys fetched over plain http can be replaced on the way, and with them every token "+
+			"(http is allowed for loopback, *.svc and *.svc.cluster.local, *.test and the hosts listed in the ALLOW_HTTP_HOSTS setting)", raw)
+	default:
+		return fmt.Errorf("%s must be an https URL", raw)
+	}
+}
+
+// plainHTTPAllowed implements CheckKeyURL's exceptions for host (no port).
+func plainHTTPAllowed(host string, allowHTTP []string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Unmap().IsLoopback() {
+			return true
+		}
+	}
+	for _, suffix := range []string{".localhost", ".svc", ".svc.cluster.local", ".test"} {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	if host == "localhost" {
+		return true
+	}
+	for _, h := range allowHTTP {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" && h == host {
+			return true
+		}
+	}
+	return false
+}
+
+// guardRedirects returns a copy of client that follows a redirect only to a URL CheckKeyURL
+// accepts: an https key URL must not hand over to plain http.
+func guardRedirects(client *http.Client, allowHTTP []string) *http.Client {
+	guarded := *client
+	next := client.CheckRedirect
+	guarded.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := CheckKeyURL(req.URL.String(), allowHTTP); err != nil {
+			return fmt.Errorf("redirected: %w", err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &guarded
 }

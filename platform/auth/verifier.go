@@ -36,6 +36,9 @@ type Config struct {
 	Skew time.Duration `env:"OIDC_CLOCK_SKEW, default=30s"`
 	// KeyRefreshInterval bounds how often an unknown key id may refetch the JWKS.
 	KeyRefreshInterval time.Duration `env:"OIDC_KEY_REFRESH_INTERVAL, default=10s"`
+	// AllowHTTPHosts are hosts whose keys may be fetched over plain http besides loopback,
+	// cluster-local and *.test names (CheckKeyURL) — a development Keycloak, say.
+	AllowHTTPHosts []string `env:"OIDC_ALLOW_HTTP_HOSTS"`
 }
 
 // Validate checks the settings.
@@ -59,6 +62,12 @@ func (c Config) Validate() error {
 	}
 	if c.KeyRefreshInterval < 0 {
 		return fmt.Errorf("OIDC_KEY_REFRESH_INTERVAL must not be negative, got %s", c.KeyRefreshInterval)
+	}
+	if err := CheckKeyURL(c.JWKS(), c.AllowHTTPHosts); err != nil {
+		if c.JWKSURL == "" {
+			return fmt.Errorf("OIDC_ISSUER_URL: the keys below it: %w (set OIDC_JWKS_URL or OIDC_ALLOW_HTTP_HOSTS)", err)
+		}
+		return fmt.Errorf("OIDC_JWKS_URL: %w", err)
 	}
 	return nil
 }
@@ -104,7 +113,8 @@ func NewVerifier(cfg Config, client *http.Client) (*Verifier, error) {
 	if cfg.KeyRefreshInterval == 0 {
 		cfg.KeyRefreshInterval = 10 * time.Second
 	}
-	ks := &keySet{url: cfg.JWKS(), client: client, minRefresh: cfg.KeyRefreshInterval}
+	ks := &keySet{url: cfg.JWKS(), client: guardRedirects(client, cfg.AllowHTTPHosts), minRefresh: cfg.KeyRefreshInterval,
+		allowHTTP: cfg.AllowHTTPHosts}
 	v := oidc.NewVerifier(cfg.IssuerURL, ks, &oidc.Config{
 		ClientID:             cfg.Audience,
 		SupportedSigningAlgs: cfg.Algorithms,

@@ -1,8 +1,9 @@
 // Package idempotency makes a mutating POST safe to retry: with an Idempotency-Key header,
 // the first response is stored and replayed byte for byte to every repetition of the same
 // request; the same key with a different body answers 422, and while the first request is
-// still running 409. Keys are scoped per caller (the token's subject, or the client address
-// for anonymous callers such as guest bookings) and kept at least TTL.
+// still running 409. Keys are scoped per caller (the token's subject, or for anonymous callers
+// such as guest bookings the client address the gateway decided on, platform.ClientAddress)
+// and kept at least TTL.
 package idempotency
 
 import (
@@ -13,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -73,8 +73,13 @@ func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 			return platform.Invalid("the Idempotency-Key must be 1 to 255 visible ASCII characters")
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, platform.DefaultMaxBodyBytes))
-		if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
 			return platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", platform.DefaultMaxBodyBytes)
+		case err != nil:
+			// The body did not arrive (a read timeout: the server answers 408 itself).
+			return platform.Invalid("the request body could not be read")
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
@@ -170,20 +175,15 @@ func (k *Keys) Purge(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), err
 }
 
-// scopeOf is whose keys a request's key is among: the caller's subject, else the client
-// address the gateway saw (X-Forwarded-For's first hop) or the peer address.
+// scopeOf is whose keys a request's key is among: the caller's subject, else the client's
+// address as the gateway decided it. Never X-Forwarded-For or the peer alone: on Knative the
+// peer of every request is the pod's queue-proxy, so all anonymous callers would share one
+// scope, and X-Forwarded-For's first entry is whatever the client wrote.
 func scopeOf(r *http.Request) string {
 	if c := platform.CallerFrom(r.Context()); !c.Anonymous() {
 		return "sub:" + c.Subject
 	}
-	if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
-		return "anon:" + strings.TrimSpace(strings.Split(fwd, ",")[0])
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "anon:" + host
+	return "anon:" + platform.ClientAddress(r)
 }
 
 // recorder captures a response to store it before sending it.

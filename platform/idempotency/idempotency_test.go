@@ -165,3 +165,63 @@ func TestInvalidKeyAndPurge(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
 }
+
+// anonymous posts like a guest reaching a function on Knative through the gateway: the peer
+// is the pod's queue-proxy, X-Forwarded-For names the gateway's own peer (what it used to
+// send), and client is the address the gateway decided on.
+func anonymous(h http.Handler, key, body, client string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(idempotency.Header, key)
+	req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	if client != "" {
+		req.Header.Set(platform.ClientAddressHeader, client)
+	}
+	req.RemoteAddr = "127.0.0.1:51234"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestAnonymousCallersDoNotShareAScope is the shared-scope finding of issue 11: on Knative
+// every anonymous caller arrived from the queue-proxy with the same X-Forwarded-For, so all
+// shared one scope — a second guest using the same Idempotency-Key and body got the first
+// guest's booking replayed. Scopes now follow the gateway's client address.
+func TestAnonymousCallersDoNotShareAScope(t *testing.T) {
+	t.Parallel()
+	o, h, db := setup(t, 0)
+	first := anonymous(h, "guest-booking-1", `{"car":"any"}`, "203.0.113.10")
+	require.Equal(t, http.StatusCreated, first.Code)
+
+	other := anonymous(h, "guest-booking-1", `{"car":"any"}`, "198.51.100.20")
+	assert.Equal(t, http.StatusCreated, other.Code)
+	assert.NotEqual(t, "true", other.Header().Get("Idempotent-Replayed"), "another guest must not get the first guest's answer")
+	assert.NotEqual(t, first.Body.String(), other.Body.String())
+	assert.EqualValues(t, 2, o.runs.Load())
+	assert.Equal(t, 2, count(t, db))
+
+	again := anonymous(h, "guest-booking-1", `{"car":"any"}`, "203.0.113.10")
+	assert.Equal(t, "true", again.Header().Get("Idempotent-Replayed"), "the same guest's retry is still replayed")
+	assert.Equal(t, first.Body.String(), again.Body.String())
+	assert.Equal(t, 2, count(t, db))
+}
+
+// TestForwardedForCannotEnterAnotherScope: X-Forwarded-For is whatever a client writes; a
+// caller naming another's address in it must not land in that caller's scope (and get its
+// stored answer).
+func TestForwardedForCannotEnterAnotherScope(t *testing.T) {
+	t.Parallel()
+	_, h, db := setup(t, 0)
+	victim := post(h, "victims-key", `{"a":1}`) // from 192.0.2.1
+	require.Equal(t, http.StatusCreated, victim.Code)
+
+	req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(`{"a":1}`))
+	req.Header.Set(idempotency.Header, "victims-key")
+	req.Header.Set("X-Forwarded-For", "192.0.2.1")
+	req.RemoteAddr = "203.0.113.9:4000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.NotEqual(t, "true", rec.Header().Get("Idempotent-Replayed"))
+	assert.NotEqual(t, victim.Body.String(), rec.Body.String())
+	assert.Equal(t, 2, count(t, db))
+}

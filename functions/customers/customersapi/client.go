@@ -37,11 +37,21 @@ func (c *Client) ApplicantEligibility(ctx context.Context, a Applicant) (Eligibi
 	return out, err
 }
 
-// Register registers a customer (POST /api/customers; public) and returns the new record's
-// id, email and status. An email already registered is a 409 *platform.CallError; an
-// invalid registration a 400 one naming every bad field.
+// Register registers an account (POST /api/customers; public) and returns the new record's
+// id, email and status. The account must verify its address before it can book. An email
+// already registered is a 409 *platform.CallError; an invalid registration a 400 one naming
+// every bad field.
 func (c *Client) Register(ctx context.Context, r Registration) (Customer, error) {
 	var out Customer
 	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix, r, &out)
+	return out, err
+}
+
+// RegisterGuest registers the guest of a guest booking (POST /api/customers/guests) with the
+// very rules of Register; a guest gets no welcome mail (its booking sends its mail) and no
+// account to verify. Callers: reservations-api (and admins). Errors as Register's.
+func (c *Client) RegisterGuest(ctx context.Context, r Registration) (Customer, error) {
+	var out Customer
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/guests", r, &out)
 	return out, err
 }

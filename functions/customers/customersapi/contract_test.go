@@ -190,6 +190,36 @@ func TestRegister(t *testing.T) {
 	assert.ElementsMatch(t, []string{"email", "address.postalCode"}, fields(requireError(t, err, http.StatusBadRequest).Problem))
 }
 
+// TestRegisterGuest: a guest booking's registration, as reservations-api makes it: the
+// rules of Register, the answers of Register; no other function may register a guest.
+func TestRegisterGuest(t *testing.T) {
+	t.Parallel()
+	f := newFunction(t)
+	client := f.clientAs("reservations-api")
+	ctx := context.Background()
+	reg := customersapi.Registration{FirstName: "Gina", LastName: "Gast", Email: "gina.guest@example.com", Phone: "+49 30 1234567",
+		DateOfBirth: "1990-01-01", Address: customersapi.Address{Street: "Teststraße 1", PostalCode: "10115", City: "Berlin"},
+		Licence: &customersapi.Licence{Number: "B1234567", IssuingCountry: "DE", IssueDate: "2010-01-01", ExpiryDate: "2040-01-01"}}
+
+	c, err := client.RegisterGuest(ctx, reg)
+	require.NoError(t, err)
+	assert.Equal(t, customersapi.Customer{ID: c.ID, Email: "gina.guest@example.com", Status: "active"}, c)
+
+	_, err = client.RegisterGuest(ctx, reg)
+	requireError(t, err, http.StatusConflict)
+
+	bad := reg
+	bad.FirstName = "Click https://evil.example"
+	_, err = client.RegisterGuest(ctx, bad)
+	assert.Equal(t, []string{"firstName"}, fields(requireError(t, err, http.StatusBadRequest).Problem))
+
+	reg.Email = "other.guest@example.com"
+	_, err = f.clientAs("payments-api").RegisterGuest(ctx, reg)
+	requireError(t, err, http.StatusForbidden)
+	_, err = f.clientAs("").RegisterGuest(ctx, reg)
+	requireError(t, err, http.StatusUnauthorized)
+}
+
 // TestRefusedCallers: customers-api admits reservations-api's identity to the eligibility
 // checks only; any other function gets 403, a call without identity 401 — each one
 // *platform.CallError.

@@ -1,0 +1,57 @@
+package notifier
+
+import (
+	"regexp"
+	"strings"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/orangecarrental/orange/events"
+)
+
+// The kinds of customer customers-api registers (events.Customer.Kind). Events recorded
+// before kinds existed carry none: they were all accounts.
+const (
+	kindAccount = "account"
+	kindGuest   = "guest"
+)
+
+// tokenPattern is what a verification token may look like (customers-api makes 26 base32
+// characters): anything else in an event would be text put into a mail, so it is refused.
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,100}$`)
+
+// customerMail decides which mail customer event e sends, if any, and the verification link
+// it carries (issue 11: registration was a phishing relay, and a guest got an account's
+// welcome):
+//   - customer.registered of an account: the welcome, with the link that verifies the
+//     address when the event carries a token (events from before verification carry none);
+//   - customer.registered of a guest: nothing. A guest booking registers the guest; its mails
+//     are the booking's (confirmation, cancellation), not an account's welcome;
+//   - customer.updated with a token (an account's new address): the link that verifies it;
+//   - anything else: nothing.
+//
+// An unknown kind or a malformed token is refused for good (dead letter).
+func (s *Service) customerMail(e cloudevents.Event) (tmpl, link string, err error) {
+	c, err := events.DecodeData[events.Customer](e)
+	if err != nil {
+		return "", "", err
+	}
+	if c.Kind != "" && c.Kind != kindAccount && c.Kind != kindGuest {
+		return "", "", events.Permanentf("%s: unknown customer kind %q", e.Type(), c.Kind)
+	}
+	if c.VerificationToken != "" {
+		if !tokenPattern.MatchString(c.VerificationToken) {
+			return "", "", events.Permanentf("%s: malformed verification token", e.Type())
+		}
+		link = strings.TrimRight(s.cfg.LinkBase, "/") + "/verify-email#token=" + c.VerificationToken
+	}
+	switch {
+	case c.Kind == kindGuest:
+		return "", "", nil
+	case e.Type() == events.CustomerRegistered:
+		return welcome, link, nil
+	case link != "":
+		return verifyAddress, link, nil
+	}
+	return "", "", nil
+}

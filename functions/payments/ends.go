@@ -1,0 +1,66 @@
+package payments
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// lockReservation serializes, until tx ends, what payments does for one reservation: its
+// authorization, its return or end, its invoice — always taken before the payment's row
+// lock, so the paths never wait for each other in opposite orders. An authorization and the
+// reservation's end therefore never pass each other unseen (the end finds the payment, or
+// the authorization finds the end), and concurrent invoices of one reservation queue
+// instead of racing to the unique constraint.
+func lockReservation(ctx context.Context, tx pgx.Tx, reservationID string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('payments.reservation'), hashtext($1::text))`, reservationID)
+	return err
+}
+
+// reservationEnd is a reservation that was cancelled (with its fee) or expired.
+type reservationEnd struct {
+	status   string
+	feeCents int64
+}
+
+// recordEnd remembers in tx that a reservation ended; the first end recorded stays.
+func recordEnd(ctx context.Context, tx pgx.Tx, reservationID string, end reservationEnd) error {
+	_, err := tx.Exec(ctx, `INSERT INTO payments.reservation_ends (reservation_id, status, fee_cents) VALUES ($1, $2, $3)
+		ON CONFLICT (reservation_id) DO NOTHING`, reservationID, end.status, end.feeCents)
+	return err
+}
+
+// endOf returns how a reservation ended, if payments has heard of it.
+func endOf(ctx context.Context, tx pgx.Tx, reservationID string) (reservationEnd, bool, error) {
+	var e reservationEnd
+	err := tx.QueryRow(ctx, `SELECT status, fee_cents FROM payments.reservation_ends WHERE reservation_id = $1`, reservationID).
+		Scan(&e.status, &e.feeCents)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, false, nil
+	}
+	return e, err == nil, err
+}
+
+// settle applies a reservation's end to its payment p in tx: an authorization is voided, or
+// the cancellation fee is captured from it (the rest released by the capture); money
+// already captured beyond the fee of a cancellation is refunded. Voided, refunded and
+// failed payments need nothing.
+func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservationEnd) (Payment, error) {
+	switch p.Status {
+	case StatusAuthorized:
+		if end.feeCents == 0 {
+			reason := "reservation expired"
+			if end.status == "cancelled" {
+				reason = "free cancellation"
+			}
+			return s.Void(ctx, tx, p.ID, reason)
+		}
+		return s.Capture(ctx, tx, p.ID, min(end.feeCents, p.AuthorizedCents), 0)
+	case StatusCaptured, StatusPartiallyRefunded:
+		if back := p.CapturedCents - p.RefundedCents - end.feeCents; end.status == "cancelled" && back > 0 {
+			return s.Refund(ctx, tx, p.ID, back, "cancellation")
+		}
+	}
+	return p, nil
+}

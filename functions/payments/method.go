@@ -1,0 +1,204 @@
+package payments
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// PaymentMethod is a tokenized card as payments-api shows it: an opaque id (pm_…) that
+// bookings and every event name instead of the card, and what a person recognises the card
+// by. The number and the CVC are never kept, by payments nor by its sandbox provider.
+type PaymentMethod struct {
+	ID        string    `json:"id"`
+	Brand     string    `json:"brand"`
+	Last4     string    `json:"last4"`
+	ExpMonth  int       `json:"expMonth"`
+	ExpYear   int       `json:"expYear"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// MethodInput is the body of POST /api/payments/methods: the card as its holder types it in,
+// or a token the provider's client-side code made of it (the sandbox's tok_success …).
+type MethodInput struct {
+	Card  *CardInput `json:"card,omitempty"`
+	Token string     `json:"token,omitempty"`
+}
+
+// CardInput is a card's details. Validation messages never repeat them.
+type CardInput struct {
+	Number   string `json:"number"`
+	ExpMonth int    `json:"expMonth"`
+	ExpYear  int    `json:"expYear"`
+	CVC      string `json:"cvc"`
+	Holder   string `json:"holder"`
+}
+
+// validMethodID reports whether id is a payment-method id as payments issues them.
+func validMethodID(id string) bool {
+	if len(id) != 35 || !strings.HasPrefix(id, "pm_") {
+		return false
+	}
+	_, err := hex.DecodeString(id[3:])
+	return err == nil && strings.ToLower(id) == id
+}
+
+func newMethodID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "pm_" + hex.EncodeToString(b[:]), nil
+}
+
+// luhn reports whether number (digits only) passes the card-number checksum.
+func luhn(number string) bool {
+	sum := 0
+	for i := range len(number) {
+		d := int(number[len(number)-1-i] - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// CardBrand names the card network of a number by its leading digits.
+func CardBrand(number string) string {
+	switch {
+	case strings.HasPrefix(number, "4"):
+		return "visa"
+	case strings.HasPrefix(number, "34"), strings.HasPrefix(number, "37"):
+		return "amex"
+	case number >= "51" && number < "56", number >= "2221" && number < "2721":
+		return "mastercard"
+	}
+	return "unknown"
+}
+
+func digitsOnly(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validate checks the input and returns the card the provider gets: either card details
+// (the number without spaces and dashes) or a token, never both.
+func (in MethodInput) validate(now time.Time) (Card, []platform.FieldError) {
+	var errs []platform.FieldError
+	add := func(field, reason string) { errs = append(errs, platform.FieldError{Field: field, Reason: reason}) }
+	switch {
+	case in.Card == nil && in.Token == "":
+		add("card", "required: the card's number, expMonth, expYear, cvc and holder (or a provider token in token)")
+		return Card{}, errs
+	case in.Card != nil && in.Token != "":
+		add("token", "give either card or token, not both")
+		return Card{}, errs
+	case in.Token != "":
+		if len(in.Token) > 100 || !strings.HasPrefix(in.Token, "tok_") {
+			add("token", "must be a provider token (tok_…) of at most 100 characters")
+		}
+		return Card{Token: in.Token}, errs
+	}
+	c := *in.Card
+	number := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
+	if !digitsOnly(number) || len(number) < 12 || len(number) > 19 || !luhn(number) {
+		add("card.number", "must be a card number of 12 to 19 digits")
+	}
+	if c.ExpMonth < 1 || c.ExpMonth > 12 {
+		add("card.expMonth", "must be a month from 1 to 12")
+	}
+	year := now.Year()
+	switch {
+	case c.ExpYear < year || c.ExpYear > year+20:
+		add("card.expYear", fmt.Sprintf("must be a four-digit year from %d to %d", year, year+20))
+	case c.ExpYear == year && c.ExpMonth >= 1 && c.ExpMonth < int(now.Month()):
+		add("card.expMonth", "the card has expired")
+	}
+	if !digitsOnly(c.CVC) || len(c.CVC) < 3 || len(c.CVC) > 4 {
+		add("card.cvc", "must be 3 or 4 digits")
+	}
+	holder := strings.TrimSpace(c.Holder)
+	if holder == "" || utf8.RuneCountInString(holder) > 100 || !utf8.ValidString(holder) || strings.ContainsFunc(holder, unicode.IsControl) {
+		add("card.holder", "required: the name on the card, at most 100 characters")
+	}
+	return Card{Number: number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CVC: c.CVC, Holder: holder}, errs
+}
+
+const methodColumns = `id, brand, last4, exp_month, exp_year, created_at`
+
+func scanMethod(row pgx.Row) (PaymentMethod, error) {
+	var m PaymentMethod
+	err := row.Scan(&m.ID, &m.Brand, &m.Last4, &m.ExpMonth, &m.ExpYear, &m.CreatedAt)
+	return m, err
+}
+
+// CreateMethod has the provider tokenize card and keeps the provider's token under a new
+// payment-method id, bound to customerID when it is not empty (a signed-in customer's own
+// card). A card the provider refuses is a *Decline.
+func (s *Store) CreateMethod(ctx context.Context, card Card, customerID string) (PaymentMethod, error) {
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	t, err := s.provider.Tokenize(pctx, card)
+	if err != nil {
+		return PaymentMethod{}, err
+	}
+	id, err := newMethodID()
+	if err != nil {
+		return PaymentMethod{}, err
+	}
+	var customer any
+	if customerID != "" {
+		customer = customerID
+	}
+	return scanMethod(s.db.Pool.QueryRow(ctx, `INSERT INTO payments.payment_methods
+		(id, customer_id, provider, provider_token, brand, last4, exp_month, exp_year)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+methodColumns,
+		id, customer, s.provider.Name(), t.Token, t.Brand, t.Last4, t.ExpMonth, t.ExpYear))
+}
+
+// errUnusableMethod is a payment method that does not exist, belongs to another customer or
+// another provider: the authorization fails as invalid_payment_method.
+var errUnusableMethod = errors.New("invalid_payment_method")
+
+// useMethod returns the provider token of payment method id for customerID's payment,
+// binding an unbound method to the customer in tx; errUnusableMethod when it cannot pay.
+func (s *Store) useMethod(ctx context.Context, tx pgx.Tx, id, customerID string) (string, error) {
+	if !validMethodID(id) {
+		return "", errUnusableMethod
+	}
+	var token string
+	err := tx.QueryRow(ctx, `UPDATE payments.payment_methods SET customer_id = $2
+		WHERE id = $1 AND (customer_id IS NULL OR customer_id = $2) AND provider = $3
+		RETURNING provider_token`, id, customerID, s.provider.Name()).Scan(&token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errUnusableMethod
+	}
+	return token, err
+}
+
+// MethodTTL is how long a payment method nobody used stays unbound before it is purged.
+const MethodTTL = 24 * time.Hour
+
+// PurgeUnusedMethods deletes the unbound payment methods older than MethodTTL.
+func (s *Store) PurgeUnusedMethods(ctx context.Context) (int64, error) {
+	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM payments.payment_methods
+		WHERE customer_id IS NULL AND created_at < now() - $1 * interval '1 millisecond'`, MethodTTL.Milliseconds())
+	return tag.RowsAffected(), err
+}

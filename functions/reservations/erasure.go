@@ -1,0 +1,95 @@
+package reservations
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// ReasonErased replaces the cancel reason a person wrote once the customer is erased.
+const ReasonErased = "erased"
+
+// systemReasons are the cancel reasons reservations itself writes (codes, not what a person
+// typed): an erasure keeps them.
+var systemReasons = []string{"", ReasonPaymentDeclined, ReasonErased}
+
+// lockCustomerSQL serializes an erasure with the bookings of the same customer in flight:
+// each holds it until its transaction ends, so a booking either commits before the erasure
+// (which then scrubs it) or finds the customer erased (and is refused).
+const lockCustomerSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.customer'), hashtext($1::text))`
+
+const (
+	erasedSQL    = `SELECT EXISTS (SELECT 1 FROM reservations.erased_customers WHERE customer_id = $1)`
+	tombstoneSQL = `INSERT INTO reservations.erased_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING`
+)
+
+// scrubReservationsSQL removes the person from their bookings: the email the public lookup
+// compared with (so the old address finds nothing) and the reasons a person wrote. The
+// bookings stay — ids, vehicle, period, amounts — and keep their version: nothing about the
+// booking changed, so no event is recorded. Rows already scrubbed are not touched.
+const scrubReservationsSQL = `UPDATE reservations.reservations SET customer_email = '',
+	cancel_reason = CASE WHEN cancel_reason = ANY($2) THEN cancel_reason ELSE $3 END
+WHERE customer_id = $1 AND (customer_email <> '' OR NOT cancel_reason = ANY($2))`
+
+// scrubReasonsSQL does the same for the reasons in the reservation events this function
+// keeps in its outbox (events.ScrubOutbox takes care of the personal fields).
+const scrubReasonsSQL = `UPDATE reservations.outbox SET data = jsonb_set(data, '{reason}', to_jsonb($3::text))
+WHERE data->>'customerId' = $1 AND data ? 'reason' AND NOT (data->>'reason') = ANY($2)`
+
+// forgetGuestHoldsSQL deletes the guest-hold records of the customer's bookings: the
+// mailbox's hash (computable from the address) and the client address. The limits lose
+// nothing that matters: an erased customer cannot book any more.
+const forgetGuestHoldsSQL = `DELETE FROM reservations.guest_holds
+WHERE reservation_id IN (SELECT id FROM reservations.reservations WHERE customer_id = $1)`
+
+// eraseCustomer applies customer.erased inside tx: it scrubs what reservations holds of the
+// customer (bookings, guest-hold records, stored events) and records the erasure, so a booking in flight cannot
+// bring the email back. A repeat changes nothing.
+func eraseCustomer(ctx context.Context, tx pgx.Tx, customerID string) error {
+	if _, err := tx.Exec(ctx, lockCustomerSQL, customerID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, tombstoneSQL, customerID); err != nil {
+		return err
+	}
+	rows, err := tx.Exec(ctx, scrubReservationsSQL, customerID, systemReasons, ReasonErased)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, forgetGuestHoldsSQL, customerID); err != nil {
+		return err
+	}
+	reasons, err := tx.Exec(ctx, scrubReasonsSQL, customerID, systemReasons, ReasonErased)
+	if err != nil {
+		return err
+	}
+	stored, err := events.ScrubOutbox(ctx, tx, Migrations.Schema, customerID)
+	if err != nil {
+		return err
+	}
+	platform.LoggerFrom(ctx).InfoContext(ctx, "customer erased", slog.String("customer", customerID),
+		slog.Int64("reservations", rows.RowsAffected()), slog.Int64("eventReasons", reasons.RowsAffected()),
+		slog.Int64("events", stored))
+	return nil
+}
+
+// refuseErased is a booking's check, inside its transaction, that the customer has not been
+// erased meanwhile (customers-api refuses an erased customer's eligibility; this closes the
+// window between that answer and the commit).
+func refuseErased(ctx context.Context, tx pgx.Tx, customerID string) error {
+	if _, err := tx.Exec(ctx, lockCustomerSQL, customerID); err != nil {
+		return err
+	}
+	var erased bool
+	if err := tx.QueryRow(ctx, erasedSQL, customerID).Scan(&erased); err != nil {
+		return err
+	}
+	if erased {
+		return platform.Conflict("customer %s has been erased; an erased customer cannot book", customerID)
+	}
+	return nil
+}
