@@ -33,6 +33,8 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 			platform.LoggerFrom(ctx).InfoContext(ctx, "purged", "idempotencyKeys", n, "paymentMethods", m)
 		}
 		return nil, err
+	case events.CustomerErased:
+		return nil, s.onErased(ctx, tx, e)
 	default:
 		return nil, nil // not ours: acknowledged
 	}
@@ -173,5 +175,21 @@ func (s *Service) onEnded(ctx context.Context, tx pgx.Tx, reservationID string, 
 		return err
 	}
 	_, err = s.store.settle(ctx, tx, p, end)
+	return err
+}
+
+// onErased forgets an erased customer's payment methods: the provider's token and what named
+// the card (brand, last four digits, expiry). Payments and invoices stay, by id and amount,
+// as the books must; an authorization that names a forgotten method fails as
+// invalid_payment_method, so an erased customer's card can never be charged again.
+func (s *Service) onErased(ctx context.Context, tx pgx.Tx, e cloudevents.Event) error {
+	erasure, err := events.DecodeData[events.CustomerErasure](e)
+	if err != nil {
+		return err
+	}
+	if !validUUID(erasure.CustomerID) {
+		return events.Permanentf("%s: customerId must be a UUID", e.Type())
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM payments.payment_methods WHERE customer_id = $1`, erasure.CustomerID)
 	return err
 }

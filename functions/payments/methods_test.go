@@ -139,6 +139,44 @@ func TestPaymentMethodsPayOnlyForTheirCustomer(t *testing.T) {
 	assert.Equal(t, "invalid_payment_method", p.FailureReason)
 }
 
+// TestErasureForgetsPaymentMethods: after customer.erased the customer's cards are gone —
+// no provider token, brand, last four digits or expiry of theirs is kept — and a booking that
+// names one of them fails without reaching the provider; other customers' cards stay, and a
+// redelivery changes nothing.
+func TestErasureForgetsPaymentMethods(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	r := a.do("alice", http.MethodPost, "/api/payments/methods", `{"token":"tok_success"}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	alices := decode[payments.PaymentMethod](t, r).ID
+	r = a.do("bob", http.MethodPost, "/api/payments/methods", `{"token":"tok_success"}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	bobs := decode[payments.PaymentMethod](t, r).ID
+
+	erasure := events.CustomerErasure{CustomerID: devissuer.CustomerAlice, Version: 9}
+	id := uuid.NewString()
+	require.Equal(t, http.StatusAccepted, a.deliver(id, events.CustomerErased, erasure).status)
+	require.Equal(t, http.StatusOK, a.deliver(id, events.CustomerErased, erasure).status, "a redelivery is a duplicate")
+	var left []string
+	rows, err := a.db.Pool.Query(context.Background(), `SELECT id FROM payments.payment_methods WHERE customer_id = $1`, devissuer.CustomerAlice)
+	require.NoError(t, err)
+	left, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Empty(t, left, "the erased customer's payment methods")
+
+	before := a.ops("authorize")
+	res := a.booking(5000, alices)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusFailed, p.Status)
+	assert.Equal(t, "invalid_payment_method", p.FailureReason)
+	assert.Equal(t, before, a.ops("authorize"), "a forgotten card never reaches the provider")
+
+	var bob int
+	require.NoError(t, a.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM payments.payment_methods WHERE id = $1`, bobs).Scan(&bob))
+	assert.Equal(t, 1, bob, "another customer's card stays")
+}
+
 // TestUnusedPaymentMethodsArePurged: the ping deletes unbound methods older than a day and
 // keeps bound ones and new ones.
 func TestUnusedPaymentMethodsArePurged(t *testing.T) {

@@ -149,6 +149,7 @@ func (s *Service) Routes() []platform.Route {
 		platform.Trigger("payments-api-reservation-completed"),
 		platform.Trigger("payments-api-reservation-cancelled"),
 		platform.Trigger("payments-api-reservation-expired"),
+		platform.Trigger("payments-api-customer-erased"),
 		platform.PingSource("payments-key-purge"),
 	)
 	w := s.keys.Wrap
