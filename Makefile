@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOFILES  = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './.data/*')
 
-.PHONY: run build test lint bench
+.PHONY: run build test lint bench fuzz
 
 run: build
 	./bin/orange dev
@@ -30,6 +30,28 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./cmd/locations-api/
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./functions/locations/
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./events/
-	$(GO) test -run '^$$' -bench . ./events/broker/
+	$(GO) test -v -run '^$$' -bench . ./events/broker/ # -v: the ratio lines (durable queues too)
+
+# Fuzzing: each target for FUZZTIME, one after the other (`make test` replays their seed
+# corpora, f.Add and testdata/fuzz/, without -fuzz). make fuzz FUZZTIME=5m for a longer run.
+FUZZTIME ?= 20s
+FUZZ_TARGETS = \
+	./platform/:FuzzDecodeJSON \
+	./platform/:FuzzIfMatch \
+	./platform/auth/:FuzzUnverifiedIssuer \
+	./platform/auth/:FuzzBearer \
+	./platform/auth/:FuzzVerify \
+	./events/:FuzzReceiver \
+	./events/broker/:FuzzTriggerFilter \
+	./functions/customers/:FuzzParseFilter \
+	./functions/locations/:FuzzParseFilter \
+	./functions/fleet/:FuzzParseSearch
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 -include knative.mk

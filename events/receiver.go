@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
@@ -117,7 +118,37 @@ func decode(w http.ResponseWriter, r *http.Request) (*cloudevents.Event, error) 
 	if err := e.Validate(); err != nil {
 		return nil, platform.Invalid("invalid CloudEvent: " + err.Error())
 	}
+	if err := checkStrings(e); err != nil {
+		return nil, platform.Invalid("invalid CloudEvent: " + err.Error())
+	}
 	return e, nil
+}
+
+// checkStrings holds e's string attributes to the CloudEvents type system: Unicode without
+// control characters (U+0000–U+001F, U+007F–U+009F). sdk-go lets invalid UTF-8 and NUL
+// through, which PostgreSQL refuses to store: the inbox insert failed with a 500 and the
+// Broker retried an event that can never be processed.
+func checkStrings(e *cloudevents.Event) error {
+	attrs := [][2]string{
+		{"id", e.ID()}, {"source", e.Source()}, {"type", e.Type()}, {"subject", e.Subject()},
+		{"datacontenttype", e.DataContentType()}, {"dataschema", e.DataSchema()},
+	}
+	for name, v := range e.Extensions() {
+		if s, ok := v.(string); ok {
+			attrs = append(attrs, [2]string{name, s})
+		}
+	}
+	for _, a := range attrs {
+		if !utf8.ValidString(a[1]) {
+			return fmt.Errorf("%s is not valid UTF-8", a[0])
+		}
+		for _, r := range a[1] {
+			if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+				return fmt.Errorf("%s holds the control character %U", a[0], r)
+			}
+		}
+	}
+	return nil
 }
 
 // DecodeData unmarshals e's data into the payload struct of its type, refusing (as a

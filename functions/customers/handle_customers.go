@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
@@ -99,6 +100,12 @@ func parseFilter(q url.Values) (Filter, error) {
 	}
 	if len(f.NameTerms) > 5 || len(q.Get("name")) > 200 {
 		errs.add("name", "at most 5 words and 200 characters")
+	}
+	// PostgreSQL refuses such text as a query argument: the search failed with a 500.
+	for _, key := range []string{"name", "email"} {
+		if v := q.Get(key); !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			errs.add(key, "must be valid UTF-8 without NUL characters")
+		}
 	}
 	if f.Status != "" && !f.Status.valid() {
 		errs.add("status", "must be active, suspended, blocked or erased")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/orangecarrental/orange/platform"
 )
@@ -35,6 +36,10 @@ func parseFilter(q url.Values) (Filter, error) {
 	f := Filter{Status: Status(strings.ToLower(q.Get("status"))), City: strings.TrimSpace(q.Get("city"))}
 	if f.Status != "" && !f.Status.valid() {
 		return Filter{}, platform.Invalid("invalid status filter", platform.FieldError{Field: "status", Reason: "must be active, closed or maintenance"})
+	}
+	// PostgreSQL refuses such text as a query argument: the list failed with a 500.
+	if !utf8.ValidString(f.City) || strings.ContainsRune(f.City, 0) {
+		return Filter{}, platform.Invalid("invalid city filter", platform.FieldError{Field: "city", Reason: "must be valid UTF-8 without NUL characters"})
 	}
 	return f, nil
 }

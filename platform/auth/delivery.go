@@ -204,6 +204,9 @@ func (d *DeliveryVerifier) Verify(ctx context.Context, raw string) (platform.Cal
 
 // verifyToken does Verify's work and returns the sender and the token's expiry.
 func (d *DeliveryVerifier) verifyToken(ctx context.Context, raw string, now time.Time) (platform.Caller, time.Time, error) {
+	if !compact(raw) {
+		return platform.Caller{}, time.Time{}, unauthorized("the delivery's token is malformed: not a JWT in compact serialization", nil)
+	}
 	tok, err := d.verifier.Verify(ctx, raw)
 	if err != nil {
 		return platform.Caller{}, time.Time{}, unauthorized("the delivery's token is not valid", err)

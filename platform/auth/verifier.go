@@ -154,6 +154,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (platform.Caller, err
 // verifyToken does Verify's work — signature, issuer, audience, times, roles — and returns
 // the caller and the token's expiry.
 func (v *Verifier) verifyToken(ctx context.Context, raw string, now time.Time) (platform.Caller, time.Time, error) {
+	if !compact(raw) {
+		return platform.Caller{}, time.Time{}, unauthorized("the token is malformed: not a JWT in compact serialization", nil)
+	}
 	tok, err := v.verifier.Verify(ctx, raw)
 	if err != nil {
 		return platform.Caller{}, time.Time{}, unauthorized("the token is not valid", err)
@@ -186,6 +189,15 @@ func (v *Verifier) verifyToken(ctx context.Context, raw string, now time.Time) (
 		caller = platform.Caller{Subject: c.Subject, Username: c.Username, Service: c.AuthorizedParty}
 	}
 	return caller, unix(*c.Expiry), nil
+}
+
+// compact reports whether raw is a JWS in compact serialization, the only form a JWT takes
+// (RFC 7519 §1): three base64url parts. go-jose (under go-oidc) also parses the JWS JSON
+// serialization, so a signed token re-wrapped as JSON was accepted.
+func compact(raw string) bool {
+	return strings.Count(raw, ".") == 2 && !strings.ContainsFunc(raw, func(r rune) bool {
+		return !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
 }
 
 // ServiceAccountUsername is the username Keycloak gives the service account of client id.
