@@ -28,7 +28,9 @@ import (
 // to, in the same run, a bare Go channel hand-off of small structs and the sdk-go HTTP
 // receiver on loopback (design.md §8: the broker must beat the receiver 10×). Each Publish
 // waits for its delivery, so producers run in parallel (64 per CPU) as the relay's
-// aggregates do.
+// aggregates do. The durable queues `orange dev` runs (Options.DB) are measured beside one
+// INSERT per operation on the same server and pool: their ingress alone (the accept rate)
+// and from Publish to both of two Triggers' no-op subscribers (bench_durable_test.go).
 //
 //	go test -run '^$' -bench BenchmarkBroker ./events/broker/
 func BenchmarkBroker(b *testing.B) {
@@ -87,6 +89,18 @@ func BenchmarkBroker(b *testing.B) {
 		benchBroker(b, broker.HTTPDeliverer(tr, sign), auth.ServiceAudience(authtest.Namespace, "worker"))
 		record(b)
 	})
+	b.Run("postgres-insert-baseline", func(b *testing.B) {
+		benchInsertBaseline(b)
+		record(b)
+	})
+	b.Run("durable-ingress-accept", func(b *testing.B) {
+		benchDurableIngress(b)
+		record(b)
+	})
+	b.Run("durable-end-to-end-noop", func(b *testing.B) {
+		benchDurableEndToEnd(b)
+		record(b)
+	})
 	b.Run("go-channel-handoff", func(b *testing.B) {
 		type msg struct {
 			id  int64
@@ -143,6 +157,12 @@ func BenchmarkBroker(b *testing.B) {
 		record(b)
 	})
 
+	if insert := rates[b.Name()+"/postgres-insert-baseline"]; insert > 0 {
+		b.Logf("durable queues (2 Triggers) vs one INSERT per operation: ingress accept %.2f×, end-to-end delivery %.2f×; end-to-end vs the in-memory broker %.3f×, vs the sdk-go receiver %.2f×",
+			rates[b.Name()+"/durable-ingress-accept"]/insert, rates[b.Name()+"/durable-end-to-end-noop"]/insert,
+			rates[b.Name()+"/durable-end-to-end-noop"]/rates[b.Name()+"/broker-noop-consumer"],
+			rates[b.Name()+"/durable-end-to-end-noop"]/rates[b.Name()+"/sdk-go-http-receiver"])
+	}
 	base := rates[b.Name()+"/sdk-go-http-receiver"]
 	if base > 0 {
 		b.Logf("vs the sdk-go receiver: broker to a no-op consumer %.1f×, broker over the in-process HTTP transport %.1f× (signed and verified: %.1f×), net/http receiver %.1f×, channel hand-off %.1f×",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
 )
 
 // ErrClosed is returned by Publish for events the broker did not finish delivering
@@ -24,10 +25,29 @@ const maxHops = 255
 
 // Options tune a Broker; zero values take the defaults.
 type Options struct {
-	// QueueSize bounds each Trigger's queue (default 256). A full queue blocks Publish.
+	// QueueSize bounds each Trigger's in-memory queue (default 256). A full queue blocks
+	// Publish.
 	QueueSize int
+	// DB, when set, makes the queues durable: one table in the broker's own schema
+	// (Migrations, applied beforehand), Publish returns once the event is inserted, and each
+	// Trigger's workers claim its rows (durable.go). nil: in-memory queues, and Publish
+	// waits for the deliveries.
+	DB *database.DB
+	// MaxQueued bounds each Trigger's durable queue (default 10000 rows): Publish waits
+	// while a matching Trigger holds that many, and fails with ErrQueueFull when its
+	// context ends first.
+	MaxQueued int
+	// Lease is how long a claimed row stays invisible to other workers (default 30 s); it
+	// is renewed while its delivery runs, so it bounds only how soon the rows of a killed
+	// process are delivered again.
+	Lease time.Duration
+	// Poll is how often an idle Trigger looks for rows it was not told about — leases
+	// that ran out, rows left by an earlier run or queued by another process (default 1 s).
+	// Publish in this process wakes the Trigger at once.
+	Poll time.Duration
 	// Workers is how many deliveries of one Trigger run at once (default 16); like a
-	// Knative Broker, the broker keeps no order.
+	// Knative Broker, the broker keeps no order. With durable queues each Trigger keeps
+	// as many rows again claimed ahead, so a finishing worker needs no round trip.
 	Workers int
 	// DrainTimeout bounds how long Run waits, once its context ended, for attempts in
 	// flight (default 30 s); they are cancelled after it.
@@ -52,6 +72,8 @@ type Broker struct {
 	stopping chan struct{} // closed when Run's context ended
 	running  atomic.Bool
 	replies  sync.WaitGroup
+	db       *database.DB
+	leases   leaseSet
 
 	recent recentFailures
 }
@@ -69,6 +91,11 @@ type route struct {
 	// subject is the Trigger's OIDC subject, the identity its replies enter the Broker
 	// with.
 	subject string
+	// key names the Trigger's rows in the durable queue (namespace/name); wake tells its
+	// dispatcher that rows were queued or a worker finished; queued counts its rows.
+	key    string
+	wake   chan struct{}
+	queued atomic.Int64
 	counters
 }
 
@@ -94,7 +121,16 @@ func New(triggers []Trigger, deliver Deliverer, opts Options) *Broker {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	b := &Broker{deliver: deliver, opts: opts, log: opts.Logger, stopping: make(chan struct{})}
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 10000
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	b := &Broker{deliver: deliver, opts: opts, log: opts.Logger, stopping: make(chan struct{}), db: opts.DB}
 	for i := range triggers {
 		t := triggers[i]
 		sender := platform.Trigger(t.Name)
@@ -103,6 +139,7 @@ func New(triggers []Trigger, deliver Deliverer, opts Options) *Broker {
 			toSubscriber: &sendInfo{sender: sender, namespace: t.Namespace},
 			toDeadLetter: &sendInfo{sender: sender, namespace: t.Namespace, noReply: true},
 			subject:      SenderSubject(sender, t.Namespace),
+			key:          t.String(), wake: make(chan struct{}, 1),
 		})
 	}
 	return b
@@ -113,6 +150,9 @@ func New(triggers []Trigger, deliver Deliverer, opts Options) *Broker {
 func (b *Broker) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("broker: Run called twice")
+	}
+	if b.db != nil {
+		return b.runDurable(ctx)
 	}
 	// Attempts in flight outlive ctx by up to DrainTimeout.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
@@ -147,7 +187,14 @@ func (b *Broker) Run(ctx context.Context) error {
 // broker stopped, the dead-letter sink failed too); publishing again is safe, as consumers
 // are idempotent. e's data and extensions are shared with the deliveries, possibly past an
 // early return: don't modify them.
+//
+// With Options.DB the queues are durable and Publish returns once e is queued for every
+// matching Trigger, in one INSERT (see durable.go): it then survives a crash, and an error
+// means nothing was queued.
 func (b *Broker) Publish(ctx context.Context, e cloudevents.Event) error {
+	if b.db != nil {
+		return b.append(ctx, &e, maxHops)
+	}
 	done, n, err := b.enqueue(ctx, e, maxHops)
 	if n == 0 || err != nil {
 		return err
@@ -268,13 +315,20 @@ func (b *Broker) work(ctx context.Context, w *worker, r *route) {
 }
 
 // publishReply sends a subscriber's reply back into the broker without waiting for its
-// deliveries, as a Knative Broker's ingress accepts it.
-func (b *Broker) publishReply(ctx context.Context, from *route, reply *cloudevents.Event, hops int) {
+// deliveries, as a Knative Broker's ingress accepts it. With durable queues the reply is
+// queued before the original event is settled (an error: it was not, and the original is
+// delivered again).
+func (b *Broker) publishReply(ctx context.Context, from *route, reply *cloudevents.Event, hops int) error {
 	if hops <= 0 {
 		from.dropped.Add(1)
 		b.log.WarnContext(ctx, "broker: reply dropped: hop limit reached (a reply loop?)",
 			slog.String("trigger", from.trigger.String()), slog.String("event", reply.ID()), slog.String("type", reply.Type()))
-		return
+		return nil
+	}
+	if b.db != nil {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return b.append(rctx, reply, hops)
 	}
 	b.replies.Go(func() {
 		if _, _, err := b.enqueue(ctx, *reply, hops); err != nil {
@@ -282,9 +336,11 @@ func (b *Broker) publishReply(ctx context.Context, from *route, reply *cloudeven
 				slog.String("event", reply.ID()), slog.String("type", reply.Type()), slog.String("error", err.Error()))
 		}
 	})
+	return nil
 }
 
-// MaxDelivery is the longest a Publish can take once its event is queued: the largest
+// MaxDelivery is the longest an in-memory Publish can take once its event is queued (a
+// durable one returns once the event is inserted): the largest
 // Delivery.MaxDuration of the Triggers (0 when one of them is unbounded). A caller that
 // bounds Publish — the relay's PublishTimeout — should allow at least this, or an event
 // whose delivery is still retrying is published again.

@@ -71,7 +71,7 @@ func (b *Broker) process(ctx context.Context, w *worker, r *route, j *job) error
 	if last == nil {
 		r.delivered.Add(1)
 		if reply != nil {
-			b.publishReply(ctx, r, reply, j.hops-1)
+			return b.publishReply(ctx, r, reply, j.hops-1)
 		}
 		return nil
 	}

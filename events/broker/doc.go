@@ -93,11 +93,21 @@
 //     dropped without one), and the reply goes nowhere.
 //   - Publish is not checked: it is the broker's trusted internal path.
 //
-// What differs from a cluster: the queues live in memory (the outbox is the durable part:
-// Publish returns only after every matching Trigger finished, so the relay marks an event
-// published only then); a dead-letter sink that cannot be reached makes Publish fail so the
-// relay publishes again (a cluster would lose the event); replies are not durable once the
-// original delivery finished; the knativebrokerttl and knativearrivaltime extensions are not
+// Queues (durable.go; docs/events.md): with Options.DB — as `orange dev` runs it — each
+// Trigger's queue is its rows in the broker's own table (schema broker, Migrations), one row
+// per event per matching Trigger, written by Publish in one INSERT before it returns, so an
+// accepted event survives a crash. Each Trigger's workers claim its rows with SKIP LOCKED and
+// a renewed lease, run its delivery spec and delete the row; a slow or failing subscriber
+// holds only its own Trigger's workers. Rows of a crashed process are delivered again when
+// their leases run out (at-least-once), a Trigger at MaxQueued rows makes Publish wait
+// (ErrQueueFull when its context ends), and a reply is queued before its original event is
+// settled. Without Options.DB the queues live in memory and Publish returns only after every
+// matching Trigger finished (the outbox is then the durable part).
+//
+// What differs from a cluster: a dead-letter sink that cannot be reached keeps the event
+// (durable queues: retried later; in memory: Publish fails so the relay publishes again)
+// where a cluster would lose it; in-memory replies are not durable once the original
+// delivery finished; the knativebrokerttl and knativearrivaltime extensions are not
 // added to delivered events. On tokens and policies: a token is asked for on every attempt,
 // and a TokenFunc error fails that attempt like a transport error, retried per the delivery
 // spec (Knative's dispatcher gets one token per delivery before its retries and, failing,

@@ -40,9 +40,13 @@ type TriggerStats struct {
 func (b *Broker) Stats() []TriggerStats {
 	out := make([]TriggerStats, 0, len(b.routes))
 	for _, r := range b.routes {
+		queued, capacity := len(r.queue), cap(r.queue)
+		if b.db != nil {
+			queued, capacity = int(r.queued.Load()), b.opts.MaxQueued
+		}
 		out = append(out, TriggerStats{
 			Trigger: r.trigger.String(), Broker: r.trigger.Broker, Subscriber: r.trigger.Subscriber.URL(), File: r.trigger.File,
-			Queued: len(r.queue), Capacity: cap(r.queue), Blocked: r.blocked.Load(), InFlight: r.inFlight.Load(),
+			Queued: queued, Capacity: capacity, Blocked: r.blocked.Load(), InFlight: r.inFlight.Load(),
 			Delivered: r.delivered.Load(), Retried: r.retried.Load(), DeadLettered: r.deadLettered.Load(), Dropped: r.dropped.Load(),
 		})
 	}

@@ -45,8 +45,8 @@ func (b *background) runner(service string, api platform.API) {
 }
 
 // relay starts publishing fn's outbox through pub, if fn has one. publishTimeout bounds one
-// Publish (0: the relay's default); the in-process broker needs the longest delivery its
-// Triggers allow, or a slow delivery would be published twice.
+// Publish (0: the relay's default). The in-process broker's Publish returns once the event
+// is queued durably, so it bounds only a wait for room in a full queue.
 func (b *background) relay(fn platform.Function, db *database.DB, pub events.Publisher, poll, publishTimeout time.Duration) {
 	if db == nil || pub == nil || !events.HasOutbox(fn.Migrations) {
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
+	"github.com/orangecarrental/orange/platform/database"
 )
 
 // BrokerIngressPath is where `orange dev` accepts events for its broker, shaped like a
@@ -21,11 +23,12 @@ import (
 const BrokerIngressPath = "/broker/orange/default"
 
 // startBroker runs the in-process broker with the Triggers, PingSources and EventPolicies of
-// knative/base — the very files production applies — delivering through the in-process
-// transport with tokens of the development cluster issuer (each Trigger and PingSource signs
-// as its own OIDC identity, for the subscriber's audience), and serves its ingress, its dev
-// page and its metrics on m's port.
-func startBroker(bg *background, m *Mounted, logger *slog.Logger) (*broker.Broker, error) {
+// knative/base — the very files production applies — with its queues durable in db's
+// `broker` schema (migrated beforehand: broker.Migrations), delivering through the
+// in-process transport with tokens of the development cluster issuer (each Trigger and
+// PingSource signs as its own OIDC identity, for the subscriber's audience), and serves its
+// ingress, its dev page and its metrics on m's port.
+func startBroker(bg *background, m *Mounted, db *database.DB, logger *slog.Logger) (*broker.Broker, error) {
 	triggers, err := broker.LoadTriggers(knative.Manifests, "base")
 	if err != nil {
 		return nil, err
@@ -47,6 +50,7 @@ func startBroker(bg *background, m *Mounted, logger *slog.Logger) (*broker.Broke
 	deliver := broker.HTTPDeliverer(m.Transport, sign)
 	b := broker.New(triggers, deliver, broker.Options{
 		Logger:   logger.With(slog.String("component", "broker")),
+		DB:       db,
 		Policies: broker.NewPolicies(policies, m.Namespace, auth.DefaultBroker),
 	})
 	bg.goRun("broker", b.Run)
@@ -95,10 +99,15 @@ type routes []platform.Route
 
 func (r routes) Routes() []platform.Route { return r }
 
+// ingressWait bounds how long the ingress waits for room in a full queue before it
+// answers 503 (the sender retries, as a relay does).
+const ingressWait = 5 * time.Second
+
 // ingress accepts one CloudEvent like a Broker's ingress with Eventing's OIDC: the sender's
 // token must be addressed to the Broker (401 otherwise), and the EventPolicies must let
-// its identity send the event's type (403 otherwise, nothing delivered). It answers once
-// every matching Trigger's delivery has finished.
+// its identity send the event's type (403 otherwise, nothing delivered). It answers 202
+// once the event is queued durably for every matching Trigger, before any delivery; 503
+// when a matching Trigger's queue stayed full for the request's lifetime.
 func ingress(b *broker.Broker, verifier *auth.DeliveryVerifier, w http.ResponseWriter, r *http.Request) error {
 	sender, err := verifier.AuthenticateDelivery(r.Context(), r)
 	if err != nil {
@@ -117,10 +126,15 @@ func ingress(b *broker.Broker, verifier *auth.DeliveryVerifier, w http.ResponseW
 	if err := e.Validate(); err != nil {
 		return platform.Invalid("invalid CloudEvent: " + err.Error())
 	}
-	if err := b.PublishAs(r.Context(), sender.Subject, *e); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), ingressWait)
+	defer cancel()
+	if err := b.PublishAs(ctx, sender.Subject, *e); err != nil {
 		var refused *broker.PolicyError
 		if errors.As(err, &refused) {
 			return &platform.Error{Kind: platform.KindForbidden, Message: refused.Error(), Err: err}
+		}
+		if errors.Is(err, broker.ErrQueueFull) {
+			return &platform.Error{Kind: platform.KindUnavailable, Message: "a Trigger's queue is full; send again later", Err: err}
 		}
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/orangecarrental/orange/events/broker"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
@@ -99,7 +100,8 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		return err
 	}
 	defer db.Close()
-	if err := migrate(ctx, logger, db, reg.Migrations()); err != nil {
+	// The in-process broker keeps its durable queues in its own schema.
+	if err := migrate(ctx, logger, db, append(reg.Migrations(), broker.Migrations)); err != nil {
 		return err
 	}
 
@@ -167,7 +169,7 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 
 	bg := newBackground(ctx, logger)
 	defer bg.stop()
-	b, err := startBroker(bg, m, logger)
+	b, err := startBroker(bg, m, db, logger)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,9 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		// Each relay publishes as its function's service account, which the Broker's
 		// EventPolicies hold to the function's own event types.
 		pub := b.As(devissuer.Subject(m.Namespace, fn.Service))
-		bg.relay(fn, db, pub, cfg.RelayPoll, b.MaxDelivery()+time.Minute)
+		// Publish returns once the event is queued durably: the relay's default timeout
+		// bounds only the wait of a full queue (backpressure), then it retries.
+		bg.relay(fn, db, pub, cfg.RelayPoll, 0)
 	}
 	return serve(ctx, env, srv, logger, guardDevPages(m.Handler, exposed))
 }
