@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,9 +14,6 @@ import (
 	"github.com/orangecarrental/orange/events/broker/brokertest"
 	"github.com/orangecarrental/orange/functions/notifier"
 	"github.com/orangecarrental/orange/platform"
-	"github.com/orangecarrental/orange/platform/auth"
-	"github.com/orangecarrental/orange/platform/auth/authtest"
-	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/pgtest"
 )
 
@@ -39,50 +35,25 @@ func TestRefusedDeliveriesChangeNothing(t *testing.T) {
 	forged := registered(t, forgedCustomer)
 
 	typ := forged.Type()
-	right := brokertest.SenderOf(t, notifier.ServiceName, typ)
-	other := brokertest.OtherDelivery(t, notifier.ServiceName, typ)
-	subject := devissuer.Subject(authtest.Namespace, right.ServiceAccount())
-	audience := auth.ServiceAudience(authtest.Namespace, notifier.ServiceName)
-	key, err := devissuer.GenerateKey()
-	require.NoError(t, err)
-	foreign, err := devissuer.NewCluster("http://elsewhere.test"+devissuer.ClusterPath, key).Mint(subject, audience)
-	require.NoError(t, err)
-	impostor, err := devissuer.NewCluster(authtest.ClusterURL, key).Mint(subject, audience)
-	require.NoError(t, err)
-	now := time.Now()
-	expired, err := w.id.Cluster.MintClaims(devissuer.Claims{"iss": authtest.ClusterURL, "sub": subject, "aud": []string{audience},
-		"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
-	require.NoError(t, err)
-
-	tests := []struct {
-		name, auth string
-		status     int
-	}{
-		{"no token", "", http.StatusUnauthorized},
-		{"a token of another issuer", "Bearer " + foreign, http.StatusUnauthorized},
-		{"the cluster issuer's name signed with another key", "Bearer " + impostor, http.StatusUnauthorized},
-		{"an expired token of the right sender", "Bearer " + expired, http.StatusUnauthorized},
-		{"the right sender's token addressed to " + other.Service, w.id.DeliveryBearer(t, right, other.Service), http.StatusUnauthorized},
-		{"a valid delivery from " + other.Sender.String(), w.id.DeliveryBearer(t, other.Sender, notifier.ServiceName), http.StatusForbidden},
-		{"a customer", w.id.Bearer(t, "alice"), http.StatusForbidden},
-		{"an admin", w.id.Bearer(t, "ada"), http.StatusForbidden},
-		{"customers-api's own identity", w.id.Bearer(t, "service:customers-api"), http.StatusForbidden},
-		{"its Trigger " + right.String(), w.id.DeliveryBearer(t, right, notifier.ServiceName), http.StatusAccepted},
-	}
+	tests := brokertest.WithCallers(brokertest.DeliveryCredentials(t, w.id, notifier.ServiceName, typ),
+		brokertest.Credential{Name: "a customer", Auth: w.id.Bearer(t, "alice"), Status: http.StatusForbidden},
+		brokertest.Credential{Name: "an admin", Auth: w.id.Bearer(t, "ada"), Status: http.StatusForbidden},
+		brokertest.Credential{Name: "customers-api's own identity", Auth: w.id.Bearer(t, "service:customers-api"), Status: http.StatusForbidden},
+	)
 	// The same event throughout: had a refused delivery recorded it in the inbox, the
 	// accepted one would be a duplicate and queue nothing.
 	for _, tt := range tests {
 		before, rowsBefore := pgtest.Snapshot(t, w.db, notifier.Migrations.Schema), w.notifications()
-		r := w.deliverAs(tt.auth, forged)
-		require.Equal(t, tt.status, r.status, "%s: %s", tt.name, r.body)
-		if tt.status >= 300 {
-			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"), tt.name)
-			if tt.status == http.StatusUnauthorized {
-				assert.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"), "%s: WWW-Authenticate %q", tt.name, r.header.Get("WWW-Authenticate"))
+		r := w.deliverAs(tt.Auth, forged)
+		require.Equal(t, tt.Status, r.status, "%s: %s", tt.Name, r.body)
+		if tt.Status >= 300 {
+			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"), tt.Name)
+			if tt.Status == http.StatusUnauthorized {
+				assert.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"), "%s: WWW-Authenticate %q", tt.Name, r.header.Get("WWW-Authenticate"))
 			}
-			assert.Equal(t, before, pgtest.Snapshot(t, w.db, notifier.Migrations.Schema), "%s changed the database", tt.name)
-			assert.Equal(t, rowsBefore, w.notifications(), "%s changed a notification", tt.name)
-			assert.Zero(t, w.count(`SELECT count(*) FROM notifier.recipients WHERE customer_id = $1`, forgedCustomer.CustomerID), tt.name)
+			assert.Equal(t, before, pgtest.Snapshot(t, w.db, notifier.Migrations.Schema), "%s changed the database", tt.Name)
+			assert.Equal(t, rowsBefore, w.notifications(), "%s changed a notification", tt.Name)
+			assert.Zero(t, w.count(`SELECT count(*) FROM notifier.recipients WHERE customer_id = $1`, forgedCustomer.CustomerID), tt.Name)
 		}
 	}
 	assert.Equal(t, 1, w.count(`SELECT count(*) FROM notifier.notifications WHERE event_id = $1 AND recipient = $2 AND status = 'pending'`,

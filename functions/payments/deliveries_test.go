@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -17,9 +16,6 @@ import (
 	"github.com/orangecarrental/orange/events/broker/brokertest"
 	"github.com/orangecarrental/orange/functions/payments"
 	"github.com/orangecarrental/orange/platform"
-	"github.com/orangecarrental/orange/platform/auth"
-	"github.com/orangecarrental/orange/platform/auth/authtest"
-	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/pgtest"
 )
 
@@ -42,51 +38,26 @@ func TestRefusedDeliveriesChangeNothing(t *testing.T) {
 	forged.Status, forged.Version = "cancelled", 2
 
 	typ := events.ReservationCancelled
-	right := brokertest.SenderOf(t, payments.ServiceName, typ)
-	other := brokertest.OtherDelivery(t, payments.ServiceName, typ)
-	subject := devissuer.Subject(authtest.Namespace, right.ServiceAccount())
-	audience := auth.ServiceAudience(authtest.Namespace, payments.ServiceName)
-	key, err := devissuer.GenerateKey()
-	require.NoError(t, err)
-	foreign, err := devissuer.NewCluster("http://elsewhere.test"+devissuer.ClusterPath, key).Mint(subject, audience)
-	require.NoError(t, err)
-	impostor, err := devissuer.NewCluster(authtest.ClusterURL, key).Mint(subject, audience)
-	require.NoError(t, err)
-	now := time.Now()
-	expired, err := a.id.Cluster.MintClaims(devissuer.Claims{"iss": authtest.ClusterURL, "sub": subject, "aud": []string{audience},
-		"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
-	require.NoError(t, err)
-
-	tests := []struct {
-		name, auth string
-		status     int
-	}{
-		{"no token", "", http.StatusUnauthorized},
-		{"a token of another issuer", "Bearer " + foreign, http.StatusUnauthorized},
-		{"the cluster issuer's name signed with another key", "Bearer " + impostor, http.StatusUnauthorized},
-		{"an expired token of the right sender", "Bearer " + expired, http.StatusUnauthorized},
-		{"the right sender's token addressed to " + other.Service, a.id.DeliveryBearer(t, right, other.Service), http.StatusUnauthorized},
-		{"a valid delivery from " + other.Sender.String(), a.id.DeliveryBearer(t, other.Sender, payments.ServiceName), http.StatusForbidden},
-		{"an agent", a.tokens["carla"], http.StatusForbidden},
-		{"an admin", a.tokens["ada"], http.StatusForbidden},
-		{"reservations-api's own identity", a.tokens["service:reservations-api"], http.StatusForbidden},
-		{"its Trigger " + right.String(), a.id.DeliveryBearer(t, right, payments.ServiceName), http.StatusAccepted},
-	}
+	tests := brokertest.WithCallers(brokertest.DeliveryCredentials(t, a.id, payments.ServiceName, typ),
+		brokertest.Credential{Name: "an agent", Auth: a.tokens["carla"], Status: http.StatusForbidden},
+		brokertest.Credential{Name: "an admin", Auth: a.tokens["ada"], Status: http.StatusForbidden},
+		brokertest.Credential{Name: "reservations-api's own identity", Auth: a.tokens["service:reservations-api"], Status: http.StatusForbidden},
+	)
 	// One event id for all: had a refused delivery recorded it in the inbox, the accepted
 	// one would be a duplicate and refund nothing.
 	id := uuid.NewString()
 	for _, tt := range tests {
 		before, rowsBefore := pgtest.Snapshot(t, a.db, payments.Migrations.Schema), a.snapshot()
-		r := a.deliverAs(tt.auth, id, typ, forged)
-		require.Equal(t, tt.status, r.status, "%s: %s", tt.name, r.body)
-		if tt.status >= 300 {
-			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"), tt.name)
-			if tt.status == http.StatusUnauthorized {
-				assert.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"), "%s: WWW-Authenticate %q", tt.name, r.header.Get("WWW-Authenticate"))
+		r := a.deliverAs(tt.Auth, id, typ, forged)
+		require.Equal(t, tt.Status, r.status, "%s: %s", tt.Name, r.body)
+		if tt.Status >= 300 {
+			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"), tt.Name)
+			if tt.Status == http.StatusUnauthorized {
+				assert.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"), "%s: WWW-Authenticate %q", tt.Name, r.header.Get("WWW-Authenticate"))
 			}
-			assert.Equal(t, before, pgtest.Snapshot(t, a.db, payments.Migrations.Schema), "%s changed the database", tt.name)
-			assert.Equal(t, rowsBefore, a.snapshot(), "%s changed a row", tt.name)
-			assert.Equal(t, payments.StatusCaptured, a.paymentOf(res.ReservationID).Status, tt.name)
+			assert.Equal(t, before, pgtest.Snapshot(t, a.db, payments.Migrations.Schema), "%s changed the database", tt.Name)
+			assert.Equal(t, rowsBefore, a.snapshot(), "%s changed a row", tt.Name)
+			assert.Equal(t, payments.StatusCaptured, a.paymentOf(res.ReservationID).Status, tt.Name)
 		}
 	}
 	p = a.paymentOf(res.ReservationID)
@@ -98,7 +69,7 @@ func TestRefusedDeliveriesChangeNothing(t *testing.T) {
 	// payments' expired idempotency keys; its own does.
 	require.Equal(t, http.StatusCreated, a.do("carla", http.MethodPost, "/api/payments",
 		a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 100), "Idempotency-Key", "old").status)
-	_, err = a.db.Pool.Exec(context.Background(), `UPDATE payments.idempotency_keys SET expires_at = now() - interval '1 second'`)
+	_, err := a.db.Pool.Exec(context.Background(), `UPDATE payments.idempotency_keys SET expires_at = now() - interval '1 second'`)
 	require.NoError(t, err)
 	otherPing := brokertest.OtherDelivery(t, payments.ServiceName, events.Ping)
 	before := pgtest.Snapshot(t, a.db, payments.Migrations.Schema)

@@ -5,8 +5,10 @@
 package brokertest
 
 import (
+	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
@@ -18,6 +20,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
+	"github.com/orangecarrental/orange/platform/auth/devissuer"
 )
 
 // routes is what knative/base says about deliveries: every Trigger and PingSource, as the
@@ -111,4 +114,49 @@ func OtherDelivery(tb testing.TB, service, typ string) Delivery {
 	}
 	tb.Fatalf("knative/base has no Trigger of a Service but %s", service)
 	return Delivery{}
+}
+
+// Credential is one Authorization header a receiver test sends, and the status it must get.
+type Credential struct {
+	Name   string
+	Auth   string // "" for none
+	Status int
+}
+
+// DeliveryCredentials are the event-platform credentials a receiver must refuse for a
+// delivery of typ to service — none, another issuer, the cluster issuer's name signed with
+// another key, expired, addressed to another Service (401), a valid delivery from another
+// function's Trigger (403) — followed by the one it must accept: its own Trigger's (202).
+// Callers add people's and functions' tokens before the last.
+func DeliveryCredentials(tb testing.TB, id *authtest.Identity, service, typ string) []Credential {
+	tb.Helper()
+	right := SenderOf(tb, service, typ)
+	other := OtherDelivery(tb, service, typ)
+	subject := devissuer.Subject(authtest.Namespace, right.ServiceAccount())
+	audience := auth.ServiceAudience(authtest.Namespace, service)
+	key, err := devissuer.GenerateKey()
+	require.NoError(tb, err)
+	foreign, err := devissuer.NewCluster("http://elsewhere.test"+devissuer.ClusterPath, key).Mint(subject, audience)
+	require.NoError(tb, err)
+	impostor, err := devissuer.NewCluster(authtest.ClusterURL, key).Mint(subject, audience)
+	require.NoError(tb, err)
+	now := time.Now()
+	expired, err := id.Cluster.MintClaims(devissuer.Claims{"iss": authtest.ClusterURL, "sub": subject, "aud": []string{audience},
+		"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+	require.NoError(tb, err)
+	return []Credential{
+		{"no token", "", http.StatusUnauthorized},
+		{"a token of another issuer", "Bearer " + foreign, http.StatusUnauthorized},
+		{"the cluster issuer's name signed with another key", "Bearer " + impostor, http.StatusUnauthorized},
+		{"an expired token of the right sender", "Bearer " + expired, http.StatusUnauthorized},
+		{"the right sender's token addressed to " + other.Service, id.DeliveryBearer(tb, right, other.Service), http.StatusUnauthorized},
+		{"a valid delivery from " + other.Sender.String(), id.DeliveryBearer(tb, other.Sender, service), http.StatusForbidden},
+		{"its Trigger " + right.String(), id.DeliveryBearer(tb, right, service), http.StatusAccepted},
+	}
+}
+
+// WithCallers inserts extra credentials before the last (accepted) one of creds.
+func WithCallers(creds []Credential, extra ...Credential) []Credential {
+	out := append([]Credential{}, creds[:len(creds)-1]...)
+	return append(append(out, extra...), creds[len(creds)-1])
 }
