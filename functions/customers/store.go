@@ -87,15 +87,12 @@ const updateSQL = `UPDATE customers.customers SET
 WHERE id = $1
 RETURNING ` + selectColumns
 
-// scrubOutboxSQL removes an erased customer's personal data from the events still in the
-// outbox (the relay may not have sent them yet; the cleanup worker prunes sent ones later):
-// the erasure reaches every copy this function holds. Consumers receive customer.erased after
-// them (the relay keeps an aggregate's order) and erase their own copies.
-const scrubOutboxSQL = `UPDATE customers.outbox SET data = CASE
-	WHEN type IN ('` + events.CustomerRegistered + `', '` + events.CustomerUpdated + `')
-		THEN (data - 'verificationToken') || jsonb_build_object('email', $2::text, 'firstName', 'Erased', 'lastName', 'Erased')
-	ELSE data - 'reason' END
-WHERE subject = $1`
+// dropOutboxSecretsSQL removes from an erased customer's stored events what only customers'
+// events carry and events.ScrubOutbox does not know: the verification link's token and a
+// status reason someone typed. The personal fields themselves are events.ScrubOutbox's,
+// the one rule every function's erasure follows.
+const dropOutboxSecretsSQL = `UPDATE customers.outbox SET data = data - 'verificationToken' - 'reason'
+WHERE subject = $1 AND (data ? 'verificationToken' OR data ? 'reason')`
 
 // eraseSQL anonymises a customer in place (GDPR Art. 17). What stays is what bookkeeping
 // needs: the id (invoices and reservations refer to it), type, company name and VAT id,
@@ -325,7 +322,12 @@ func (s *Store) Erase(ctx context.Context, id string, ifVersion int, by string) 
 		if out, err = scanCustomer(tx.QueryRow(ctx, eraseSQL, id, by)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, scrubOutboxSQL, id, out.Email); err != nil {
+		// Consumers receive customer.erased after these events (the relay keeps an
+		// aggregate's order) and erase their own copies.
+		if _, err := events.ScrubOutbox(ctx, tx, Migrations.Schema, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, dropOutboxSecretsSQL, id); err != nil {
 			return err
 		}
 		if err := dropVerifications(ctx, tx, id); err != nil {
