@@ -49,7 +49,7 @@ func TestAccess(t *testing.T) {
 		"receiver":  {"anonymous": 401, "customer": 403, "admin": 403, "reservations-api": 403, "vehicles-api": 403, "sweep": 200, "other sender": 403, "foreign sender": 403},
 	}
 	for route, access := range routes {
-		api := routeTable{{Name: route, Method: http.MethodGet, Path: "/x", Access: access,
+		api := platform.RouteTable{{Name: route, Method: http.MethodGet, Path: "/x", Access: access,
 			Handler: func(w http.ResponseWriter, r *http.Request) error { return nil }}}
 		for name, c := range callers {
 			t.Run(route+"/"+name, func(t *testing.T) {

@@ -12,17 +12,12 @@ import (
 	"github.com/orangecarrental/orange/platform/database"
 )
 
-// routeTable is the smallest platform.API.
-type routeTable []platform.Route
-
-func (r routeTable) Routes() []platform.Route { return r }
-
 func newFn(service string, prefixes ...string) platform.Function {
 	return platform.Function{
 		Service:  service,
 		Prefixes: prefixes,
 		New: func(context.Context, platform.Deps) (platform.API, error) {
-			return routeTable{}, nil
+			return platform.RouteTable{}, nil
 		},
 	}
 }

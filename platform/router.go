@@ -12,6 +12,13 @@ type API interface {
 	Routes() []Route
 }
 
+// RouteTable is a route table as an API, for handlers that need no service struct (a test's
+// fake function, a host's stand-in for a Service it does not run).
+type RouteTable []Route
+
+// Routes implements API.
+func (t RouteTable) Routes() []Route { return t }
+
 // Route is one operation of a function's HTTP API. A function's route table is the single
 // list its router, its OpenAPI test and its authorization checks read.
 type Route struct {

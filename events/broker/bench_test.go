@@ -74,7 +74,7 @@ func BenchmarkBroker(b *testing.B) {
 		sign := func(s platform.Sender, ns, aud string) (string, error) {
 			return id.Cluster.Token(devissuer.Subject(ns, s.ServiceAccount()), aud)
 		}
-		consumer := benchRoutes{{Name: "receiveEvent", Method: http.MethodPost, Path: "/cloudevents",
+		consumer := platform.RouteTable{{Name: "receiveEvent", Method: http.MethodPost, Path: "/cloudevents",
 			Access: platform.Deliveries(platform.Trigger("bench")),
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				if _, err := cloudevents.NewEventFromHTTPRequest(r); err != nil {
@@ -237,8 +237,3 @@ func loopbackLoad(b *testing.B, url string) {
 		b.Fatalf("%d of %d sends failed", failed.Load(), b.N)
 	}
 }
-
-// benchRoutes is a route table as a platform.API.
-type benchRoutes []platform.Route
-
-func (r benchRoutes) Routes() []platform.Route { return r }

@@ -108,16 +108,11 @@ func newConsumer(t *testing.T, id *authtest.Identity, sc script) *consumer {
 		handled: map[string]int{}, sentBy: map[string]string{}}
 }
 
-// routeTable is a function's route table as platform.Handler takes it.
-type routeTable []platform.Route
-
-func (r routeTable) Routes() []platform.Route { return r }
-
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // handler is the consumer as a host serves it, with the probe outside.
 func (c *consumer) handler() http.Handler {
-	api := routeTable{{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath,
+	api := platform.RouteTable{{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath,
 		Access: platform.Deliveries(c.senders...), Handler: events.Receiver(c.db, consumerSchema, c.handle)}}
 	observed := platform.Observe(quiet(), platform.Handler(api, c.id.Authenticator(consumerService)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +264,7 @@ type received struct {
 
 // handler is the sink as a host serves it: behind the authenticator, for senders only.
 func (d *deadLetterSink) handler(id *authtest.Identity, senders []platform.Sender) http.Handler {
-	api := routeTable{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Access: platform.Deliveries(senders...),
+	api := platform.RouteTable{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Access: platform.Deliveries(senders...),
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			d.ServeHTTP(w, r)
 			return nil

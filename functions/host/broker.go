@@ -84,7 +84,7 @@ func mountDeadLetter(m *Mounted, triggers []broker.Trigger, logger *slog.Logger)
 		}
 	}
 	display := broker.EventDisplay(logger.With(slog.String("service", deadLetterService)))
-	api := routes{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Prefix: true,
+	api := platform.RouteTable{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Prefix: true,
 		Access: platform.Deliveries(senders...), Handler: func(w http.ResponseWriter, r *http.Request) error {
 			display.ServeHTTP(w, r)
 			return nil
@@ -93,11 +93,6 @@ func mountDeadLetter(m *Mounted, triggers []broker.Trigger, logger *slog.Logger)
 	m.Transport.Mount(deadLetterService, platform.Handler(api, authn))
 	return nil
 }
-
-// routes is a route table as a platform.API.
-type routes []platform.Route
-
-func (r routes) Routes() []platform.Route { return r }
 
 // ingressWait bounds how long the ingress waits for room in a full queue before it
 // answers 503 (the sender retries, as a relay does).

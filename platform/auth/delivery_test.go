@@ -67,7 +67,7 @@ func TestDeliveryAuthentication(t *testing.T) {
 		{"right sender", id.DeliveryBearer(t, expected, service), http.StatusAccepted},
 	}
 	ran := 0
-	api := staticRoutes{{Name: "receiveEvent", Method: http.MethodPost, Path: "/cloudevents", Access: platform.Deliveries(expected),
+	api := platform.RouteTable{{Name: "receiveEvent", Method: http.MethodPost, Path: "/cloudevents", Access: platform.Deliveries(expected),
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			ran++
 			w.WriteHeader(http.StatusAccepted)
@@ -97,7 +97,7 @@ func TestDeliveryTokenOnPeopleRoutes(t *testing.T) {
 	t.Parallel()
 	id := authtest.New(t)
 	sender := platform.Trigger("payments-api-reservation-created")
-	api := staticRoutes{
+	api := platform.RouteTable{
 		{Name: "admins", Method: http.MethodGet, Path: "/admins", Access: platform.Allow(),
 			Handler: func(w http.ResponseWriter, r *http.Request) error { return nil }},
 		{Name: "granted", Method: http.MethodGet, Path: "/granted", Access: platform.Allow(platform.RoleCustomer).AndServices("payments-api"),
@@ -177,10 +177,6 @@ func TestDeliveryDiscovery(t *testing.T) {
 	assert.Equal(t, platform.Caller{Subject: "system:serviceaccount:orange:sa", Sender: "sa"}, caller)
 
 }
-
-type staticRoutes []platform.Route
-
-func (r staticRoutes) Routes() []platform.Route { return r }
 
 func must(s string, err error) string {
 	if err != nil {
