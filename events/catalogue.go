@@ -34,13 +34,22 @@ const (
 	ReservationCancelled = "com.orangecarrental.reservation.cancelled.v1"
 	ReservationExpired   = "com.orangecarrental.reservation.expired.v1"
 	ReservationNoShow    = "com.orangecarrental.reservation.no_show.v1"
+	// ReservationChanged: dates, car, extras or insurance of a booking that has not started
+	// changed; the payload is the booking as re-priced (payments adjusts the authorization).
+	ReservationChanged = "com.orangecarrental.reservation.changed.v1"
+	// ReservationPaymentRequested: the renter named another payment method for a pending
+	// booking whose card was declined; payments authorizes on it (attempt PaymentAttempt).
+	ReservationPaymentRequested = "com.orangecarrental.reservation.payment_requested.v1"
 
 	PaymentAuthorized = "com.orangecarrental.payment.authorized.v1"
 	PaymentFailed     = "com.orangecarrental.payment.failed.v1"
 	PaymentCaptured   = "com.orangecarrental.payment.captured.v1"
 	PaymentVoided     = "com.orangecarrental.payment.voided.v1"
 	PaymentRefunded   = "com.orangecarrental.payment.refunded.v1"
-	InvoiceIssued     = "com.orangecarrental.invoice.issued.v1"
+	// PaymentCharged: a second charge on the booking's payment method for an amount beyond
+	// the capture tolerance of the authorization (AmountCents is the charge).
+	PaymentCharged = "com.orangecarrental.payment.charged.v1"
+	InvoiceIssued  = "com.orangecarrental.invoice.issued.v1"
 
 	// Ping is what a Knative PingSource sends; it is produced outside the system.
 	Ping = "dev.knative.sources.ping"
@@ -48,31 +57,34 @@ const (
 
 // Types maps every event type of the system to a new zero payload of its struct.
 var Types = map[string]func() any{
-	CustomerRegistered:    func() any { return new(Customer) },
-	CustomerUpdated:       func() any { return new(Customer) },
-	CustomerStatusChanged: func() any { return new(CustomerStatus) },
-	CustomerErased:        func() any { return new(CustomerErasure) },
-	LocationCreated:       func() any { return new(Location) },
-	LocationUpdated:       func() any { return new(Location) },
-	LocationStatusChanged: func() any { return new(Location) },
-	VehicleCreated:        func() any { return new(Vehicle) },
-	VehicleUpdated:        func() any { return new(Vehicle) },
-	VehicleStatusChanged:  func() any { return new(Vehicle) },
-	VehicleMoved:          func() any { return new(Vehicle) },
-	ReservationCreated:    func() any { return new(Reservation) },
-	ReservationConfirmed:  func() any { return new(Reservation) },
-	ReservationActivated:  func() any { return new(Reservation) },
-	ReservationCompleted:  func() any { return new(Reservation) },
-	ReservationCancelled:  func() any { return new(Reservation) },
-	ReservationExpired:    func() any { return new(Reservation) },
-	ReservationNoShow:     func() any { return new(Reservation) },
-	PaymentAuthorized:     func() any { return new(Payment) },
-	PaymentFailed:         func() any { return new(Payment) },
-	PaymentCaptured:       func() any { return new(Payment) },
-	PaymentVoided:         func() any { return new(Payment) },
-	PaymentRefunded:       func() any { return new(Payment) },
-	InvoiceIssued:         func() any { return new(Invoice) },
-	Ping:                  func() any { return new(map[string]any) },
+	CustomerRegistered:          func() any { return new(Customer) },
+	CustomerUpdated:             func() any { return new(Customer) },
+	CustomerStatusChanged:       func() any { return new(CustomerStatus) },
+	CustomerErased:              func() any { return new(CustomerErasure) },
+	LocationCreated:             func() any { return new(Location) },
+	LocationUpdated:             func() any { return new(Location) },
+	LocationStatusChanged:       func() any { return new(Location) },
+	VehicleCreated:              func() any { return new(Vehicle) },
+	VehicleUpdated:              func() any { return new(Vehicle) },
+	VehicleStatusChanged:        func() any { return new(Vehicle) },
+	VehicleMoved:                func() any { return new(Vehicle) },
+	ReservationCreated:          func() any { return new(Reservation) },
+	ReservationConfirmed:        func() any { return new(Reservation) },
+	ReservationActivated:        func() any { return new(Reservation) },
+	ReservationCompleted:        func() any { return new(Reservation) },
+	ReservationCancelled:        func() any { return new(Reservation) },
+	ReservationExpired:          func() any { return new(Reservation) },
+	ReservationNoShow:           func() any { return new(Reservation) },
+	ReservationChanged:          func() any { return new(Reservation) },
+	ReservationPaymentRequested: func() any { return new(Reservation) },
+	PaymentAuthorized:           func() any { return new(Payment) },
+	PaymentFailed:               func() any { return new(Payment) },
+	PaymentCaptured:             func() any { return new(Payment) },
+	PaymentVoided:               func() any { return new(Payment) },
+	PaymentRefunded:             func() any { return new(Payment) },
+	PaymentCharged:              func() any { return new(Payment) },
+	InvoiceIssued:               func() any { return new(Invoice) },
+	Ping:                        func() any { return new(map[string]any) },
 }
 
 // External lists types that come from outside the system, so no producer here emits them.
@@ -154,6 +166,31 @@ type Reservation struct {
 	PaymentMethodID string `json:"paymentMethodId,omitempty"`
 	// LateFeeCents is what a late return adds (reservation.completed).
 	LateFeeCents int64 `json:"lateFeeCents,omitempty"`
+	// NetCents and VatCents split TotalGross (NetCents + VatCents = TotalGross); Lines are
+	// the priced lines of the booking as pricing-api quoted them (their NetCents add up to
+	// NetCents). Every change re-prices them; the invoice shows them.
+	NetCents int64       `json:"netCents,omitempty"`
+	VatCents int64       `json:"vatCents,omitempty"`
+	Lines    []PriceLine `json:"lines,omitempty"`
+	// ReturnCharges are what the return added besides a late fee (refuelling …), net, as
+	// pricing-api defines them (reservation.completed).
+	ReturnCharges []PriceLine `json:"returnCharges,omitempty"`
+	// PaymentAttempt counts the payment methods tried for the booking (1 at creation; each
+	// reservation.payment_requested adds one), so payments keys each attempt apart.
+	PaymentAttempt int `json:"paymentAttempt,omitempty"`
+	// Guest says the booking was made by a guest (no account): the notifier mails the
+	// guest's manage-booking link with the confirmation.
+	Guest bool `json:"guest,omitempty"`
+}
+
+// PriceLine is one priced line of a booking: NetCents = Quantity × UnitNetCents.
+type PriceLine struct {
+	Code         string `json:"code"`
+	Description  string `json:"description"`
+	Quantity     int    `json:"quantity"`
+	Per          string `json:"per"`
+	UnitNetCents int64  `json:"unitNetCents"`
+	NetCents     int64  `json:"netCents"`
 }
 
 // Payment is the payload of the payment events.
@@ -179,4 +216,7 @@ type Invoice struct {
 	VatCents      int64  `json:"vatCents"`
 	GrossCents    int64  `json:"grossCents"`
 	Currency      string `json:"currency"`
+	// Kind is what the invoice bills: "rental" (the rental at its return), "cancellation"
+	// (a cancellation fee) or "no_show" (a no-show fee); empty in older events: rental.
+	Kind string `json:"kind,omitempty"`
 }

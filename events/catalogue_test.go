@@ -107,6 +107,12 @@ func fill(t *testing.T, v reflect.Value, path string, n *int) {
 		v.SetInt(int64(1000 + *n))
 	case reflect.Bool:
 		v.SetBool(true)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		for i := range 2 {
+			fill(t, s.Index(i), fmt.Sprintf("%s[%d]", path, i), n)
+		}
+		v.Set(s)
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		m.SetMapIndex(reflect.ValueOf("key"), reflect.ValueOf(any(fmt.Sprintf("%s-%d", path, *n))))

@@ -21,13 +21,15 @@ import (
 // after an erasure: invoices and bookings refer to it), codes, states, times and amounts.
 // paymentToken and paymentMethodId name a card at the provider or at payments-api, never
 // the card itself; verificationToken is a single-use credential customers-api voids (not
-// data about the person); reason is a code or a staff note (docs/security.md, "Erasure").
+// data about the person); reason is a code or a staff note (docs/security.md, "Erasure");
+// kind is an invoice's or a customer's kind.
 var notPersonal = []string{
 	"customerId", "kind", "preferredLanguage", "status", "reason", "verificationToken",
 	"code", "name", "city", // a branch's
 	"vehicleId", "category", "locationCode", "licensePlate",
 	"reservationId", "pickupLocation", "returnLocation", "pickupAt", "returnAt", "currency", "paymentToken", "paymentMethodId",
 	"paymentId", "invoiceId", "number",
+	"description", "per", // a price line's: pricing's price-list text, never free text of a person
 }
 
 // TestEveryPayloadFieldIsClassified: every text field of every payload is either personal
