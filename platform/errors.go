@@ -3,7 +3,13 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Kind classifies an error for callers across the HTTP boundary. It is deliberately small:
@@ -100,11 +106,33 @@ func Conflict(format string, args ...any) *Error {
 	return Errorf(KindConflict, format, args...)
 }
 
-// KindOf reports the kind of err: the kind of the first *Error in its chain, else internal.
+// KindOf reports the kind of err: the kind of the first *Error in its chain; unavailable for
+// a dependency that could not be reached; else internal.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
+	if unreachable(err) {
+		return KindUnavailable
+	}
 	return KindInternal
+}
+
+// unreachable reports whether err says PostgreSQL (or another dependency) could not be
+// reached or went away (restart, failover, a connection cut mid-query): the request may
+// succeed when retried, so it is a 503 — a client backs off and tries again — not a 500 that says the code is wrong.
+func unreachable(err error) bool {
+	var connect *pgconn.ConnectError
+	if errors.As(err, &connect) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 57P01–57P03: shutdown, crash, not accepting yet.
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+	}
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }

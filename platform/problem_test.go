@@ -7,12 +7,15 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -88,6 +91,10 @@ func TestKindOf(t *testing.T) {
 		{name: "platform error", err: platform.NotFound("car %d", 7), want: platform.KindNotFound},
 		{name: "wrapped platform error", err: fmt.Errorf("reserve: %w", platform.Conflict("taken")), want: platform.KindConflict},
 		{name: "invalid", err: platform.Invalid("bad", platform.FieldError{Field: "a", Reason: "b"}), want: platform.KindInvalid},
+		{name: "database refused", err: fmt.Errorf("book: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), want: platform.KindUnavailable},
+		{name: "database shutting down", err: fmt.Errorf("book: %w", &pgconn.PgError{Code: "57P01"}), want: platform.KindUnavailable},
+		{name: "connection lost", err: fmt.Errorf("book: %w", &pgconn.PgError{Code: "08006"}), want: platform.KindUnavailable},
+		{name: "constraint", err: &pgconn.PgError{Code: "23505"}, want: platform.KindInternal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // an unknown parameter, a repeated one, a malformed pair (a ';' used as a separator, a bad
 // %-escape) is an error that names it, and every problem is collected so that one 400
 // answer lists them all. Nothing is silently dropped: `?page=1;pageSize=9999999` is a 400
-// naming "page;pageSize", not page 1 of the default size.
+// naming the malformed pair ("page"), not page 1 of the default size.
 type Query struct {
 	values url.Values
 	errs   []FieldError

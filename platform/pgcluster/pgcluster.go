@@ -32,6 +32,9 @@ type Options struct {
 	Durable bool
 	// Log receives the server's output; nil discards it.
 	Log *os.File
+	// Port is the loopback port to listen on; 0 picks a free one. A restart on the port
+	// it had (Cluster.Port) keeps its clients' connection URLs valid.
+	Port int
 }
 
 // Cluster is a running PostgreSQL server on a loopback port.
@@ -141,9 +144,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out)))
 		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{
 		"-D", opts.DataDir,
@@ -198,6 +203,9 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
 }
+
+// Port is the loopback port the server listens on.
+func (c *Cluster) Port() int { return c.port }
 
 // Stop asks for a fast shutdown (SIGINT: abort sessions, checkpoint, exit) and waits.
 func (c *Cluster) Stop() error {
