@@ -178,7 +178,8 @@ func TestNoOverlapAcrossProcesses(t *testing.T) {
 	})
 	pricing := http.NewServeMux()
 	pricing.HandleFunc("POST /api/pricing/quotes", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"days": 1, "dailyRateGrossCents": 4759, "grossCents": 4759, "currency": "EUR"})
+		reply(w, map[string]any{"days": 1, "dailyRateGrossCents": 4759, "netCents": 3999, "vatCents": 760, "grossCents": 4759, "currency": "EUR",
+			"lines": []map[string]any{{"code": "RENTAL", "description": "Rental KOMPAKT", "quantity": 1, "per": "day", "unitNetCents": 3999, "netCents": 3999}}})
 	})
 	pricing.HandleFunc("POST /api/pricing/cancellation-fee", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"feePercent": 0, "feeCents": 0, "hoursBeforePickup": 48})
@@ -192,8 +193,17 @@ func TestNoOverlapAcrossProcesses(t *testing.T) {
 		}
 		reply(w, map[string]any{"id": id, "category": "KOMPAKT", "locationCode": "BER-HBF", "status": "available", "dailyRateNetCents": nil})
 	})
+	// The branch is open around the clock: this test is about overlaps, not opening hours.
+	locations := http.NewServeMux()
+	locations.HandleFunc("GET /api/locations/{code}", func(w http.ResponseWriter, r *http.Request) {
+		var week []map[string]string
+		for _, day := range []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"} {
+			week = append(week, map[string]string{"day": day, "opens": "00:00", "closes": "24:00"})
+		}
+		reply(w, map[string]any{"code": r.PathValue("code"), "name": "Branch", "status": "active", "timeZone": "Europe/Berlin", "openingHours": week, "version": 1})
+	})
 	var upstream []string
-	for name, h := range map[string]http.Handler{"CUSTOMERS_API_URL": customers, "PRICING_API_URL": pricing, "VEHICLES_API_URL": fleet} {
+	for name, h := range map[string]http.Handler{"CUSTOMERS_API_URL": customers, "PRICING_API_URL": pricing, "VEHICLES_API_URL": fleet, "LOCATIONS_API_URL": locations} {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		upstream = append(upstream, name+"="+srv.URL)

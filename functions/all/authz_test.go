@@ -78,8 +78,9 @@ func locationBody(seq int) string {
 	return fmt.Sprintf(`{"code":"TST-%03d","name":"Matrix %d","address":{"street":"Teststraße 1","postalCode":"10115","city":"Berlin"}}`, seq, seq)
 }
 
+// detailsBody keeps Berlin open around the clock: later rows book there at any hour.
 func detailsBody(int) string {
-	return `{"name":"Berlin Hauptbahnhof","address":{"street":"Europaplatz 1","postalCode":"10557","city":"Berlin"}}`
+	return `{"name":"Berlin Hauptbahnhof","address":{"street":"Europaplatz 1","postalCode":"10557","city":"Berlin"},"openingHours":` + aroundTheClock + `}`
 }
 
 func statusBody(int) string { return `{"status":"active"}` }
@@ -92,6 +93,9 @@ var fleetOnly = func(ok int) [9]int { return policy([6]int{401, 403, 403, 403, o
 var (
 	pricingStaff = policy([6]int{401, 403, 403, 200, 200, 200}, 403, 403)
 	pricingFee   = policy([6]int{401, 200, 200, 200, 403, 200}, 200, 403)
+	// pricingReturn: the return charges are priced at the counter by agents and by
+	// reservations-api completing a rental.
+	pricingReturn = policy([6]int{401, 403, 403, 200, 403, 200}, 200, 403)
 )
 
 // pricingPeriod is a rental period that is valid whenever the test runs: pickup in 3 days.
@@ -121,6 +125,8 @@ func ratesBody(int) string {
 func cancellationFeeBody(int) string {
 	return fmt.Sprintf(`{"pickupAt":%q,"totalGrossCents":14276}`, time.Now().Add(72*time.Hour).UTC().Format(time.RFC3339))
 }
+
+func returnChargesBody(int) string { return `{"fuelAtPickup":8,"fuelAtReturn":6}` }
 
 // vehicleRoute is a demo car (the BMW 5er at BER-HBF) the fleet rows read and change; every
 // change leaves it as it was, so the rows can repeat for every caller.
@@ -246,8 +252,8 @@ func paymentFixtures(t *testing.T, db *database.DB) {
 	_, err := db.Pool.Exec(ctx, `INSERT INTO payments.payments (id, reservation_id, customer_id, status, authorized_cents, provider, provider_authorization)
 		VALUES ($1, $2, $3, 'authorized', 14276, 'sandbox', 'sbx_auth_fixture') ON CONFLICT DO NOTHING`, paymentFixture, paymentReservation, devissuer.CustomerAlice)
 	require.NoError(t, err)
-	_, err = db.Pool.Exec(ctx, `INSERT INTO payments.invoices (id, number, year, seq, reservation_id, payment_id, customer_id, lines, net_cents, vat_cents, gross_cents)
-		VALUES ($1, 'OCR-2000-000001', 2000, 1, $2, $3, $4, '[]', 11997, 2279, 14276) ON CONFLICT DO NOTHING`, invoiceFixture, paymentReservation, paymentFixture, devissuer.CustomerAlice)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO payments.invoices (id, number, year, seq, reservation_id, payment_id, customer_id, net_cents, vat_cents, gross_cents)
+		VALUES ($1, 'OCR-2000-000001', 2000, 1, $2, $3, $4, 11997, 2279, 14276) ON CONFLICT DO NOTHING`, invoiceFixture, paymentReservation, paymentFixture, devissuer.CustomerAlice)
 	require.NoError(t, err)
 }
 
@@ -288,8 +294,16 @@ func reservationFixture(status string, pickupIn time.Duration) func(t *testing.T
 				hold_expires_at = EXCLUDED.hold_expires_at, version = 1`,
 			reservationID, devissuer.CustomerAlice, reservationVehicle, pickup, pickup.Add(48*time.Hour), status)
 		require.NoError(t, err)
+		// The fixture's car, at the pickup branch and free: a handover asks vehicles-api.
+		_, err = db.Pool.Exec(context.Background(), `INSERT INTO fleet.vehicles (id, name, category, location_code, seats, fuel, transmission, licence_plate)
+			VALUES ($1, 'Matrix Golf', 'KOMPAKT', 'BER-HBF', 5, 'petrol', 'manual', 'B-ZZ 9999')
+			ON CONFLICT (id) DO UPDATE SET location_code = 'BER-HBF', status = 'available'`, reservationVehicle)
+		require.NoError(t, err)
 	}
 }
+
+// readingsBody is a handover's or a return's readings (odometer, fuel in eighths).
+func readingsBody(int) string { return `{"odometerKm":100,"fuelEighths":8}` }
 
 // reservationSlot is a two-hour rental of its own per call, from three days ahead, so the
 // bookings of the seeded compact cars the rows use never overlap.
@@ -340,6 +354,7 @@ var expected = map[string]row{
 	"customers-api getCustomersOpenAPI":       {path: "/api/customers/openapi.json", expect: everyone(200)},
 	"customers-api registerCustomer":          {path: "/api/customers", body: registrationBody, expect: everyone(201)},
 	"customers-api registerGuest":             {path: "/api/customers/guests", body: registrationBody, expect: policy([6]int{401, 403, 403, 403, 403, 201}, 201, 403)},
+	"customers-api withdrawGuest":             {path: "/api/customers/guests/99999999-9999-4999-8999-999999999999", expect: policy([6]int{401, 403, 403, 403, 403, 404}, 404, 403)}, // no such guest: 404 once through
 	"customers-api verifyEmail":               {path: "/api/customers/verify-email", body: verificationBody, expect: everyone(400)},
 	"customers-api searchCustomers":           {path: "/api/customers", expect: policy([6]int{401, 403, 403, 200, 403, 200}, 403, 403)},
 	"customers-api getCustomer":               {path: customerA, expect: customerRead},
@@ -378,6 +393,7 @@ var expected = map[string]row{
 	"pricing-api createQuote":              {path: "/api/pricing/quotes", body: quoteBody, expect: everyone(200)},
 	"pricing-api calculateRates":           {path: "/api/pricing/rates", body: ratesBody, expect: everyone(200)},
 	"pricing-api calculateCancellationFee": {path: "/api/pricing/cancellation-fee", body: cancellationFeeBody, expect: pricingFee},
+	"pricing-api calculateReturnCharges":   {path: "/api/pricing/return-charges", body: returnChargesBody, expect: pricingReturn},
 
 	"api-gateway forward:vehicles-api":   {expect: everyone(forwards)},
 	"api-gateway forward:vehicles-api/*": {expect: everyone(forwards)},
@@ -410,6 +426,7 @@ var expected = map[string]row{
 	"payments-api issueInvoice":       {path: "/api/invoices", body: invoiceBody, expect: policy([6]int{401, 403, 403, 403, 403, 201}, 403, 403)},
 	"payments-api listInvoices":       {path: "/api/invoices", expect: paymentList},
 	"payments-api getInvoice":         {path: "/api/invoices/" + invoiceFixture, reset: paymentFixtures, expect: paymentRead},
+	"payments-api getInvoicePDF":      {path: "/api/invoices/" + invoiceFixture + "/pdf", reset: paymentFixtures, expect: paymentRead},
 	"payments-api receiveEvent":       {path: "/cloudevents", body: registeredEventData, header: registeredEventHeaders, expect: receiver(202)},
 
 	// Tokenizing a card is open to everyone: a guest needs a payment method before booking.
@@ -424,13 +441,24 @@ var expected = map[string]row{
 	"reservations-api createReservation":      {path: "/api/reservations", body: reservationBody, expect: policy([6]int{401, 201, 400, 201, 403, 201}, 403, 403)},
 	"reservations-api createGuestReservation": {path: "/api/reservations/guest", body: guestReservationBody, expect: everyone(201)},
 	"reservations-api lookupReservation":      {path: "/api/reservations/lookup?id=" + reservationID + "&email=alice@example.com", reset: reservationFixture("pending", 72*time.Hour), expect: everyone(200)},
-	"reservations-api searchReservations":     {path: "/api/reservations", expect: reservationStaff},
+	"reservations-api searchReservations":     {path: "/api/reservations", expect: policy([6]int{401, 200, 200, 200, 403, 200}, 403, 403)}, // customers: their own
 	"reservations-api getReservation":         {path: reservationRoute, reset: reservationFixture("pending", 72*time.Hour), expect: reservationRead},
-	"reservations-api confirmReservation":     {path: reservationRoute + "/confirm", body: emptyObject, reset: reservationFixture("pending", 72*time.Hour), expect: reservationStaff},
-	"reservations-api activateReservation":    {path: reservationRoute + "/activate", body: emptyObject, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
-	"reservations-api completeReservation":    {path: reservationRoute + "/complete", body: emptyObject, reset: reservationFixture("active", -time.Hour), expect: reservationAgents},
+	"reservations-api activateReservation":    {path: reservationRoute + "/activate", body: readingsBody, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
+	"reservations-api completeReservation":    {path: reservationRoute + "/complete", body: readingsBody, reset: reservationFixture("active", -time.Hour), expect: reservationAgents},
 	"reservations-api cancelReservation":      {path: reservationRoute + "/cancel", body: cancelBody, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
-	"reservations-api markReservationNoShow":  {path: reservationRoute + "/no-show", body: emptyObject, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
+	"reservations-api namePaymentMethod":      {path: reservationRoute + "/payment-method", body: func(int) string { return `{"paymentMethodId":"` + paymentMethod + `"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 409, 404, 409, 403, 409}, 403, 403)}, // no decline yet: 409 once through
+	"reservations-api changeReservation":      {path: reservationRoute + "/change", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
+	// A guest's link routes are public: a forged link is a 404 for everyone. The link itself is
+	// notification-worker's (not a caller here; the reservations tests call it as that), and
+	// the fixture is no guest booking: 404 for an admin.
+	"reservations-api getGuestReservation":      {path: reservationRoute + "/guest?token=forged", reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
+	"reservations-api previewGuestCancellation": {path: reservationRoute + "/guest/cancellation-fee?token=forged", reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
+	"reservations-api cancelGuestReservation":   {path: reservationRoute + "/guest/cancel?token=forged", body: cancelBody, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
+	"reservations-api changeGuestReservation":   {path: reservationRoute + "/guest/change?token=forged", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
+	"reservations-api nameGuestPaymentMethod":   {path: reservationRoute + "/guest/payment-method?token=forged", body: func(int) string { return `{"paymentMethodId":"` + paymentMethod + `"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
+	"reservations-api getGuestLink":             {path: reservationRoute + "/guest-link", reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 403, 403, 403, 403, 404}, 403, 403)},
+	"reservations-api markReservationNoShow":    {path: reservationRoute + "/no-show", body: emptyObject, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
+	"reservations-api getReservationCounter":    {path: reservationRoute + "/counter", reset: reservationFixture("active", -time.Hour), expect: reservationAgents},
 	// Only reservations' own Triggers and its sweep PingSource deliver.
 	"reservations-api receiveEvent": {path: "/cloudevents", body: emptyObject, header: pingHeaders, expect: receiver(202)},
 
@@ -471,6 +499,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		Env: host.Env{Lookuper: envconfig.MapLookuper(map[string]string{"RESERVATION_GUEST_HOLDS_PER_ADDRESS": "1000"})},
 	})
 	require.NoError(t, err)
+	openAroundTheClock(t, db)
 	public := platform.Observe(platform.NewLogger(io.Discard, "error", "authz"), m.Handler)
 
 	tokens := map[string]string{}

@@ -129,6 +129,7 @@ func startDev(t *testing.T) *devSystem {
 	db, err := database.Open(context.Background(), database.Config{URL: dbURL, MaxConns: 4})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
+	openAroundTheClock(t, db)
 	d := &devSystem{t: t, base: "http://localhost:" + port, db: db, mail: filepath.Join(dataDir, "mail"), logs: logs}
 	d.eventually(30*time.Second, "orange dev ready", func() bool {
 		resp, err := http.Get(d.base + "/readyz")

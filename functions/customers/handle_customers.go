@@ -2,9 +2,7 @@ package customers
 
 import (
 	"net/http"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -24,12 +22,6 @@ type page struct {
 // customer's behalf. The welcome mail carries the link that verifies the address.
 func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	return s.register(w, r, KindAccount)
-}
-
-// handleRegisterGuest registers the guest of a guest booking: reservations-api only, so
-// nobody registers a guest (which gets no welcome mail) on their own.
-func (s *Service) handleRegisterGuest(w http.ResponseWriter, r *http.Request) error {
-	return s.register(w, r, KindGuest)
 }
 
 func (s *Service) register(w http.ResponseWriter, r *http.Request, kind Kind) error {
@@ -62,7 +54,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilter(r.URL.Query())
+	f, err := parseFilter(r)
 	if err != nil {
 		return err
 	}
@@ -81,51 +73,32 @@ const (
 
 var searchParams = map[string]bool{"name": true, "email": true, "status": true, "page": true, "pageSize": true}
 
-// parseFilter reads a search's query, listing every bad parameter.
-func parseFilter(q url.Values) (Filter, error) {
-	var errs fieldErrors
-	for key, values := range q {
-		if !searchParams[key] {
-			errs.add(key, "unknown parameter; supported: name, email, status, page, pageSize")
-		} else if len(values) > 1 {
-			errs.add(key, "give it once")
-		}
-	}
+// parseFilter reads a search's query strictly (platform.ParseQuery: an unknown, repeated or
+// malformed parameter, a ';' used as a separator included, is named, never dropped), listing
+// every bad parameter.
+func parseFilter(r *http.Request) (Filter, error) {
+	q := platform.ParseQuery(r, "name", "email", "status", "page", "pageSize")
 	f := Filter{
 		NameTerms: strings.Fields(strings.ToLower(q.Get("name"))),
-		Email:     strings.TrimSpace(q.Get("email")),
-		Status:    Status(strings.ToLower(strings.TrimSpace(q.Get("status")))),
-		Page:      1,
-		PageSize:  defaultPageSize,
+		Email:     q.Get("email"),
+		Status:    Status(strings.ToLower(q.Get("status"))),
 	}
 	if len(f.NameTerms) > 5 || len(q.Get("name")) > 200 {
-		errs.add("name", "at most 5 words and 200 characters")
+		q.Fail("name", "at most 5 words and 200 characters")
 	}
 	// PostgreSQL refuses such text as a query argument: the search failed with a 500.
 	for _, key := range []string{"name", "email"} {
 		if v := q.Get(key); !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			errs.add(key, "must be valid UTF-8 without NUL characters")
+			q.Fail(key, "must be valid UTF-8 without NUL characters")
 		}
 	}
 	if f.Status != "" && !f.Status.valid() {
-		errs.add("status", "must be active, suspended, blocked or erased")
+		q.Fail("status", "must be active, suspended, blocked or erased")
 	}
-	if raw := q.Get("page"); raw != "" {
-		if n, err := strconv.Atoi(raw); err != nil || n < 1 || n > 10000 {
-			errs.add("page", "must be a whole number from 1 to 10000")
-		} else {
-			f.Page = n
-		}
-	}
-	if raw := q.Get("pageSize"); raw != "" {
-		if n, err := strconv.Atoi(raw); err != nil || n < 1 || n > maxPageSize {
-			errs.add("pageSize", "must be a whole number from 1 to 100")
-		} else {
-			f.PageSize = n
-		}
-	}
-	if len(errs) > 0 {
-		return Filter{}, platform.Invalid("invalid search", errs...)
+	f.Page = int(q.Int("page", 1, 10000, 1))
+	f.PageSize = int(q.Int("pageSize", 1, maxPageSize, defaultPageSize))
+	if err := q.Err("invalid search"); err != nil {
+		return Filter{}, err
 	}
 	return f, nil
 }

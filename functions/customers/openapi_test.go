@@ -54,6 +54,9 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{reservations, "POST", "/api/customers/guests", newCustomer.with("firstName", "Click https://evil.example").String()}, // 400
 		{anonymous, "POST", "/api/customers/guests", newCustomer.with("email", "guest2@example.de").String()},                 // 401
 		{agent, "POST", "/api/customers/guests", newCustomer.with("email", "guest3@example.de").String()},                     // 403
+		{reservations, "POST", "/api/customers/guests", newCustomer.with("email", "Guest@example.de").String()},               // 200: the same guest again
+		{reservations, "DELETE", "/api/customers/guests/" + nobodyID, ""},                                                     // 404
+		{reservations, "DELETE", "/api/customers/guests/" + aliceID, ""},                                                      // 409
 		{anonymous, "POST", "/api/customers/verify-email", `{"token":"nothing"}`},                                             // 400
 		{agent, "POST", "/api/customers", newCustomer.with("email", "biz@example.de", "type", "business", "companyName", "B GmbH", "vatId", "DE111222333", "licence", nil).String()},
 		{agent, "GET", "/api/customers", ""},

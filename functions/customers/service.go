@@ -116,10 +116,11 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "getCustomersOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "registerCustomer", Method: http.MethodPost, Path: Prefix, Access: platform.Public, Handler: s.handleRegister},
 		{Name: "registerGuest", Method: http.MethodPost, Path: Prefix + "/guests", Access: guests, Handler: s.handleRegisterGuest},
+		{Name: "withdrawGuest", Method: http.MethodDelete, Path: Prefix + "/guests/{id}", Access: guests, Handler: s.handleWithdrawGuest},
 		{Name: "verifyEmail", Method: http.MethodPost, Path: Prefix + "/verify-email", Access: platform.Public, Handler: s.handleVerifyEmail},
 		{Name: "searchCustomers", Method: http.MethodGet, Path: Prefix, Access: staff, Handler: s.handleSearch},
 		{Name: "checkApplicantEligibility", Method: http.MethodPost, Path: Prefix + "/eligibility", Access: applicants, Handler: s.handleApplicantEligibility},
-		{Name: "getCustomer", Method: http.MethodGet, Path: byID, Access: readers, Handler: s.handleGet},
+		{Name: "getCustomer", Method: http.MethodGet, Path: byID, Access: readers.AndServices("payments-api"), Handler: s.handleGet}, // payments-api: a business's company and VAT id on its invoices
 		{Name: "updateCustomerProfile", Method: http.MethodPut, Path: byID, Access: writers, Handler: s.handleUpdateProfile},
 		{Name: "updateCustomerLicence", Method: http.MethodPut, Path: byID + "/licence", Access: writers, Handler: s.handleUpdateLicence},
 		{Name: "changeCustomerStatus", Method: http.MethodPut, Path: byID + "/status", Access: agents, Handler: s.handleChangeStatus},

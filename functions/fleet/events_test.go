@@ -21,15 +21,21 @@ import (
 // event delivers one reservation event to /cloudevents in binary mode, as the Broker does.
 func (a *api) event(id, typ string, data any) response {
 	a.t.Helper()
+	return a.eventWith(id, typ, data)
+}
+
+// eventWith is event with more CloudEvent headers (name/value pairs), such as Ce-Time.
+func (a *api) eventWith(id, typ string, data any, header ...string) response {
+	a.t.Helper()
 	body := ""
 	if data != nil {
 		b, err := json.Marshal(data)
 		require.NoError(a.t, err)
 		body = string(b)
 	}
-	return a.do(http.MethodPost, events.ReceivePath, "application/json", body,
+	return a.do(http.MethodPost, events.ReceivePath, "application/json", body, append([]string{
 		"Ce-Specversion", "1.0", "Ce-Id", id, "Ce-Source", "reservations-api", "Ce-Type", typ,
-		"Authorization", a.id.DeliveryBearer(a.t, triggerOf(typ), fleet.ServiceName))
+		"Authorization", a.id.DeliveryBearer(a.t, triggerOf(typ), fleet.ServiceName)}, header...)...)
 }
 
 // triggerOf is the Trigger of knative/base/vehicles-api.yaml that delivers a reservation

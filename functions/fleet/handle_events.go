@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -15,10 +14,11 @@ import (
 )
 
 // bookingEvents maps the reservation events fleet consumes to the booking state each one
-// reports.
+// reports; "" takes it from the payload (a change keeps the booking pending or confirmed).
 var bookingEvents = map[string]BookingStatus{
 	events.ReservationCreated:   BookingPending,
 	events.ReservationConfirmed: BookingConfirmed,
+	events.ReservationChanged:   "",
 	events.ReservationActivated: BookingActive,
 	events.ReservationCompleted: BookingCompleted,
 	events.ReservationCancelled: BookingCancelled,
@@ -27,9 +27,9 @@ var bookingEvents = map[string]BookingStatus{
 }
 
 // vehicleStatusAfter is the vehicle status a newly applied booking state implies: a picked-up
-// car is rented, a returned one available again. The other states leave the car's status
-// alone (a pending or confirmed booking blocks the car through the read model, not its
-// status).
+// car is rented, a returned one available again (at its return branch). The other states
+// leave the car alone (a pending or confirmed booking blocks the car through the read model,
+// not its status; a changed booking moves in the read model only).
 var vehicleStatusAfter = map[BookingStatus]Status{
 	BookingActive:    StatusRented,
 	BookingCompleted: StatusAvailable,
@@ -37,12 +37,11 @@ var vehicleStatusAfter = map[BookingStatus]Status{
 
 // handleEvent applies one delivered reservation event inside the inbox transaction: the
 // booking read model takes it if its version is newer than what it holds (any arrival order,
-// duplicates included), and only then — so a late "activated" after "completed" cannot rent
-// the car again — activated sets the vehicle rented and completed sets it available, through
-// the same conditional status update the API uses. A car already in that status is a no-op;
-// one the transition table does not allow (e.g. taken out of service meanwhile) is logged and
-// left alone: retrying could never change that, and the booking must still be recorded.
-// Other types are acknowledged and ignored: the Triggers do not send them.
+// duplicates included; a change moves the booking to its new car and period), and only then
+// — so a late "activated" after "completed" cannot rent the car again — activated hands the
+// car over at the pickup branch and completed takes it back at the return branch, unless
+// the car's own state is newer than the event (applyCarFact). Other types are acknowledged and ignored: the
+// Triggers do not send them.
 func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
 	status, ok := bookingEvents[e.Type()]
 	if !ok {
@@ -52,8 +51,11 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 	if err != nil {
 		return nil, err
 	}
-	pickup, err1 := time.Parse(time.RFC3339, r.PickupAt)
-	ret, err2 := time.Parse(time.RFC3339, r.ReturnAt)
+	if status == "" {
+		status = BookingStatus(strings.ToLower(strings.TrimSpace(r.Status)))
+	}
+	pickup, err1 := time.Parse(time.RFC3339Nano, r.PickupAt)
+	ret, err2 := time.Parse(time.RFC3339Nano, r.ReturnAt)
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, events.Permanentf("%s %s: pickupAt/returnAt: %v", e.Type(), e.ID(), err)
 	}
@@ -68,18 +70,19 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		return nil, err
 	}
 	to, ok := vehicleStatusAfter[status]
-	if !ok {
+	if !ok || e.Type() == events.ReservationChanged { // a change moves the booking, not the car
 		return nil, nil
 	}
-	_, err = scanVehicle(tx.QueryRow(ctx, setStatusSQL, strings.ToLower(r.VehicleID), string(to), int64(0)))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		platform.LoggerFrom(ctx).WarnContext(ctx, "reservation event leaves the vehicle status as it is",
-			slog.String("vehicle", r.VehicleID), slog.String("reservation", r.ReservationID),
-			slog.String("type", e.Type()), slog.String("wanted", string(to)))
-		return nil, nil
-	case err != nil:
-		return nil, ruleError(err)
+	f := carFact{VehicleID: strings.ToLower(r.VehicleID), ReservationID: strings.ToLower(r.ReservationID), Status: to,
+		Pickup: pickup, At: factTime(e.Time()), EventType: e.Type()}
+	// A pickup happens at the pickup branch; a return at the return branch (one-way).
+	if status == BookingCompleted {
+		f.Location, err = eventLocation("returnLocation", r.ReturnLocation)
+	} else {
+		f.Location, err = eventLocation("pickupLocation", r.PickupLocation)
 	}
-	return nil, nil
+	if err != nil {
+		return nil, err
+	}
+	return nil, applyCarFact(ctx, tx, f)
 }

@@ -10,7 +10,7 @@ import (
 const retryAfterSeconds = "5"
 
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseSearch(r.URL.Query(), s.now())
+	q, err := parseSearch(r, s.now())
 	if err != nil {
 		return err
 	}

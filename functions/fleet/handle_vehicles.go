@@ -31,23 +31,23 @@ func (s *Service) handleInventory(w http.ResponseWriter, r *http.Request) error 
 }
 
 func parseInventory(r *http.Request) (InventoryFilter, error) {
-	p := newParams(r.URL.Query(), []string{"status", "location", "category", "page", "pageSize"})
+	p := platform.ParseQuery(r, "status", "location", "category", "page", "pageSize")
 	f := InventoryFilter{
-		Status:       Status(strings.ToLower(p.get("status"))),
-		LocationCode: NormalizeLocationCode(p.get("location")),
-		Category:     Category(strings.ToUpper(p.get("category"))),
+		Status:       Status(strings.ToLower(p.Get("status"))),
+		LocationCode: NormalizeLocationCode(p.Get("location")),
+		Category:     Category(strings.ToUpper(p.Get("category"))),
 	}
 	if f.Status != "" && !f.Status.valid() {
-		p.fail("status", "must be "+statusList)
+		p.Fail("status", "must be "+statusList)
 	}
 	if f.LocationCode != "" && !ValidLocationCode(f.LocationCode) {
-		p.fail("location", "must be a branch code such as BER-HBF")
+		p.Fail("location", "must be a branch code such as BER-HBF")
 	}
 	if f.Category != "" && !f.Category.valid() {
-		p.fail("category", "must be one of "+join(categories))
+		p.Fail("category", "must be one of "+join(categories))
 	}
-	f.Page, f.PageSize = p.paging()
-	return f, p.err("invalid inventory filter")
+	f.Page, f.PageSize = p.Paging()
+	return f, p.Err("invalid inventory filter")
 }
 
 // pathID returns the id in the path, or a not-found error for one that cannot exist.

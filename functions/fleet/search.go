@@ -3,9 +3,8 @@ package fleet
 import (
 	"cmp"
 	"context"
-	"net/url"
+	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -84,58 +83,60 @@ type SearchResult struct {
 	ReturnAt     time.Time `json:"returnAt"`
 }
 
-// parseSearch reads and validates a search's query, listing every bad parameter at once.
-func parseSearch(q url.Values, now time.Time) (SearchQuery, error) {
-	p := newParams(q, searchParams)
+// parseSearch reads and validates a search's query strictly (platform.ParseQuery: unknown,
+// repeated or malformed parameters, ';' as a separator included, are named), listing every
+// bad parameter at once.
+func parseSearch(r *http.Request, now time.Time) (SearchQuery, error) {
+	p := platform.ParseQuery(r, searchParams...)
 	s := SearchQuery{
-		LocationCode: NormalizeLocationCode(p.get("location")),
-		Category:     Category(strings.ToUpper(p.get("category"))),
-		Fuel:         Fuel(strings.ToLower(p.get("fuel"))),
-		Transmission: Transmission(strings.ToLower(p.get("transmission"))),
-		Sort:         p.get("sort"),
+		LocationCode: NormalizeLocationCode(p.Get("location")),
+		Category:     Category(strings.ToUpper(p.Get("category"))),
+		Fuel:         Fuel(strings.ToLower(p.Get("fuel"))),
+		Transmission: Transmission(strings.ToLower(p.Get("transmission"))),
+		Sort:         p.Get("sort"),
 	}
 	switch {
 	case s.LocationCode == "":
-		p.fail("location", "required: the pickup branch, such as BER-HBF")
+		p.Fail("location", "required: the pickup branch, such as BER-HBF")
 	case !ValidLocationCode(s.LocationCode):
-		p.fail("location", "must be a branch code such as BER-HBF")
+		p.Fail("location", "must be a branch code such as BER-HBF")
 	}
-	s.PickupAt = p.time("pickup")
-	s.ReturnAt = p.time("return")
+	s.PickupAt = p.Time("pickup", true)
+	s.ReturnAt = p.Time("return", true)
 	if !s.PickupAt.IsZero() && !s.ReturnAt.IsZero() {
 		switch {
 		case !s.ReturnAt.After(s.PickupAt):
-			p.fail("return", "must be after pickup")
+			p.Fail("return", "must be after pickup")
 		case s.ReturnAt.Sub(s.PickupAt) > MaxRentalDuration:
-			p.fail("return", "a rental lasts at most 90 days")
+			p.Fail("return", "a rental lasts at most 90 days")
 		}
 	}
 	switch {
 	case s.PickupAt.IsZero():
 	case s.PickupAt.Before(now.Add(-pickupGrace)):
-		p.fail("pickup", "must not be in the past")
+		p.Fail("pickup", "must not be in the past")
 	case s.PickupAt.After(now.Add(maxAdvance)):
-		p.fail("pickup", "must be at most 2 years ahead")
+		p.Fail("pickup", "must be at most 2 years ahead")
 	}
 	if s.Category != "" && !s.Category.valid() {
-		p.fail("category", "must be one of "+join(categories))
+		p.Fail("category", "must be one of "+join(categories))
 	}
 	if s.Fuel != "" && !s.Fuel.valid() {
-		p.fail("fuel", "must be one of "+join(fuels))
+		p.Fail("fuel", "must be one of "+join(fuels))
 	}
 	if s.Transmission != "" && !s.Transmission.valid() {
-		p.fail("transmission", "must be manual or automatic")
+		p.Fail("transmission", "must be manual or automatic")
 	}
-	s.MinSeats = int(p.int("minSeats", 1, 9, 1))
-	s.MaxDailyGrossCents = p.int("maxDailyGross", 1, 100_000_000, 0)
+	s.MinSeats = int(p.Int("minSeats", 1, 9, 1))
+	s.MaxDailyGrossCents = p.Int("maxDailyGross", 1, 100_000_000, 0)
 	if s.Sort == "" {
 		s.Sort = "price"
 	}
 	if !slices.Contains(searchSorts, s.Sort) {
-		p.fail("sort", "must be one of "+strings.Join(searchSorts, ", "))
+		p.Fail("sort", "must be one of "+strings.Join(searchSorts, ", "))
 	}
-	s.Page, s.PageSize = p.paging()
-	return s, p.err("invalid search")
+	s.Page, s.PageSize = p.Paging()
+	return s, p.Err("invalid search")
 }
 
 // search finds the vehicles free for the whole period, prices them through pricing, then
@@ -197,77 +198,4 @@ func offerOrder(sort string) func(a, b Offer) int {
 	default:
 		return func(a, b Offer) int { return cmp.Or(byPrice(a, b), byName(a, b)) }
 	}
-}
-
-// params reads query parameters strictly: unknown and repeated parameters are errors, and
-// every problem is collected so the answer lists them all.
-type params struct {
-	q    url.Values
-	errs []platform.FieldError
-}
-
-func newParams(q url.Values, allowed []string) *params {
-	p := &params{q: q}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		switch {
-		case !slices.Contains(allowed, k):
-			p.fail(k, "unknown parameter; supported: "+strings.Join(allowed, ", "))
-		case len(q[k]) > 1:
-			p.fail(k, "give it once")
-		}
-	}
-	return p
-}
-
-func (p *params) fail(field, reason string) {
-	p.errs = append(p.errs, platform.FieldError{Field: field, Reason: reason})
-}
-
-func (p *params) get(key string) string { return strings.TrimSpace(p.q.Get(key)) }
-
-// time reads a required RFC 3339 time.
-func (p *params) time(key string) time.Time {
-	raw := p.get(key)
-	if raw == "" {
-		p.fail(key, "required: an RFC 3339 time such as 2026-06-01T10:00:00+02:00")
-		return time.Time{}
-	}
-	// An unencoded "+02:00" in a URL arrives as " 02:00"; there is no other space in a time.
-	t, err := time.Parse(time.RFC3339, strings.Replace(raw, " ", "+", 1))
-	if err != nil {
-		p.fail(key, "must be an RFC 3339 time such as 2026-06-01T10:00:00+02:00")
-		return time.Time{}
-	}
-	return t
-}
-
-// int reads an optional integer within [lo, hi], def when absent.
-func (p *params) int(key string, lo, hi, def int64) int64 {
-	raw := p.get(key)
-	if raw == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < lo || n > hi {
-		p.fail(key, "must be a whole number from "+strconv.FormatInt(lo, 10)+" to "+strconv.FormatInt(hi, 10))
-		return def
-	}
-	return n
-}
-
-// paging reads page (from 1) and pageSize (default 20, at most 100).
-func (p *params) paging() (page, size int) {
-	return int(p.int("page", 1, 1_000_000, 1)), int(p.int("pageSize", 1, 100, 20))
-}
-
-func (p *params) err(message string) error {
-	if len(p.errs) == 0 {
-		return nil
-	}
-	return platform.Invalid(message, p.errs...)
 }

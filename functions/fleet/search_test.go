@@ -295,6 +295,11 @@ func testSearchRejectsBadQueries(t *testing.T, db *database.DB) {
 		{"page too big", ok + "&pageSize=101", []string{"pageSize"}},
 		{"unknown parameter", ok + "&colour=orange", []string{"colour"}},
 		{"repeated parameter", ok + "&category=SUV&category=KLEIN", []string{"category"}},
+		{"';' as a separator", ok + "&page=1;pageSize=9999999", []string{"page"}},
+		{"';' hiding a filter", ok + "&category=SUV;fuel=electric", []string{"category"}},
+		{"repeated, empty once", ok + "&sort=&sort=name", []string{"sort"}},
+		{"a bad %-escape", ok + "&colour=%ZZ", []string{"colour"}},
+		{"a repeated time", ok + "&pickup=" + rfc(p), []string{"pickup"}},
 		{"everything at once", "/api/vehicles?location=x&pickup=soon&category=VAN&fuel=coal&transmission=cvt&minSeats=0&maxDailyGross=-1&sort=up&page=x&pageSize=0&x=1",
 			[]string{"x", "location", "pickup", "return", "category", "fuel", "transmission", "minSeats", "maxDailyGross", "sort", "page", "pageSize"}},
 	}

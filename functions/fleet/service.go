@@ -122,6 +122,7 @@ func (s *Service) Routes() []platform.Route {
 	senders := platform.Deliveries(
 		platform.Trigger("vehicles-api-reservation-created"),
 		platform.Trigger("vehicles-api-reservation-confirmed"),
+		platform.Trigger("vehicles-api-reservation-changed"),
 		platform.Trigger("vehicles-api-reservation-activated"),
 		platform.Trigger("vehicles-api-reservation-completed"),
 		platform.Trigger("vehicles-api-reservation-cancelled"),

@@ -74,7 +74,8 @@ RETURNING ` + vehicleColumns
 const setStatusSQL = `UPDATE fleet.vehicles v SET
 	status = $2,
 	version = version + CASE WHEN status = $2 THEN 0 ELSE 1 END,
-	updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END
+	updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END,
+	status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END
 WHERE id = $1 AND ($3 = 0 OR version = $3)
   AND (status = $2 OR EXISTS (
 	SELECT 1 FROM fleet.status_transitions t WHERE t.from_status = v.status AND t.to_status = $2))
@@ -86,7 +87,8 @@ RETURNING ` + vehicleColumns
 const moveSQL = `UPDATE fleet.vehicles v SET
 	location_code = $2,
 	version = version + CASE WHEN location_code = $2 THEN 0 ELSE 1 END,
-	updated_at = CASE WHEN location_code = $2 THEN updated_at ELSE now() END
+	updated_at = CASE WHEN location_code = $2 THEN updated_at ELSE now() END,
+	location_changed_at = CASE WHEN location_code = $2 THEN location_changed_at ELSE now() END
 WHERE id = $1 AND ($3 = 0 OR version = $3)
   AND (location_code = $2 OR (
 	status NOT IN ('rented', 'reserved')

@@ -275,6 +275,23 @@ func testInventory(t *testing.T, db *database.DB) {
 	// Every bad parameter is reported at once.
 	p := decode[platform.Problem](t, a.get("/api/vehicles/inventory?category=VAN&location=BERLIN&page=0&pageSize=101&colour=red"))
 	assert.ElementsMatch(t, []string{"category", "location", "page", "pageSize", "colour"}, fieldsOf(p))
+
+	// The query string is read strictly (platform.ParseQuery): nothing is silently dropped.
+	for _, tt := range []struct {
+		query  string
+		fields []string
+	}{
+		{"page=1;pageSize=9999999", []string{"page"}}, // the pair is named by its key
+		{"status=available;location=BER-HBF", []string{"status"}},
+		{"status=available&status=rented", []string{"status"}},
+		{"location=BER-HBF&limit=5", []string{"limit"}},
+		{"location=%G0", []string{"location"}},
+	} {
+		r := a.get("/api/vehicles/inventory?" + tt.query)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", tt.query, r.body)
+		assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+		assert.ElementsMatch(t, tt.fields, fieldsOf(decode[platform.Problem](t, r)), tt.query)
+	}
 }
 
 func TestRejectedRequestsWriteNothing(t *testing.T) {

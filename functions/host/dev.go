@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -129,6 +130,9 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	// Local defaults for functions' own settings: the mail folder lives with the data.
 	env.Lookuper = envconfig.MultiLookuper(env.Lookuper, envconfig.MapLookuper(map[string]string{
 		"MAIL_DIR": filepath.Join(cfg.DataDir, "mail"),
+		// Guests' manage links are signed with a key made at each start (links mailed before a
+		// restart stop working; set RESERVATION_LINK_KEY to keep them).
+		"RESERVATION_LINK_KEY": rand.Text() + rand.Text(),
 	}))
 	// The verifiers fetch the issuers' keys, and the functions their service tokens,
 	// in-process by the issuers' own URLs.

@@ -2,7 +2,6 @@ package locations
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -16,7 +15,7 @@ type listResponse struct {
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilter(r.URL.Query())
+	f, err := parseFilter(r)
 	if err != nil {
 		return err
 	}
@@ -27,19 +26,21 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
 	return platform.WriteJSON(w, http.StatusOK, listResponse{Items: items, Count: len(items)})
 }
 
-func parseFilter(q url.Values) (Filter, error) {
-	for key := range q {
-		if key != "status" && key != "city" {
-			return Filter{}, platform.Invalid("unknown query parameter", platform.FieldError{Field: key, Reason: "supported: status, city"})
-		}
-	}
-	f := Filter{Status: Status(strings.ToLower(q.Get("status"))), City: strings.TrimSpace(q.Get("city"))}
+// parseFilter reads the list's query strictly (platform.ParseQuery): an unknown, repeated or
+// malformed parameter (a ';' separator included) is a 400 naming it, with every other
+// problem of the query.
+func parseFilter(r *http.Request) (Filter, error) {
+	q := platform.ParseQuery(r, "status", "city")
+	f := Filter{Status: Status(strings.ToLower(q.Get("status"))), City: q.Get("city")}
 	if f.Status != "" && !f.Status.valid() {
-		return Filter{}, platform.Invalid("invalid status filter", platform.FieldError{Field: "status", Reason: "must be active, closed or maintenance"})
+		q.Fail("status", "must be active, closed or maintenance")
 	}
 	// PostgreSQL refuses such text as a query argument: the list failed with a 500.
 	if !utf8.ValidString(f.City) || strings.ContainsRune(f.City, 0) {
-		return Filter{}, platform.Invalid("invalid city filter", platform.FieldError{Field: "city", Reason: "must be valid UTF-8 without NUL characters"})
+		q.Fail("city", "must be valid UTF-8 without NUL characters")
+	}
+	if err := q.Err("invalid list filter"); err != nil {
+		return Filter{}, err
 	}
 	return f, nil
 }

@@ -9,17 +9,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
 // Status is a branch's operating state.
 type Status string
 
-// The branch states. Only active branches take new rentals.
+// The branch states (locationsapi's, the contract callers read). Only active branches take
+// new rentals.
 const (
-	StatusActive      Status = "active"
-	StatusClosed      Status = "closed"
-	StatusMaintenance Status = "maintenance"
+	StatusActive      Status = locationsapi.StatusActive
+	StatusClosed      Status = locationsapi.StatusClosed
+	StatusMaintenance Status = locationsapi.StatusMaintenance
 )
 
 func (s Status) valid() bool {
@@ -57,8 +59,10 @@ type Coordinates struct {
 	Longitude float64 `json:"longitude"`
 }
 
-// OpeningHours is one opening window on a weekday, local time of the branch. A day with no
-// window is closed; a day may have several (a lunch break).
+// OpeningHours is one opening window on a weekday, local time of the branch (its TimeZone),
+// from Opens up to Closes (exclusive). A day with no window is closed; a day may have several
+// (a lunch break). Closes may be "24:00", the end of the day: a branch open around the clock
+// has 00:00–24:00 every day. A window never crosses midnight (split it in two).
 type OpeningHours struct {
 	Day    string `json:"day"`
 	Opens  string `json:"opens"`
@@ -91,6 +95,9 @@ var (
 	phonePattern        = regexp.MustCompile(`^\+?[0-9 ()/-]{5,30}$`)
 	weekdays            = []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 )
+
+// EndOfDay is the closing time of a window that lasts to midnight.
+const EndOfDay = locationsapi.EndOfDay
 
 // NormalizeCode makes a caller's code canonical (codes are upper case; callers may not be).
 func NormalizeCode(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
@@ -166,8 +173,8 @@ func (d Details) validate() []platform.FieldError {
 		if !isWeekday(h.Day) {
 			add(field+".day", "must be a weekday name such as monday")
 		}
-		if !clockPattern.MatchString(h.Opens) || !clockPattern.MatchString(h.Closes) {
-			add(field, "opens and closes must be HH:MM")
+		if !clockPattern.MatchString(h.Opens) || !clockPattern.MatchString(h.Closes) && h.Closes != EndOfDay {
+			add(field, "opens and closes must be HH:MM (closes may be 24:00, the end of the day)")
 		} else if h.Opens >= h.Closes {
 			add(field, "must open before it closes")
 		}

@@ -145,14 +145,21 @@ func TestListFilters(t *testing.T) {
 		query      string
 		wantStatus int
 		wantCodes  []string
+		wantFields []string
 	}{
 		{query: "?city=berlin", wantStatus: 200, wantCodes: []string{"BER-HBF"}},
 		{query: "?city=K%C3%B6ln", wantStatus: 200, wantCodes: []string{"CGN-HBF"}},
 		{query: "?status=maintenance", wantStatus: 200, wantCodes: []string{"HAM-HBF"}},
 		{query: "?status=active&city=Hamburg", wantStatus: 200, wantCodes: nil},
 		{query: "?city=Atlantis", wantStatus: 200, wantCodes: nil},
-		{query: "?status=open", wantStatus: 400},
-		{query: "?colour=orange", wantStatus: 400},
+		{query: "?status=open", wantStatus: 400, wantFields: []string{"status"}},
+		{query: "?colour=orange", wantStatus: 400, wantFields: []string{"colour"}},
+		// platform.ParseQuery: a ';' is no separator, a repetition is refused, every bad
+		// parameter is named in one answer.
+		{query: "?status=active;city=Berlin", wantStatus: 400, wantFields: []string{"status"}},
+		{query: "?city=Berlin&city=Hamburg", wantStatus: 400, wantFields: []string{"city"}},
+		{query: "?city=%zz", wantStatus: 400, wantFields: []string{"city"}},
+		{query: "?status=open&colour=orange", wantStatus: 400, wantFields: []string{"colour", "status"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -160,6 +167,11 @@ func TestListFilters(t *testing.T) {
 			require.Equal(t, tt.wantStatus, r.status, string(r.body))
 			if tt.wantStatus != 200 {
 				assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+				var fields []string
+				for _, f := range decode[platform.Problem](t, r).Errors {
+					fields = append(fields, f.Field)
+				}
+				assert.ElementsMatch(t, tt.wantFields, fields)
 				return
 			}
 			list := decode[struct{ Items []locations.Location }](t, r)

@@ -23,10 +23,12 @@ var Consumes = []string{
 	events.CustomerRegistered,
 	events.CustomerUpdated,
 	events.CustomerErased,
+	events.ReservationCreated,
 	events.ReservationConfirmed,
 	events.ReservationCancelled,
 	events.ReservationCompleted,
 	events.PaymentCaptured,
+	events.PaymentCharged,
 	events.PaymentRefunded,
 	events.InvoiceIssued,
 }
@@ -60,6 +62,8 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 			return nil, err
 		}
 		return nil, s.erase(ctx, tx, c.CustomerID, c.Version)
+	case events.ReservationCreated:
+		return nil, s.guestHeld(ctx, tx, e)
 	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted:
 		r, err := events.DecodeData[events.Reservation](e)
 		if err != nil {
@@ -71,17 +75,26 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if r.ReservationID == "" {
 			return nil, events.Permanentf("%s without reservationId", e.Type())
 		}
+		var manage string
+		if r.Guest && e.Type() == events.ReservationConfirmed {
+			if err := requireUUID("reservationId", r.ReservationID); err != nil {
+				return nil, err
+			}
+			if manage, err = s.manageLink(ctx, r.ReservationID); err != nil {
+				return nil, err
+			}
+		}
 		return nil, s.notify(ctx, tx, e, e.Type(), r.CustomerID, func(lang string) mailData {
 			d := mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
 				Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
 				PickupAt: when(r.PickupAt, s.zone, lang), ReturnAt: when(r.ReturnAt, s.zone, lang),
-				Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason}
+				Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason, ManageLink: manage}
 			if r.FeeCents > 0 {
 				d.Fee = money(r.FeeCents, r.Currency, lang)
 			}
 			return d
 		})
-	case events.PaymentCaptured, events.PaymentRefunded:
+	case events.PaymentCaptured, events.PaymentCharged, events.PaymentRefunded:
 		p, err := events.DecodeData[events.Payment](e)
 		if err != nil {
 			return nil, err

@@ -136,6 +136,8 @@ func TestMailFollowsPreferredLanguage(t *testing.T) {
 			wantSubject: "Thank you for driving with us – reservation 3F2A1B9C"},
 		{name: "captured de", lang: "de", typ: events.PaymentCaptured, data: payment, wantLang: "de", wantSubject: "Zahlung über 1.234,56 € erhalten"},
 		{name: "captured en", lang: "en", typ: events.PaymentCaptured, data: payment, wantLang: "en", wantSubject: "Payment of €1,234.56 received"},
+		{name: "charged en", lang: "en", typ: events.PaymentCharged, data: payment, wantLang: "en", wantSubject: "Additional charge of €1,234.56"},
+		{name: "charged de", lang: "de", typ: events.PaymentCharged, data: payment, wantLang: "de", wantSubject: "Nachbelastung über 1.234,56 €"},
 		{name: "refunded de", lang: "de", typ: events.PaymentRefunded, data: payment, wantLang: "de", wantSubject: "Erstattung über 1.234,56 €"},
 		{name: "refunded en", lang: "en", typ: events.PaymentRefunded, data: payment, wantLang: "en", wantSubject: "Refund of €1,234.56"},
 		{name: "invoice de", lang: "de", typ: events.InvoiceIssued, data: invoice, wantLang: "de",

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/reservations/reservationsapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 )
@@ -58,6 +59,8 @@ type Service struct {
 	templates templateSet
 	zone      *time.Location
 	logger    *slog.Logger
+	// links gives guests' mails their manage link (guestlink.go).
+	links guestLinks
 }
 
 // Function describes notification-worker to hosts.
@@ -71,7 +74,12 @@ func Function() platform.Function {
 			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
 				return nil, err
 			}
-			return New(deps.DB, cfg, deps.Logger)
+			s, err := New(deps.DB, cfg, deps.Logger)
+			if err != nil {
+				return nil, err
+			}
+			s.SetGuestLinks(reservationsapi.NewClient(deps.Client))
+			return s, nil
 		},
 	}
 }
@@ -115,10 +123,12 @@ func (s *Service) Routes() []platform.Route {
 		platform.Trigger("notification-worker-customer-registered"),
 		platform.Trigger("notification-worker-customer-updated"),
 		platform.Trigger("notification-worker-customer-erased"),
+		platform.Trigger("notification-worker-reservation-created"),
 		platform.Trigger("notification-worker-reservation-confirmed"),
 		platform.Trigger("notification-worker-reservation-cancelled"),
 		platform.Trigger("notification-worker-reservation-completed"),
 		platform.Trigger("notification-worker-payment-captured"),
+		platform.Trigger("notification-worker-payment-charged"),
 		platform.Trigger("notification-worker-payment-refunded"),
 		platform.Trigger("notification-worker-invoice-issued"),
 	)

@@ -45,6 +45,7 @@ type mailData struct {
 	VAT            string
 	Gross          string
 	VerifyLink     string // the link that verifies an account's address; empty when none
+	ManageLink     string // a guest's manage-booking link (guestlink.go); empty when none
 }
 
 // mailText is one template: subject and body, in one language.
@@ -111,6 +112,49 @@ ignore this message.
 
 The Orange Car Rental team`},
 	},
+	events.ReservationCreated: {
+		German: {"Ihre Reservierung {{.Reference}} ist vorgemerkt", `{{greeting .}}
+
+wir halten das Fahrzeug für Sie bereit, bis Ihre Zahlung bestätigt ist; die
+Bestätigung folgt in einer eigenen Nachricht.
+
+Reservierung: {{.ReservationID}}
+Fahrzeugklasse: {{.Category}}
+Abholung: {{.PickupLocation}}, {{.PickupAt}}
+Rückgabe: {{.ReturnLocation}}, {{.ReturnAt}}
+Gesamtpreis: {{.Total}} (inkl. 19 % MwSt.)
+
+Ihre Buchung ansehen, ändern oder stornieren, ohne Kundenkonto – und, falls
+Ihre Karte abgelehnt wird, eine andere Karte angeben, solange die Reservierung
+gehalten wird:
+
+{{.ManageLink}}
+
+Der Link ist persönlich: Geben Sie ihn nicht weiter. Er gilt bis 30 Tage
+nach der Rückgabe.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Your reservation {{.Reference}} is being held", `{{greeting .}}
+
+we are holding the vehicle for you until your payment is authorized; the
+confirmation follows in a message of its own.
+
+Reservation: {{.ReservationID}}
+Vehicle category: {{.Category}}
+Pick-up: {{.PickupLocation}}, {{.PickupAt}}
+Return: {{.ReturnLocation}}, {{.ReturnAt}}
+Total: {{.Total}} (incl. 19% VAT)
+
+View, change or cancel your booking, no account needed, and, should your card
+be declined, name another card while the reservation is held:
+
+{{.ManageLink}}
+
+The link is personal: do not share it. It works until 30 days after the
+return.
+
+The Orange Car Rental team`},
+	},
 	events.ReservationConfirmed: {
 		German: {"Ihre Reservierung {{.Reference}} ist bestätigt", `{{greeting .}}
 
@@ -123,6 +167,16 @@ Rückgabe: {{.ReturnLocation}}, {{.ReturnAt}}
 Gesamtpreis: {{.Total}} (inkl. 19 % MwSt.)
 
 Bitte bringen Sie zur Abholung Ihren Führerschein und Ihren Ausweis mit.
+{{- if .ManageLink}}
+
+Ihre Buchung ansehen, ändern oder stornieren (die Stornogebühr sehen Sie
+vorher), ohne Kundenkonto:
+
+{{.ManageLink}}
+
+Der Link ist persönlich: Geben Sie ihn nicht weiter. Er gilt bis 30 Tage
+nach der Rückgabe.
+{{- end}}
 
 Ihr Team von Orange Car Rental`},
 		English: {"Your reservation {{.Reference}} is confirmed", `{{greeting .}}
@@ -136,6 +190,16 @@ Return: {{.ReturnLocation}}, {{.ReturnAt}}
 Total: {{.Total}} (incl. 19% VAT)
 
 Please bring your driving licence and an ID document to the pick-up.
+{{- if .ManageLink}}
+
+View, change or cancel your booking (you see the cancellation fee first),
+no account needed:
+
+{{.ManageLink}}
+
+The link is personal: do not share it. It works until 30 days after the
+return.
+{{- end}}
 
 The Orange Car Rental team`},
 	},
@@ -187,6 +251,21 @@ Ihr Team von Orange Car Rental`},
 		English: {"Payment of {{.Amount}} received", `{{greeting .}}
 
 we have charged {{.Amount}} for your reservation {{.ReservationID}} to your payment method.
+
+The Orange Car Rental team`},
+	},
+	events.PaymentCharged: {
+		German: {"Nachbelastung über {{.Amount}}", `{{greeting .}}
+
+die Endabrechnung Ihrer Reservierung {{.ReservationID}} lag über dem vorgemerkten Betrag.
+Den Unterschied von {{.Amount}} haben wir von Ihrem Zahlungsmittel eingezogen; die Rechnung
+zeigt jede Position.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Additional charge of {{.Amount}}", `{{greeting .}}
+
+the final amount of your reservation {{.ReservationID}} was above the amount held on your
+payment method. We have charged the difference of {{.Amount}}; the invoice shows every line.
 
 The Orange Car Rental team`},
 	},

@@ -18,7 +18,8 @@ func lockReservation(ctx context.Context, tx pgx.Tx, reservationID string) error
 	return err
 }
 
-// reservationEnd is a reservation that was cancelled (with its fee) or expired.
+// reservationEnd is a reservation that was cancelled (with its fee), expired or not picked
+// up (no_show, with its fee).
 type reservationEnd struct {
 	status   string
 	feeCents int64
@@ -43,24 +44,32 @@ func endOf(ctx context.Context, tx pgx.Tx, reservationID string) (reservationEnd
 }
 
 // settle applies a reservation's end to its payment p in tx: an authorization is voided, or
-// the cancellation fee is captured from it (the rest released by the capture); money
-// already captured beyond the fee of a cancellation is refunded. Voided, refunded and
-// failed payments need nothing.
+// the fee of a cancellation or no-show is collected from it (captured, the rest released by
+// the capture; beyond the capture limit charged separately); money already captured beyond
+// the fee of a cancellation is refunded. A fee collected gets its invoice (Kind
+// cancellation or no_show). Voided, refunded and failed payments need nothing.
 func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservationEnd) (Payment, error) {
+	var err error
 	switch p.Status {
 	case StatusAuthorized:
 		if end.feeCents == 0 {
-			reason := "reservation expired"
-			if end.status == "cancelled" {
-				reason = "free cancellation"
+			reason := map[string]string{"cancelled": "free cancellation", "no_show": "no-show without a fee"}[end.status]
+			if reason == "" {
+				reason = "reservation expired"
 			}
 			return s.Void(ctx, tx, p.ID, reason)
 		}
-		return s.Capture(ctx, tx, p.ID, min(end.feeCents, p.AuthorizedCents), 0)
+		if p, err = s.collect(ctx, tx, p, end.feeCents); err != nil {
+			return p, err
+		}
 	case StatusCaptured, StatusPartiallyRefunded:
 		if back := p.CapturedCents - p.RefundedCents - end.feeCents; end.status == "cancelled" && back > 0 {
-			return s.Refund(ctx, tx, p.ID, back, "cancellation")
+			if p, err = s.Refund(ctx, tx, p.ID, back, "cancellation"); err != nil {
+				return p, err
+			}
 		}
+	default:
+		return p, nil
 	}
-	return p, nil
+	return p, s.invoiceEnd(ctx, tx, p, end)
 }

@@ -84,6 +84,21 @@ func (a *api) paymentOf(reservationID string) payments.Payment {
 	return list.Items[0]
 }
 
+// invoiceOf returns the invoice of a reservation, as an agent lists it.
+func (a *api) invoiceOf(reservationID string) payments.Invoice {
+	a.t.Helper()
+	list := decode[struct {
+		Items []payments.Invoice `json:"items"`
+	}](a.t, a.do("carla", http.MethodGet, "/api/invoices?pageSize=100", ""))
+	for _, inv := range list.Items {
+		if inv.ReservationID == reservationID {
+			return inv
+		}
+	}
+	a.t.Fatalf("no invoice of reservation %s", reservationID)
+	return payments.Invoice{}
+}
+
 func (a *api) released(op string) int64 {
 	a.t.Helper()
 	return int64(a.count(`SELECT coalesce(sum(released_cents), 0)::int FROM payments.sandbox_operations WHERE operation = $1 AND outcome = 'succeeded'`, op))
@@ -118,17 +133,29 @@ func TestBookingAndReturnByEvents(t *testing.T) {
 	assert.Equal(t, p.ID, inv.PaymentID)
 }
 
-func TestFinalBillBeyondTheToleranceLeavesAnOutstandingAmount(t *testing.T) {
+// TestFinalBillBeyondTheToleranceIsChargedSeparately: 200.00 € authorized, a bill of
+// 250.00 € (a late fee of 50.00 €): the capture takes the limit, 200.00 € + 15 % = 230.00 €,
+// and a second charge on the same card the other 20.00 € (payment.charged).
+func TestFinalBillBeyondTheToleranceIsChargedSeparately(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	res := a.booking(20000, payments.TokenSuccess)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
 	res.LateFeeCents = 5000
-	r := a.deliver(uuid.NewString(), events.ReservationCompleted, res)
-	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	a.deliverTwice(events.ReservationCompleted, res)
 	p := a.paymentOf(res.ReservationID)
 	assert.Equal(t, int64(23000), p.CapturedCents)
-	assert.Equal(t, int64(2000), p.OutstandingCents)
+	assert.Zero(t, p.OutstandingCents)
+	assert.Equal(t, int64(2000), p.ChargedCents)
+	assert.Empty(t, p.ChargeFailureReason)
+	assert.NotEmpty(t, p.ProviderCharge)
+	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.sandbox_operations WHERE operation = 'charge' AND outcome = 'succeeded' AND amount_cents = 2000`))
+	assert.Equal(t, []string{events.PaymentAuthorized, events.PaymentCaptured, events.PaymentCharged, events.InvoiceIssued}, a.outbox())
+	var charged events.Payment
+	require.NoError(t, a.db.Pool.QueryRow(context.Background(), `SELECT data FROM payments.outbox WHERE type = $1`, events.PaymentCharged).Scan(&charged))
+	assert.Equal(t, int64(2000), charged.AmountCents)
+	inv := a.invoiceOf(res.ReservationID)
+	assert.Equal(t, int64(25000), inv.GrossCents, "the invoice is the whole bill")
 }
 
 func TestCancellationWithFeeCapturesTheFeeAndReleasesTheRest(t *testing.T) {
@@ -143,7 +170,13 @@ func TestCancellationWithFeeCapturesTheFeeAndReleasesTheRest(t *testing.T) {
 	assert.Equal(t, int64(10000), p.CapturedCents)
 	assert.Equal(t, 1, a.ops("capture"))
 	assert.Equal(t, int64(10000), a.released("capture"), "the rest of the authorization is released")
-	assert.Equal(t, []string{events.PaymentAuthorized, events.PaymentCaptured}, a.outbox())
+	assert.Equal(t, []string{events.PaymentAuthorized, events.PaymentCaptured, events.InvoiceIssued}, a.outbox())
+	// The fee's invoice: one line, 100.00 € gross = 84.03 € net (10000 / 1.19 = 8403.36,
+	// half up) + 15.97 € VAT.
+	inv := a.invoiceOf(res.ReservationID)
+	assert.Equal(t, payments.KindCancellation, inv.Kind)
+	assert.Equal(t, []payments.InvoiceLine{{Code: "CANCELLATION_FEE", Description: "Cancellation fee", Quantity: 1, Per: "rental", UnitNetCents: 8403, NetCents: 8403}}, inv.Lines)
+	assert.Equal(t, [3]int64{8403, 1597, 10000}, [3]int64{inv.NetCents, inv.VATCents, inv.GrossCents})
 }
 
 func TestFreeCancellationVoids(t *testing.T) {

@@ -20,7 +20,8 @@ import (
 // after the provider answered is retried without a second charge.
 func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch e.Type() {
-	case events.ReservationCreated, events.ReservationCompleted, events.ReservationCancelled, events.ReservationExpired:
+	case events.ReservationCreated, events.ReservationCompleted, events.ReservationCancelled, events.ReservationExpired,
+		events.ReservationPaymentRequested, events.ReservationChanged, events.ReservationNoShow:
 	case events.Ping:
 		// The scheduled sweep: idempotency keys past their 24 h and payment methods nobody
 		// used within MethodTTL are purged.
@@ -51,12 +52,18 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 	switch e.Type() {
 	case events.ReservationCreated:
 		err = s.onCreated(ctx, tx, res)
+	case events.ReservationPaymentRequested:
+		err = s.onPaymentRequested(ctx, tx, res)
+	case events.ReservationChanged:
+		err = s.onChanged(ctx, tx, res)
 	case events.ReservationCompleted:
 		err = s.onCompleted(ctx, tx, res)
 	case events.ReservationCancelled:
 		err = s.onCancelled(ctx, tx, res)
 	case events.ReservationExpired:
 		err = s.onExpired(ctx, tx, res)
+	case events.ReservationNoShow:
+		err = s.onNoShow(ctx, tx, res)
 	}
 	return nil, eventError(err)
 }
@@ -86,9 +93,31 @@ func (s *Service) onCreated(ctx context.Context, tx pgx.Tx, res events.Reservati
 		return events.Permanentf("reservation %s has no positive total", res.ReservationID)
 	}
 	_, err := s.store.Authorize(ctx, tx, AuthorizeInput{ReservationID: res.ReservationID, CustomerID: res.CustomerID,
-		AmountCents: res.TotalGross, Currency: res.Currency, PaymentMethodID: res.PaymentMethodID}, false)
+		AmountCents: res.TotalGross, Currency: res.Currency, PaymentMethodID: res.PaymentMethodID,
+		Attempt: max(res.PaymentAttempt, 1), ReservationVersion: res.Version}, false)
 	if errors.Is(err, ErrAlreadyPaid) {
 		return nil // authorized by an earlier event or call
+	}
+	return err
+}
+
+// onPaymentRequested authorizes the booking's total on the payment method the renter named
+// after a decline (attempt res.PaymentAttempt, 2 or more): the failed attempt is replaced,
+// payment.authorized or payment.failed recorded as for the first. A payment that is not a
+// failed one, or whose failed attempt is as new as this one (a redelivery, a late copy),
+// changes nothing.
+func (s *Service) onPaymentRequested(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	if res.TotalGross <= 0 {
+		return events.Permanentf("reservation %s has no positive total", res.ReservationID)
+	}
+	if res.PaymentAttempt < 2 {
+		return events.Permanentf("reservation %s: a payment request is attempt 2 or later, got %d", res.ReservationID, res.PaymentAttempt)
+	}
+	_, err := s.store.Authorize(ctx, tx, AuthorizeInput{ReservationID: res.ReservationID, CustomerID: res.CustomerID,
+		AmountCents: res.TotalGross, Currency: res.Currency, PaymentMethodID: res.PaymentMethodID,
+		Attempt: res.PaymentAttempt, ReservationVersion: res.Version}, true)
+	if errors.Is(err, ErrAlreadyPaid) {
+		return nil
 	}
 	return err
 }
@@ -103,10 +132,19 @@ func (s *Service) paymentOf(ctx context.Context, tx pgx.Tx, res events.Reservati
 	return p, err
 }
 
-// onCompleted captures the final bill (total + late fee) and issues the invoice. A bill
-// beyond the capture limit (authorization + 15 %) captures the limit and records the rest as
-// outstanding, to be charged separately; the invoice is for the whole bill.
+// onCompleted collects the final bill and issues the rental invoice (rentalBill: the
+// booking's lines, the late fee, the return charges, VAT). The capture takes up to the
+// capture limit (authorization + 15 %); the rest is charged separately on the same payment
+// method (payment.charged), and a failed charge stays outstanding on the payment for
+// agents. The invoice is for the whole bill.
 func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	lines, vat, bill, err := rentalBill(res)
+	if err != nil {
+		return events.Permanentf("reservation %s: %v", res.ReservationID, err)
+	}
+	if bill <= 0 {
+		return events.Permanentf("reservation %s completed with no positive bill", res.ReservationID)
+	}
 	// The reservation's lock before the payment's row, in the order every path takes them.
 	if err := lockReservation(ctx, tx, res.ReservationID); err != nil {
 		return err
@@ -115,14 +153,9 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reserva
 	if err != nil {
 		return err
 	}
-	bill := res.TotalGross + res.LateFeeCents
-	if bill <= 0 {
-		return events.Permanentf("reservation %s completed with no positive bill", res.ReservationID)
-	}
 	switch p.Status {
 	case StatusAuthorized:
-		capture := min(bill, CaptureLimit(p.AuthorizedCents))
-		if p, err = s.store.Capture(ctx, tx, p.ID, capture, bill-capture); err != nil {
+		if p, err = s.store.collect(ctx, tx, p, bill); err != nil {
 			return err
 		}
 	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
@@ -130,12 +163,8 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reserva
 	default:
 		return events.Permanentf("reservation %s completed but its payment is %s", res.ReservationID, p.Status)
 	}
-	lines := []LineInput{{Description: fmt.Sprintf("Car rental %s (%s – %s)", res.ReservationID, res.PickupAt, res.ReturnAt), GrossCents: res.TotalGross}}
-	if res.LateFeeCents > 0 {
-		lines = append(lines, LineInput{Description: "Late return", GrossCents: res.LateFeeCents})
-	}
-	_, err = s.store.IssueInvoice(ctx, tx, IssueInput{ReservationID: res.ReservationID, CustomerID: res.CustomerID,
-		PaymentID: p.ID, Currency: res.Currency, Lines: lines})
+	_, err = s.store.issue(ctx, tx, draft{reservationID: res.ReservationID, customerID: res.CustomerID, paymentID: p.ID,
+		currency: res.Currency, kind: KindRental, lines: lines, vatCents: vat, buyer: buyerIn(ctx, res.CustomerID)})
 	if errors.Is(err, ErrAlreadyInvoiced) {
 		return nil
 	}
@@ -151,6 +180,17 @@ func (s *Service) onCancelled(ctx context.Context, tx pgx.Tx, res events.Reserva
 		return events.Permanentf("reservation %s has a negative fee", res.ReservationID)
 	}
 	return s.onEnded(ctx, tx, res.ReservationID, reservationEnd{status: "cancelled", feeCents: res.FeeCents})
+}
+
+// onNoShow collects the no-show fee (FeeCents: what the cancellation policy gives at the
+// pickup time itself, so never less than a late cancellation) from the authorization,
+// releases the rest and invoices the fee (Kind no_show); the end is recorded first, like a
+// cancellation's.
+func (s *Service) onNoShow(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
+	if res.FeeCents < 0 {
+		return events.Permanentf("reservation %s has a negative fee", res.ReservationID)
+	}
+	return s.onEnded(ctx, tx, res.ReservationID, reservationEnd{status: "no_show", feeCents: res.FeeCents})
 }
 
 // onExpired releases an authorization whose hold expired (normally there is none: a hold

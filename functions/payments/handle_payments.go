@@ -3,8 +3,6 @@ package payments
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -58,10 +56,13 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) error 
 	if errs := in.validate(); len(errs) > 0 {
 		return platform.Invalid("the authorization is invalid", errs...)
 	}
+	// An authorization may settle a fee (the booking's end came first) and invoice it; it is
+	// never held up by customers-api (without it that invoice names no company).
+	ctx, _ := s.readBuyer(r.Context(), in.CustomerID)
 	var p Payment
-	err := s.inTx(r.Context(), func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		p, err = s.store.Authorize(r.Context(), tx, in, true)
+		p, err = s.store.Authorize(ctx, tx, in, true)
 		return err
 	})
 	switch {
@@ -73,26 +74,42 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) error 
 	return writePayment(w, http.StatusCreated, p)
 }
 
+// handleFind lists payments: customers their own (another customer's id answers 404),
+// agents and admins anyone's, by reservation, customer, status, and outstanding=true for
+// the money still to collect (docs/payments.md).
 func (s *Service) handleFind(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	for key := range q {
-		if key != "reservation" {
-			return platform.Invalid("unknown query parameter", platform.FieldError{Field: key, Reason: "supported: reservation"})
+	q := platform.ParseQuery(r, "reservation", "customer", "status", "outstanding", "page", "pageSize")
+	f := Filter{ReservationID: q.Get("reservation"), CustomerID: q.Get("customer"), Status: Status(q.Get("status")),
+		Outstanding: q.Bool("outstanding", false)}
+	f.Page, f.PageSize = q.Paging()
+	if f.ReservationID != "" && !validUUID(f.ReservationID) {
+		q.Fail("reservation", "must be a UUID")
+	}
+	if f.CustomerID != "" && !validUUID(f.CustomerID) {
+		q.Fail("customer", "must be a UUID")
+	}
+	switch f.Status {
+	case "", StatusAuthorized, StatusCaptured, StatusPartiallyRefunded, StatusRefunded, StatusVoided, StatusFailed:
+	default:
+		q.Fail("status", "must be one of authorized, captured, partially_refunded, refunded, voided, failed")
+	}
+	if err := q.Err("invalid query"); err != nil {
+		return err
+	}
+	caller := platform.CallerFrom(r.Context())
+	if !caller.Staff() {
+		if f.CustomerID == "" {
+			f.CustomerID = caller.CustomerID
+		}
+		if !caller.Owns(f.CustomerID) {
+			return platform.NotFound("no customer %s", f.CustomerID)
 		}
 	}
-	res := q.Get("reservation")
-	if !validUUID(res) {
-		return platform.Invalid("a reservation is required", platform.FieldError{Field: "reservation", Reason: "must be a UUID"})
-	}
-	p, ok, err := s.store.ByReservation(r.Context(), nil, res)
+	items, total, err := s.store.Find(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	items := []Payment{}
-	if ok && platform.CallerFrom(r.Context()).MaySee(p.CustomerID) {
-		items = append(items, p)
-	}
-	return platform.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items)})
+	return platform.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items), "page": f.Page, "pageSize": f.PageSize, "total": total})
 }
 
 // pathID returns the {id} of the path, or a 404 for one that cannot exist.
@@ -230,10 +247,14 @@ func (s *Service) handleIssueInvoice(w http.ResponseWriter, r *http.Request) err
 	if errs := in.validate(); len(errs) > 0 {
 		return platform.Invalid("the invoice is invalid", errs...)
 	}
+	ctx, err := s.readBuyer(r.Context(), in.CustomerID)
+	if err != nil {
+		return err
+	}
 	var inv Invoice
-	err := s.inTx(r.Context(), func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		inv, err = s.store.IssueInvoice(r.Context(), tx, in)
+		inv, err = s.store.IssueInvoice(ctx, tx, in)
 		return err
 	})
 	switch {
@@ -261,42 +282,17 @@ func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error
 	return platform.WriteJSON(w, http.StatusOK, inv)
 }
 
-func intParam(q url.Values, name string, def, lo, hi int) (int, *platform.FieldError) {
-	v := q.Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, &platform.FieldError{Field: name, Reason: "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)}
-	}
-	return n, nil
-}
-
 // handleListInvoices lists a customer's invoices; a customer sees their own only (asking for
 // another's answers 404), staff may omit the customer to list all.
 func (s *Service) handleListInvoices(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	var errs []platform.FieldError
-	for key := range q {
-		if key != "customer" && key != "page" && key != "pageSize" {
-			errs = append(errs, platform.FieldError{Field: key, Reason: "supported: customer, page, pageSize"})
-		}
-	}
-	page, fe := intParam(q, "page", 1, 1, 100000)
-	if fe != nil {
-		errs = append(errs, *fe)
-	}
-	size, fe := intParam(q, "pageSize", 20, 1, 100)
-	if fe != nil {
-		errs = append(errs, *fe)
-	}
+	q := platform.ParseQuery(r, "customer", "page", "pageSize")
+	page, size := q.Paging()
 	customer := q.Get("customer")
 	if customer != "" && !validUUID(customer) {
-		errs = append(errs, platform.FieldError{Field: "customer", Reason: "must be a UUID"})
+		q.Fail("customer", "must be a UUID")
 	}
-	if len(errs) > 0 {
-		return platform.Invalid("invalid query", errs...)
+	if err := q.Err("invalid query"); err != nil {
+		return err
 	}
 	caller := platform.CallerFrom(r.Context())
 	if !caller.Staff() {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/customers"
 	"github.com/orangecarrental/orange/functions/payments"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
@@ -42,15 +43,29 @@ type api struct {
 	tokens  map[string]string
 }
 
-func newAPI(t *testing.T) *api {
+func newAPI(t *testing.T) *api { t.Helper(); return newAPIWith(t, true) }
+
+// newAPIWith is newAPI, with customers-api mounted or not (unreachable).
+func newAPIWith(t *testing.T, withCustomers bool) *api {
 	t.Helper()
-	db := pg.NewDB(t, payments.Migrations)
+	// customers-api's schema in the same database: invoices read business customers from
+	// the real function, which only reads here.
+	db := pg.NewDB(t, payments.Migrations, customers.Migrations)
 	sandbox, err := payments.NewSandbox(context.Background(), db.Pool.Config())
 	require.NoError(t, err)
 	t.Cleanup(sandbox.Close)
 	sandbox.MaxWait = 5 * time.Second
-	svc := payments.New(db, sandbox, payments.Config{ProviderTimeout: 300 * time.Millisecond})
 	id := authtest.New(t)
+	// customers-api, for real: invoices read a business customer's company name and VAT id
+	// from it, as payments-api.
+	cust, err := customers.New(db)
+	require.NoError(t, err)
+	tr := platform.NewTransport(nil, nil)
+	if withCustomers {
+		tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
+	}
+	client := platform.ForwardingClient(tr, id.ServiceTokens(payments.ServiceName), 5*time.Second)
+	svc := payments.New(db, sandbox, client, payments.Config{ProviderTimeout: 300 * time.Millisecond})
 	logger := platform.NewLogger(io.Discard, "error", "payments-api")
 	a := &api{t: t, db: db, svc: svc, id: id, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(payments.ServiceName))), tokens: map[string]string{}}
 	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service:reservations-api"} {
@@ -437,9 +452,10 @@ func TestInvoiceAPI(t *testing.T) {
 	inv := decode[payments.Invoice](t, r)
 	assert.Regexp(t, `^OCR-\d{4}-000001$`, inv.Number)
 	assert.Equal(t, []payments.InvoiceLine{
-		{Description: "Car rental", NetCents: 11997, VATRatePercent: 19, VATCents: 2279, GrossCents: 14276},
-		{Description: "Late return", NetCents: 100, VATRatePercent: 19, VATCents: 19, GrossCents: 119},
-	}, inv.Lines)
+		{Code: "ITEM", Description: "Car rental", Quantity: 1, Per: "rental", UnitNetCents: 11997, NetCents: 11997},
+		{Code: "ITEM", Description: "Late return", Quantity: 1, Per: "rental", UnitNetCents: 100, NetCents: 100},
+	}, inv.Lines, "gross lines by hand: each split into net (half up) and VAT")
+	assert.Equal(t, payments.KindRental, inv.Kind)
 	assert.Equal(t, int64(12097), inv.NetCents)
 	assert.Equal(t, int64(2298), inv.VATCents)
 	assert.Equal(t, int64(14395), inv.GrossCents)
@@ -496,9 +512,15 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"POST", "/api/payments", a.authorizeBody(res, payments.TokenSuccess, 100_000_001), 400},
 		{"POST", "/api/payments", `{"reservationId":"` + res + `","customerId":"` + devissuer.CustomerAlice + `","amountCents":100,"paymentMethodId":"` + pm + `","currency":"USD"}`, 400},
 		{"POST", "/api/payments", `{"reservationId":"` + res + `","unknown":1}`, 400},
-		{"GET", "/api/payments", "", 400},
+		{"GET", "/api/payments?outstanding=maybe", "", 400},
 		{"GET", "/api/payments?reservation=nope", "", 400},
 		{"GET", "/api/payments?reservation=" + res + "&x=1", "", 400},
+		{"GET", "/api/payments?reservation=" + res + "&reservation=" + res, "", 400},
+		{"GET", "/api/payments?page=1;pageSize=9999999", "", 400},
+		{"GET", "/api/payments?status=lost", "", 400},
+		{"GET", "/api/payments?customer=x&pageSize=0", "", 400},
+		{"GET", "/api/invoices?page=1;pageSize=9999999", "", 400},
+		{"GET", "/api/invoices?customer=" + devissuer.CustomerAlice + "&customer=" + devissuer.CustomerAlice, "", 400},
 		{"GET", "/api/payments/not-a-uuid", "", 404},
 		{"GET", "/api/payments/" + uuid.NewString(), "", 404},
 		{"POST", "/api/payments/" + p.ID + "/capture", `{}`, 400},

@@ -30,6 +30,14 @@ type Provider interface {
 	Void(ctx context.Context, key, ref string) error
 	// Refund pays back amount of what was captured; refunds never exceed the capture.
 	Refund(ctx context.Context, key, ref string, amountCents int64) error
+	// Adjust changes an authorization that was not captured to amount (an adjustment of the
+	// authorization, as providers offer car rental merchants): a decrease releases the
+	// difference; an increase may be a *Decline, which leaves the authorization as it was.
+	Adjust(ctx context.Context, key, ref string, amountCents int64) error
+	// Charge takes amount from the card behind token at once (a merchant-initiated charge
+	// with no authorization before it) and returns the charge's reference. A refused card is
+	// a *Decline.
+	Charge(ctx context.Context, key, token string, amountCents int64) (string, error)
 }
 
 // Card is what a card holder types in, or a token the provider's own client-side code made
@@ -75,6 +83,9 @@ const (
 	TokenDecline           = "tok_decline"            // 4000000000000002: card_declined
 	TokenInsufficientFunds = "tok_insufficient_funds" // 4000000000009995: insufficient_funds
 	TokenTimeout           = "tok_timeout"            // 4000000000000119: no answer until the deadline
+	// TokenLaterDeclined (4000000000000341) authorizes, then declines what the merchant asks
+	// of the card later: a raised authorization, a second charge (card_declined).
+	TokenLaterDeclined = "tok_later_declined"
 )
 
 // The sandbox's test card numbers.
@@ -83,6 +94,7 @@ const (
 	CardDecline           = "4000000000000002"
 	CardInsufficientFunds = "4000000000009995"
 	CardTimeout           = "4000000000000119"
+	CardLaterDeclined     = "4000000000000341"
 )
 
 // sandboxCards maps the test numbers to their behaviour; sandboxTokens the test tokens to
@@ -90,10 +102,11 @@ const (
 var (
 	sandboxCards = map[string]string{
 		CardSuccess: "success", CardDecline: "decline", CardInsufficientFunds: "insufficient_funds", CardTimeout: "timeout",
+		CardLaterDeclined: "later_declined",
 	}
 	sandboxTokens = map[string]string{
 		TokenSuccess: CardSuccess, "tok_visa": CardSuccess, TokenDecline: CardDecline,
-		TokenInsufficientFunds: CardInsufficientFunds, TokenTimeout: CardTimeout,
+		TokenInsufficientFunds: CardInsufficientFunds, TokenTimeout: CardTimeout, TokenLaterDeclined: CardLaterDeclined,
 	}
 )
 
@@ -216,7 +229,7 @@ func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents 
 		}
 		outcome = "succeeded"
 		switch behaviour {
-		case "success":
+		case "success", "later_declined":
 			ref = "sbx_auth_" + uuid.NewString()
 			if _, err := tx.Exec(ctx, `INSERT INTO payments.sandbox_authorizations (ref, token, amount_cents, status) VALUES ($1, $2, $3, 'authorized')`,
 				ref, token, amountCents); err != nil {
@@ -268,9 +281,11 @@ func (s *Sandbox) operate(ctx context.Context, key, op, ref string, amountCents 
 			return err
 		}
 		var authorized, captured, refunded int64
-		var status, token string
-		err = tx.QueryRow(ctx, `SELECT amount_cents, captured_cents, refunded_cents, status, token FROM payments.sandbox_authorizations WHERE ref = $1 FOR UPDATE`, ref).
-			Scan(&authorized, &captured, &refunded, &status, &token)
+		var status, token, behaviour string
+		err = tx.QueryRow(ctx, `SELECT a.amount_cents, a.captured_cents, a.refunded_cents, a.status, a.token, coalesce(c.behaviour, '')
+			FROM payments.sandbox_authorizations a LEFT JOIN payments.sandbox_cards c ON c.token = a.token
+			WHERE a.ref = $1 FOR UPDATE OF a`, ref).
+			Scan(&authorized, &captured, &refunded, &status, &token, &behaviour)
 		if errors.Is(err, pgx.ErrNoRows) {
 			result = fmt.Errorf("%w: no authorization %s", ErrProviderRefused, ref)
 			return nil // unknown references are not recorded
@@ -297,6 +312,18 @@ func (s *Sandbox) operate(ctx context.Context, key, op, ref string, amountCents 
 			} else {
 				released = authorized
 				_, err = tx.Exec(ctx, `UPDATE payments.sandbox_authorizations SET status = 'voided' WHERE ref = $1`, ref)
+			}
+		case "adjust":
+			switch {
+			case status != "authorized":
+				outcome = "refused: authorization is " + status
+			case amountCents <= 0:
+				outcome = "refused: an authorization must be positive"
+			case amountCents > authorized && behaviour != "success":
+				outcome = "card_declined"
+			default:
+				released = max(authorized-amountCents, 0)
+				_, err = tx.Exec(ctx, `UPDATE payments.sandbox_authorizations SET amount_cents = $2 WHERE ref = $1`, ref, amountCents)
 			}
 		case "refund":
 			if status != "captured" || amountCents <= 0 || refunded+amountCents > captured {
@@ -327,6 +354,63 @@ func (s *Sandbox) Capture(ctx context.Context, key, ref string, amountCents int6
 // Void implements Provider.
 func (s *Sandbox) Void(ctx context.Context, key, ref string) error {
 	return s.operate(ctx, key, "void", ref, 0)
+}
+
+// Adjust implements Provider: only the success card takes an increase.
+func (s *Sandbox) Adjust(ctx context.Context, key, ref string, amountCents int64) error {
+	return s.operate(ctx, key, "adjust", ref, amountCents)
+}
+
+// Charge implements Provider: the success card is charged; the later-declined and decline
+// cards are declined (card_declined), the insufficient-funds card too (insufficient_funds);
+// the timeout card does not answer. The charge is recorded as an operation with its own
+// reference.
+func (s *Sandbox) Charge(ctx context.Context, key, token string, amountCents int64) (string, error) {
+	var behaviour string
+	err := s.pool.QueryRow(ctx, `SELECT behaviour FROM payments.sandbox_cards WHERE token = $1`, token).Scan(&behaviour)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", err
+	}
+	if behaviour == "timeout" {
+		return "", s.hang(ctx)
+	}
+	var ref string
+	var result error
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := lockKey(ctx, tx, key); err != nil {
+			return err
+		}
+		seen, outcome, r, err := replayed(ctx, tx, key, "charge", amountCents)
+		if err != nil || seen {
+			ref, result = r, outcomeError(outcome)
+			return err
+		}
+		switch behaviour {
+		case "success":
+			outcome, ref = "succeeded", "sbx_charge_"+uuid.NewString()
+		case "decline", "later_declined":
+			outcome = "card_declined"
+		case "insufficient_funds":
+			outcome = "insufficient_funds"
+		default:
+			outcome = "invalid_token"
+		}
+		if amountCents <= 0 {
+			outcome, ref = "refused: a charge must be positive", ""
+		}
+		result = outcomeError(outcome)
+		var refArg any
+		if ref != "" {
+			refArg = ref
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO payments.sandbox_operations (idempotency_key, operation, authorization_ref, amount_cents, outcome)
+			VALUES ($1, 'charge', $2, $3, $4)`, key, refArg, amountCents, outcome)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return ref, result
 }
 
 // Refund implements Provider.

@@ -105,7 +105,7 @@ func TestLostAuthorizationIsRetriedWithoutASecondAuthorization(t *testing.T) {
 }
 
 // TestLateAuthorizationIsSettledAtOnce: a reservation's end (expired; cancelled for free;
-// cancelled with a fee) reaches payments before its reservation.created — brokers keep no
+// cancelled with a fee; a no-show) reaches payments before its reservation.created — brokers keep no
 // order — and after it. Either way the end is answered 202 (before, expiry was acknowledged
 // and forgotten, cancellation retried until the payment existed) and no authorization stays
 // open on the card: voided, or the fee captured and the rest released.
@@ -119,7 +119,8 @@ func TestLateAuthorizationIsSettledAtOnce(t *testing.T) {
 	}{
 		{events.ReservationExpired, 0, payments.StatusVoided, []string{events.PaymentAuthorized, events.PaymentVoided}},
 		{events.ReservationCancelled, 0, payments.StatusVoided, []string{events.PaymentAuthorized, events.PaymentVoided}},
-		{events.ReservationCancelled, 5000, payments.StatusCaptured, []string{events.PaymentAuthorized, events.PaymentCaptured}},
+		{events.ReservationCancelled, 5000, payments.StatusCaptured, []string{events.PaymentAuthorized, events.PaymentCaptured, events.InvoiceIssued}},
+		{events.ReservationNoShow, 20000, payments.StatusCaptured, []string{events.PaymentAuthorized, events.PaymentCaptured, events.InvoiceIssued}},
 	}
 	for _, end := range ends {
 		for _, endFirst := range []bool{true, false} {
@@ -129,8 +130,11 @@ func TestLateAuthorizationIsSettledAtOnce(t *testing.T) {
 				created := a.booking(20000, payments.CardSuccess)
 				ended := created
 				ended.Version, ended.Status, ended.FeeCents = 2, "cancelled", end.fee
-				if end.typ == events.ReservationExpired {
+				switch end.typ {
+				case events.ReservationExpired:
 					ended.Status = "expired"
+				case events.ReservationNoShow:
+					ended.Status = "no_show"
 				}
 				order := []struct {
 					typ string

@@ -13,37 +13,22 @@
 // while the lock is held, with an idempotency key that a retry of the same operation derives
 // again, so concurrent or repeated requests (or redelivered events) reach the provider once.
 // Every mutating POST but the tokenization takes an Idempotency-Key. The function consumes
-// reservation.created / completed / cancelled / expired at /cloudevents, and a PingSource's
-// ping there purges expired idempotency keys and unused payment methods.
+// reservation.created / payment_requested / changed / completed / cancelled / expired /
+// no_show and customer.erased at /cloudevents, and a PingSource's ping there purges expired
+// idempotency keys and unused payment methods.
 //
-// Decisions:
-//   - Capture happens once per authorization (the provider releases what is not captured)
-//     and may exceed the authorization by TolerancePercent (15 %), as card networks allow
-//     car rental merchants. A final bill beyond that captures the limit and records the rest
-//     as outstandingCents, to be collected by a separate charge (not automated yet); the
-//     invoice is for the whole bill.
-//   - Cancellation: a fee is captured from the authorization (the rest released by that
-//     capture), no fee voids, money already captured beyond the fee is refunded. A
-//     cancellation or expiry that reaches payments before the payment exists is recorded,
-//     and the authorization that comes later is settled in its own transaction.
-//   - A declined card is answered 201 with the payment in status failed and failureReason
-//     (card_declined, insufficient_funds, invalid_token, invalid_payment_method), and
-//     payment.failed is recorded; a new authorization of the same reservation through the
-//     API (another card) replaces the failed attempt, a repeated reservation.created does
-//     not. A provider that does not answer within PAYMENT_PROVIDER_TIMEOUT is 504 (events:
-//     5xx, retried) and leaves nothing behind.
-//   - Provider keys: authorize:<reservation>:<attempt>:<payment method>, and by the
-//     provider's authorization reference capture:<ref>, void:<ref>, refund:<ref>:<refunded
-//     before> — never an id made in the transaction that may be lost. A transaction lost
-//     after the provider answered is retried under the same key, which the provider replays.
+// The rules — another card after a decline, adjusting the authorization to a change, the
+// capture tolerance and the second charge, cancellation and no-show fees, invoices line by
+// line with VAT that adds up, business customers' company and VAT id, erasure — are in
+// docs/payments.md. Decisions of the code:
+//   - What one reservation's authorization, end and invoice do is serialized by a
+//     transaction lock on the reservation; any unique violation left is a 409.
+//   - A provider that does not answer within PAYMENT_PROVIDER_TIMEOUT is 504 (events: 5xx,
+//     retried) and leaves nothing behind; provider keys are derived from what a call does,
+//     never from an id made in a transaction that may be lost.
 //   - The tokenization takes no Idempotency-Key: the key store would keep a hash of the card
 //     details, and a repeated tokenization only makes another unused method (purged after
 //     MethodTTL).
-//   - What one reservation's authorization, end and invoice do is serialized by a
-//     transaction lock on the reservation; any unique violation left is a 409.
-//   - Invoice numbers come from a per-year counter row (Europe/Berlin year) updated in the
-//     invoice's transaction: consecutive, no gaps, no duplicates; one invoice per
-//     reservation.
 package payments
 
 import (
@@ -56,6 +41,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/customers/customersapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/idempotency"
@@ -96,19 +82,26 @@ func (c Config) Validate() error {
 
 // Service serves the payments API.
 type Service struct {
-	db    *database.DB
-	store *Store
-	keys  *idempotency.Keys
-	now   func() time.Time
+	db        *database.DB
+	store     *Store
+	keys      *idempotency.Keys
+	customers *customersapi.Client // nil: invoices name no company
+	now       func() time.Time
 }
 
-// New returns the service over db paying through provider.
-func New(db *database.DB, provider Provider, cfg Config) *Service {
+// New returns the service over db paying through provider; client (the host's, which
+// calls other functions as payments-api) reaches customers-api for the company name and
+// VAT id of a business customer's invoices (nil: invoices name customers by id only).
+func New(db *database.DB, provider Provider, client *http.Client, cfg Config) *Service {
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = 5 * time.Second
 	}
-	return &Service{db: db, store: &Store{db: db, provider: provider, timeout: cfg.ProviderTimeout},
+	s := &Service{db: db, store: &Store{db: db, provider: provider, timeout: cfg.ProviderTimeout},
 		keys: idempotency.New(db, Migrations.Schema), now: time.Now}
+	if client != nil {
+		s.customers = customersapi.NewClient(client)
+	}
+	return s
 }
 
 // Store returns the service's store (tests and the event consumer use it).
@@ -129,7 +122,7 @@ func Function() platform.Function {
 			if err != nil {
 				return nil, err
 			}
-			return New(deps.DB, sandbox, cfg), nil
+			return New(deps.DB, sandbox, deps.Client, cfg), nil
 		},
 	}
 }
@@ -146,9 +139,12 @@ func (s *Service) Routes() []platform.Route {
 	admins := platform.Allow()
 	senders := platform.Deliveries(
 		platform.Trigger("payments-api-reservation-created"),
+		platform.Trigger("payments-api-reservation-payment-requested"),
+		platform.Trigger("payments-api-reservation-changed"),
 		platform.Trigger("payments-api-reservation-completed"),
 		platform.Trigger("payments-api-reservation-cancelled"),
 		platform.Trigger("payments-api-reservation-expired"),
+		platform.Trigger("payments-api-reservation-no-show"),
 		platform.Trigger("payments-api-customer-erased"),
 		platform.PingSource("payments-key-purge"),
 	)
@@ -166,8 +162,9 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "issueInvoice", Method: http.MethodPost, Path: InvoicePrefix, Access: admins, Handler: w(s.handleIssueInvoice)},
 		{Name: "listInvoices", Method: http.MethodGet, Path: InvoicePrefix, Access: readers, Handler: s.handleListInvoices},
 		{Name: "getInvoice", Method: http.MethodGet, Path: InvoicePrefix + "/{id}", Access: readers, Handler: s.handleGetInvoice},
+		{Name: "getInvoicePDF", Method: http.MethodGet, Path: InvoicePrefix + "/{id}/pdf", Access: readers, Handler: s.handleGetInvoicePDF},
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
-			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
+			Handler: s.prefetchBuyer(events.Receiver(s.db, Migrations.Schema, s.handleEvent))},
 	}
 }
 

@@ -43,22 +43,40 @@ const (
 
 // Payment is one reservation's card payment.
 type Payment struct {
-	ID                    string    `json:"id"`
-	ReservationID         string    `json:"reservationId"`
-	CustomerID            string    `json:"customerId"`
-	Currency              string    `json:"currency"`
-	Status                Status    `json:"status"`
-	AuthorizedCents       int64     `json:"authorizedCents"`
-	CapturedCents         int64     `json:"capturedCents"`
-	RefundedCents         int64     `json:"refundedCents"`
-	OutstandingCents      int64     `json:"outstandingCents"`
-	Provider              string    `json:"provider"`
-	PaymentMethodID       string    `json:"paymentMethodId,omitempty"`
-	ProviderAuthorization string    `json:"providerAuthorization,omitempty"`
-	FailureReason         string    `json:"failureReason,omitempty"`
-	Version               int       `json:"version"`
-	CreatedAt             time.Time `json:"createdAt"`
-	UpdatedAt             time.Time `json:"updatedAt"`
+	ID              string `json:"id"`
+	ReservationID   string `json:"reservationId"`
+	CustomerID      string `json:"customerId"`
+	Currency        string `json:"currency"`
+	Status          Status `json:"status"`
+	AuthorizedCents int64  `json:"authorizedCents"`
+	CapturedCents   int64  `json:"capturedCents"`
+	RefundedCents   int64  `json:"refundedCents"`
+	// OutstandingCents is what the final bill exceeded the capture limit by and the second
+	// charge has not collected: 0 once collected, else money agents must still collect
+	// (ChargeFailureReason says why the charge failed).
+	OutstandingCents int64 `json:"outstandingCents"`
+	// ChargedCents is what the second charge on the same payment method collected.
+	ChargedCents        int64  `json:"chargedCents"`
+	ChargeFailureReason string `json:"chargeFailureReason,omitempty"`
+	// UncoveredCents is what a change raised the booking's total by beyond the
+	// authorization, when the card declined the increase (AdjustmentFailureReason): the old
+	// authorization stays and the difference is collected at the return.
+	UncoveredCents          int64  `json:"uncoveredCents"`
+	AdjustmentFailureReason string `json:"adjustmentFailureReason,omitempty"`
+	// Attempt counts the payment methods tried for the booking (1, 2 after another card …).
+	Attempt int `json:"attempt"`
+	// ReservationVersion is the newest version of the booking whose total the
+	// authorization follows (0: none known, an authorization through the API).
+	ReservationVersion    int64  `json:"reservationVersion"`
+	Provider              string `json:"provider"`
+	PaymentMethodID       string `json:"paymentMethodId,omitempty"`
+	ProviderAuthorization string `json:"providerAuthorization,omitempty"`
+	// ProviderCharge is the provider's reference of the second charge.
+	ProviderCharge string    `json:"providerCharge,omitempty"`
+	FailureReason  string    `json:"failureReason,omitempty"`
+	Version        int       `json:"version"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // Store keeps payments and invoices and calls the provider.
@@ -69,14 +87,16 @@ type Store struct {
 }
 
 const paymentColumns = `id, reservation_id, customer_id, currency, status, authorized_cents, captured_cents,
-	refunded_cents, outstanding_cents, provider, coalesce(payment_method_id, ''), coalesce(provider_authorization, ''),
-	coalesce(failure_reason, ''), version, created_at, updated_at`
+	refunded_cents, outstanding_cents, charged_cents, coalesce(charge_failure, ''), uncovered_cents,
+	coalesce(adjustment_failure, ''), attempt, reservation_version, provider, coalesce(payment_method_id, ''),
+	coalesce(provider_authorization, ''), coalesce(provider_charge, ''), coalesce(failure_reason, ''), version, created_at, updated_at`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.ReservationID, &p.CustomerID, &p.Currency, &p.Status, &p.AuthorizedCents,
-		&p.CapturedCents, &p.RefundedCents, &p.OutstandingCents, &p.Provider, &p.PaymentMethodID, &p.ProviderAuthorization,
-		&p.FailureReason, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+		&p.CapturedCents, &p.RefundedCents, &p.OutstandingCents, &p.ChargedCents, &p.ChargeFailureReason, &p.UncoveredCents,
+		&p.AdjustmentFailureReason, &p.Attempt, &p.ReservationVersion, &p.Provider, &p.PaymentMethodID,
+		&p.ProviderAuthorization, &p.ProviderCharge, &p.FailureReason, &p.Version, &p.CreatedAt, &p.UpdatedAt)
 	return p, err
 }
 
@@ -109,6 +129,38 @@ func (s *Store) ByReservation(ctx context.Context, q pgx.Tx, reservationID strin
 		return Payment{}, false, nil
 	}
 	return p, err == nil, err
+}
+
+// Filter selects payments for a list: every field optional.
+type Filter struct {
+	ReservationID string
+	CustomerID    string
+	Status        Status
+	// Outstanding selects payments with money the card has not covered: a failed second
+	// charge (outstandingCents) or a declined increase not yet settled (uncoveredCents).
+	Outstanding    bool
+	Page, PageSize int
+}
+
+// Find returns a page of the payments f selects, most recently changed first, and the total.
+func (s *Store) Find(ctx context.Context, f Filter) ([]Payment, int, error) {
+	const where = ` FROM payments.payments WHERE ($1 = '' OR reservation_id::text = $1) AND ($2 = '' OR customer_id::text = $2)
+		AND ($3 = '' OR status = $3) AND (NOT $4 OR outstanding_cents > 0 OR uncovered_cents > 0)`
+	args := []any{f.ReservationID, f.CustomerID, string(f.Status), f.Outstanding}
+	var total int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+paymentColumns+where+` ORDER BY updated_at DESC, id LIMIT $5 OFFSET $6`,
+		append(args, f.PageSize, (f.Page-1)*f.PageSize)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Payment, error) { return scanPayment(r) })
+	if out == nil {
+		out = []Payment{}
+	}
+	return out, total, err
 }
 
 // providerCtx bounds one provider call.
@@ -144,6 +196,11 @@ type AuthorizeInput struct {
 	AmountCents     int64  `json:"amountCents"`
 	Currency        string `json:"currency"`
 	PaymentMethodID string `json:"paymentMethodId"`
+	// Attempt is the booking's attempt (events.Reservation.PaymentAttempt); 0 (the API)
+	// makes it one more than the failed attempt it replaces.
+	Attempt int `json:"-"`
+	// ReservationVersion is the version of the booking whose total AmountCents is (events).
+	ReservationVersion int64 `json:"-"`
 }
 
 // ErrAlreadyPaid is an authorization for a reservation whose payment is not a failed one.
@@ -157,9 +214,11 @@ var ErrAlreadyPaid = errors.New("the reservation already has a payment")
 // without error; a provider timeout rolls everything back.
 //
 // The provider's idempotency key is authorize:<reservation>:<attempt>:<payment method>,
-// the attempt being the payment row's version (1, +1 for each replaced failure): all of it
-// is the same when a transaction lost after the provider answered is retried, so the
-// provider replays its answer instead of authorizing twice.
+// the attempt being in.Attempt (the booking's, from its events) or, through the API, one
+// more than the failed attempt replaced: all of it is the same when a transaction lost
+// after the provider answered is retried, so the provider replays its answer instead of
+// authorizing twice. An event's attempt replaces only an older failed attempt: a
+// redelivered or late reservation.payment_requested changes nothing.
 //
 // A reservation that payments already knows to have ended (its cancelled or expired event
 // came first: brokers keep no order) is settled at once in the same transaction: the new
@@ -179,13 +238,16 @@ func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, rep
 		method = in.PaymentMethodID
 	}
 	p, err := scanPayment(tx.QueryRow(ctx, `INSERT INTO payments.payments
-		(reservation_id, customer_id, currency, status, authorized_cents, provider, payment_method_id)
-		VALUES ($1, $2, $3, 'failed', $4, $5, $7)
+		(reservation_id, customer_id, currency, status, authorized_cents, provider, payment_method_id, attempt, reservation_version)
+		VALUES ($1, $2, $3, 'failed', $4, $5, $7, greatest($8::int, 1), $9)
 		ON CONFLICT (reservation_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, currency = EXCLUDED.currency,
 			authorized_cents = EXCLUDED.authorized_cents, provider = EXCLUDED.provider, failure_reason = NULL,
-			payment_method_id = EXCLUDED.payment_method_id, version = payments.version + 1, updated_at = now()
-		WHERE payments.status = 'failed' AND $6
-		RETURNING `+paymentColumns, in.ReservationID, in.CustomerID, in.Currency, in.AmountCents, s.provider.Name(), replaceFailed, method))
+			payment_method_id = EXCLUDED.payment_method_id, version = payments.version + 1, updated_at = now(),
+			attempt = CASE WHEN $8::int > 0 THEN $8::int ELSE payments.attempt + 1 END,
+			reservation_version = greatest(payments.reservation_version, EXCLUDED.reservation_version)
+		WHERE payments.status = 'failed' AND $6 AND ($8::int = 0 OR $8::int > payments.attempt)
+		RETURNING `+paymentColumns, in.ReservationID, in.CustomerID, in.Currency, in.AmountCents, s.provider.Name(), replaceFailed, method,
+		in.Attempt, in.ReservationVersion))
 	if errors.Is(err, pgx.ErrNoRows) {
 		existing, _, gerr := s.ByReservation(ctx, tx, in.ReservationID)
 		if gerr != nil {
@@ -201,7 +263,7 @@ func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, rep
 	if perr == nil {
 		pctx, cancel := s.providerCtx(ctx)
 		defer cancel()
-		key := fmt.Sprintf("authorize:%s:%d:%s", in.ReservationID, p.Version, in.PaymentMethodID)
+		key := fmt.Sprintf("authorize:%s:%d:%s", in.ReservationID, p.Attempt, in.PaymentMethodID)
 		ref, perr = s.provider.Authorize(pctx, key, token, in.AmountCents)
 	}
 	var decline *Decline
@@ -252,7 +314,7 @@ func (s *Store) explain(ctx context.Context, tx pgx.Tx, id, action string, amoun
 // outstanding is what the final bill exceeds the capture limit by, to be charged separately.
 func (s *Store) Capture(ctx context.Context, tx pgx.Tx, id string, amount, outstanding int64) (Payment, error) {
 	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET status = 'captured', captured_cents = $2,
-		outstanding_cents = $3, version = version + 1, updated_at = now()
+		outstanding_cents = $3, uncovered_cents = 0, version = version + 1, updated_at = now()
 		WHERE id = $1 AND status = 'authorized' AND $2 > 0 AND $2 * 100 <= authorized_cents * (100 + $4)
 		RETURNING `+paymentColumns, id, amount, outstanding, TolerancePercent))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -272,7 +334,7 @@ func (s *Store) Capture(ctx context.Context, tx pgx.Tx, id string, amount, outst
 
 // Void releases payment id's authorization.
 func (s *Store) Void(ctx context.Context, tx pgx.Tx, id, reason string) (Payment, error) {
-	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET status = 'voided', version = version + 1, updated_at = now()
+	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET status = 'voided', uncovered_cents = 0, version = version + 1, updated_at = now()
 		WHERE id = $1 AND status = 'authorized' RETURNING `+paymentColumns, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Payment{}, s.explain(ctx, tx, id, "void", 0)

@@ -128,6 +128,8 @@ func TestReadOnly(t *testing.T) {
 		"Quotes":                  testQuotes,
 		"RatesContract":           testRatesContract,
 		"CancellationFee":         testCancellationFeeAPI,
+		"FeeBoundaryPrecision":    testFeeBoundaryPrecision,
+		"ReturnCharges":           testReturnChargesAPI,
 		"Catalogue":               testCatalogue,
 		"QuoteKeepsOffsets":       testQuoteKeepsOffsets,
 		"OpenAPICoversEveryRoute": testOpenAPICoversEveryRoute,

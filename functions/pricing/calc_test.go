@@ -245,10 +245,15 @@ func TestCancellationFee(t *testing.T) {
 		wantFee   int64
 	}{
 		{"three days before", 72 * time.Hour, 14277, 72, 0, 0},
+		{"a millisecond over 48 h: free", 48*time.Hour + time.Millisecond, 14277, 48, 0, 0},
 		{"exactly 48 h before: free", 48 * time.Hour, 14277, 48, 0, 0},
-		{"a second under 48 h: half", 48*time.Hour - time.Second, 14277, 47, 50, 7139}, // 7138.5 → 7139
+		{"a millisecond under 48 h: half", 48*time.Hour - time.Millisecond, 14277, 47, 50, 7139}, // 7138.5 → 7139
+		{"a second under 48 h: half", 48*time.Hour - time.Second, 14277, 47, 50, 7139},           // 7138.5 → 7139
 		{"30 h before", 30 * time.Hour, 14276, 30, 50, 7138},
+		{"a millisecond over 24 h: half", 24*time.Hour + time.Millisecond, 14277, 24, 50, 7139},
 		{"exactly 24 h before: still half", 24 * time.Hour, 14277, 24, 50, 7139},
+		{"a millisecond under 24 h: all", 24*time.Hour - time.Millisecond, 14277, 23, 100, 14277},
+		{"0.3 s under 24 h: all", 24*time.Hour - 300*time.Millisecond, 14277, 23, 100, 14277},
 		{"a nanosecond under 24 h: all", 24*time.Hour - time.Nanosecond, 14277, 23, 100, 14277},
 		{"an hour before", time.Hour, 14277, 1, 100, 14277},
 		{"at pickup", 0, 14277, 0, 100, 14277},

@@ -2,9 +2,7 @@ package pricing
 
 import (
 	"net/http"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/orangecarrental/orange/platform"
@@ -19,7 +17,7 @@ type policyList struct {
 }
 
 func (s *Service) handleListPolicies(w http.ResponseWriter, r *http.Request) error {
-	f, err := parsePolicyFilter(r.URL.Query())
+	f, err := parsePolicyFilter(r)
 	if err != nil {
 		return err
 	}
@@ -30,28 +28,21 @@ func (s *Service) handleListPolicies(w http.ResponseWriter, r *http.Request) err
 	return platform.WriteJSON(w, http.StatusOK, policyList{Items: items, Page: f.Page, PageSize: f.PageSize, Total: total})
 }
 
-// parsePolicyFilter reads the list's query, reporting every bad parameter at once.
-func parsePolicyFilter(q url.Values) (PolicyFilter, error) {
+// parsePolicyFilter reads the list's query strictly (platform.ParseQuery: an unknown,
+// repeated or malformed parameter, a ';' used as a separator included, is named), reporting
+// every bad parameter at once.
+func parsePolicyFilter(r *http.Request) (PolicyFilter, error) {
+	q := platform.ParseQuery(r, "category", "location", "activeAt", "status", "page", "pageSize")
 	var errs fieldErrors
-	known := map[string]bool{"category": true, "location": true, "activeAt": true, "status": true, "page": true, "pageSize": true}
-	for key := range q {
-		if !known[key] {
-			errs.add(key, "unknown parameter; supported: category, location, activeAt, status, page, pageSize")
-		}
-	}
-	f := PolicyFilter{Status: strings.ToLower(strings.TrimSpace(q.Get("status"))), Page: 1, PageSize: 20}
+	f := PolicyFilter{Status: strings.ToLower(q.Get("status"))}
 	if raw := q.Get("category"); raw != "" {
 		f.Category = errs.category("category", raw)
 	}
 	if raw := q.Get("location"); raw != "" {
 		f.Location = errs.location("location", raw)
 	}
-	if raw := q.Get("activeAt"); raw != "" {
-		if t, ok := parseTime(raw); ok {
-			f.ActiveAt = &t
-		} else {
-			errs.add("activeAt", "an RFC 3339 time")
-		}
+	if t := q.Time("activeAt", false); !t.IsZero() {
+		f.ActiveAt = &t
 	}
 	switch f.Status {
 	case "":
@@ -60,22 +51,13 @@ func parsePolicyFilter(q url.Values) (PolicyFilter, error) {
 	default:
 		errs.add("status", "must be active, inactive or all")
 	}
-	if raw := q.Get("page"); raw != "" {
-		if n, err := strconv.Atoi(raw); err == nil && n >= 1 && n <= 10_000 {
-			f.Page = n
-		} else {
-			errs.add("page", "a page number from 1")
-		}
+	f.Page = int(q.Int("page", 1, 10_000, 1))
+	f.PageSize = int(q.Int("pageSize", 1, platform.PageSizeMax, 20))
+	for _, e := range errs {
+		q.Fail(e.Field, e.Reason)
 	}
-	if raw := q.Get("pageSize"); raw != "" {
-		if n, err := strconv.Atoi(raw); err == nil && n >= 1 && n <= 100 {
-			f.PageSize = n
-		} else {
-			errs.add("pageSize", "from 1 to 100")
-		}
-	}
-	if len(errs) > 0 {
-		return PolicyFilter{}, platform.Invalid("invalid query", errs...)
+	if err := q.Err("invalid query"); err != nil {
+		return PolicyFilter{}, err
 	}
 	return f, nil
 }

@@ -50,6 +50,18 @@ func (s *Service) handleCancellationFee(w http.ResponseWriter, r *http.Request) 
 	return platform.WriteJSON(w, http.StatusOK, cancellationFee(pickupAt, cancelledAt, total))
 }
 
+func (s *Service) handleReturnCharges(w http.ResponseWriter, r *http.Request) error {
+	var req ReturnChargesRequest
+	if err := platform.DecodeJSON(w, r, &req, 0); err != nil {
+		return err
+	}
+	pickup, back, err := validateReturnCharges(req)
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, ReturnCharges(pickup, back))
+}
+
 // Catalogue is every priced rule a client needs to offer choices and explain a quote.
 type Catalogue struct {
 	Currency           string             `json:"currency"`
@@ -63,6 +75,9 @@ type Catalogue struct {
 	GracePeriodMinutes int                `json:"gracePeriodMinutes"`
 	MaxRentalDays      int                `json:"maxRentalDays"`
 	Cancellation       []CancellationTier `json:"cancellation"`
+	// RefuelNetCentsPerEighth is the return charge per eighth of a tank short of the
+	// pickup level.
+	RefuelNetCentsPerEighth int64 `json:"refuelNetCentsPerEighth"`
 }
 
 func (s *Service) handleCatalogue(w http.ResponseWriter, r *http.Request) error {
@@ -70,6 +85,6 @@ func (s *Service) handleCatalogue(w http.ResponseWriter, r *http.Request) error 
 		Currency: Currency, VATPercent: VATPercent, Categories: Categories, Extras: Extras,
 		Insurance: InsurancePackages, DefaultInsurance: DefaultInsurance, DurationDiscounts: DurationDiscounts,
 		OneWayFeeNetCents: OneWayFeeNetCents, GracePeriodMinutes: int(GracePeriod.Minutes()),
-		MaxRentalDays: MaxRentalDays, Cancellation: CancellationTiers,
+		MaxRentalDays: MaxRentalDays, Cancellation: CancellationTiers, RefuelNetCentsPerEighth: RefuelNetCentsPerEighth,
 	})
 }

@@ -72,6 +72,11 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{"", "POST", "/api/pricing/cancellation-fee", `{}`},
 		{"frank", "POST", "/api/pricing/cancellation-fee", `{}`},
 		{"carla", "POST", "/api/pricing/cancellation-fee", `{}`},
+		{reservationsAPI, "POST", "/api/pricing/return-charges", `{"fuelAtPickup":8,"fuelAtReturn":5}`},
+		{"carla", "POST", "/api/pricing/return-charges", `{"fuelAtPickup":4,"fuelAtReturn":6}`},
+		{"carla", "POST", "/api/pricing/return-charges", `{"fuelAtPickup":9}`},
+		{"alice", "POST", "/api/pricing/return-charges", `{"fuelAtPickup":8,"fuelAtReturn":5}`}, // 403
+		{"", "POST", "/api/pricing/return-charges", `{}`},                                       // 401
 	}
 	for _, c := range calls {
 		header := http.Header{}

@@ -80,6 +80,26 @@ func TestListFilters(t *testing.T) {
 	// Every bad parameter is reported at once.
 	r := a.call("frank", http.MethodGet, "/api/pricing/policies?category=BUS&location=berlin&activeAt=tomorrow&status=gone&page=0&pageSize=101&colour=orange", "", "")
 	requireProblem(t, r, http.StatusBadRequest, "invalid", "category", "location", "activeAt", "status", "page", "pageSize", "colour")
+
+	// The query string is read strictly (platform.ParseQuery): a ';' used as a separator, a
+	// repeated or unknown parameter, a bad %-escape is a 400 naming it, never dropped.
+	for _, tt := range []struct {
+		query  string
+		fields []string
+	}{
+		{"?page=1;pageSize=9999999", []string{"page"}},
+		{"?status=all;category=LUXUS", []string{"status"}},
+		{"?category=KLEIN&category=LUXUS", []string{"category"}},
+		{"?status=all&limit=5", []string{"limit"}},
+		{"?location=%ZZ", []string{"location"}},
+	} {
+		r := a.call("frank", http.MethodGet, "/api/pricing/policies"+tt.query, "", "")
+		p := requireProblem(t, r, http.StatusBadRequest, "invalid", tt.fields...)
+		assert.Len(t, p.Errors, len(tt.fields), tt.query)
+	}
+	// A time typed into a URL without encoding its "+" still reads.
+	r = a.call("frank", http.MethodGet, "/api/pricing/policies?activeAt=2026-05-01T00:00:00+02:00", "", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
 }
 
 func TestPolicyLifecycle(t *testing.T) {

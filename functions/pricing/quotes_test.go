@@ -200,6 +200,80 @@ func testCancellationFeeAPI(t *testing.T, a *api) {
 	}
 }
 
+// testFeeBoundaryPrecision: the tier is decided on the exact time left, fractional seconds
+// included (issue 13: 0.3 s inside the 24 h line charged 50 %), and both times come back
+// as sent, to the nanosecond. hoursBeforePickup is a display figure (whole hours, rounded
+// down). Fees by hand: 50 % of 14277 = 7138.5 → 7139 (half up); 100 % = 14277.
+func testFeeBoundaryPrecision(t *testing.T, a *api) {
+	tests := []struct {
+		name, pickupAt, cancelledAt string
+		hours                       int64
+		percent                     int
+		fee                         int64
+	}{
+		{"48 h + 1 ms: free", "2026-03-12T10:00:00.001+01:00", "2026-03-10T10:00:00+01:00", 48, 0, 0},
+		{"exactly 48 h: free", "2026-03-12T10:00:00.5+01:00", "2026-03-10T10:00:00.5+01:00", 48, 0, 0},
+		{"48 h − 1 ms: half", "2026-03-12T09:59:59.999+01:00", "2026-03-10T10:00:00+01:00", 47, 50, 7139},
+		{"48 h − 0.3 s, cancel time fractional: half", "2026-03-12T10:00:00+01:00", "2026-03-10T10:00:00.3+01:00", 47, 50, 7139},
+		{"24 h + 1 ms: half", "2026-03-11T10:00:00+01:00", "2026-03-10T09:59:59.999+01:00", 24, 50, 7139},
+		{"exactly 24 h, in UTC: half", "2026-03-11T10:00:00.123+01:00", "2026-03-10T09:00:00.123Z", 24, 50, 7139},
+		{"24 h − 1 ms: all", "2026-03-11T10:00:00+01:00", "2026-03-10T10:00:00.001+01:00", 23, 100, 14277},
+		{"24 h − 0.3 s: all", "2026-03-11T10:00:00+01:00", "2026-03-10T10:00:00.3+01:00", 23, 100, 14277},
+		{"24 h − 1 ns: all", "2026-03-11T10:00:00.000000001+01:00", "2026-03-10T10:00:00.000000002+01:00", 23, 100, 14277},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"pickupAt":"` + tt.pickupAt + `","cancelledAt":"` + tt.cancelledAt + `","totalGrossCents":14277}`
+			r := a.call(reservationsAPI, http.MethodPost, "/api/pricing/cancellation-fee", "application/json", body)
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			f := decode[pricing.FeeResponse](t, r)
+			assert.True(t, mustTime(t, tt.pickupAt).Equal(f.PickupAt), "pickupAt %s", f.PickupAt)
+			assert.True(t, mustTime(t, tt.cancelledAt).Equal(f.CancelledAt), "cancelledAt %s", f.CancelledAt)
+			assert.Equal(t, tt.hours, f.HoursBeforePickup)
+			assert.Equal(t, tt.percent, f.FeePercent)
+			assert.Equal(t, tt.fee, f.FeeCents)
+		})
+	}
+}
+
+// testReturnChargesAPI: REFUEL is 12.00 € net per eighth short of the pickup level; VAT 19 %
+// of the net total, rounded half up. By hand: 3 eighths = 36.00 net, 6.84 VAT, 42.84 gross;
+// 8 eighths = 96.00, 18.24, 114.24; 1 eighth = 12.00, 2.28, 14.28.
+func testReturnChargesAPI(t *testing.T, a *api) {
+	refuel := func(eighths int, net int64) []pricing.Line {
+		return []pricing.Line{{Code: "REFUEL", Quantity: eighths, Per: pricing.PerRental, UnitNetCents: 1200, NetCents: net}}
+	}
+	tests := []struct {
+		name, caller, body string
+		lines              []pricing.Line
+		net, vat, gross    int64
+	}{
+		{"full to 5/8", reservationsAPI, `{"fuelAtPickup":8,"fuelAtReturn":5}`, refuel(3, 3600), 3600, 684, 4284},
+		{"full to empty", "carla", `{"fuelAtPickup":8,"fuelAtReturn":0}`, refuel(8, 9600), 9600, 1824, 11424},
+		{"1/8 to empty", "ada", `{"fuelAtPickup":1,"fuelAtReturn":0}`, refuel(1, 1200), 1200, 228, 1428},
+		{"same level", reservationsAPI, `{"fuelAtPickup":5,"fuelAtReturn":5}`, []pricing.Line{}, 0, 0, 0},
+		{"more fuel than at pickup: nothing paid back", reservationsAPI, `{"fuelAtPickup":3,"fuelAtReturn":8}`, []pricing.Line{}, 0, 0, 0},
+		{"empty both times", reservationsAPI, `{"fuelAtPickup":0,"fuelAtReturn":0}`, []pricing.Line{}, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.call(tt.caller, http.MethodPost, "/api/pricing/return-charges", "application/json", tt.body)
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			assert.Contains(t, string(r.body), `"lines":[`, "no charge is an empty list, never null")
+			c := decode[pricing.ReturnChargesResponse](t, r)
+			for i := range c.Lines {
+				assert.NotEmpty(t, c.Lines[i].Description)
+				c.Lines[i].Description = ""
+			}
+			assert.Equal(t, tt.lines, c.Lines)
+			assert.Equal(t, tt.net, c.NetCents, "net")
+			assert.Equal(t, tt.vat, c.VATCents, "VAT")
+			assert.Equal(t, tt.gross, c.GrossCents, "gross")
+			assert.Equal(t, "EUR", c.Currency)
+		})
+	}
+}
+
 func testCatalogue(t *testing.T, a *api) {
 	r := a.call("", http.MethodGet, "/api/pricing/catalogue", "", "")
 	require.Equal(t, http.StatusOK, r.status)
@@ -207,6 +281,7 @@ func testCatalogue(t *testing.T, a *api) {
 	assert.Equal(t, int64(4900), c.OneWayFeeNetCents)
 	assert.Equal(t, 60, c.GracePeriodMinutes)
 	assert.Equal(t, 90, c.MaxRentalDays)
+	assert.Equal(t, int64(1200), c.RefuelNetCentsPerEighth)
 	assert.Len(t, c.Categories, 8)
 	assert.Len(t, c.Insurance, 4)
 	for _, e := range c.Extras {
@@ -317,6 +392,17 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 		{"fee: total in euros", "POST", "/api/pricing/cancellation-fee", "application/json",
 			`{"pickupAt":"2026-03-10T10:00:00+01:00","totalGrossCents":142.77}`, nil, 400, "invalid", []string{"totalGrossCents"}},
 		{"fee: wrong content type", "POST", "/api/pricing/cancellation-fee", "text/plain", `{}`, nil, 415, "unsupported-media-type", nil},
+		// Return charges.
+		{"return: nothing given", "POST", "/api/pricing/return-charges", "application/json", `{}`, nil, 400, "invalid", []string{"fuelAtPickup", "fuelAtReturn"}},
+		{"return: null levels", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":null,"fuelAtReturn":null}`, nil, 400, "invalid", []string{"fuelAtPickup", "fuelAtReturn"}},
+		{"return: levels out of range", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":9,"fuelAtReturn":-1}`, nil, 400, "invalid", []string{"fuelAtPickup", "fuelAtReturn"}},
+		{"return: a level in litres", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":8,"fuelAtReturn":42}`, nil, 400, "invalid", []string{"fuelAtReturn"}},
+		{"return: a fraction of an eighth", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":8,"fuelAtReturn":4.5}`, nil, 400, "invalid", []string{"fuelAtReturn"}},
+		{"return: a level as text", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":"full","fuelAtReturn":4}`, nil, 400, "invalid", []string{"fuelAtPickup"}},
+		{"return: unknown field", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":8,"fuelAtReturn":4,"damage":"scratch"}`, nil, 400, "invalid", []string{"damage"}},
+		{"return: malformed JSON", "POST", "/api/pricing/return-charges", "application/json", `{"fuelAtPickup":8,`, nil, 400, "invalid", nil},
+		{"return: wrong content type", "POST", "/api/pricing/return-charges", "text/plain", `{"fuelAtPickup":8,"fuelAtReturn":4}`, nil, 415, "unsupported-media-type", nil},
+		{"return: wrong method", "GET", "/api/pricing/return-charges", "", "", nil, 405, "method-not-allowed", nil},
 	}
 	before := a.snapshot()
 	for _, tt := range tests {
@@ -354,6 +440,7 @@ func testWhoMayCallWhat(t *testing.T, a *api) {
 		{"POST", "/api/pricing/quotes", quote, [7]int{200, 200, 200, 200, 200, 200, 200}},
 		{"POST", "/api/pricing/rates", rates, [7]int{200, 200, 200, 200, 200, 200, 200}},
 		{"POST", "/api/pricing/cancellation-fee", fee, [7]int{401, 200, 200, 403, 200, 200, 403}},
+		{"POST", "/api/pricing/return-charges", `{"fuelAtPickup":8,"fuelAtReturn":6}`, [7]int{401, 403, 200, 403, 200, 200, 403}},
 		{"GET", "/api/pricing/policies", "", [7]int{401, 403, 200, 200, 200, 403, 403}},
 		{"GET", "/api/pricing/policies/" + seedKompakt, "", [7]int{401, 403, 200, 200, 200, 403, 403}},
 	}

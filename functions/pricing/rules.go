@@ -39,6 +39,14 @@ const (
 	MaxDailyRateNetCents int64 = 1_000_000
 	// MaxTotalGrossCents bounds the total a cancellation fee is computed on (1,000,000 €).
 	MaxTotalGrossCents int64 = 100_000_000
+	// FullTank is the fuel gauge's top in eighths: the counter records fuel levels from 0
+	// (empty) to 8 (full), as the gauge shows them.
+	FullTank = 8
+	// RefuelNetCentsPerEighth is charged per eighth of a tank the car came back short of its
+	// pickup level: 12.00 € net, whatever the tank's size (a flat rate the counter can
+	// explain by the gauge; a big tank costs more to fill, a small car more to drive to the
+	// pump per litre, and the two are taken to even out).
+	RefuelNetCentsPerEighth int64 = 1200
 )
 
 // DurationDiscount is a discount on the base rental (daily rate × days) from a number of

@@ -22,13 +22,16 @@
 //     final and keeps the row for history.
 //   - Cancellation: ≥ 48 h before pickup free, ≥ 24 h 50 %, later 100 % of the gross total,
 //     rounded half up.
+//   - Return charges: REFUEL, 12.00 € net per eighth of a tank the car came back short of its
+//     pickup level; nothing for the same or more fuel.
 //
 // Who may call what: quotes, rates and the catalogue are public (a visitor prices a rental
 // before signing in; the fleet's search prices as vehicles-api); reading policies is for
 // staff (fleet managers, agents; planned prices are not public); changing them for fleet
 // managers; the cancellation fee for customers, agents and reservations-api (its own
-// identity). Admins may call everything. Other functions use the contract package
-// pricingapi, whose types the handlers serve.
+// identity); the return charges for agents and reservations-api. Admins may call
+// everything. Other functions use the contract package pricingapi, whose types the
+// handlers serve.
 package pricing
 
 import (
@@ -80,6 +83,7 @@ func (s *Service) Routes() []platform.Route {
 	fleet := platform.Allow(platform.RoleFleet)
 	staff := platform.Allow(platform.RoleFleet, platform.RoleAgent)
 	feeCallers := platform.Allow(platform.RoleCustomer, platform.RoleAgent).AndServices("reservations-api")
+	returnCallers := platform.Allow(platform.RoleAgent).AndServices("reservations-api")
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
 		{Name: "getPricingOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
@@ -92,6 +96,7 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "createQuote", Method: http.MethodPost, Path: Prefix + "/quotes", Access: platform.Public, Handler: s.handleQuote},
 		{Name: "calculateRates", Method: http.MethodPost, Path: Prefix + "/rates", Access: platform.Public, Handler: s.handleRates},
 		{Name: "calculateCancellationFee", Method: http.MethodPost, Path: Prefix + "/cancellation-fee", Access: feeCallers, Handler: s.handleCancellationFee},
+		{Name: "calculateReturnCharges", Method: http.MethodPost, Path: Prefix + "/return-charges", Access: returnCallers, Handler: s.handleReturnCharges},
 	}
 }
 

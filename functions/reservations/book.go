@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
-	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -17,10 +16,10 @@ func mayBookFor(c platform.Caller, customerID string) bool {
 	return c.Has(platform.RoleAgent) || c.Has(platform.RoleAdmin) || c.Owns(customerID)
 }
 
-// bookForCustomer books for a signed-in caller: validate, check the booker may book for
-// the customer (before any call), then ask customers-api (eligibility and the customer's
-// email, one call), vehicles-api (the car fits) and pricing-api (the price), and hold the car.
-func (s *Service) bookForCustomer(ctx context.Context, caller platform.Caller, in Booking) (Reservation, error) {
+// Book books for a signed-in caller: validate, check the booker may book for the customer
+// (before any call), then ask customers-api (eligibility and the customer's email, one
+// call), vehicles-api (the car fits) and pricing-api (the price), and hold the car.
+func (s *Service) Book(ctx context.Context, caller platform.Caller, in Booking) (Reservation, error) {
 	anyone := caller.Has(platform.RoleAgent) || caller.Has(platform.RoleAdmin)
 	if !anyone && strings.TrimSpace(in.CustomerID) == "" {
 		in.CustomerID = caller.CustomerID
@@ -37,6 +36,9 @@ func (s *Service) bookForCustomer(ctx context.Context, caller platform.Caller, i
 	if err != nil {
 		return Reservation{}, err
 	}
+	if err := s.checkBranches(ctx, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt); err != nil {
+		return Reservation{}, err
+	}
 	if err := s.peers.checkVehicle(ctx, &b); err != nil {
 		return Reservation{}, err
 	}
@@ -44,7 +46,7 @@ func (s *Service) bookForCustomer(ctx context.Context, caller platform.Caller, i
 	if err != nil {
 		return Reservation{}, err
 	}
-	return s.holdVehicle(ctx, b, q, c.Email, s.hold)
+	return s.holdVehicle(ctx, b, q, c.Email, s.hold, false)
 }
 
 // GuestBooking is the body of a guest booking: a registration as customers-api takes it
@@ -54,12 +56,15 @@ type GuestBooking struct {
 	Booking
 }
 
-// bookGuest registers a guest and books in one call, for client (guestClient). Everything
-// that can refuse the booking runs before the registration — the guest hold limits (429),
-// customers-api's eligibility rules on the guest's date of birth and licence, the car, the
-// price — so a refused guest is never registered. The guest is registered as a guest (no
-// welcome mail: the booking sends its mail), and the hold is a guest's: shorter.
-func (s *Service) bookGuest(ctx context.Context, in GuestBooking, client string) (res Reservation, err error) {
+// BookGuest registers a guest and books in one call, for client (guestClient): one outcome,
+// both or neither. Everything that can refuse the booking runs before the registration —
+// the guest hold limits (429), customers-api's eligibility rules on the guest's date of
+// birth and licence, the car, the price — so a refused guest is never registered; a hold
+// refused after the registration (the car taken meanwhile: 409) withdraws the guest again
+// (withdrawGuest), and registering the same guest again answers their existing record, so
+// a retry works even after a crash between the two steps. The guest is registered as a
+// guest (no welcome mail: the booking sends its mail), and the hold is a guest's: shorter.
+func (s *Service) BookGuest(ctx context.Context, in GuestBooking, client string) (res Reservation, err error) {
 	b, errs := in.Booking.validate(s.now(), false)
 	if in.CustomerID != "" {
 		errs.add("customerId", "not allowed in a guest booking: the guest is registered by it")
@@ -78,6 +83,9 @@ func (s *Service) bookGuest(ctx context.Context, in GuestBooking, client string)
 	if err := s.peers.guestEligible(ctx, *in.Customer, b); err != nil {
 		return Reservation{}, err
 	}
+	if err := s.checkBranches(ctx, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt); err != nil {
+		return Reservation{}, err
+	}
 	if err := s.peers.checkVehicle(ctx, &b); err != nil {
 		return Reservation{}, err
 	}
@@ -90,12 +98,17 @@ func (s *Service) bookGuest(ctx context.Context, in GuestBooking, client string)
 		return Reservation{}, err
 	}
 	b.customerID = c.ID
-	return s.holdVehicle(ctx, b, q, c.Email, s.guests.hold)
+	res, err = s.holdVehicle(ctx, b, q, c.Email, s.guests.hold, true)
+	if err != nil {
+		// Both or neither (issue 13): a guest whose hold was refused is withdrawn again.
+		s.withdrawGuest(ctx, c.ID)
+		return Reservation{}, err
+	}
+	return res, nil
 }
 
-// holdVehicle stores the pending reservation for b priced by q, holding the car for hold;
-// email is the lookup secret.
-func (s *Service) holdVehicle(ctx context.Context, b booking, q pricingapi.Quote, email string, hold time.Duration) (Reservation, error) {
-	return s.store.Create(ctx, newHold{booking: b, email: strings.ToLower(email), totalGross: q.GrossCents,
-		dailyGross: q.DailyRateGrossCents, currency: q.Currency, hold: hold})
+// holdVehicle stores the pending reservation for b priced at p, holding the car for hold;
+// email is the lookup secret, guest says a guest booked.
+func (s *Service) holdVehicle(ctx context.Context, b booking, p price, email string, hold time.Duration, guest bool) (Reservation, error) {
+	return s.store.Create(ctx, newHold{booking: b, email: strings.ToLower(email), price: p, hold: hold, guest: guest})
 }

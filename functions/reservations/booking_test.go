@@ -279,7 +279,8 @@ func TestSearch(t *testing.T) {
 	assert.Equal(t, []string{first.ID, second.ID}, ids("?customer="+alice+"&category=kompakt&location=BER-HBF"))
 	assert.Equal(t, []string{first.ID}, ids("?to="+p.Add(time.Hour).Format(time.RFC3339)))
 	assert.Equal(t, []string{second.ID}, ids("?pageSize=1&page=2"))
-	assert.Equal(t, 403, a.do("alice", http.MethodGet, "/api/reservations", "").status)
+	assert.Equal(t, 403, a.do("frank", http.MethodGet, "/api/reservations", "").status)
+	assert.Equal(t, 401, a.do("", http.MethodGet, "/api/reservations", "").status)
 	_ = platform.Public
 }
 

@@ -28,12 +28,16 @@ const (
 )
 
 // scrubReservationsSQL removes the person from their bookings: the email the public lookup
-// compared with (so the old address finds nothing) and the reasons a person wrote. The
-// bookings stay — ids, vehicle, period, amounts — and keep their version: nothing about the
-// booking changed, so no event is recorded. Rows already scrubbed are not touched.
+// compared with (so the old address finds nothing), the reasons a person wrote, and the
+// staff's damage notes of the return — free text about a car, but written at the counter
+// with the renter in front of them, so it may name people; that the car came back damaged
+// stays visible (the notes become ReasonErased, the return charges stay). The bookings stay
+// — ids, vehicle, period, amounts — and keep their version: nothing about the booking
+// changed, so no event is recorded. Rows already scrubbed are not touched.
 const scrubReservationsSQL = `UPDATE reservations.reservations SET customer_email = '',
-	cancel_reason = CASE WHEN cancel_reason = ANY($2) THEN cancel_reason ELSE $3 END
-WHERE customer_id = $1 AND (customer_email <> '' OR NOT cancel_reason = ANY($2))`
+	cancel_reason = CASE WHEN cancel_reason = ANY($2) THEN cancel_reason ELSE $3 END,
+	damage_notes = CASE WHEN damage_notes IN ('', $3) THEN damage_notes ELSE $3 END
+WHERE customer_id = $1 AND (customer_email <> '' OR NOT cancel_reason = ANY($2) OR damage_notes NOT IN ('', $3))`
 
 // scrubReasonsSQL does the same for the reasons in the reservation events this function
 // keeps in its outbox (events.ScrubOutbox takes care of the personal fields).

@@ -69,6 +69,10 @@ func TestErasureReachesBookings(t *testing.T) {
 	r := a.do("alice", http.MethodPost, "/api/reservations/"+cancelled.ID+"/cancel", `{"reason":"Alice Hartmann, ill: call me on +49 30 5550101"}`)
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	held := a.book(vehicle2, p, ret) // its payment arrives after the erasure
+	// A return's damage notes, as the counter writes them (the counter's own tests go
+	// through pickup and return; here only what the erasure does with the text matters).
+	_, err := a.db.Pool.Exec(ctx, `UPDATE reservations.reservations SET damage_notes = 'dent rear left; Ms Hartmann says her son drove' WHERE id = $1`, cancelled.ID)
+	require.NoError(t, err)
 	personal := []string{aliceEmail, "Hartmann", "5550101"}
 	for _, v := range personal {
 		require.Contains(t, a.stored(), v, "precondition: reservations holds %q", v)
@@ -97,6 +101,9 @@ func TestErasureReachesBookings(t *testing.T) {
 	assert.Equal(t, reservations.StatusCancelled, got.Status)
 	assert.Equal(t, 2, got.Version, "an erasure is not a change of the booking: no new version, no event")
 	assert.Equal(t, []string{"created " + cancelled.ID, "cancelled " + cancelled.ID, "created " + held.ID}, a.recorded())
+	var notes string
+	require.NoError(t, a.db.Pool.QueryRow(ctx, `SELECT damage_notes FROM reservations.reservations WHERE id = $1`, cancelled.ID).Scan(&notes))
+	assert.Equal(t, reservations.ReasonErased, notes, "the notes go, the fact of damage stays")
 	var reasons []string
 	rows, err := a.db.Pool.Query(ctx, `SELECT data->>'reason' FROM reservations.outbox WHERE data ? 'reason'`)
 	require.NoError(t, err)

@@ -54,22 +54,33 @@ func TestPaymentAuthorizedConfirmsOnce(t *testing.T) {
 	assert.Equal(t, 400, a.event("bad-2", events.PaymentAuthorized, nil).status)
 }
 
-func TestPaymentFailedCancels(t *testing.T) {
+// TestPaymentFailedKeepsTheHold (issue 13): a declined card no longer cancels the booking:
+// it stays pending with the decline's reason (shown to the renter), holding the car, no
+// event recorded; a late authorization still confirms it. A decline of a booking in any
+// other state changes nothing.
+func TestPaymentFailedKeepsTheHold(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	p, ret := period(3, 48)
 	res := a.book(vehicle1, p, ret)
-	assert.Equal(t, 202, a.event("fail-1", events.PaymentFailed, payment(res.ID, "failed")).status)
-	got := decode[reservations.Reservation](t, a.do("carla", http.MethodGet, "/api/reservations/"+res.ID, ""))
-	assert.Equal(t, reservations.StatusCancelled, got.Status)
-	assert.Equal(t, reservations.ReasonPaymentDeclined, got.CancelReason)
-	assert.Zero(t, got.FeeCents)
-	// A late authorization changes nothing.
-	assert.Equal(t, 202, a.event("auth-late", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
-	assert.Equal(t, reservations.StatusCancelled, a.status(res.ID))
-	assert.Equal(t, []string{"created " + res.ID, "cancelled " + res.ID}, a.recorded())
-	// The car is free again.
-	a.book(vehicle1, p, ret)
+	failed := payment(res.ID, "failed")
+	failed.Reason = "card_declined"
+	assert.Equal(t, 202, a.event("fail-1", events.PaymentFailed, failed).status)
+	got := decode[reservations.Reservation](t, a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, ""))
+	assert.Equal(t, reservations.StatusPending, got.Status)
+	assert.Equal(t, "card_declined", got.PaymentDeclinedReason)
+	assert.Equal(t, 2, got.Version)
+	assert.Empty(t, got.CancelReason)
+	assert.Equal(t, []string{"created " + res.ID}, a.recorded())
+	// The car stays held.
+	r := a.do("alice", http.MethodPost, "/api/reservations", bookingBody(vehicle1, p, ret, ""))
+	assert.Equal(t, http.StatusConflict, r.status, r.String())
+
+	require.Equal(t, 202, a.event("auth-late", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
+	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
+	before := a.snapshot()
+	assert.Equal(t, 202, a.event("fail-2", events.PaymentFailed, failed).status)
+	assert.Equal(t, before, a.snapshot(), "a decline of a confirmed booking changes nothing here")
 }
 
 // TestSweepExpiresOnlyPastDueHolds: a ping expires pending holds past their expiry, leaves

@@ -153,3 +153,38 @@ func (g guestLimits) validate(hold time.Duration) error {
 	}
 	return nil
 }
+
+// Withdrawing a guest whose hold failed (BookGuest): only a guest without any booking here,
+// decided under the customer's transaction lock — the one a booking's insert takes
+// (refuseErased) — and recorded as erased in that transaction, so a booking of the same
+// guest in flight cannot commit for a record that is being withdrawn.
+const (
+	guestHasBookingsSQL = `SELECT EXISTS (SELECT 1 FROM reservations.reservations WHERE customer_id = $1)`
+)
+
+// withdrawGuest asks customers-api to withdraw guest customerID, whose booking failed. It is
+// best effort after the booking's own error: a failure is logged, and the record that stays
+// is harmless — registering the same guest again answers it, so the retry still books.
+func (s *Service) withdrawGuest(ctx context.Context, customerID string) {
+	ctx = context.WithoutCancel(ctx)
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockCustomerSQL, customerID); err != nil {
+			return err
+		}
+		var booked bool
+		if err := tx.QueryRow(ctx, guestHasBookingsSQL, customerID).Scan(&booked); err != nil {
+			return err
+		}
+		if booked {
+			return nil // a guest who booked before (registered again): theirs to keep
+		}
+		if _, err := tx.Exec(ctx, tombstoneSQL, customerID); err != nil {
+			return err
+		}
+		return s.peers.withdrawGuest(ctx, customerID)
+	})
+	if err != nil {
+		platform.LoggerFrom(ctx).WarnContext(ctx, "guest of a failed booking not withdrawn",
+			slog.String("customer", customerID), slog.String("error", err.Error()))
+	}
+}

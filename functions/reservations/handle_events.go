@@ -15,13 +15,17 @@ import (
 // SweepBatch bounds how many holds one ping expires; the next ping takes the rest.
 const SweepBatch = 1000
 
-// ReasonPaymentDeclined is the cancel reason of a booking whose payment failed.
+// ReasonPaymentDeclined was the cancel reason of a booking whose payment failed, before a
+// decline kept the hold pending (issue 13); older bookings still carry it.
 const ReasonPaymentDeclined = "payment_declined"
 
 // handleEvent applies one delivered event inside the inbox transaction:
 //   - payment.authorized confirms a pending booking; a booking in any other state (already
 //     confirmed by a redelivery or by an agent, expired, cancelled) is left as it is;
-//   - payment.failed cancels a pending booking (reason payment_declined, no fee);
+//   - payment.failed keeps a pending booking pending and records the decline's reason, so
+//     the renter can name another payment method until the hold expires (payment.go); in
+//     any other state it changes nothing (a declined increase of a confirmed booking's
+//     authorization is payments' to record);
 //   - customer.erased removes the customer's personal data from their bookings and from the
 //     events kept in the outbox, and refuses their bookings from then on (eraseCustomer);
 //   - a PingSource's ping expires past-due holds (reservation.expired each) and purges
@@ -38,12 +42,15 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if !validUUID(p.ReservationID) {
 			return nil, events.Permanentf("%s %s names no reservation id", e.Type(), e.ID())
 		}
-		action, c := ActionConfirm, change{}
 		if e.Type() == events.PaymentFailed {
-			reason, zero := ReasonPaymentDeclined, int64(0)
-			action, c = ActionCancel, change{reason: &reason, feeCents: &zero}
+			recorded, err := recordDecline(ctx, tx, p.ReservationID, p.Reason)
+			if err == nil && !recorded {
+				platform.LoggerFrom(ctx).InfoContext(ctx, "payment event changes nothing",
+					slog.String("reservation", p.ReservationID), slog.String("type", e.Type()))
+			}
+			return nil, err
 		}
-		_, err = transitionTx(ctx, tx, p.ReservationID, action, []Status{StatusPending}, c)
+		_, err = transitionTx(ctx, tx, p.ReservationID, ActionConfirm, []Status{StatusPending}, change{})
 		if errors.Is(err, pgx.ErrNoRows) {
 			platform.LoggerFrom(ctx).InfoContext(ctx, "payment event changes nothing",
 				slog.String("reservation", p.ReservationID), slog.String("type", e.Type()))

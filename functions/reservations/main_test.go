@@ -18,6 +18,7 @@ import (
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/customers"
 	"github.com/orangecarrental/orange/functions/fleet/fleetapi"
+	"github.com/orangecarrental/orange/functions/locations"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/functions/reservations"
 	"github.com/orangecarrental/orange/platform"
@@ -39,7 +40,9 @@ const (
 	nobody     = "44444444-4444-4444-8444-444444444444" // no such customer
 	vehicle1   = "f1ee0000-0000-4000-8000-000000000002"
 	vehicle2   = "f1ee0000-0000-4000-8000-000000000003"
-	quoteGross = int64(14277)
+	// The fake pricing's quote: 3 days of KOMPAKT at 39.99 € net = 119.97 €, VAT 19 % 22.79 €,
+	// gross 142.76 €; 47.59 € gross a day.
+	quoteGross = int64(14276)
 	dailyGross = int64(4759)
 )
 
@@ -53,6 +56,7 @@ type api struct {
 	id        *authtest.Identity
 	db        *database.DB
 	customers *database.DB
+	branches  *database.DB // locations-api's, its branches open around the clock (branches_test.go)
 	svc       *reservations.Service
 	handler   http.Handler
 	transport *platform.Transport // where the other functions are mounted
@@ -75,6 +79,9 @@ func newAPI(t *testing.T) *api {
 	tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
 	tr.Mount("pricing-api", a.onlyReservations(a.fakePricing()))
 	tr.Mount("vehicles-api", a.onlyReservations(fakeFleet()))
+	a.branches = pg.NewDB(t, locations.Migrations)
+	openAroundTheClock(t, a.branches)
+	tr.Mount(locations.ServiceName, platform.Handler(locations.New(a.branches), id.Authenticator(locations.ServiceName)))
 	a.transport = tr
 	client := platform.ForwardingClient(tr, id.ServiceTokens(reservations.ServiceName), 5*time.Second)
 	a.svc = reservations.New(a.db, client, reservations.Config{Hold: 15 * time.Minute})
@@ -125,6 +132,7 @@ const (
 	unknownVehicle     = "f1ee0000-0000-4000-8000-0000000000ff"
 	vehicleMaintenance = "f1ee0000-0000-4000-8000-000000000004"
 	vehicleMunich      = "f1ee0000-0000-4000-8000-000000000011"
+	vehicleSUV         = "f1ee0000-0000-4000-8000-000000000021" // an SUV at BER-HBF
 )
 
 // fakeFleet plays vehicles-api's GET /api/vehicles/{id} in fleetapi's types (fleetapi's
@@ -141,6 +149,8 @@ func fakeFleet() http.Handler {
 			v.Status = fleetapi.StatusMaintenance
 		case vehicleMunich:
 			v.LocationCode = "MUC-FLG"
+		case vehicleSUV:
+			v.Name, v.Category = "VW Tiguan", "SUV"
 		}
 		reply(w, v)
 	}).Methods(http.MethodGet)
@@ -159,7 +169,9 @@ func (a *api) fakePricing() http.Handler {
 			problem(w, http.StatusNotFound, "no rate for this branch")
 			return
 		}
-		reply(w, pricingapi.Quote{Days: 3, DailyRateGrossCents: dailyGross, GrossCents: quoteGross, Currency: "EUR"})
+		reply(w, pricingapi.Quote{Days: 3, DailyRateNetCents: 3999, DailyRateGrossCents: dailyGross, Insurance: "LIABILITY",
+			Lines:    []pricingapi.Line{{Code: "RENTAL", Description: "Rental KOMPAKT", Quantity: 3, Per: pricingapi.PerDay, UnitNetCents: 3999, NetCents: 11997}},
+			NetCents: 11997, VATPercent: 19, VATCents: 2279, GrossCents: quoteGross, Currency: "EUR"})
 	}).Methods(http.MethodPost)
 	r.HandleFunc("/api/pricing/cancellation-fee", func(w http.ResponseWriter, r *http.Request) {
 		var in pricingapi.FeeRequest
@@ -175,6 +187,16 @@ func (a *api) fakePricing() http.Handler {
 			pct = 50
 		}
 		reply(w, pricingapi.FeeResponse{FeePercent: pct, FeeCents: *in.TotalGrossCents * int64(pct) / 100, HoursBeforePickup: hours, Currency: "EUR"})
+	}).Methods(http.MethodPost)
+	r.HandleFunc("/api/pricing/return-charges", func(w http.ResponseWriter, r *http.Request) {
+		var in pricingapi.ReturnChargesRequest
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		out := pricingapi.ReturnChargesResponse{Lines: []pricingapi.Line{}, Currency: "EUR"}
+		if missing := *in.FuelAtPickup - *in.FuelAtReturn; missing > 0 {
+			out.Lines = append(out.Lines, pricingapi.Line{Code: "REFUEL", Description: "Refuelling", Quantity: missing, Per: pricingapi.PerRental, UnitNetCents: 1200, NetCents: int64(missing) * 1200})
+			out.NetCents = int64(missing) * 1200
+		}
+		reply(w, out)
 	}).Methods(http.MethodPost)
 	return r
 }

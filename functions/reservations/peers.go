@@ -54,8 +54,11 @@ func explain(p platform.Problem) string {
 	return strings.TrimPrefix(strings.TrimSpace(p.Title+": "+p.Detail), ": ")
 }
 
-// rfc3339 is how times go to other functions.
-func rfc3339(t time.Time) string { return t.Format(time.RFC3339) }
+// rfc3339 is how times go to other functions: RFC 3339 with every fractional digit the
+// time has (time.RFC3339Nano), never cut to the second — a cancellation 1 ms inside the 24 h
+// line must reach pricing as such (issue 13). Times are stored by PostgreSQL to the
+// microsecond, so that is the precision end to end.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // eligibleCustomer asks customers-api whether b's customer may rent for b's period and
 // returns the customer as the same answer names it: one call for both. An unknown customer
@@ -122,6 +125,18 @@ func (p peers) register(ctx context.Context, reg customersapi.Registration) (cus
 	return c, nil
 }
 
+// withdrawGuest asks customers-api to withdraw the guest registration customerID (its booking
+// failed); a guest already gone (404) is done.
+func (p peers) withdrawGuest(ctx context.Context, customerID string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	err := p.customers.WithdrawGuest(ctx, customerID)
+	if err != nil && answer(err).Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
 // guestInvalid turns customers-api's 400 about a guest into ours, its fields named where
 // they sit in a guest booking ("customer.dateOfBirth"); the period is the booking's own.
 func guestInvalid(p platform.Problem) error {
@@ -174,7 +189,7 @@ func (p peers) checkVehicle(ctx context.Context, b *booking) error {
 
 // quote prices b with pricing-api; a request pricing refuses (an unknown extra, no rate for
 // the branch) is 422 with pricing's explanation.
-func (p peers) quote(ctx context.Context, b booking) (pricingapi.Quote, error) {
+func (p peers) quote(ctx context.Context, b booking) (price, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	q, err := p.pricing.Quote(ctx, pricingapi.QuoteRequest{
@@ -185,14 +200,15 @@ func (p peers) quote(ctx context.Context, b booking) (pricingapi.Quote, error) {
 	if err != nil {
 		a := answer(err)
 		if a.Status >= 400 && a.Status < 500 && a.Status != http.StatusUnauthorized && a.Status != http.StatusForbidden && a.Status != http.StatusTooManyRequests {
-			return pricingapi.Quote{}, platform.Errorf(platform.KindUnprocessable, "the booking cannot be priced: %s", explain(a.Problem))
+			return price{}, platform.Errorf(platform.KindUnprocessable, "the booking cannot be priced: %s", explain(a.Problem))
 		}
-		return pricingapi.Quote{}, unavailable("pricing-api quote", err)
+		return price{}, unavailable("pricing-api quote", err)
 	}
-	if q.GrossCents < 0 || q.DailyRateGrossCents < 0 || q.Currency == "" {
-		return pricingapi.Quote{}, unavailable("pricing-api quote", fmt.Errorf("implausible quote %+v", q))
+	pr, err := priceOf(q)
+	if err != nil {
+		return price{}, unavailable("pricing-api quote", err)
 	}
-	return q, nil
+	return pr, nil
 }
 
 // cancellationFee asks pricing-api what cancelling now costs (the policy of design.md §4).
@@ -200,7 +216,7 @@ func (p peers) cancellationFee(ctx context.Context, pickupAt, cancelledAt time.T
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	f, err := p.pricing.CancellationFee(ctx, pricingapi.FeeRequest{PickupAt: rfc3339(pickupAt),
-		CancelledAt: rfc3339(cancelledAt.UTC()), TotalGrossCents: &totalGross})
+		CancelledAt: rfc3339(cancelledAt), TotalGrossCents: &totalGross})
 	if err != nil {
 		return pricingapi.FeeResponse{}, unavailable("pricing-api cancellation fee", err)
 	}

@@ -1,7 +1,6 @@
 package reservations
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -95,9 +94,24 @@ type Reservation struct {
 	ActivatedAt         *time.Time `json:"activatedAt,omitempty"`
 	CompletedAt         *time.Time `json:"completedAt,omitempty"`
 	CancelledAt         *time.Time `json:"cancelledAt,omitempty"`
-	Version             int        `json:"version"`
-	CreatedAt           time.Time  `json:"createdAt"`
-	UpdatedAt           time.Time  `json:"updatedAt"`
+	// Insurance and Extras are what the booking asked pricing for (a change re-prices them).
+	Insurance string  `json:"insurance"`
+	Extras    []Extra `json:"extras"`
+	// NetCents + VatCents = TotalGrossCents; Lines are the priced lines as pricing-api
+	// quoted them (their NetCents add up to NetCents; a change may add CHANGE_FEE). A booking
+	// made before lines were kept has none, and net = VAT = 0.
+	NetCents int64              `json:"netCents"`
+	VatCents int64              `json:"vatCents"`
+	Lines    []events.PriceLine `json:"lines"`
+	// PaymentAttempt counts the payment methods tried; PaymentDeclinedReason is the last
+	// decline's reason while the booking waits for another card.
+	PaymentAttempt        int    `json:"paymentAttempt"`
+	PaymentDeclinedReason string `json:"paymentDeclinedReason,omitempty"`
+	// Guest says a guest (no account) booked it: the guest manages it through the link.
+	Guest     bool      `json:"guest"`
+	Version   int       `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 
 	// email and paymentMethodID are kept but never shown: the email is the lookup secret, the
 	// payment method goes to payments in reservation.created only.
@@ -201,7 +215,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErro
 		errs.add("returnLocation", "a branch code such as BER-HBF")
 	}
 	var perr, rerr error
-	out.pickupAt, perr = time.Parse(time.RFC3339, strings.TrimSpace(b.PickupAt))
+	out.pickupAt, perr = time.Parse(time.RFC3339Nano, strings.TrimSpace(b.PickupAt))
 	if perr != nil {
 		errs.add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
 	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
@@ -209,7 +223,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErro
 	} else if out.pickupAt.After(now.Add(MaxAdvance)) {
 		errs.add("pickupAt", "must be at most two years ahead")
 	}
-	out.returnAt, rerr = time.Parse(time.RFC3339, strings.TrimSpace(b.ReturnAt))
+	out.returnAt, rerr = time.Parse(time.RFC3339Nano, strings.TrimSpace(b.ReturnAt))
 	if rerr != nil {
 		errs.add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
 	}
@@ -233,19 +247,6 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErro
 // CancelRequest is the body of a cancel.
 type CancelRequest struct {
 	Reason string `json:"reason"`
-}
-
-// pickupDay is the calendar day of t in Germany, where every branch is.
-func pickupDay(t time.Time) string { return t.In(berlin).Format(time.DateOnly) }
-
-var berlin = mustZone("Europe/Berlin")
-
-func mustZone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(fmt.Sprintf("time zone %s: %v", name, err))
-	}
-	return loc
 }
 
 // LateGrace is how late a return may be before it costs anything (pricing's grace period).

@@ -2,10 +2,12 @@
 // reservations-api under /api/reservations. A booking checks the customer's eligibility with
 // customers-api, the car with vehicles-api, and is priced by pricing-api, then holds the
 // vehicle as a pending reservation with an expiry; payments authorizes on
-// reservation.created and its payment.authorized confirms the booking (payment.failed
-// cancels it). Agents hand the car over (activate), take it back (complete, a late return
-// priced), mark no-shows; customers and agents cancel (the fee per pricing's cancellation
-// rule). A PingSource's event every minute expires unpaid holds and purges old idempotency
+// reservation.created and only its payment.authorized confirms the booking (payment.failed
+// keeps the hold pending; another card may be named: payment.go). The booking keeps
+// pricing's lines (price.go). Agents hand the car over (activate), take it back (complete, a
+// late return priced), mark no-shows; customers, agents and guests (with their signed link:
+// guestlink.go) change a booking that has not started (change.go) and cancel it (the fee
+// per pricing's cancellation rule; manage.go). The rules are in docs/reservations.md. A PingSource's event every minute expires unpaid holds and purges old idempotency
 // keys. customer.erased removes what a booking copied of the person (docs/security.md).
 // Guest bookings are anonymous, so they are limited per mailbox and per client address and
 // hold the car for less (guests.go; the numbers in docs/security.md).
@@ -63,6 +65,12 @@ type Config struct {
 	GuestWindow time.Duration `env:"RESERVATION_GUEST_WINDOW, default=1h"`
 	// CallTimeout bounds each call to customers-api, vehicles-api and pricing-api.
 	CallTimeout time.Duration `env:"RESERVATION_CALL_TIMEOUT, default=5s"`
+	// BranchTTL is how long a branch read from locations-api (status, time zone, opening
+	// hours) is used before it is read again (branches.go, docs/counter.md).
+	BranchTTL time.Duration `env:"RESERVATION_BRANCH_TTL, default=30s"`
+	// LinkKey signs guests' manage-booking links (HMAC-SHA256, at least 32 bytes; a Secret in
+	// production, generated at start by `orange dev`). Without it guests get no link.
+	LinkKey linkKey `env:"RESERVATION_LINK_KEY"`
 }
 
 // Validate checks the configuration.
@@ -72,6 +80,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CallTimeout <= 0 {
 		return fmt.Errorf("RESERVATION_CALL_TIMEOUT must be positive, is %s", c.CallTimeout)
+	}
+	if c.LinkKey != "" && len(c.LinkKey) < MinLinkKeyBytes {
+		return fmt.Errorf("RESERVATION_LINK_KEY must be at least %d bytes, is %d", MinLinkKeyBytes, len(c.LinkKey))
+	}
+	if c.BranchTTL < 0 || c.BranchTTL > 10*time.Minute {
+		return fmt.Errorf("RESERVATION_BRANCH_TTL must be from 0 to 10m, is %s", c.BranchTTL)
 	}
 	return c.guestLimits(nil).validate(c.Hold)
 }
@@ -91,7 +105,11 @@ type Service struct {
 	hold  time.Duration
 	// guests limits anonymous holds; guests.hold is a guest booking's hold.
 	guests guestLimits
-	now    func() time.Time
+	// linkKey signs guest links ("": none are made or accepted).
+	linkKey linkKey
+	now     func() time.Time
+	// branches are the branches read from locations-api, kept for a while (branches.go).
+	branches *branchCache
 }
 
 // New returns the service over db, calling other functions with client: the host's
@@ -115,9 +133,13 @@ func New(db *database.DB, client *http.Client, cfg Config) *Service {
 	if cfg.GuestWindow == 0 {
 		cfg.GuestWindow = time.Hour
 	}
+	if cfg.BranchTTL == 0 {
+		cfg.BranchTTL = DefaultBranchTTL
+	}
 	return &Service{
 		db: db, store: &Store{db: db}, peers: newPeers(client, cfg.CallTimeout),
-		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, guests: cfg.guestLimits(db), now: time.Now,
+		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, guests: cfg.guestLimits(db), linkKey: cfg.LinkKey, now: time.Now,
+		branches: newBranchCache(client, cfg.CallTimeout, cfg.BranchTTL),
 	}
 }
 
@@ -132,6 +154,9 @@ func Function() platform.Function {
 			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
 				return nil, err
 			}
+			if cfg.LinkKey == "" && deps.Logger != nil {
+				deps.Logger.WarnContext(ctx, "RESERVATION_LINK_KEY is not set: guests get no manage-booking link")
+			}
 			return New(deps.DB, deps.Client, cfg), nil
 		},
 	}
@@ -145,7 +170,6 @@ func (s *Service) Routes() []platform.Route {
 	var (
 		bookers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
 		readers = platform.Allow(platform.RoleCustomer, platform.RoleAgent)
-		staff   = platform.Allow(platform.RoleAgent)
 		senders = platform.Deliveries(
 			platform.Trigger("reservations-api-payment-authorized"),
 			platform.Trigger("reservations-api-payment-failed"),
@@ -162,13 +186,23 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "createReservation", Method: http.MethodPost, Path: Prefix, Access: bookers, Handler: idem(s.handleCreate)},
 		{Name: "createGuestReservation", Method: http.MethodPost, Path: Prefix + "/guest", Access: platform.Public, Handler: idem(s.handleGuest)},
 		{Name: "lookupReservation", Method: http.MethodGet, Path: Prefix + "/lookup", Access: platform.Public, Handler: s.handleLookup},
-		{Name: "searchReservations", Method: http.MethodGet, Path: Prefix, Access: staff, Handler: s.handleSearch},
+		{Name: "searchReservations", Method: http.MethodGet, Path: Prefix, Access: readers, Handler: s.handleSearch},
 		{Name: "getReservation", Method: http.MethodGet, Path: byID, Access: readers, Handler: s.handleGet},
-		{Name: "confirmReservation", Method: http.MethodPost, Path: byID + "/confirm", Access: staff, Handler: idem(s.handleConfirm)},
 		{Name: "activateReservation", Method: http.MethodPost, Path: byID + "/activate", Access: agents, Handler: idem(s.handleActivate)},
 		{Name: "completeReservation", Method: http.MethodPost, Path: byID + "/complete", Access: agents, Handler: idem(s.handleComplete)},
 		{Name: "cancelReservation", Method: http.MethodPost, Path: byID + "/cancel", Access: bookers, Handler: idem(s.handleCancel)},
+		{Name: "namePaymentMethod", Method: http.MethodPost, Path: byID + "/payment-method", Access: bookers, Handler: idem(s.handleNamePaymentMethod)},
+		{Name: "changeReservation", Method: http.MethodPost, Path: byID + "/change", Access: bookers, Handler: idem(s.handleChange)},
+		// A guest manages the booking with the link mailed to them (the token, no account);
+		// only notification-worker gets the link, to mail it.
+		{Name: "getGuestReservation", Method: http.MethodGet, Path: byID + "/guest", Access: platform.Public, Handler: s.handleGuestGet},
+		{Name: "previewGuestCancellation", Method: http.MethodGet, Path: byID + "/guest/cancellation-fee", Access: platform.Public, Handler: s.handleGuestCancellationFee},
+		{Name: "cancelGuestReservation", Method: http.MethodPost, Path: byID + "/guest/cancel", Access: platform.Public, Handler: idem(s.handleGuestCancel)},
+		{Name: "changeGuestReservation", Method: http.MethodPost, Path: byID + "/guest/change", Access: platform.Public, Handler: idem(s.handleGuestChange)},
+		{Name: "nameGuestPaymentMethod", Method: http.MethodPost, Path: byID + "/guest/payment-method", Access: platform.Public, Handler: idem(s.handleGuestPaymentMethod)},
+		{Name: "getGuestLink", Method: http.MethodGet, Path: byID + "/guest-link", Access: platform.Allow().AndServices(NotifierService), Handler: s.handleGuestLink},
 		{Name: "markReservationNoShow", Method: http.MethodPost, Path: byID + "/no-show", Access: agents, Handler: idem(s.handleNoShow)},
+		{Name: "getReservationCounter", Method: http.MethodGet, Path: byID + "/counter", Access: agents, Handler: s.handleGetCounter},
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
 	}

@@ -30,14 +30,17 @@ type Store struct {
 
 const selectColumns = `id, customer_id, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
 	status, hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, cancel_reason, fee_cents, late_fee_cents,
-	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_method_id`
+	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_method_id,
+	insurance, extras, net_cents, vat_cents, lines, payment_attempt, payment_declined_reason, guest`
 
 const getSQL = `SELECT ` + selectColumns + ` FROM reservations.reservations WHERE id = $1`
 
 const insertSQL = `INSERT INTO reservations.reservations
 	(customer_id, customer_email, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
-	 hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, payment_method_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9 * interval '1 millisecond', $10, $11, $12, $13)
+	 hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, payment_method_id,
+	 insurance, extras, net_cents, vat_cents, lines, guest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9 * interval '1 millisecond', $10, $11, $12, $13,
+	$14, $15, $16, $17, $18, $19)
 RETURNING ` + selectColumns
 
 // lockVehicleSQL serializes the bookings of one vehicle within their transactions.
@@ -76,7 +79,14 @@ func scanReservation(row pgx.Row) (Reservation, error) {
 	err := row.Scan(&r.ID, &r.CustomerID, &r.VehicleID, &r.Category, &r.PickupLocation, &r.ReturnLocation,
 		&r.PickupAt, &r.ReturnAt, &r.Status, &r.HoldExpiresAt, &r.TotalGrossCents, &r.DailyRateGrossCents,
 		&r.Currency, &r.CancelReason, &r.FeeCents, &r.LateFeeCents, &r.ActivatedAt, &r.CompletedAt,
-		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentMethodID)
+		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentMethodID,
+		&r.Insurance, &r.Extras, &r.NetCents, &r.VatCents, &r.Lines, &r.PaymentAttempt, &r.PaymentDeclinedReason, &r.Guest)
+	if r.Extras == nil {
+		r.Extras = []Extra{}
+	}
+	if r.Lines == nil {
+		r.Lines = []events.PriceLine{}
+	}
 	return r, err
 }
 
@@ -85,9 +95,10 @@ func payload(r Reservation) events.Reservation {
 	return events.Reservation{
 		ReservationID: r.ID, Version: int64(r.Version), CustomerID: r.CustomerID, VehicleID: r.VehicleID,
 		Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
-		PickupAt: r.PickupAt.UTC().Format(time.RFC3339), ReturnAt: r.ReturnAt.UTC().Format(time.RFC3339),
+		PickupAt: rfc3339(r.PickupAt), ReturnAt: rfc3339(r.ReturnAt),
 		Status: string(r.Status), TotalGross: r.TotalGrossCents, Currency: r.Currency,
 		Reason: r.CancelReason, FeeCents: r.FeeCents, LateFeeCents: r.LateFeeCents,
+		NetCents: r.NetCents, VatCents: r.VatCents, Lines: r.Lines, PaymentAttempt: r.PaymentAttempt, Guest: r.Guest,
 	}
 }
 
@@ -98,11 +109,10 @@ func emit(ctx context.Context, tx pgx.Tx, typ string, p events.Reservation) erro
 // newHold is what a create stores.
 type newHold struct {
 	booking
-	email      string
-	totalGross int64
-	dailyGross int64
-	currency   string
-	hold       time.Duration
+	email string
+	price price
+	hold  time.Duration
+	guest bool
 }
 
 // Create stores a pending hold and records reservation.created (with the payment method, for
@@ -124,7 +134,8 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 		var err error
 		r, err = scanReservation(tx.QueryRow(ctx, insertSQL, h.customerID, h.email, h.vehicleID, h.category,
 			h.pickupLocation, h.returnLocation, h.pickupAt, h.returnAt, h.hold.Milliseconds(),
-			h.totalGross, h.dailyGross, h.currency, h.paymentMethodID))
+			h.price.grossCents, h.price.dailyGrossCents, h.price.currency, h.paymentMethodID,
+			h.price.insurance, extrasArg(h.extras), h.price.netCents, h.price.vatCents, h.price.lines, h.guest))
 		if err != nil {
 			return err
 		}
@@ -155,6 +166,8 @@ type change struct {
 	reason       *string
 	feeCents     *int64
 	lateFeeCents *int64
+	// counter is what the counter recorded at a handover or return (counter_store.go).
+	counter *counterRecord
 }
 
 // Transition applies action to reservation id if its state allows, recording the action's
@@ -199,7 +212,13 @@ func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from
 	if err != nil {
 		return Reservation{}, err
 	}
-	return r, emit(ctx, tx, t.event, payload(r))
+	p := payload(r)
+	if c.counter != nil {
+		if err := c.counter.record(ctx, tx, id, &p); err != nil {
+			return Reservation{}, err
+		}
+	}
+	return r, emit(ctx, tx, t.event, p)
 }
 
 func illegal(a Action, s Status) error {
@@ -243,17 +262,19 @@ func ExpireDue(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
 	return len(expired), nil
 }
 
-// Filter narrows an agent search; empty fields match everything.
+// Filter narrows a search; empty fields match everything.
 type Filter struct {
 	Status     Status
 	CustomerID string
-	VehicleID  string
-	Category   string
-	Location   string
-	From, To   *time.Time
-	Sort       string
-	Page       int
-	PageSize   int
+	// Owner, when set, narrows the search to one customer's own bookings (a customer's list).
+	Owner     string
+	VehicleID string
+	Category  string
+	Location  string
+	From, To  *time.Time
+	Sort      string
+	Page      int
+	PageSize  int
 }
 
 // sortColumns maps the sort parameter to an ORDER BY clause.
@@ -277,6 +298,9 @@ func (s *Store) Search(ctx context.Context, f Filter) ([]Reservation, int, error
 	}
 	if f.CustomerID != "" {
 		where = append(where, "customer_id = "+arg(f.CustomerID))
+	}
+	if f.Owner != "" {
+		where = append(where, "customer_id = "+arg(f.Owner))
 	}
 	if f.VehicleID != "" {
 		where = append(where, "vehicle_id = "+arg(f.VehicleID))

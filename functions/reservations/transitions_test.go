@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/reservations"
 	"github.com/orangecarrental/orange/platform"
 )
 
-// routeOf maps an action to its route (expire has none: the sweep does it).
+// routeOf maps an action to its route (expire has none: the sweep does it; confirm has none
+// either: only payment.authorized confirms a booking).
 var routeOf = map[reservations.Action]string{
-	reservations.ActionConfirm:  "/confirm",
 	reservations.ActionActivate: "/activate",
 	reservations.ActionComplete: "/complete",
 	reservations.ActionCancel:   "/cancel",
@@ -41,8 +42,11 @@ func TestIllegalTransitions(t *testing.T) {
 				a.setStatus(res.ID, s)
 				before := a.snapshot()
 				body := ""
-				if action == reservations.ActionCancel {
+				switch action {
+				case reservations.ActionCancel:
 					body = `{"reason":"test"}`
+				case reservations.ActionActivate, reservations.ActionComplete:
+					body = `{"odometerKm":1000,"fuelEighths":8}`
 				}
 				r := a.do("ada", http.MethodPost, "/api/reservations/"+res.ID+path, body)
 				if action == reservations.ActionCancel && s == reservations.StatusCancelled {
@@ -68,22 +72,26 @@ func TestLifecycle(t *testing.T) {
 	post := func(user, action, body string) response {
 		return a.do(user, http.MethodPost, "/api/reservations/"+id+action, body)
 	}
-	// Customers may not confirm, activate, complete or mark no-shows.
-	for _, action := range []string{"/confirm", "/activate", "/complete", "/no-show"} {
+	// Customers may not activate, complete or mark no-shows; nobody confirms by hand (the
+	// route is gone: only payment.authorized confirms).
+	for _, action := range []string{"/activate", "/complete", "/no-show"} {
 		assert.Equal(t, 403, post("alice", action, "").status, action)
 	}
-	require.Equal(t, 200, post("carla", "/confirm", "").status)
+	assert.Equal(t, 404, post("carla", "/confirm", "").status)
+	assert.Equal(t, 404, post("ada", "/confirm", "").status)
+	require.Equal(t, 202, a.event("lifecycle-auth", events.PaymentAuthorized, payment(id, "authorized")).status)
 	// Not before the pickup day (Europe/Berlin).
 	a.setNow(p.Add(-30 * time.Hour))
-	r := post("carla", "/activate", "")
+	handover := `{"odometerKm":12000,"fuelEighths":8}`
+	r := post("carla", "/activate", handover)
 	assert.Equal(t, 409, r.status, r.String())
 	// A no-show only after the pickup time.
 	assert.Equal(t, 409, post("carla", "/no-show", "").status)
 	a.setNow(p.Add(-time.Minute))
-	require.Equal(t, 200, post("carla", "/activate", "").status)
+	require.Equal(t, 200, post("carla", "/activate", handover).status)
 	// Returned 3 h late: beyond the hour's grace, one started day at the daily gross rate.
 	a.setNow(ret.Add(3 * time.Hour))
-	r = post("carla", "/complete", "{}")
+	r = post("carla", "/complete", `{"odometerKm":12480,"fuelEighths":8}`)
 	require.Equal(t, 200, r.status, r.String())
 	done := decode[reservations.Reservation](t, r)
 	assert.Equal(t, reservations.StatusCompleted, done.Status)
@@ -146,11 +154,13 @@ func TestIdempotentTransition(t *testing.T) {
 	a := newAPI(t)
 	p, ret := period(3, 48)
 	res := a.book(vehicle1, p, ret)
-	first := a.do("carla", http.MethodPost, "/api/reservations/"+res.ID+"/confirm", "", "Idempotency-Key", "c1")
-	require.Equal(t, 200, first.status)
-	again := a.do("carla", http.MethodPost, "/api/reservations/"+res.ID+"/confirm", "", "Idempotency-Key", "c1")
+	a.setStatus(res.ID, reservations.StatusConfirmed)
+	a.setNow(p.Add(time.Hour))
+	first := a.do("carla", http.MethodPost, "/api/reservations/"+res.ID+"/no-show", "", "Idempotency-Key", "c1")
+	require.Equal(t, 200, first.status, first.String())
+	again := a.do("carla", http.MethodPost, "/api/reservations/"+res.ID+"/no-show", "", "Idempotency-Key", "c1")
 	assert.Equal(t, 200, again.status)
 	assert.Equal(t, string(first.body), string(again.body))
-	assert.Equal(t, 409, a.do("carla", http.MethodPost, "/api/reservations/"+res.ID+"/confirm", "").status)
+	assert.Equal(t, 409, a.do("carla", http.MethodPost, "/api/reservations/"+res.ID+"/no-show", "").status)
 	assert.Len(t, a.recorded(), 2)
 }

@@ -49,9 +49,28 @@ func (c *Client) Register(ctx context.Context, r Registration) (Customer, error)
 
 // RegisterGuest registers the guest of a guest booking (POST /api/customers/guests) with the
 // very rules of Register; a guest gets no welcome mail (its booking sends its mail) and no
-// account to verify. Callers: reservations-api (and admins). Errors as Register's.
+// account to verify. The same guest again (same address, names and date of birth) gets
+// their record back, updated (200), so a failed or interrupted guest booking can be retried. Callers: reservations-api (and admins). Errors as Register's.
 func (c *Client) RegisterGuest(ctx context.Context, r Registration) (Customer, error) {
 	var out Customer
 	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/guests", r, &out)
+	return out, err
+}
+
+// WithdrawGuest deletes the guest registration id whose booking failed (DELETE
+// /api/customers/guests/{id}), recording customer.erased for its consumers: a guest booking
+// registers and holds as one outcome. An account is a 409 *platform.CallError; an unknown
+// id (already withdrawn) a 404 one. Callers: reservations-api (and admins).
+func (c *Client) WithdrawGuest(ctx context.Context, id string) error {
+	return platform.CallJSON(ctx, c.http, http.MethodDelete, Service, Prefix+"/guests/"+url.PathEscape(id), nil, nil)
+}
+
+// Customer reads customer id's record (GET /api/customers/{id}) as far as Record shows it:
+// the type and, for a business, the company name and VAT id its invoices carry. An unknown
+// id is a 404 *platform.CallError. Callers: agents, admins, the customer themselves,
+// payments-api (invoices).
+func (c *Client) Customer(ctx context.Context, id string) (Record, error) {
+	var out Record
+	err := platform.CallJSON(ctx, c.http, http.MethodGet, Service, Prefix+"/"+url.PathEscape(id), nil, &out)
 	return out, err
 }

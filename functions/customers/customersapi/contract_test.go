@@ -205,8 +205,23 @@ func TestRegisterGuest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, customersapi.Customer{ID: c.ID, Email: "gina.guest@example.com", Status: "active"}, c)
 
-	_, err = client.RegisterGuest(ctx, reg)
+	// The same guest again gets the record back (a retried guest booking); another person
+	// with the address is a 409.
+	again, err := client.RegisterGuest(ctx, reg)
+	require.NoError(t, err)
+	assert.Equal(t, c.ID, again.ID)
+	other := reg
+	other.LastName = "Fremd"
+	_, err = client.RegisterGuest(ctx, other)
 	requireError(t, err, http.StatusConflict)
+
+	// A guest whose booking failed is withdrawn: gone (a repeat is 404), the address free.
+	require.NoError(t, client.WithdrawGuest(ctx, c.ID))
+	requireError(t, client.WithdrawGuest(ctx, c.ID), http.StatusNotFound)
+	requireError(t, f.clientAs("payments-api").WithdrawGuest(ctx, c.ID), http.StatusForbidden)
+	fresh, err := client.RegisterGuest(ctx, reg)
+	require.NoError(t, err)
+	assert.NotEqual(t, c.ID, fresh.ID)
 
 	bad := reg
 	bad.FirstName = "Click https://evil.example"

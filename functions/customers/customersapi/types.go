@@ -103,3 +103,15 @@ func Messages(fs []Finding) []string {
 	}
 	return out
 }
+
+// Record is what payments-api reads of a customer's record for an invoice: the type
+// (individual or business) and a business's company name and VAT id, which customers-api
+// keeps through an erasure (they name a business, not a person). The record has more; these
+// fields are part of it.
+type Record struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	CompanyName string `json:"companyName,omitempty"`
+	VATID       string `json:"vatId,omitempty"`
+	Status      string `json:"status"`
+}

@@ -43,3 +43,13 @@ func (c *Client) CancellationFee(ctx context.Context, f FeeRequest) (FeeResponse
 	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/cancellation-fee", f, &out)
 	return out, err
 }
+
+// ReturnCharges prices what a return costs on top of the booking (POST
+// /api/pricing/return-charges): the refuel charge when the car came back with less fuel
+// than it left with. Callers: reservations-api, agents, admins. Missing or out-of-range fuel
+// levels are a 400 *platform.CallError naming them.
+func (c *Client) ReturnCharges(ctx context.Context, r ReturnChargesRequest) (ReturnChargesResponse, error) {
+	var out ReturnChargesResponse
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/return-charges", r, &out)
+	return out, err
+}

@@ -159,6 +159,65 @@ func TestCancellationFee(t *testing.T) {
 	}
 }
 
+// TestCancellationFeeKeepsFractionalSeconds: a caller formatting with time.RFC3339Nano gets
+// the tier of the exact time, 1 ms either side of the 24 h line (14276 gross: 50 % = 7138).
+func TestCancellationFeeKeepsFractionalSeconds(t *testing.T) {
+	t.Parallel()
+	client := newFunction(t).clientAs("reservations-api")
+	total := int64(14276)
+	pickup := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second).Add(250 * time.Millisecond)
+	for _, tt := range []struct {
+		cancelledAt time.Time
+		percent     int
+		fee         int64
+	}{
+		{pickup.Add(-24*time.Hour - time.Millisecond), 50, 7138},
+		{pickup.Add(-24*time.Hour + time.Millisecond), 100, 14276},
+	} {
+		fee, err := client.CancellationFee(context.Background(), pricingapi.FeeRequest{PickupAt: pickup.Format(time.RFC3339Nano),
+			CancelledAt: tt.cancelledAt.Format(time.RFC3339Nano), TotalGrossCents: &total})
+		require.NoError(t, err)
+		assert.Equal(t, tt.percent, fee.FeePercent)
+		assert.Equal(t, tt.fee, fee.FeeCents)
+		assert.True(t, tt.cancelledAt.Equal(fee.CancelledAt), "cancelledAt comes back to the nanosecond: %s", fee.CancelledAt)
+		assert.True(t, pickup.Equal(fee.PickupAt))
+	}
+}
+
+// TestReturnCharges: reservations-api prices a return with its own identity; 8/8 out, 5/8
+// back is 3 × 12.00 = 36.00 net, 6.84 VAT, 42.84 gross. Another function is 403, none 401,
+// a missing level 400 naming it.
+func TestReturnCharges(t *testing.T) {
+	t.Parallel()
+	f := newFunction(t)
+	ctx := context.Background()
+	full, five := 8, 5
+	req := pricingapi.ReturnChargesRequest{FuelAtPickup: &full, FuelAtReturn: &five}
+	out, err := f.clientAs("reservations-api").ReturnCharges(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, out.Lines, 1)
+	assert.Equal(t, "REFUEL", out.Lines[0].Code)
+	assert.Equal(t, 3, out.Lines[0].Quantity)
+	assert.Equal(t, int64(1200), out.Lines[0].UnitNetCents)
+	assert.Equal(t, int64(3600), out.Lines[0].NetCents)
+	assert.Equal(t, int64(3600), out.NetCents)
+	assert.Equal(t, int64(684), out.VATCents)
+	assert.Equal(t, int64(4284), out.GrossCents)
+	assert.Equal(t, "EUR", out.Currency)
+
+	same, err := f.clientAs("reservations-api").ReturnCharges(ctx, pricingapi.ReturnChargesRequest{FuelAtPickup: &five, FuelAtReturn: &five})
+	require.NoError(t, err)
+	assert.Empty(t, same.Lines)
+	assert.Zero(t, same.GrossCents)
+
+	_, err = f.clientAs("reservations-api").ReturnCharges(ctx, pricingapi.ReturnChargesRequest{FuelAtPickup: &full})
+	assert.Equal(t, []string{"fuelAtReturn"}, fields(requireError(t, err, http.StatusBadRequest).Problem))
+	_, err = f.clientAs("vehicles-api").ReturnCharges(ctx, req)
+	requireError(t, err, http.StatusForbidden)
+	_, err = f.clientAs("").ReturnCharges(ctx, req)
+	requireError(t, err, http.StatusUnauthorized)
+}
+
 // TestTransportFailuresAreNotAnswers: an unreachable pricing-api is the transport's error,
 // never a *platform.CallError.
 func TestTransportFailuresAreNotAnswers(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package pricingapi is pricing-api's contract with the functions that call it (design.md
 // §3): the request and response types of the operations they use — quotes, the batch rate
-// calculator, the cancellation fee — and a typed client. Callers import this package and
+// calculator, the cancellation fee, the return charges — and a typed client. Callers import this package and
 // nothing else of pricing; pricing itself serves these very types, so the two cannot drift,
 // and a contract test runs the client against the real function.
 //
@@ -123,6 +123,10 @@ type RateResult struct {
 }
 
 // FeeRequest is the body of POST /api/pricing/cancellation-fee.
+//
+// Times are compared to the nanosecond: format them with time.RFC3339Nano, never with
+// time.RFC3339 (which drops the fractional seconds and may move a cancellation across the
+// 24 h or 48 h line).
 type FeeRequest struct {
 	PickupAt string `json:"pickupAt"`
 	// CancelledAt defaults to now; a later time answers "what if I cancel then".
@@ -133,6 +137,9 @@ type FeeRequest struct {
 
 // FeeResponse is a cancellation fee with the inputs it was computed from (cancelledAt
 // filled in when the request left it to the clock).
+//
+// HoursBeforePickup is a display figure (whole hours, rounded down); FeePercent is decided
+// on the exact duration.
 type FeeResponse struct {
 	PickupAt          time.Time `json:"pickupAt"`
 	CancelledAt       time.Time `json:"cancelledAt"`
@@ -141,4 +148,23 @@ type FeeResponse struct {
 	FeePercent        int       `json:"feePercent"`
 	FeeCents          int64     `json:"feeCents"`
 	Currency          string    `json:"currency"`
+}
+
+// ReturnChargesRequest is the body of POST /api/pricing/return-charges: what the counter
+// recorded when the car left and came back. Fuel levels are in eighths of a tank, 0 (empty)
+// to 8 (full), both required.
+type ReturnChargesRequest struct {
+	FuelAtPickup *int `json:"fuelAtPickup"`
+	FuelAtReturn *int `json:"fuelAtReturn"`
+}
+
+// ReturnChargesResponse is what a return costs on top of the booking: net lines (today at
+// most one, REFUEL: missing eighths × 12.00 €), their net total, VAT and gross. No charge is
+// an empty Lines and zeros. Lines add up to NetCents; NetCents + VATCents = GrossCents.
+type ReturnChargesResponse struct {
+	Lines      []Line `json:"lines"`
+	NetCents   int64  `json:"netCents"`
+	VATCents   int64  `json:"vatCents"`
+	GrossCents int64  `json:"grossCents"`
+	Currency   string `json:"currency"`
 }

@@ -1,0 +1,209 @@
+package reservations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/database"
+)
+
+// ChangeRequest is the body of POST /api/reservations/{id}/change: what changes of a booking
+// that has not started — dates, car (and with it the category), insurance, extras. A field
+// left out keeps the booking's; extras, when given, replace the booking's list ([] drops
+// them all).
+type ChangeRequest struct {
+	VehicleID *string  `json:"vehicleId,omitempty"`
+	Category  *string  `json:"category,omitempty"`
+	PickupAt  *string  `json:"pickupAt,omitempty"`
+	ReturnAt  *string  `json:"returnAt,omitempty"`
+	Insurance *string  `json:"insurance,omitempty"`
+	Extras    *[]Extra `json:"extras,omitempty"`
+}
+
+// ChangeFeeCode is the line a change that lowers a confirmed booking's total adds.
+const ChangeFeeCode = "CHANGE_FEE"
+
+// VATPercent is the VAT rate a change fee's gross amount is split by (pricing's rate).
+const VATPercent = 19
+
+// changeSQL re-prices a booking in place, guarded by the version the change was computed
+// from, the states a change leaves from and the pickup not having come ($17: now); the
+// exclusion constraint checks the new period and car like an insert.
+const changeSQL = `UPDATE reservations.reservations SET
+	vehicle_id = $3, category = $4, pickup_at = $5, return_at = $6, insurance = $7, extras = $8,
+	total_gross_cents = $9, daily_rate_gross_cents = $10, net_cents = $11, vat_cents = $12, lines = $13,
+	currency = $14, version = version + 1, updated_at = now()
+WHERE id = $1 AND version = $2 AND status IN ('pending', 'confirmed') AND pickup_at > $15
+RETURNING ` + selectColumns
+
+// Change re-prices booking id as a (its owner, staff, or the guest's link) asked: a pending
+// or confirmed booking whose pickup has not come. The new booking is checked as a new one
+// would be (period rules, branches, eligibility for the new period, the car, pricing-api's
+// quote); if its total is lower than the old one, a confirmed booking pays the change fee
+// (changeFee) as a CHANGE_FEE line. The exclusion constraint guards the new period and car
+// (409); ifVersion > 0 makes it conditional (412). reservation.changed carries the new
+// totals and lines. A change that changes nothing answers the booking as it is.
+func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int) (Reservation, error) {
+	if in == (ChangeRequest{}) {
+		return Reservation{}, platform.Invalid("the change is invalid", platform.FieldError{Field: "body",
+			Reason: "name at least one of vehicleId, category, pickupAt, returnAt, insurance, extras"})
+	}
+	res, err := s.load(ctx, a, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	now := s.now()
+	if err := changeAllowed(res, ifVersion, now); err != nil {
+		return Reservation{}, err
+	}
+	b, errs := changed(res, in).validate(now, true)
+	errs = slices.DeleteFunc(errs, func(f platform.FieldError) bool { return f.Field == "customerId" || f.Field == "paymentMethodId" })
+	if len(errs) > 0 {
+		return Reservation{}, platform.Invalid("the change is invalid", errs...)
+	}
+	if in.VehicleID != nil && in.Category == nil && b.vehicleID != res.VehicleID {
+		b.category = "" // the new car's
+	}
+	if b.vehicleID == res.VehicleID && b.category == res.Category && b.pickupAt.Equal(res.PickupAt) && b.returnAt.Equal(res.ReturnAt) &&
+		b.insurance == res.Insurance && reflect.DeepEqual(extrasArg(b.extras), res.Extras) {
+		return res, nil
+	}
+	if err := s.checkBranches(ctx, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt); err != nil {
+		return Reservation{}, err
+	}
+	if !b.pickupAt.Equal(res.PickupAt) || !b.returnAt.Equal(res.ReturnAt) {
+		if _, err := s.peers.eligibleCustomer(ctx, b); err != nil {
+			return Reservation{}, err
+		}
+	}
+	if err := s.peers.checkVehicle(ctx, &b); err != nil {
+		return Reservation{}, err
+	}
+	p, err := s.peers.quote(ctx, b)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if p, err = s.changeFee(ctx, res, p); err != nil {
+		return Reservation{}, err
+	}
+	out, err := s.store.Change(ctx, res, b, p, now)
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := s.store.Get(ctx, id)
+		if gerr != nil {
+			return Reservation{}, gerr
+		}
+		if err := changeAllowed(cur, ifVersion, s.now()); err != nil {
+			return Reservation{}, err
+		}
+		return Reservation{}, platform.Conflict("the reservation changed while it was being changed; please retry")
+	}
+	return out, err
+}
+
+// changeAllowed says why res cannot be changed at now, if it cannot.
+func changeAllowed(res Reservation, ifVersion int, now time.Time) error {
+	switch {
+	case ifVersion > 0 && res.Version != ifVersion:
+		return platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+	case res.Status != StatusPending && res.Status != StatusConfirmed:
+		return platform.Conflict("a %s reservation cannot be changed: only a pending or confirmed one", res.Status)
+	case !now.Before(res.PickupAt):
+		return platform.Conflict("the rental has started (its pickup time has come): it can no longer be changed")
+	case res.Status == StatusPending && (res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now)):
+		return platform.Conflict("the hold has expired; please book again")
+	}
+	return nil
+}
+
+// changed is res as a booking request with in's changes applied.
+func changed(res Reservation, in ChangeRequest) Booking {
+	b := Booking{CustomerID: res.CustomerID, VehicleID: res.VehicleID, Category: res.Category,
+		PickupLocation: res.PickupLocation, ReturnLocation: res.ReturnLocation,
+		PickupAt: res.PickupAt.Format(time.RFC3339Nano), ReturnAt: res.ReturnAt.Format(time.RFC3339Nano),
+		Insurance: res.Insurance, Extras: res.Extras, PaymentMethodID: res.paymentMethodID}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&b.VehicleID, in.VehicleID)
+	set(&b.Category, in.Category)
+	set(&b.PickupAt, in.PickupAt)
+	set(&b.ReturnAt, in.ReturnAt)
+	set(&b.Insurance, in.Insurance)
+	if in.Extras != nil {
+		b.Extras = *in.Extras
+	}
+	return b
+}
+
+// changeFee applies the change-fee policy to the new price p of confirmed booking res: a
+// change that lowers the total is a partial cancellation of the reduction, so pricing's
+// cancellation fee for the time left before the ORIGINAL pickup applies to it (≥ 48 h: 0 %,
+// ≥ 24 h: 50 %, < 24 h: 100 %) and is added to the new total as a line CHANGE_FEE, its
+// gross split into net and VAT (net = gross × 100 / 119, rounded half up; VAT the rest).
+// An increase never costs a fee, and neither does any change of a pending hold (nothing is
+// authorized yet: cancelling it is free, so shortening it is too).
+func (s *Service) changeFee(ctx context.Context, res Reservation, p price) (price, error) {
+	reduction := res.TotalGrossCents - p.grossCents
+	if res.Status != StatusConfirmed || reduction <= 0 {
+		return p, nil
+	}
+	f, err := s.peers.cancellationFee(ctx, res.PickupAt, s.now(), reduction)
+	if err != nil || f.FeeCents == 0 {
+		return p, err
+	}
+	net := (f.FeeCents*100*2 + (100 + VATPercent)) / (2 * (100 + VATPercent))
+	p.lines = append(slices.Clip(p.lines), events.PriceLine{Code: ChangeFeeCode,
+		Description: fmt.Sprintf("Change fee: %d %% of the %s reduction", f.FeePercent, euros(reduction)),
+		Quantity:    1, Per: "rental", UnitNetCents: net, NetCents: net})
+	p.netCents += net
+	p.vatCents += f.FeeCents - net
+	p.grossCents += f.FeeCents
+	return p, nil
+}
+
+// euros formats cents as "47.58 €".
+func euros(cents int64) string { return fmt.Sprintf("%d.%02d €", cents/100, cents%100) }
+
+// Change stores booking res re-priced as b at p, guarded by res's version, and records
+// reservation.changed (with the payment method, for payments to adjust its authorization).
+// pgx.ErrNoRows: the row moved on meanwhile; an overlap with another booking of the car is
+// a 409.
+func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price, now time.Time) (Reservation, error) {
+	var out Reservation
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		// Queue behind the bookings in flight of both cars (see Create), in one order.
+		cars := []string{res.VehicleID, b.vehicleID}
+		slices.Sort(cars)
+		for _, v := range slices.Compact(cars) {
+			if _, err := tx.Exec(ctx, lockVehicleSQL, v); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = scanReservation(tx.QueryRow(ctx, changeSQL, res.ID, res.Version, b.vehicleID, b.category, b.pickupAt, b.returnAt,
+			p.insurance, extrasArg(b.extras), p.grossCents, p.dailyGrossCents, p.netCents, p.vatCents, p.lines, p.currency, now))
+		if err != nil {
+			return err
+		}
+		ev := payload(out)
+		ev.PaymentMethodID = out.paymentMethodID
+		return emit(ctx, tx, events.ReservationChanged, ev)
+	})
+	switch {
+	case database.IsCode(err, database.ExclusionViolation):
+		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period")
+	case database.IsCode(err, database.CheckViolation):
+		return Reservation{}, platform.Invalid("the change breaks a rule of the reservations table")
+	}
+	return out, err
+}

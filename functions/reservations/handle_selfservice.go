@@ -1,0 +1,56 @@
+package reservations
+
+import (
+	"net/http"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// The renter's self-service routes (issue 13): another payment method after a decline, a
+// change of a booking that has not started. Each parses, calls the service, renders.
+
+// ifMatch is the version an If-Match header requires (0: none).
+func ifMatch(r *http.Request) (int, error) {
+	v, err := platform.IfMatch(r)
+	return int(v), err
+}
+
+func (s *Service) handleNamePaymentMethod(w http.ResponseWriter, r *http.Request) error {
+	var in PaymentMethodRequest
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return noCardData(err)
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.NamePaymentMethod(r.Context(), signedIn(r), id, in, version)
+	if err != nil {
+		return err
+	}
+	return writeReservation(w, http.StatusOK, res)
+}
+
+func (s *Service) handleChange(w http.ResponseWriter, r *http.Request) error {
+	var in ChangeRequest
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.Change(r.Context(), signedIn(r), id, in, version)
+	if err != nil {
+		return err
+	}
+	return writeReservation(w, http.StatusOK, res)
+}

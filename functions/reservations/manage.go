@@ -1,0 +1,142 @@
+package reservations
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Actor is who acts on a booking: a signed-in caller, or a guest presenting the booking's
+// signed link (guestlink.go). Handlers decide it; the service methods check it.
+type Actor struct {
+	// Caller is the verified caller (anonymous for a guest with a link).
+	Caller platform.Caller
+	// LinkFor is the reservation a valid guest link was presented for; "" for none.
+	LinkFor string
+}
+
+// signedIn is the actor of a request with a token.
+func signedIn(r *http.Request) Actor { return Actor{Caller: platform.CallerFrom(r.Context())} }
+
+// mayAct reports whether a may act on res: the guest link of that very booking, its owner,
+// staff.
+func (a Actor) mayAct(res Reservation) bool {
+	if a.LinkFor != "" {
+		return a.LinkFor == res.ID
+	}
+	return a.Caller.MaySee(res.CustomerID)
+}
+
+// load returns reservation id if a may act on it; another customer's is not found (404,
+// never a hint that it exists).
+func (s *Service) load(ctx context.Context, a Actor, id string) (Reservation, error) {
+	res, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if !a.mayAct(res) {
+		return Reservation{}, platform.NotFound("no reservation with id %s", id)
+	}
+	return res, nil
+}
+
+// CancellationFee says what cancelling reservation id now would cost a: a confirmed booking
+// the fee of pricing's cancellation rule on its gross total, a pending hold nothing (nothing
+// was authorized), a booking that cannot be cancelled a 409.
+func (s *Service) CancellationFee(ctx context.Context, a Actor, id string) (Reservation, int64, error) {
+	res, err := s.load(ctx, a, id)
+	if err != nil {
+		return Reservation{}, 0, err
+	}
+	if !Allowed(ActionCancel, res.Status) {
+		return Reservation{}, 0, illegal(ActionCancel, res.Status)
+	}
+	fee, err := s.feeAt(ctx, res)
+	return res, fee, err
+}
+
+// feeAt is the cancellation fee of res now.
+func (s *Service) feeAt(ctx context.Context, res Reservation) (int64, error) {
+	if res.Status != StatusConfirmed {
+		return 0, nil
+	}
+	f, err := s.peers.cancellationFee(ctx, res.PickupAt, s.now(), res.TotalGrossCents)
+	return f.FeeCents, err
+}
+
+// Cancel cancels a pending or confirmed booking a may act on, for reason. A confirmed one
+// (its payment authorized) costs the fee of pricing's cancellation rule; a pending hold is
+// free. Cancelling a cancelled booking answers it unchanged.
+func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string) (Reservation, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 500 {
+		return Reservation{}, platform.Invalid("the cancellation is invalid", platform.FieldError{Field: "reason", Reason: "required, at most 500 characters"})
+	}
+	res, err := s.load(ctx, a, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if res.Status == StatusCancelled {
+		return res, nil
+	}
+	if !Allowed(ActionCancel, res.Status) {
+		return Reservation{}, illegal(ActionCancel, res.Status)
+	}
+	feeCents, err := s.feeAt(ctx, res)
+	if err != nil {
+		return Reservation{}, err
+	}
+	out, err := s.store.Transition(ctx, res.ID, ActionCancel, []Status{res.Status}, change{reason: &reason, feeCents: &feeCents})
+	if err != nil {
+		var pe *platform.Error
+		if errors.As(err, &pe) && pe.Kind == platform.KindConflict && out.Status == StatusCancelled {
+			return out, nil
+		}
+		if errors.As(err, &pe) && pe.Kind == platform.KindConflict && Allowed(ActionCancel, out.Status) {
+			// Confirmed (or changed) in between: the fee basis changed; the client may retry.
+			return Reservation{}, platform.Conflict("the reservation changed while it was being cancelled; please retry")
+		}
+		return Reservation{}, err
+	}
+	return out, nil
+}
+
+// Search returns a page of the reservations matching f that caller may see: staff see
+// everyone's; a customer sees their own only — the search is narrowed to their customer
+// record whatever f names, so another customer's id finds nothing rather than a hint.
+func (s *Service) Search(ctx context.Context, caller platform.Caller, f Filter) ([]Reservation, int, error) {
+	if !caller.Staff() {
+		if caller.CustomerID == "" {
+			return []Reservation{}, 0, nil
+		}
+		f.Owner = caller.CustomerID
+	}
+	return s.store.Search(ctx, f)
+}
+
+// Lookup finds booking id by the email it was made with (the public lookup): a wrong email,
+// or one erased since, finds nothing (404).
+func (s *Service) Lookup(ctx context.Context, id, email string) (Reservation, error) {
+	id, email = strings.ToLower(strings.TrimSpace(id)), strings.ToLower(strings.TrimSpace(email))
+	var errs fieldErrors
+	if !validUUID(id) {
+		errs.add("id", "required: the reservation id")
+	}
+	if email == "" || !strings.Contains(email, "@") {
+		errs.add("email", "required: the email the booking was made with")
+	}
+	if len(errs) > 0 {
+		return Reservation{}, platform.Invalid("the lookup is invalid", errs...)
+	}
+	res, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if res.email == "" || res.email != email {
+		return Reservation{}, platform.NotFound("no reservation with id %s", id)
+	}
+	return res, nil
+}

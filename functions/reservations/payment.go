@@ -1,0 +1,121 @@
+package reservations
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
+)
+
+// A declined card no longer cancels a booking (issue 13): payment.failed keeps the hold
+// pending and records why (paymentDeclinedReason, shown to the renter); until the hold
+// expires the renter, an agent or the guest through the link names another payment method
+// (NamePaymentMethod), which records reservation.payment_requested with the next payment
+// attempt, and payments authorizes on it. Only payment.authorized confirms a booking.
+
+// recordDeclineSQL records a decline on a pending booking. The row's version moves on (its
+// ETag changes); no event: nobody else needs it.
+const recordDeclineSQL = `UPDATE reservations.reservations SET payment_declined_reason = $2,
+	version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'pending'`
+
+// namePaymentMethodSQL names the next payment method of a pending booking whose last one was
+// declined and whose hold has not expired; $3 > 0 requires that version (If-Match).
+const namePaymentMethodSQL = `UPDATE reservations.reservations SET payment_method_id = $2,
+	payment_attempt = payment_attempt + 1, payment_declined_reason = '', version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND payment_declined_reason <> '' AND hold_expires_at > now()
+	AND ($3 = 0 OR version = $3)
+RETURNING ` + selectColumns
+
+// declineReason is a decline's reason as payments gave it, bounded and printable; a code
+// such as card_declined, never card data (payments sends none).
+func declineReason(reason string) string {
+	reason = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(reason))
+	if reason == "" {
+		return "declined"
+	}
+	if len(reason) > 200 {
+		reason = strings.ToValidUTF8(reason[:200], "")
+	}
+	return reason
+}
+
+// recordDecline applies payment.failed inside tx: a pending booking stays pending with the
+// decline's reason; any other state is left as it is (a late or repeated event).
+func recordDecline(ctx context.Context, tx pgx.Tx, id, reason string) (bool, error) {
+	tag, err := tx.Exec(ctx, recordDeclineSQL, id, declineReason(reason))
+	return tag.RowsAffected() == 1, err
+}
+
+// PaymentMethodRequest is the body of POST /api/reservations/{id}/payment-method.
+type PaymentMethodRequest struct {
+	PaymentMethodID string `json:"paymentMethodId"`
+}
+
+// NamePaymentMethod names another payment method for pending booking id whose card was
+// declined, as a (its owner, staff, or the guest's link); ifVersion > 0 makes it
+// conditional (412). It records reservation.payment_requested (PaymentAttempt + 1) for
+// payments to authorize on.
+func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in PaymentMethodRequest, ifVersion int) (Reservation, error) {
+	pm := strings.TrimSpace(in.PaymentMethodID)
+	if !paymentMethodPattern.MatchString(pm) {
+		return Reservation{}, platform.Invalid("the payment method is invalid",
+			platform.FieldError{Field: "paymentMethodId", Reason: "required: the id of a payment method (pm_…) from POST /api/payments/methods"})
+	}
+	res, err := s.load(ctx, a, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if err := paymentMethodAllowed(res, ifVersion, s.now()); err != nil {
+		return Reservation{}, err
+	}
+	var out Reservation
+	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if out, err = scanReservation(tx.QueryRow(ctx, namePaymentMethodSQL, id, pm, ifVersion)); err != nil {
+			return err
+		}
+		p := payload(out)
+		p.PaymentMethodID = pm
+		return emit(ctx, tx, events.ReservationPaymentRequested, p)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := s.store.Get(ctx, id)
+		if gerr != nil {
+			return Reservation{}, gerr
+		}
+		if err := paymentMethodAllowed(cur, ifVersion, s.now()); err != nil {
+			return Reservation{}, err
+		}
+		return Reservation{}, platform.Conflict("the reservation changed meanwhile; please retry")
+	}
+	return out, err
+}
+
+// paymentMethodAllowed says why res cannot take another payment method at now, if it
+// cannot: only a pending hold, not expired, whose last payment method was declined (while
+// one is being authorized, a second would be authorized too).
+func paymentMethodAllowed(res Reservation, ifVersion int, now time.Time) error {
+	switch {
+	case ifVersion > 0 && res.Version != ifVersion:
+		return platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+	case res.Status != StatusPending:
+		return platform.Conflict("a %s reservation takes no other payment method: only a pending one whose card was declined", res.Status)
+	case res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now):
+		return platform.Conflict("the hold has expired; please book again")
+	case res.PaymentDeclinedReason == "":
+		return platform.Conflict("the payment is still being authorized; another payment method can be named once it is declined")
+	}
+	return nil
+}
