@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
@@ -103,6 +106,72 @@ func publishParallel(b *testing.B, br *broker.Broker) {
 	b.RunParallel(func(pb *testing.PB) {
 		e := event(events.CustomerRegistered)
 		for pb.Next() {
+			if err := br.Publish(context.Background(), e); err != nil {
+				failed.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d publishes failed", failed.Load())
+	}
+}
+
+// benchDurableBesideFailing is benchDurableEndToEnd with the second Trigger's subscriber
+// failing every delivery (500, retried with its backoff): the timer stops when the healthy
+// Trigger has every event. Issue 12's figure: a failing subscriber delays only its own
+// Trigger, so this rate stays close to the all-healthy one. The per-event lag (publish to
+// the healthy delivery) is reported as p50 and p99.
+func benchDurableBesideFailing(b *testing.B) {
+	db := pgInstance(b).NewDB(b, broker.Migrations)
+	triggers := benchTwoTriggers()
+	triggers[1].Delivery.Retry = 1_000 // never dead-letters during the run: it keeps failing
+	var delivered atomic.Int64
+	all := make(chan struct{})
+	want := int64(b.N)
+	var mu sync.Mutex
+	var lags []time.Duration
+	deliver := func(_ context.Context, d broker.Destination, e cloudevents.Event) (*cloudevents.Event, int, error) {
+		if d.Path == failingPath {
+			return nil, http.StatusInternalServerError, nil
+		}
+		lag := time.Since(e.Time())
+		mu.Lock()
+		lags = append(lags, lag)
+		mu.Unlock()
+		if delivered.Add(1) == want {
+			close(all)
+		}
+		return nil, http.StatusAccepted, nil
+	}
+	triggers[1].Subscriber.Path = failingPath
+	br := broker.New(triggers, deliver, broker.Options{DB: db, MaxQueued: 1 << 30, Workers: 16, Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = br.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	publishParallelTimed(b, br)
+	b.StartTimer()
+	<-all
+	b.StopTimer()
+	slices.Sort(lags)
+	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-lag-ms")
+	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-lag-ms")
+}
+
+// failingPath marks the failing Trigger's subscriber in benchDurableBesideFailing.
+const failingPath = "/failing"
+
+// publishParallelTimed is publishParallel with each event stamped with its publish time, so
+// a delivery can tell its lag.
+func publishParallelTimed(b *testing.B, br *broker.Broker) {
+	var failed atomic.Int64
+	b.SetParallelism(64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e := event(events.CustomerRegistered)
+			e.SetTime(time.Now())
 			if err := br.Publish(context.Background(), e); err != nil {
 				failed.Add(1)
 			}

@@ -101,6 +101,10 @@ func BenchmarkBroker(b *testing.B) {
 		benchDurableEndToEnd(b)
 		record(b)
 	})
+	b.Run("durable-beside-failing-trigger", func(b *testing.B) {
+		benchDurableBesideFailing(b)
+		record(b)
+	})
 	b.Run("go-channel-handoff", func(b *testing.B) {
 		type msg struct {
 			id  int64
@@ -162,6 +166,10 @@ func BenchmarkBroker(b *testing.B) {
 			rates[b.Name()+"/durable-ingress-accept"]/insert, rates[b.Name()+"/durable-end-to-end-noop"]/insert,
 			rates[b.Name()+"/durable-end-to-end-noop"]/rates[b.Name()+"/broker-noop-consumer"],
 			rates[b.Name()+"/durable-end-to-end-noop"]/rates[b.Name()+"/sdk-go-http-receiver"])
+		if both := rates[b.Name()+"/durable-end-to-end-noop"]; both > 0 {
+			b.Logf("a healthy Trigger beside one whose subscriber fails every delivery: %.2f× the events/s of two healthy Triggers (one delivery per event instead of two: > 1 means the failing one costs its neighbour nothing)",
+				rates[b.Name()+"/durable-beside-failing-trigger"]/both)
+		}
 	}
 	base := rates[b.Name()+"/sdk-go-http-receiver"]
 	if base > 0 {
