@@ -203,6 +203,10 @@ type Payment struct {
 	Currency      string `json:"currency"`
 	Status        string `json:"status"`
 	Reason        string `json:"reason,omitempty"`
+	// Attempt is the booking's payment attempt the payment belongs to
+	// (events.Reservation.PaymentAttempt): a late payment.failed of an earlier card must not
+	// mark the card named since as declined. 0 in events recorded before attempts existed.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Invoice is the payload of invoice.issued.

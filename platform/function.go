@@ -57,6 +57,23 @@ func Handler(api API, authn Authenticator) http.Handler {
 	return h
 }
 
+// Construct adapts a function's constructor to Function.New. Every function's constructor
+// has one shape, New(ctx, cfg, deps): Construct loads cfg from deps.Env (LoadConfig, which
+// also validates it) and calls newAPI with it.
+func Construct[C any, A API](newAPI func(ctx context.Context, cfg C, deps Deps) (A, error)) func(context.Context, Deps) (API, error) {
+	return func(ctx context.Context, deps Deps) (API, error) {
+		var cfg C
+		if err := LoadConfig(ctx, deps.Env, &cfg); err != nil {
+			return nil, err
+		}
+		api, err := newAPI(ctx, cfg, deps)
+		if err != nil {
+			return nil, err
+		}
+		return api, nil
+	}
+}
+
 // Deps is what the host hands a function.
 type Deps struct {
 	DB     *database.DB

@@ -2,9 +2,11 @@ package platform_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/fstest"
 
+	"github.com/sethvargo/go-envconfig"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -90,4 +92,46 @@ func TestRegistry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, empty.Functions())
 	assert.Empty(t, empty.Migrations())
+}
+
+// constructCfg is a function's configuration for TestConstruct.
+type constructCfg struct {
+	Limit int `env:"CONSTRUCT_LIMIT, default=3"`
+}
+
+func (c *constructCfg) Validate() error {
+	if c.Limit < 1 {
+		return errors.New("CONSTRUCT_LIMIT must be positive")
+	}
+	return nil
+}
+
+// TestConstruct: a constructor of the one shape, New(ctx, cfg, deps), becomes Function.New
+// with its configuration loaded from deps.Env and validated; its error comes back as is, and
+// a failed constructor yields no API (not a typed nil in an interface).
+func TestConstruct(t *testing.T) {
+	t.Parallel()
+	var got constructCfg
+	var gotDeps platform.Deps
+	boom := errors.New("boom")
+	newAPI := platform.Construct(func(_ context.Context, cfg constructCfg, deps platform.Deps) (*platform.RouteTable, error) {
+		got, gotDeps = cfg, deps
+		if cfg.Limit == 7 {
+			return nil, boom
+		}
+		return &platform.RouteTable{}, nil
+	})
+
+	api, err := newAPI(context.Background(), platform.Deps{Env: envconfig.MapLookuper(map[string]string{})})
+	require.NoError(t, err)
+	assert.NotNil(t, api)
+	assert.Equal(t, 3, got.Limit, "the default")
+	assert.NotNil(t, gotDeps.Env, "deps reach the constructor")
+
+	_, err = newAPI(context.Background(), platform.Deps{Env: envconfig.MapLookuper(map[string]string{"CONSTRUCT_LIMIT": "0"})})
+	require.ErrorContains(t, err, "CONSTRUCT_LIMIT must be positive")
+
+	api, err = newAPI(context.Background(), platform.Deps{Env: envconfig.MapLookuper(map[string]string{"CONSTRUCT_LIMIT": "7"})})
+	require.ErrorIs(t, err, boom)
+	assert.Nil(t, api)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
+	"github.com/orangecarrental/orange/platform"
 )
 
 // The eligibility rules (design.md §4, issue 5).
@@ -51,18 +52,18 @@ type Rental struct {
 }
 
 // validatePeriod parses p into the rental days in zone, listing every invalid field.
-func validatePeriod(p Period, zone *time.Location) (Rental, fieldErrors) {
-	var errs fieldErrors
+func validatePeriod(p Period, zone *time.Location) (Rental, platform.FieldErrors) {
+	var errs platform.FieldErrors
 	pickup, perr := time.Parse(time.RFC3339, strings.TrimSpace(p.PickupAt))
 	if perr != nil {
-		errs.add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
+		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
 	}
 	ret, rerr := time.Parse(time.RFC3339, strings.TrimSpace(p.ReturnAt))
 	if rerr != nil {
-		errs.add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
+		errs.Add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
 	}
 	if perr == nil && rerr == nil && !ret.After(pickup) {
-		errs.add("returnAt", "must be after pickupAt")
+		errs.Add("returnAt", "must be after pickupAt")
 	}
 	return Rental{PickupDay: DayIn(pickup, zone), ReturnDay: DayIn(ret, zone)}, errs
 }
@@ -141,15 +142,15 @@ type Applicant = customersapi.Applicant
 // validateApplicant parses an applicant into the record the rules assess (an active
 // customer without an id) and the rental, listing every invalid field under the names a
 // registration uses. A missing licence is no error: the decision refuses it.
-func validateApplicant(a Applicant, today Date, zone *time.Location) (Customer, Rental, fieldErrors) {
+func validateApplicant(a Applicant, today Date, zone *time.Location) (Customer, Rental, platform.FieldErrors) {
 	rental, errs := validatePeriod(Period{PickupAt: a.PickupAt, ReturnAt: a.ReturnAt}, zone)
 	c := Customer{Status: StatusActive}
 	dob, err := ParseDate(strings.TrimSpace(a.DateOfBirth))
 	switch {
 	case err != nil:
-		errs.add("dateOfBirth", "required: a date such as 1990-04-12")
+		errs.Add("dateOfBirth", "required: a date such as 1990-04-12")
 	case dob.Before(earliestBirth) || dob.After(today):
-		errs.add("dateOfBirth", "must be from 1900-01-01 to today")
+		errs.Add("dateOfBirth", "must be from 1900-01-01 to today")
 	default:
 		c.DateOfBirth = dob
 	}

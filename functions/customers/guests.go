@@ -65,9 +65,9 @@ func (s *Service) handleRegisterGuest(w http.ResponseWriter, r *http.Request) er
 
 // handleWithdrawGuest deletes a guest registration whose booking failed (see above).
 func (s *Service) handleWithdrawGuest(w http.ResponseWriter, r *http.Request) error {
-	id := strings.ToLower(platform.PathVar(r, "id"))
-	if !idPattern.MatchString(id) {
-		return notFound(id)
+	id, err := platform.PathUUID(r, "customer")
+	if err != nil {
+		return err
 	}
 	if err := s.store.WithdrawGuest(r.Context(), id); err != nil {
 		return err

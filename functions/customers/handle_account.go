@@ -12,7 +12,7 @@ func (s *Service) handleUpdateLicence(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Service) handleChangeStatus(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Service) handleErase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}

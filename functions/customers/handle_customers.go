@@ -2,7 +2,6 @@ package customers
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -108,7 +107,7 @@ func (s *Service) handleUpdateProfile(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -141,14 +140,15 @@ func updateProfile(c *Customer, p Profile, staff bool) error {
 	return nil
 }
 
-var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // pathID returns the customer id in the path when the caller may see that customer. Anything
 // else — an id that cannot exist, another customer's record — is the same 404 as a missing
 // customer, so a customer cannot learn that someone else's record exists.
 func pathID(r *http.Request) (string, error) {
-	id := strings.ToLower(platform.PathVar(r, "id"))
-	if !idPattern.MatchString(id) || !platform.CallerFrom(r.Context()).MaySee(id) {
+	id, err := platform.PathUUID(r, "customer")
+	if err != nil {
+		return "", err
+	}
+	if !platform.CallerFrom(r.Context()).MaySee(id) {
 		return "", notFound(id)
 	}
 	return id, nil
@@ -162,10 +162,4 @@ func writeCustomer(w http.ResponseWriter, r *http.Request, status int, c Custome
 		c.StatusReason = ""
 	}
 	return platform.WriteVersioned(w, status, int64(c.Version), c)
-}
-
-// parseIfMatch is platform.IfMatch for this package's int versions.
-func parseIfMatch(r *http.Request) (int, error) {
-	v, err := platform.IfMatch(r)
-	return int(v), err
 }

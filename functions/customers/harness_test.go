@@ -60,7 +60,7 @@ func newAPI(t *testing.T) *api {
 	t.Helper()
 	db := pg.NewDB(t, customers.Migrations)
 	id := authtest.New(t)
-	svc, err := customers.New(db)
+	svc, err := customers.New(context.Background(), customers.Config{}, platform.Deps{DB: db})
 	require.NoError(t, err)
 	logger := platform.NewLogger(io.Discard, "error", customers.ServiceName)
 	a := &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(customers.ServiceName))), tokens: map[string]string{}}

@@ -1,6 +1,7 @@
 package customers_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/customers"
+	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/openapitest"
 )
 
@@ -24,7 +26,7 @@ func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
 // route is documented under its operation id, and nothing undocumented is served.
 func testOpenAPICoversEveryRoute(t *testing.T, a *api) {
 	doc := loadOpenAPI(t, a)
-	svc, err := customers.New(nil)
+	svc, err := customers.New(context.Background(), customers.Config{}, platform.Deps{})
 	require.NoError(t, err)
 	openapitest.CheckRoutes(t, doc, svc.Routes())
 	assert.Equal(t, a.do(anonymous, http.MethodGet, "/openapi.json", "", "").body, a.do(anonymous, http.MethodGet, "/api/customers/openapi.json", "", "").body)

@@ -45,7 +45,6 @@ import (
 
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
 	"github.com/orangecarrental/orange/platform"
-	"github.com/orangecarrental/orange/platform/database"
 )
 
 // ServiceName is the Knative Service of this function.
@@ -71,14 +70,18 @@ type Service struct {
 	now   func() time.Time
 }
 
-// New returns the service over db. It fails only when the time zone database lacks Zone
-// (binaries embed time/tzdata).
-func New(db *database.DB) (*Service, error) {
+// Config is customers-api's own configuration: none yet beyond the host's, kept so that its
+// New has the shape every function's has.
+type Config struct{}
+
+// New returns the service over deps.DB. It fails only when the time zone database lacks
+// Zone (binaries embed time/tzdata).
+func New(_ context.Context, _ Config, deps platform.Deps) (*Service, error) {
 	zone, err := time.LoadLocation(Zone)
 	if err != nil {
 		return nil, fmt.Errorf("customers: load time zone %s: %w", Zone, err)
 	}
-	return &Service{store: &Store{db: db}, zone: zone, now: time.Now}, nil
+	return &Service{store: &Store{db: deps.DB}, zone: zone, now: time.Now}, nil
 }
 
 // Function describes customers-api to hosts.
@@ -87,9 +90,7 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			return New(deps.DB)
-		},
+		New:        platform.Construct(New),
 	}
 }
 
@@ -112,8 +113,8 @@ func (s *Service) Routes() []platform.Route {
 		byID   = Prefix + "/{id}"
 	)
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
-		{Name: "getCustomersOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
+		{Name: "getCustomersOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "registerCustomer", Method: http.MethodPost, Path: Prefix, Access: platform.Public, Handler: s.handleRegister},
 		{Name: "registerGuest", Method: http.MethodPost, Path: Prefix + "/guests", Access: guests, Handler: s.handleRegisterGuest},
 		{Name: "withdrawGuest", Method: http.MethodDelete, Path: Prefix + "/guests/{id}", Access: guests, Handler: s.handleWithdrawGuest},
@@ -131,9 +132,3 @@ func (s *Service) Routes() []platform.Route {
 
 // today is the current calendar day where the company rents.
 func (s *Service) today() Date { return DayIn(s.now(), s.zone) }
-
-func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDocument)
-	return err
-}

@@ -250,7 +250,7 @@ func writeError(err error, email string) error {
 // that ifVersion (when > 0) is its version and that it has not been erased, lets change edit
 // a copy, and writes the copy with event typ unless change left it as it was (a repeated PUT
 // changes nothing: no new version, no event). change returns an error to refuse the edit.
-func (s *Store) Update(ctx context.Context, id string, ifVersion int, typ string, change func(*Customer) error) (Customer, error) {
+func (s *Store) Update(ctx context.Context, id string, ifVersion int64, typ string, change func(*Customer) error) (Customer, error) {
 	var out Customer
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		cur, err := lock(ctx, tx, id, ifVersion)
@@ -305,7 +305,7 @@ func (s *Store) Update(ctx context.Context, id string, ifVersion int, typ string
 // Erase anonymises a customer; by names who asked (kept for the record of the erasure).
 // Erasing an erased customer changes nothing and succeeds: erasure is idempotent, so a retry
 // after a lost response is safe (If-Match is not checked then: the state asked for holds).
-func (s *Store) Erase(ctx context.Context, id string, ifVersion int, by string) (Customer, error) {
+func (s *Store) Erase(ctx context.Context, id string, ifVersion int64, by string) (Customer, error) {
 	var out Customer
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		cur, err := lock(ctx, tx, id, 0)
@@ -316,7 +316,7 @@ func (s *Store) Erase(ctx context.Context, id string, ifVersion int, by string) 
 			out = cur
 			return nil
 		}
-		if ifVersion > 0 && cur.Version != ifVersion {
+		if ifVersion > 0 && int64(cur.Version) != ifVersion {
 			return stale(id)
 		}
 		if out, err = scanCustomer(tx.QueryRow(ctx, eraseSQL, id, by)); err != nil {
@@ -339,7 +339,7 @@ func (s *Store) Erase(ctx context.Context, id string, ifVersion int, by string) 
 }
 
 // lock reads and locks a customer for an update, checking ifVersion when > 0.
-func lock(ctx context.Context, tx pgx.Tx, id string, ifVersion int) (Customer, error) {
+func lock(ctx context.Context, tx pgx.Tx, id string, ifVersion int64) (Customer, error) {
 	c, err := scanCustomer(tx.QueryRow(ctx, lockSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Customer{}, notFound(id)
@@ -347,7 +347,7 @@ func lock(ctx context.Context, tx pgx.Tx, id string, ifVersion int) (Customer, e
 	if err != nil {
 		return Customer{}, err
 	}
-	if ifVersion > 0 && c.Version != ifVersion {
+	if ifVersion > 0 && int64(c.Version) != ifVersion {
 		return Customer{}, stale(id)
 	}
 	return c, nil

@@ -43,13 +43,6 @@ var (
 	}
 )
 
-// fieldErrors collects every bad field of a request, so a form can show them all at once.
-type fieldErrors []platform.FieldError
-
-func (e *fieldErrors) add(field, reason string) {
-	*e = append(*e, platform.FieldError{Field: field, Reason: reason})
-}
-
 // normalize trims text and fills defaults, so validation and storage see one form.
 func (p *Profile) normalize() {
 	p.Type = Type(strings.ToLower(strings.TrimSpace(string(p.Type))))
@@ -78,73 +71,73 @@ func (p *Profile) normalize() {
 
 // validate lists every invalid field of p (today is the current day in Germany) and keeps the
 // parsed values for apply.
-func (p *Profile) validate(today Date) fieldErrors {
-	var errs fieldErrors
+func (p *Profile) validate(today Date) platform.FieldErrors {
+	var errs platform.FieldErrors
 	if !p.Type.valid() {
-		errs.add("type", "must be individual or business")
+		errs.Add("type", "must be individual or business")
 	}
 	if p.Type == TypeBusiness {
 		if reason := companyNameProblem(p.CompanyName); reason != "" {
-			errs.add("companyName", reason)
+			errs.Add("companyName", reason)
 		}
 		if reason := vatProblem(p.VATID); reason != "" {
-			errs.add("vatId", reason)
+			errs.Add("vatId", reason)
 		}
 	} else {
 		if p.CompanyName != "" {
-			errs.add("companyName", "only business customers have a company name")
+			errs.Add("companyName", "only business customers have a company name")
 		}
 		if p.VATID != "" {
-			errs.add("vatId", "only business customers have a VAT id")
+			errs.Add("vatId", "only business customers have a VAT id")
 		}
 	}
 	if reason := nameProblem(p.FirstName); reason != "" {
-		errs.add("firstName", reason)
+		errs.Add("firstName", reason)
 	}
 	if reason := nameProblem(p.LastName); reason != "" {
-		errs.add("lastName", reason)
+		errs.Add("lastName", reason)
 	}
 	if reason := emailProblem(p.Email); reason != "" {
-		errs.add("email", reason)
+		errs.Add("email", reason)
 	}
 	if !phonePattern.MatchString(p.Phone) {
-		errs.add("phone", "required: a phone number such as +49 30 1234567")
+		errs.Add("phone", "required: a phone number such as +49 30 1234567")
 	}
 	p.parsed.dateOfBirth = Date{}
 	if dob, err := ParseDate(p.DateOfBirth); err != nil {
-		errs.add("dateOfBirth", "required: a date such as 1990-04-12")
+		errs.Add("dateOfBirth", "required: a date such as 1990-04-12")
 	} else if dob.Before(earliestBirth) {
-		errs.add("dateOfBirth", "must be 1900-01-01 or later")
+		errs.Add("dateOfBirth", "must be 1900-01-01 or later")
 	} else if dob.AddYears(MinAccountAge).After(today) {
-		errs.add("dateOfBirth", "customers must be at least 18 years old")
+		errs.Add("dateOfBirth", "customers must be at least 18 years old")
 	} else {
 		p.parsed.dateOfBirth = dob
 	}
 	validateAddress(&errs, p.Address)
 	if !p.PreferredLanguage.valid() {
-		errs.add("preferredLanguage", "must be de or en")
+		errs.Add("preferredLanguage", "must be de or en")
 	}
 	return errs
 }
 
-func validateAddress(errs *fieldErrors, a Address) {
+func validateAddress(errs *platform.FieldErrors, a Address) {
 	if n := utf8.RuneCountInString(a.Street); n < 1 || n > 200 {
-		errs.add("address.street", "required, at most 200 characters")
+		errs.Add("address.street", "required, at most 200 characters")
 	} else if reason := textProblem(a.Street); reason != "" {
-		errs.add("address.street", reason)
+		errs.Add("address.street", reason)
 	}
 	if n := utf8.RuneCountInString(a.City); n < 1 || n > 100 {
-		errs.add("address.city", "required, at most 100 characters")
+		errs.Add("address.city", "required, at most 100 characters")
 	} else if reason := textProblem(a.City); reason != "" {
-		errs.add("address.city", reason)
+		errs.Add("address.city", reason)
 	}
 	switch {
 	case !countryPattern.MatchString(a.Country):
-		errs.add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
+		errs.Add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
 	case a.Country == "DE" && !germanPostalPattern.MatchString(a.PostalCode):
-		errs.add("address.postalCode", "a German postal code has exactly 5 digits")
+		errs.Add("address.postalCode", "a German postal code has exactly 5 digits")
 	case a.Country != "DE" && !otherPostalPattern.MatchString(a.PostalCode):
-		errs.add("address.postalCode", "must be 2 to 10 letters, digits, spaces or dashes")
+		errs.Add("address.postalCode", "must be 2 to 10 letters, digits, spaces or dashes")
 	}
 }
 
@@ -195,29 +188,29 @@ func (l *LicenceInput) normalize() {
 
 // validate lists every invalid field of l, named under prefix ("licence." in a registration,
 // "" in a licence update), and keeps the parsed licence.
-func (l *LicenceInput) validate(prefix string, today Date) fieldErrors {
-	var errs fieldErrors
+func (l *LicenceInput) validate(prefix string, today Date) platform.FieldErrors {
+	var errs platform.FieldErrors
 	if !licencePattern.MatchString(l.Number) {
-		errs.add(prefix+"number", "required: 5 to 20 letters or digits")
+		errs.Add(prefix+"number", "required: 5 to 20 letters or digits")
 	}
 	if !countryPattern.MatchString(l.IssuingCountry) {
-		errs.add(prefix+"issuingCountry", "must be an ISO 3166-1 alpha-2 code such as DE")
+		errs.Add(prefix+"issuingCountry", "must be an ISO 3166-1 alpha-2 code such as DE")
 	}
 	issued, issuedErr := ParseDate(l.IssueDate)
 	switch {
 	case issuedErr != nil:
-		errs.add(prefix+"issueDate", "required: a date such as 2012-05-31")
+		errs.Add(prefix+"issueDate", "required: a date such as 2012-05-31")
 	case issued.After(today):
-		errs.add(prefix+"issueDate", "cannot be in the future")
+		errs.Add(prefix+"issueDate", "cannot be in the future")
 	case issued.Before(earliestBirth):
-		errs.add(prefix+"issueDate", "must be 1900-01-01 or later")
+		errs.Add(prefix+"issueDate", "must be 1900-01-01 or later")
 	}
 	expires, expiresErr := ParseDate(l.ExpiryDate)
 	switch {
 	case expiresErr != nil:
-		errs.add(prefix+"expiryDate", "required: a date such as 2037-05-30")
+		errs.Add(prefix+"expiryDate", "required: a date such as 2037-05-30")
 	case issuedErr == nil && !expires.After(issued):
-		errs.add(prefix+"expiryDate", "must be after the issue date")
+		errs.Add(prefix+"expiryDate", "must be after the issue date")
 	}
 	l.parsed = Licence{Number: l.Number, IssuingCountry: l.IssuingCountry, IssueDate: issued, ExpiryDate: expires}
 	return errs
@@ -225,17 +218,17 @@ func (l *LicenceInput) validate(prefix string, today Date) fieldErrors {
 
 // licenceMatchesBirth reports a licence dated before its holder could have had one. It needs
 // both dates, so it runs once the record they meet in is known.
-func licenceMatchesBirth(field string, l *Licence, dob Date) fieldErrors {
-	var errs fieldErrors
+func licenceMatchesBirth(field string, l *Licence, dob Date) platform.FieldErrors {
+	var errs platform.FieldErrors
 	if l != nil && !dob.IsZero() && l.IssueDate.Before(dob.AddYears(MinLicenceAge)) {
-		errs.add(field, "a licence cannot be issued before its holder's 16th birthday")
+		errs.Add(field, "a licence cannot be issued before its holder's 16th birthday")
 	}
 	return errs
 }
 
 // validateRegistration normalizes and validates a registration's profile and licence (when
 // given), listing every invalid field of both.
-func validateRegistration(p *Profile, l *LicenceInput, today Date) fieldErrors {
+func validateRegistration(p *Profile, l *LicenceInput, today Date) platform.FieldErrors {
 	p.normalize()
 	errs := p.validate(today)
 	if l != nil {
@@ -256,16 +249,16 @@ func (s *StatusChange) normalize() {
 }
 
 // validate lists every invalid field of a status change.
-func (s StatusChange) validate() fieldErrors {
-	var errs fieldErrors
+func (s StatusChange) validate() platform.FieldErrors {
+	var errs platform.FieldErrors
 	switch {
 	case s.Status == StatusErased:
-		errs.add("status", "erasure is its own operation: POST /api/customers/{id}/erasure")
+		errs.Add("status", "erasure is its own operation: POST /api/customers/{id}/erasure")
 	case !s.Status.settable():
-		errs.add("status", "must be active, suspended or blocked")
+		errs.Add("status", "must be active, suspended or blocked")
 	}
 	if n := utf8.RuneCountInString(s.Reason); n < 1 || n > 500 {
-		errs.add("reason", "required, at most 500 characters: say why the status changes")
+		errs.Add("reason", "required, at most 500 characters: say why the status changes")
 	}
 	return errs
 }

@@ -49,22 +49,21 @@ type BookingChange struct {
 }
 
 func (c BookingChange) validate() error {
-	var errs []platform.FieldError
-	add := func(field, reason string) { errs = append(errs, platform.FieldError{Field: field, Reason: reason}) }
-	if !isUUID(c.ReservationID) {
-		add("reservationId", "must be a UUID")
+	var errs platform.FieldErrors
+	if !platform.ValidUUID(c.ReservationID) {
+		errs.Add("reservationId", "must be a UUID")
 	}
-	if !isUUID(c.VehicleID) {
-		add("vehicleId", "must be a UUID")
+	if !platform.ValidUUID(c.VehicleID) {
+		errs.Add("vehicleId", "must be a UUID")
 	}
 	if c.PickupAt.IsZero() || c.ReturnAt.IsZero() || !c.ReturnAt.After(c.PickupAt) {
-		add("returnAt", "pickup and return are required, and return must be after pickup")
+		errs.Add("returnAt", "pickup and return are required, and return must be after pickup")
 	}
 	if !slices.Contains(bookingStatuses, c.Status) {
-		add("status", "must be a reservation status such as pending or confirmed")
+		errs.Add("status", "must be a reservation status such as pending or confirmed")
 	}
 	if c.Version < 1 {
-		add("version", "must be at least 1")
+		errs.Add("version", "must be at least 1")
 	}
 	if len(errs) > 0 {
 		return platform.Invalid("the booking change is invalid", errs...)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -40,27 +41,18 @@ func parseInventory(r *http.Request) (InventoryFilter, error) {
 	if f.Status != "" && !f.Status.valid() {
 		p.Fail("status", "must be "+statusList)
 	}
-	if f.LocationCode != "" && !ValidLocationCode(f.LocationCode) {
+	if f.LocationCode != "" && !rental.ValidBranchCode(f.LocationCode) {
 		p.Fail("location", "must be a branch code such as BER-HBF")
 	}
 	if f.Category != "" && !f.Category.valid() {
-		p.Fail("category", "must be one of "+join(categories))
+		p.Fail("category", "must be one of "+rental.CategoryList())
 	}
 	f.Page, f.PageSize = p.Paging()
 	return f, p.Err("invalid inventory filter")
 }
 
-// pathID returns the id in the path, or a not-found error for one that cannot exist.
-func pathID(r *http.Request) (string, error) {
-	id := strings.ToLower(platform.PathVar(r, "id"))
-	if !isUUID(id) {
-		return "", platform.NotFound("no vehicle with id %s", id)
-	}
-	return id, nil
-}
-
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "vehicle")
 	if err != nil {
 		return err
 	}
@@ -148,7 +140,7 @@ func (s *Service) handleMove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.LocationCode = NormalizeLocationCode(in.LocationCode)
-	if !ValidLocationCode(in.LocationCode) {
+	if !rental.ValidBranchCode(in.LocationCode) {
 		return platform.Invalid("invalid branch", platform.FieldError{Field: "locationCode", Reason: "must be a branch code such as BER-HBF"})
 	}
 	v, err := s.store.Move(r.Context(), id, in.LocationCode, ifVersion)
@@ -206,7 +198,7 @@ func (s *Service) handleChangeDailyRate(w http.ResponseWriter, r *http.Request) 
 
 // target returns the vehicle id of a change and the version its If-Match requires.
 func target(r *http.Request) (id string, ifVersion int64, err error) {
-	if id, err = pathID(r); err != nil {
+	if id, err = platform.PathUUID(r, "vehicle"); err != nil {
 		return "", 0, err
 	}
 	ifVersion, err = platform.IfMatch(r)

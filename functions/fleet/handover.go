@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -147,7 +148,7 @@ func eventLocation(field, raw string) (string, error) {
 	if code == "" {
 		return "", nil
 	}
-	if !ValidLocationCode(code) {
+	if !rental.ValidBranchCode(code) {
 		return "", events.Permanent(platform.Invalid("the reservation names a branch code that is not one",
 			platform.FieldError{Field: field, Reason: "must be a branch code such as BER-HBF"}))
 	}

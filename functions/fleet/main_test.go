@@ -87,7 +87,7 @@ func newAPIOn(t *testing.T, db *database.DB, opts ...option) *api {
 			o(&st)
 		}
 	}
-	svc, err := fleet.New(st.cfg, platform.Deps{
+	svc, err := fleet.New(context.Background(), st.cfg, platform.Deps{
 		DB:        db,
 		Client:    platform.ForwardingClient(transport, id.ServiceTokens(fleet.ServiceName), st.callTimeout),
 		Transport: transport,

@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -27,7 +28,7 @@ func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
 func testOpenAPICoversEveryRoute(t *testing.T, db *database.DB) {
 	a := newAPIOn(t, db, nil)
 	doc := loadOpenAPI(t, a)
-	svc, err := fleet.New(fleet.Config{MaxCandidates: 1, PricingTimeout: 1}, platform.Deps{Client: &http.Client{}})
+	svc, err := fleet.New(context.Background(), fleet.Config{MaxCandidates: 1, PricingTimeout: 1}, platform.Deps{Client: &http.Client{}})
 	require.NoError(t, err)
 	openapitest.CheckRoutes(t, doc, svc.Routes())
 	// Both places the document is served return the same bytes.

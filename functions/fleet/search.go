@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -98,7 +99,7 @@ func parseSearch(r *http.Request, now time.Time) (SearchQuery, error) {
 	switch {
 	case s.LocationCode == "":
 		p.Fail("location", "required: the pickup branch, such as BER-HBF")
-	case !ValidLocationCode(s.LocationCode):
+	case !rental.ValidBranchCode(s.LocationCode):
 		p.Fail("location", "must be a branch code such as BER-HBF")
 	}
 	s.PickupAt = p.Time("pickup", true)
@@ -119,7 +120,7 @@ func parseSearch(r *http.Request, now time.Time) (SearchQuery, error) {
 		p.Fail("pickup", "must be at most 2 years ahead")
 	}
 	if s.Category != "" && !s.Category.valid() {
-		p.Fail("category", "must be one of "+join(categories))
+		p.Fail("category", "must be one of "+rental.CategoryList())
 	}
 	if s.Fuel != "" && !s.Fuel.valid() {
 		p.Fail("fuel", "must be one of "+join(fuels))

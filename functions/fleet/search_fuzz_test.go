@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -49,7 +50,7 @@ func FuzzParseSearch(f *testing.F) {
 			}
 		}
 		switch {
-		case !ValidLocationCode(s.LocationCode):
+		case !rental.ValidBranchCode(s.LocationCode):
 			t.Fatalf("location %q", s.LocationCode)
 		case s.PickupAt.IsZero() || !s.ReturnAt.After(s.PickupAt) || s.ReturnAt.Sub(s.PickupAt) > MaxRentalDuration:
 			t.Fatalf("period %s – %s", s.PickupAt, s.ReturnAt)

@@ -27,7 +27,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -77,7 +76,7 @@ type Service struct {
 
 // New returns the service over deps.DB, calling pricing-api through deps.Client (as
 // vehicles-api itself).
-func New(cfg Config, deps platform.Deps) (*Service, error) {
+func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -98,17 +97,7 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			var cfg Config
-			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
-				return nil, err
-			}
-			s, err := New(cfg, deps)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", ServiceName, err)
-			}
-			return s, nil
-		},
+		New:        platform.Construct(New),
 	}
 }
 
@@ -130,8 +119,8 @@ func (s *Service) Routes() []platform.Route {
 		platform.Trigger("vehicles-api-reservation-no-show"),
 	)
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
-		{Name: "getVehiclesOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
+		{Name: "getVehiclesOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "searchVehicles", Method: http.MethodGet, Path: Prefix, Access: platform.Public, Handler: s.handleSearch},
 		{Name: "createVehicle", Method: http.MethodPost, Path: Prefix, Access: fleet, Handler: s.handleCreate},
 		{Name: "listInventory", Method: http.MethodGet, Path: Prefix + "/inventory", Access: staff, Handler: s.handleInventory},
@@ -144,10 +133,4 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.store.db, Migrations.Schema, s.handleEvent)},
 	}
-}
-
-func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDocument)
-	return err
 }

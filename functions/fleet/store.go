@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -288,24 +287,4 @@ func ruleError(err error) error {
 		return platform.Conflict("the change breaks a vehicle rule; reload the vehicle and try again")
 	}
 	return err
-}
-
-// isUUID reports whether s is a UUID in its textual form; other ids cannot exist.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
 }

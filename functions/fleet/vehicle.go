@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orangecarrental/orange/functions/fleet/fleetapi"
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -28,10 +29,8 @@ const (
 	CategoryLuxus   Category = "LUXUS"
 )
 
-// categories lists every category, smallest first.
-var categories = []Category{CategoryKlein, CategoryKompakt, CategoryMittel, CategoryOber, CategorySUV, CategoryKombi, CategoryTrans, CategoryLuxus}
-
-func (c Category) valid() bool { return slices.Contains(categories, c) }
+// valid reports whether c is one of the categories (rental.Categories).
+func (c Category) valid() bool { return rental.ValidCategory(c) }
 
 // Fuel is what a vehicle runs on; customers filter on it.
 type Fuel string
@@ -148,7 +147,6 @@ const (
 )
 
 var (
-	locationCodePattern = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
 	// A plate as people type it: area code, a dash or space, recognition letters, an
 	// optional separator, the number and an optional E or H suffix.
 	platePattern = regexp.MustCompile(`^([A-ZÄÖÜ]{1,3})[- ]+([A-Z]{1,2})[- ]*([1-9][0-9]{0,3})([EH]?)$`)
@@ -156,9 +154,6 @@ var (
 
 // NormalizeLocationCode makes a caller's branch code canonical (codes are upper case).
 func NormalizeLocationCode(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
-
-// ValidLocationCode reports whether code is a branch code such as BER-HBF.
-func ValidLocationCode(code string) bool { return locationCodePattern.MatchString(code) }
 
 // NormalizePlate returns a German licence plate in its written form ("B-OC 1001"), however
 // the caller separated it, and whether it is a well-formed plate: area code of 1–3 letters,
@@ -185,25 +180,24 @@ func (d *Details) normalize() {
 
 // validate lists every invalid field at once, so a form can show them together.
 func (d Details) validate() []platform.FieldError {
-	var errs []platform.FieldError
-	add := func(field, reason string) { errs = append(errs, platform.FieldError{Field: field, Reason: reason}) }
+	var errs platform.FieldErrors
 	if n := utf8.RuneCountInString(d.Name); n < 1 || n > 100 {
-		add("name", "required, at most 100 characters")
+		errs.Add("name", "required, at most 100 characters")
 	}
 	if !d.Category.valid() {
-		add("category", "must be one of "+join(categories))
+		errs.Add("category", "must be one of "+rental.CategoryList())
 	}
 	if d.Seats < 2 || d.Seats > 9 {
-		add("seats", "must be between 2 and 9")
+		errs.Add("seats", "must be between 2 and 9")
 	}
 	if !d.Fuel.valid() {
-		add("fuel", "must be one of "+join(fuels))
+		errs.Add("fuel", "must be one of "+join(fuels))
 	}
 	if !d.Transmission.valid() {
-		add("transmission", "must be manual or automatic")
+		errs.Add("transmission", "must be manual or automatic")
 	}
 	if _, ok := NormalizePlate(d.LicencePlate); !ok {
-		add("licencePlate", "must be a German plate such as B-OC 1001: area code, 1-2 letters, 1-4 digits, optional E or H")
+		errs.Add("licencePlate", "must be a German plate such as B-OC 1001: area code, 1-2 letters, 1-4 digits, optional E or H")
 	}
 	return errs
 }
@@ -223,7 +217,7 @@ func (n *NewVehicle) normalize() {
 // validate lists every invalid field of a create.
 func (n NewVehicle) validate() []platform.FieldError {
 	errs := n.Details().validate()
-	if !ValidLocationCode(n.LocationCode) {
+	if !rental.ValidBranchCode(n.LocationCode) {
 		errs = append(errs, platform.FieldError{Field: "locationCode", Reason: "must be a branch code such as BER-HBF"})
 	}
 	if !n.Status.initial() {

@@ -27,8 +27,9 @@ type Gateway struct {
 
 type upstreamKey struct{}
 
-// New returns a gateway that reaches functions through transport (by service name as host).
-func New(cfg Config, transport http.RoundTripper) (*Gateway, error) {
+// New returns a gateway that reaches functions through deps.Transport (by service name as
+// host), logging the proxy's errors to deps.Logger.
+func New(ctx context.Context, cfg Config, deps platform.Deps) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -47,10 +48,19 @@ func New(cfg Config, transport http.RoundTripper) (*Gateway, error) {
 	}
 	g.trusted = trusted
 	g.proxy = &httputil.ReverseProxy{
-		Transport:      transport,
+		Transport:      deps.Transport,
 		Rewrite:        rewrite,
 		ModifyResponse: checkResponse,
 		ErrorHandler:   upstreamError,
+	}
+	if deps.Logger != nil {
+		g.proxy.ErrorLog = slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)
+		if onKnative(deps) && len(g.trusted) == 0 {
+			// Behind Knative the peer is always the pod's queue-proxy: without trusted
+			// proxies every client is one address and shares one bucket.
+			deps.Logger.WarnContext(ctx, "TRUSTED_PROXIES is empty: every client is seen as the queue-proxy's address "+
+				"and all share one rate limit; list the queue-proxy and the ingress's pod network (docs/security.md)")
+		}
 	}
 	return g, nil
 }
@@ -121,6 +131,10 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = service
 	pr.Out.Host = ""
+	// ReverseProxy drops query parameters it cannot parse (a ';' separator) before Rewrite
+	// runs; the function must see the query as the client sent it, so that it can refuse it
+	// by name instead of answering a silently different question.
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.SetXForwarded()
 	// Only the gateway's own decision reaches the function, and X-Forwarded-For says the
 	// same: what the gateway believes, not the hops a client claimed.

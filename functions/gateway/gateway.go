@@ -9,9 +9,7 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -85,26 +83,7 @@ func Function() platform.Function {
 		Service:  ServiceName,
 		Prefixes: []string{"/api"},
 		Public:   true,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			var cfg Config
-			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
-				return nil, err
-			}
-			g, err := New(cfg, deps.Transport)
-			if err != nil {
-				return nil, err
-			}
-			if deps.Logger != nil {
-				g.proxy.ErrorLog = slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)
-				if onKnative(deps) && len(g.trusted) == 0 {
-					// Behind Knative the peer is always the pod's queue-proxy: without trusted
-					// proxies every client is one address and shares one bucket.
-					deps.Logger.WarnContext(ctx, "TRUSTED_PROXIES is empty: every client is seen as the queue-proxy's address "+
-						"and all share one rate limit; list the queue-proxy and the ingress's pod network (docs/security.md)")
-				}
-			}
-			return g, nil
-		},
+		New:      platform.Construct(New),
 	}
 }
 

@@ -1,6 +1,7 @@
 package locations_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -29,8 +30,12 @@ func BenchmarkGetByCode(b *testing.B) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"code": "BER-HBF", "name": name, "city": city})
 	})
 	id := authtest.New(b)
+	svc, err := locations.New(context.Background(), locations.Config{}, platform.Deps{DB: db})
+	if err != nil {
+		b.Fatal(err)
+	}
 	full := platform.Observe(platform.NewLogger(io.Discard, "info", locations.ServiceName),
-		platform.Handler(locations.New(db), id.Verifier))
+		platform.Handler(svc, id.Verifier))
 
 	for _, tc := range []struct {
 		name    string

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -48,7 +49,7 @@ func parseFilter(r *http.Request) (Filter, error) {
 // pathCode returns the code in the path, or a not-found error for one that cannot exist.
 func pathCode(r *http.Request) (string, error) {
 	code := NormalizeCode(platform.PathVar(r, "code"))
-	if !ValidCode(code) {
+	if !rental.ValidBranchCode(code) {
 		return "", platform.NotFound("no location with code %s", code)
 	}
 	return code, nil
@@ -74,7 +75,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	in.Code = NormalizeCode(in.Code)
 	in.normalize()
 	errs := in.validate()
-	if !ValidCode(in.Code) {
+	if !rental.ValidBranchCode(in.Code) {
 		errs = append([]platform.FieldError{{Field: "code", Reason: "must look like BER-HBF: three letters, a dash, two to four letters or digits"}}, errs...)
 	}
 	if len(errs) > 0 {
@@ -93,7 +94,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (s *Service) handleChangeStatus(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -145,10 +146,4 @@ func (s *Service) handleChangeStatus(w http.ResponseWriter, r *http.Request) err
 // its next update conditional with If-Match.
 func writeLocation(w http.ResponseWriter, status int, l Location) error {
 	return platform.WriteVersioned(w, status, int64(l.Version), l)
-}
-
-// parseIfMatch is platform.IfMatch for this package's int versions.
-func parseIfMatch(r *http.Request) (int, error) {
-	v, err := platform.IfMatch(r)
-	return int(v), err
 }

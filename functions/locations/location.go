@@ -87,7 +87,6 @@ type NewLocation struct {
 }
 
 var (
-	codePattern         = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
 	germanPostalPattern = regexp.MustCompile(`^[0-9]{5}$`)
 	otherPostalPattern  = regexp.MustCompile(`^[A-Z0-9][A-Z0-9 -]{1,9}$`)
 	countryPattern      = regexp.MustCompile(`^[A-Z]{2}$`)
@@ -101,9 +100,6 @@ const EndOfDay = locationsapi.EndOfDay
 
 // NormalizeCode makes a caller's code canonical (codes are upper case; callers may not be).
 func NormalizeCode(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
-
-// ValidCode reports whether code is a branch code such as BER-HBF.
-func ValidCode(code string) bool { return codePattern.MatchString(code) }
 
 // normalize trims text fields and fills defaults, so validation and storage see one form.
 func (d *Details) normalize() {
@@ -130,53 +126,52 @@ func (d *Details) normalize() {
 
 // validate lists every invalid field at once, so a form can show them together.
 func (d Details) validate() []platform.FieldError {
-	var errs []platform.FieldError
-	add := func(field, reason string) { errs = append(errs, platform.FieldError{Field: field, Reason: reason}) }
+	var errs platform.FieldErrors
 	if d.Name == "" || len(d.Name) > 200 {
-		add("name", "required, at most 200 characters")
+		errs.Add("name", "required, at most 200 characters")
 	}
 	if d.Address.Street == "" || len(d.Address.Street) > 200 {
-		add("address.street", "required, at most 200 characters")
+		errs.Add("address.street", "required, at most 200 characters")
 	}
 	if d.Address.City == "" || len(d.Address.City) > 100 {
-		add("address.city", "required, at most 100 characters")
+		errs.Add("address.city", "required, at most 100 characters")
 	}
 	switch {
 	case !countryPattern.MatchString(d.Address.Country):
-		add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
+		errs.Add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
 	case d.Address.Country == "DE" && !germanPostalPattern.MatchString(d.Address.PostalCode):
-		add("address.postalCode", "a German postal code has exactly 5 digits")
+		errs.Add("address.postalCode", "a German postal code has exactly 5 digits")
 	case d.Address.Country != "DE" && !otherPostalPattern.MatchString(d.Address.PostalCode):
-		add("address.postalCode", "must be 2 to 10 letters, digits, spaces or dashes")
+		errs.Add("address.postalCode", "must be 2 to 10 letters, digits, spaces or dashes")
 	}
 	if c := d.Coordinates; c != nil {
 		if c.Latitude < -90 || c.Latitude > 90 {
-			add("coordinates.latitude", "must be between -90 and 90")
+			errs.Add("coordinates.latitude", "must be between -90 and 90")
 		}
 		if c.Longitude < -180 || c.Longitude > 180 {
-			add("coordinates.longitude", "must be between -180 and 180")
+			errs.Add("coordinates.longitude", "must be between -180 and 180")
 		}
 	}
 	if d.Phone != "" && !phonePattern.MatchString(d.Phone) {
-		add("phone", "must be a phone number such as +49 30 1234560")
+		errs.Add("phone", "must be a phone number such as +49 30 1234560")
 	}
 	if d.Email != "" {
 		if a, err := mail.ParseAddress(d.Email); err != nil || a.Address != d.Email {
-			add("email", "must be an email address")
+			errs.Add("email", "must be an email address")
 		}
 	}
 	if _, err := time.LoadLocation(d.TimeZone); err != nil || d.TimeZone == "Local" {
-		add("timeZone", "must be an IANA time zone such as Europe/Berlin")
+		errs.Add("timeZone", "must be an IANA time zone such as Europe/Berlin")
 	}
 	for i, h := range d.OpeningHours {
 		field := fmt.Sprintf("openingHours[%d]", i)
 		if !isWeekday(h.Day) {
-			add(field+".day", "must be a weekday name such as monday")
+			errs.Add(field+".day", "must be a weekday name such as monday")
 		}
 		if !clockPattern.MatchString(h.Opens) || !clockPattern.MatchString(h.Closes) && h.Closes != EndOfDay {
-			add(field, "opens and closes must be HH:MM (closes may be 24:00, the end of the day)")
+			errs.Add(field, "opens and closes must be HH:MM (closes may be 24:00, the end of the day)")
 		} else if h.Opens >= h.Closes {
-			add(field, "must open before it closes")
+			errs.Add(field, "must open before it closes")
 		}
 	}
 	return errs

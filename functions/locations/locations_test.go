@@ -39,7 +39,9 @@ func newAPI(t *testing.T) *api {
 	db := pg.NewDB(t, locations.Migrations)
 	id := authtest.New(t)
 	logger := platform.NewLogger(io.Discard, "error", "locations-api")
-	return &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(locations.New(db), id.Verifier)), fleet: id.Bearer(t, "frank")}
+	svc, err := locations.New(context.Background(), locations.Config{}, platform.Deps{DB: db})
+	require.NoError(t, err)
+	return &api{t: t, db: db, handler: platform.Observe(logger, platform.Handler(svc, id.Verifier)), fleet: id.Bearer(t, "frank")}
 }
 
 type response struct {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/orangecarrental/orange/platform"
-	"github.com/orangecarrental/orange/platform/database"
 )
 
 // ServiceName is the Knative Service of this function.
@@ -23,9 +22,14 @@ type Service struct {
 	store *Store
 }
 
-// New returns the service over db.
-func New(db *database.DB) *Service {
-	return &Service{store: &Store{db: db}}
+// Config is locations-api's own configuration: none yet beyond the host's, kept so that its
+// New has the shape every function's has.
+type Config struct{}
+
+// New returns the service over deps.DB. It does not fail today; the error is the shape every
+// function's New shares.
+func New(_ context.Context, _ Config, deps platform.Deps) (*Service, error) {
+	return &Service{store: &Store{db: deps.DB}}, nil
 }
 
 // Function describes locations-api to hosts.
@@ -34,9 +38,7 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			return New(deps.DB), nil
-		},
+		New:        platform.Construct(New),
 	}
 }
 
@@ -45,18 +47,12 @@ func Function() platform.Function {
 func (s *Service) Routes() []platform.Route {
 	fleet := platform.Allow(platform.RoleFleet)
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
-		{Name: "getLocationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
+		{Name: "getLocationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "listLocations", Method: http.MethodGet, Path: Prefix, Access: platform.Public, Handler: s.handleList},
 		{Name: "createLocation", Method: http.MethodPost, Path: Prefix, Access: fleet, Handler: s.handleCreate},
 		{Name: "getLocation", Method: http.MethodGet, Path: Prefix + "/{code}", Access: platform.Public, Handler: s.handleGet},
 		{Name: "updateLocation", Method: http.MethodPut, Path: Prefix + "/{code}", Access: fleet, Handler: s.handleUpdate},
 		{Name: "changeLocationStatus", Method: http.MethodPut, Path: Prefix + "/{code}/status", Access: fleet, Handler: s.handleChangeStatus},
 	}
-}
-
-func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDocument)
-	return err
 }

@@ -141,7 +141,7 @@ func (s *Store) Create(ctx context.Context, n NewLocation) (Location, error) {
 }
 
 // Update replaces a branch's details. ifVersion > 0 requires the stored version to match.
-func (s *Store) Update(ctx context.Context, code string, d Details, ifVersion int) (Location, error) {
+func (s *Store) Update(ctx context.Context, code string, d Details, ifVersion int64) (Location, error) {
 	lat, lng := coordinateArgs(d.Coordinates)
 	l, err := s.writeAndEmit(ctx, events.LocationUpdated, updateSQL, code, d.Name, d.Address.Street,
 		d.Address.PostalCode, d.Address.City, d.Address.Country, lat, lng, d.Phone, d.Email,
@@ -157,14 +157,14 @@ func (s *Store) Update(ctx context.Context, code string, d Details, ifVersion in
 
 // SetStatus changes a branch's status; setting the status it has is a no-op (no new
 // version, no event).
-func (s *Store) SetStatus(ctx context.Context, code string, status Status, ifVersion int) (Location, error) {
+func (s *Store) SetStatus(ctx context.Context, code string, status Status, ifVersion int64) (Location, error) {
 	var l Location
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if l, err = scanLocation(tx.QueryRow(ctx, getSQL+` FOR UPDATE`, code)); err != nil {
 			return err
 		}
-		if ifVersion > 0 && l.Version != ifVersion {
+		if ifVersion > 0 && int64(l.Version) != ifVersion {
 			return platform.Errorf(platform.KindPrecondition, "location %s has changed since the version given in If-Match", code)
 		}
 		if l.Status == status {

@@ -10,7 +10,6 @@ import (
 	"unicode"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/events"
@@ -171,7 +170,7 @@ func decodeCustomer(e cloudevents.Event) (recipient, error) {
 }
 
 func requireUUID(field, v string) error {
-	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+	if !platform.ValidUUID(v) {
 		return events.Permanentf("%s %q is not a UUID", field, v)
 	}
 	return nil

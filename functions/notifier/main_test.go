@@ -74,7 +74,7 @@ func newWorkerOn(t *testing.T, db *database.DB, env map[string]string, logs io.W
 	var cfg notifier.Config
 	require.NoError(t, platform.LoadConfig(context.Background(), envconfig.MapLookuper(vars), &cfg))
 	logger := platform.NewLogger(logs, "debug", notifier.ServiceName)
-	svc, err := notifier.New(db, cfg, logger)
+	svc, err := notifier.New(context.Background(), cfg, platform.Deps{DB: db, Logger: logger})
 	require.NoError(t, err)
 	id := authtest.New(t)
 	return &worker{t: t, db: db, svc: svc, dir: dir, id: id,

@@ -69,23 +69,15 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			var cfg Config
-			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
-				return nil, err
-			}
-			s, err := New(deps.DB, cfg, deps.Logger)
-			if err != nil {
-				return nil, err
-			}
-			s.SetGuestLinks(reservationsapi.NewClient(deps.Client))
-			return s, nil
-		},
+		New:        platform.Construct(New),
 	}
 }
 
-// New returns the worker over db with a validated cfg. It sends nothing until Run.
-func New(db *database.DB, cfg Config, logger *slog.Logger) (*Service, error) {
+// New returns the worker over deps.DB with a validated cfg, logging to deps.Logger; with
+// deps.Client it asks reservations-api for guests' manage links (SetGuestLinks). It sends
+// nothing until Run.
+func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
+	db, logger := deps.DB, deps.Logger
 	if db == nil {
 		return nil, errors.New("notifier: a database is required")
 	}
@@ -111,6 +103,9 @@ func New(db *database.DB, cfg Config, logger *slog.Logger) (*Service, error) {
 	default:
 		s.folder = cfg.Dir
 		s.sender = FolderSender{Dir: cfg.Dir}
+	}
+	if deps.Client != nil {
+		s.SetGuestLinks(reservationsapi.NewClient(deps.Client))
 	}
 	logger.Info("notification worker configured", slog.Any("mail", cfg))
 	return s, nil

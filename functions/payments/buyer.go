@@ -42,7 +42,7 @@ func buyerIn(ctx context.Context, customerID string) customersapi.Record {
 // customers-api does not know is billed by id; customers-api unreachable or failing is an
 // error (a 5xx: the caller, or the Broker, retries).
 func (s *Service) readBuyer(ctx context.Context, id string) (context.Context, error) {
-	if s.customers == nil || !validUUID(id) {
+	if s.customers == nil || !platform.ValidUUID(id) {
 		return ctx, nil
 	}
 	c, err := s.customers.Customer(ctx, id)

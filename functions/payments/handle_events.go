@@ -43,7 +43,7 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 	if err != nil {
 		return nil, err
 	}
-	if !validUUID(res.ReservationID) || !validUUID(res.CustomerID) {
+	if !platform.ValidUUID(res.ReservationID) || !platform.ValidUUID(res.CustomerID) {
 		return nil, events.Permanentf("%s: reservationId and customerId must be UUIDs", e.Type())
 	}
 	if res.Currency == "" {
@@ -227,7 +227,7 @@ func (s *Service) onErased(ctx context.Context, tx pgx.Tx, e cloudevents.Event) 
 	if err != nil {
 		return err
 	}
-	if !validUUID(erasure.CustomerID) {
+	if !platform.ValidUUID(erasure.CustomerID) {
 		return events.Permanentf("%s: customerId must be a UUID", e.Type())
 	}
 	_, err = tx.Exec(ctx, `DELETE FROM payments.payment_methods WHERE customer_id = $1`, erasure.CustomerID)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/platform"
@@ -12,11 +11,6 @@ import (
 
 // MaxAmountCents bounds any amount the API accepts (one million euros).
 const MaxAmountCents = 100_000_000
-
-func validUUID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
 
 func writePayment(w http.ResponseWriter, status int, p Payment) error {
 	if status == http.StatusCreated {
@@ -27,10 +21,10 @@ func writePayment(w http.ResponseWriter, status int, p Payment) error {
 
 func (in *AuthorizeInput) validate() []platform.FieldError {
 	var errs []platform.FieldError
-	if !validUUID(in.ReservationID) {
+	if !platform.ValidUUID(in.ReservationID) {
 		errs = append(errs, platform.FieldError{Field: "reservationId", Reason: "must be a UUID"})
 	}
-	if !validUUID(in.CustomerID) {
+	if !platform.ValidUUID(in.CustomerID) {
 		errs = append(errs, platform.FieldError{Field: "customerId", Reason: "must be a UUID"})
 	}
 	if in.AmountCents <= 0 || in.AmountCents > MaxAmountCents {
@@ -82,10 +76,10 @@ func (s *Service) handleFind(w http.ResponseWriter, r *http.Request) error {
 	f := Filter{ReservationID: q.Get("reservation"), CustomerID: q.Get("customer"), Status: Status(q.Get("status")),
 		Outstanding: q.Bool("outstanding", false)}
 	f.Page, f.PageSize = q.Paging()
-	if f.ReservationID != "" && !validUUID(f.ReservationID) {
+	if f.ReservationID != "" && !platform.ValidUUID(f.ReservationID) {
 		q.Fail("reservation", "must be a UUID")
 	}
-	if f.CustomerID != "" && !validUUID(f.CustomerID) {
+	if f.CustomerID != "" && !platform.ValidUUID(f.CustomerID) {
 		q.Fail("customer", "must be a UUID")
 	}
 	switch f.Status {
@@ -112,17 +106,8 @@ func (s *Service) handleFind(w http.ResponseWriter, r *http.Request) error {
 	return platform.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items), "page": f.Page, "pageSize": f.PageSize, "total": total})
 }
 
-// pathID returns the {id} of the path, or a 404 for one that cannot exist.
-func pathID(r *http.Request, what string) (string, error) {
-	id := platform.PathVar(r, "id")
-	if !validUUID(id) {
-		return "", platform.NotFound("no %s %s", what, id)
-	}
-	return id, nil
-}
-
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "payment")
+	id, err := platform.PathUUID(r, "payment")
 	if err != nil {
 		return err
 	}
@@ -189,7 +174,7 @@ func decodeAmount(w http.ResponseWriter, r *http.Request) (amountInput, error) {
 }
 
 func (s *Service) handleCapture(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "payment")
+	id, err := platform.PathUUID(r, "payment")
 	if err != nil {
 		return err
 	}
@@ -208,7 +193,7 @@ func (s *Service) handleCapture(w http.ResponseWriter, r *http.Request) error {
 
 // handleVoid releases an authorization; the body, if any, is ignored.
 func (s *Service) handleVoid(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "payment")
+	id, err := platform.PathUUID(r, "payment")
 	if err != nil {
 		return err
 	}
@@ -222,7 +207,7 @@ func (s *Service) handleVoid(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "payment")
+	id, err := platform.PathUUID(r, "payment")
 	if err != nil {
 		return err
 	}
@@ -268,7 +253,7 @@ func (s *Service) handleIssueInvoice(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "invoice")
+	id, err := platform.PathUUID(r, "invoice")
 	if err != nil {
 		return err
 	}
@@ -288,7 +273,7 @@ func (s *Service) handleListInvoices(w http.ResponseWriter, r *http.Request) err
 	q := platform.ParseQuery(r, "customer", "page", "pageSize")
 	page, size := q.Paging()
 	customer := q.Get("customer")
-	if customer != "" && !validUUID(customer) {
+	if customer != "" && !platform.ValidUUID(customer) {
 		q.Fail("customer", "must be a UUID")
 	}
 	if err := q.Err("invalid query"); err != nil {

@@ -75,13 +75,13 @@ type IssueInput struct {
 
 func (in IssueInput) validate() []platform.FieldError {
 	var errs []platform.FieldError
-	if !validUUID(in.ReservationID) {
+	if !platform.ValidUUID(in.ReservationID) {
 		errs = append(errs, platform.FieldError{Field: "reservationId", Reason: "must be a UUID"})
 	}
-	if !validUUID(in.CustomerID) {
+	if !platform.ValidUUID(in.CustomerID) {
 		errs = append(errs, platform.FieldError{Field: "customerId", Reason: "must be a UUID"})
 	}
-	if in.PaymentID != "" && !validUUID(in.PaymentID) {
+	if in.PaymentID != "" && !platform.ValidUUID(in.PaymentID) {
 		errs = append(errs, platform.FieldError{Field: "paymentId", Reason: "must be a UUID"})
 	}
 	if in.Currency != "" && in.Currency != "EUR" {

@@ -110,7 +110,7 @@ func InvoicePDF(inv Invoice) ([]byte, error) {
 
 // handleGetInvoicePDF answers an invoice as a PDF (application/pdf), to whom may read it.
 func (s *Service) handleGetInvoicePDF(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "invoice")
+	id, err := platform.PathUUID(r, "invoice")
 	if err != nil {
 		return err
 	}

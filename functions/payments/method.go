@@ -101,42 +101,41 @@ func digitsOnly(s string) bool {
 // validate checks the input and returns the card the provider gets: either card details
 // (the number without spaces and dashes) or a token, never both.
 func (in MethodInput) validate(now time.Time) (Card, []platform.FieldError) {
-	var errs []platform.FieldError
-	add := func(field, reason string) { errs = append(errs, platform.FieldError{Field: field, Reason: reason}) }
+	var errs platform.FieldErrors
 	switch {
 	case in.Card == nil && in.Token == "":
-		add("card", "required: the card's number, expMonth, expYear, cvc and holder (or a provider token in token)")
+		errs.Add("card", "required: the card's number, expMonth, expYear, cvc and holder (or a provider token in token)")
 		return Card{}, errs
 	case in.Card != nil && in.Token != "":
-		add("token", "give either card or token, not both")
+		errs.Add("token", "give either card or token, not both")
 		return Card{}, errs
 	case in.Token != "":
 		if len(in.Token) > 100 || !strings.HasPrefix(in.Token, "tok_") {
-			add("token", "must be a provider token (tok_…) of at most 100 characters")
+			errs.Add("token", "must be a provider token (tok_…) of at most 100 characters")
 		}
 		return Card{Token: in.Token}, errs
 	}
 	c := *in.Card
 	number := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
 	if !digitsOnly(number) || len(number) < 12 || len(number) > 19 || !luhn(number) {
-		add("card.number", "must be a card number of 12 to 19 digits")
+		errs.Add("card.number", "must be a card number of 12 to 19 digits")
 	}
 	if c.ExpMonth < 1 || c.ExpMonth > 12 {
-		add("card.expMonth", "must be a month from 1 to 12")
+		errs.Add("card.expMonth", "must be a month from 1 to 12")
 	}
 	year := now.Year()
 	switch {
 	case c.ExpYear < year || c.ExpYear > year+20:
-		add("card.expYear", fmt.Sprintf("must be a four-digit year from %d to %d", year, year+20))
+		errs.Add("card.expYear", fmt.Sprintf("must be a four-digit year from %d to %d", year, year+20))
 	case c.ExpYear == year && c.ExpMonth >= 1 && c.ExpMonth < int(now.Month()):
-		add("card.expMonth", "the card has expired")
+		errs.Add("card.expMonth", "the card has expired")
 	}
 	if !digitsOnly(c.CVC) || len(c.CVC) < 3 || len(c.CVC) > 4 {
-		add("card.cvc", "must be 3 or 4 digits")
+		errs.Add("card.cvc", "must be 3 or 4 digits")
 	}
 	holder := strings.TrimSpace(c.Holder)
 	if holder == "" || utf8.RuneCountInString(holder) > 100 || !utf8.ValidString(holder) || strings.ContainsFunc(holder, unicode.IsControl) {
-		add("card.holder", "required: the name on the card, at most 100 characters")
+		errs.Add("card.holder", "required: the name on the card, at most 100 characters")
 	}
 	return Card{Number: number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CVC: c.CVC, Holder: holder}, errs
 }

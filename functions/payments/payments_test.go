@@ -58,14 +58,15 @@ func newAPIWith(t *testing.T, withCustomers bool) *api {
 	id := authtest.New(t)
 	// customers-api, for real: invoices read a business customer's company name and VAT id
 	// from it, as payments-api.
-	cust, err := customers.New(db)
+	cust, err := customers.New(context.Background(), customers.Config{}, platform.Deps{DB: db})
 	require.NoError(t, err)
 	tr := platform.NewTransport(nil, nil)
 	if withCustomers {
 		tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
 	}
 	client := platform.ForwardingClient(tr, id.ServiceTokens(payments.ServiceName), 5*time.Second)
-	svc := payments.New(db, sandbox, client, payments.Config{ProviderTimeout: 300 * time.Millisecond})
+	svc, err := payments.New(context.Background(), payments.Config{ProviderTimeout: 300 * time.Millisecond, Using: sandbox}, platform.Deps{DB: db, Client: client})
+	require.NoError(t, err)
 	logger := platform.NewLogger(io.Discard, "error", "payments-api")
 	a := &api{t: t, db: db, svc: svc, id: id, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(payments.ServiceName))), tokens: map[string]string{}}
 	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service:reservations-api"} {

@@ -67,6 +67,9 @@ type Config struct {
 	// ProviderTimeout bounds one provider call; past it the outcome is unknown and the call
 	// is retried with the same idempotency key.
 	ProviderTimeout time.Duration `env:"PAYMENT_PROVIDER_TIMEOUT, default=5s"`
+	// Using is the provider to pay through when the caller built it (tests tune and close
+	// their own sandbox); nil builds the one Provider names. Never read from the environment.
+	Using Provider
 }
 
 // Validate checks the settings.
@@ -89,10 +92,19 @@ type Service struct {
 	now       func() time.Time
 }
 
-// New returns the service over db paying through provider; client (the host's, which
-// calls other functions as payments-api) reaches customers-api for the company name and
-// VAT id of a business customer's invoices (nil: invoices name customers by id only).
-func New(db *database.DB, provider Provider, client *http.Client, cfg Config) *Service {
+// New returns the service over deps.DB paying through cfg.Using, else a new built-in
+// sandbox over the same database; deps.Client (the host's, which calls other functions as
+// payments-api) reaches customers-api for the company name and VAT id of a business
+// customer's invoices (nil: invoices name customers by id only).
+func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) {
+	db, client, provider := deps.DB, deps.Client, cfg.Using
+	if provider == nil {
+		sandbox, err := NewSandbox(ctx, db.Pool.Config())
+		if err != nil {
+			return nil, err
+		}
+		provider = sandbox
+	}
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = 5 * time.Second
 	}
@@ -101,7 +113,7 @@ func New(db *database.DB, provider Provider, client *http.Client, cfg Config) *S
 	if client != nil {
 		s.customers = customersapi.NewClient(client)
 	}
-	return s
+	return s, nil
 }
 
 // Store returns the service's store (tests and the event consumer use it).
@@ -113,17 +125,7 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix, InvoicePrefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			var cfg Config
-			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
-				return nil, err
-			}
-			sandbox, err := NewSandbox(ctx, deps.DB.Pool.Config())
-			if err != nil {
-				return nil, err
-			}
-			return New(deps.DB, sandbox, deps.Client, cfg), nil
-		},
+		New:        platform.Construct(New),
 	}
 }
 
@@ -150,8 +152,8 @@ func (s *Service) Routes() []platform.Route {
 	)
 	w := s.keys.Wrap
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
-		{Name: "getPaymentsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
+		{Name: "getPaymentsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "createPaymentMethod", Method: http.MethodPost, Path: MethodPrefix, Access: platform.Public, Handler: s.handleCreateMethod},
 		{Name: "authorizePayment", Method: http.MethodPost, Path: Prefix, Access: staff, Handler: w(s.handleAuthorize)},
 		{Name: "findPayments", Method: http.MethodGet, Path: Prefix, Access: readers, Handler: s.handleFind},
@@ -176,11 +178,5 @@ func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if database.IsCode(err, database.UniqueViolation) {
 		return &platform.Error{Kind: platform.KindConflict, Message: "a concurrent request created the same object; retry to see it", Err: err}
 	}
-	return err
-}
-
-func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDocument)
 	return err
 }

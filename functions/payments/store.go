@@ -185,7 +185,7 @@ func providerError(err error) error {
 func emitPayment(ctx context.Context, tx pgx.Tx, typ string, p Payment, amount int64, reason string) error {
 	return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, p.ID, events.Payment{
 		PaymentID: p.ID, Version: int64(p.Version), ReservationID: p.ReservationID, CustomerID: p.CustomerID,
-		AmountCents: amount, Currency: p.Currency, Status: string(p.Status), Reason: reason,
+		AmountCents: amount, Currency: p.Currency, Status: string(p.Status), Reason: reason, Attempt: p.Attempt,
 	})
 }
 

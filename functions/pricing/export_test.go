@@ -9,7 +9,5 @@ import (
 // NewWithClock is New on a given clock, so tests of the time rules (pickup not in the past,
 // cancelledAt defaulting to now) are exact and hand-computed dates stay valid.
 func NewWithClock(db *database.DB, now func() time.Time) *Service {
-	s := New(db)
-	s.now = now
-	return s
+	return &Service{store: &Store{db: db}, now: now}
 }

@@ -19,14 +19,14 @@ type (
 
 // validateFee checks every field of f at once; an empty cancelledAt means now.
 func validateFee(f FeeRequest, now time.Time) (pickupAt, cancelledAt time.Time, total int64, err error) {
-	var errs fieldErrors
-	pickupAt, _ = errs.timeField("pickupAt", f.PickupAt)
+	var errs platform.FieldErrors
+	pickupAt, _ = checkTime(&errs, "pickupAt", f.PickupAt)
 	cancelledAt = now
 	if strings.TrimSpace(f.CancelledAt) != "" {
-		cancelledAt, _ = errs.timeField("cancelledAt", f.CancelledAt)
+		cancelledAt, _ = checkTime(&errs, "cancelledAt", f.CancelledAt)
 	}
 	if f.TotalGrossCents == nil || *f.TotalGrossCents < 0 || *f.TotalGrossCents > MaxTotalGrossCents {
-		errs.add("totalGrossCents", fmt.Sprintf("required, gross cents from 0 to %d", MaxTotalGrossCents))
+		errs.Add("totalGrossCents", fmt.Sprintf("required, gross cents from 0 to %d", MaxTotalGrossCents))
 	} else {
 		total = *f.TotalGrossCents
 	}

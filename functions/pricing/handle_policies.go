@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/orangecarrental/orange/platform"
@@ -33,13 +32,13 @@ func (s *Service) handleListPolicies(w http.ResponseWriter, r *http.Request) err
 // every bad parameter at once.
 func parsePolicyFilter(r *http.Request) (PolicyFilter, error) {
 	q := platform.ParseQuery(r, "category", "location", "activeAt", "status", "page", "pageSize")
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	f := PolicyFilter{Status: strings.ToLower(q.Get("status"))}
 	if raw := q.Get("category"); raw != "" {
-		f.Category = errs.category("category", raw)
+		f.Category = checkCategory(&errs, "category", raw)
 	}
 	if raw := q.Get("location"); raw != "" {
-		f.Location = errs.location("location", raw)
+		f.Location = checkLocation(&errs, "location", raw)
 	}
 	if t := q.Time("activeAt", false); !t.IsZero() {
 		f.ActiveAt = &t
@@ -49,7 +48,7 @@ func parsePolicyFilter(r *http.Request) (PolicyFilter, error) {
 		f.Status = "active"
 	case "active", "inactive", "all":
 	default:
-		errs.add("status", "must be active, inactive or all")
+		errs.Add("status", "must be active, inactive or all")
 	}
 	f.Page = int(q.Int("page", 1, 10_000, 1))
 	f.PageSize = int(q.Int("pageSize", 1, platform.PageSizeMax, 20))
@@ -62,19 +61,8 @@ func parsePolicyFilter(r *http.Request) (PolicyFilter, error) {
 	return f, nil
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// pathID returns the policy id in the path, or a not-found error for one that cannot exist.
-func pathID(r *http.Request) (string, error) {
-	id := strings.ToLower(platform.PathVar(r, "id"))
-	if !uuidPattern.MatchString(id) {
-		return "", platform.NotFound("no rate policy with id %s", id)
-	}
-	return id, nil
-}
-
 func (s *Service) handleGetPolicy(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "rate policy")
 	if err != nil {
 		return err
 	}
@@ -103,11 +91,11 @@ func (s *Service) handleCreatePolicy(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleUpdatePolicy(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "rate policy")
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -127,11 +115,11 @@ func (s *Service) handleUpdatePolicy(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleDeactivatePolicy(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "rate policy")
 	if err != nil {
 		return err
 	}
-	ifVersion, err := parseIfMatch(r)
+	ifVersion, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -146,10 +134,4 @@ func (s *Service) handleDeactivatePolicy(w http.ResponseWriter, r *http.Request)
 // next change conditional with If-Match.
 func writePolicy(w http.ResponseWriter, status int, p RatePolicy) error {
 	return platform.WriteVersioned(w, status, int64(p.Version), p)
-}
-
-// parseIfMatch is platform.IfMatch for this package's int versions.
-func parseIfMatch(r *http.Request) (int, error) {
-	v, err := platform.IfMatch(r)
-	return int(v), err
 }

@@ -82,7 +82,7 @@ type Catalogue struct {
 
 func (s *Service) handleCatalogue(w http.ResponseWriter, r *http.Request) error {
 	return platform.WriteJSON(w, http.StatusOK, Catalogue{
-		Currency: Currency, VATPercent: VATPercent, Categories: Categories, Extras: Extras,
+		Currency: Currency, VATPercent: VATPercent, Categories: categories(), Extras: Extras,
 		Insurance: InsurancePackages, DefaultInsurance: DefaultInsurance, DurationDiscounts: DurationDiscounts,
 		OneWayFeeNetCents: OneWayFeeNetCents, GracePeriodMinutes: int(GracePeriod.Minutes()),
 		MaxRentalDays: MaxRentalDays, Cancellation: CancellationTiers, RefuelNetCentsPerEighth: RefuelNetCentsPerEighth,

@@ -1,6 +1,7 @@
 package pricing_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/pricing"
+	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/openapitest"
 )
 
@@ -23,7 +25,9 @@ func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
 // TestOpenAPICoversEveryRoute holds the document and the route table to each other: every
 // route is documented under its operation id, and nothing undocumented is served.
 func testOpenAPICoversEveryRoute(t *testing.T, a *api) {
-	openapitest.CheckRoutes(t, loadOpenAPI(t, a), pricing.New(nil).Routes())
+	svc, err := pricing.New(context.Background(), pricing.Config{}, platform.Deps{})
+	require.NoError(t, err)
+	openapitest.CheckRoutes(t, loadOpenAPI(t, a), svc.Routes())
 	assert.Equal(t, a.call("", http.MethodGet, "/openapi.json", "", "").body, a.call("", http.MethodGet, "/api/pricing/openapi.json", "", "").body)
 }
 

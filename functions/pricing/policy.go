@@ -63,16 +63,16 @@ type policyDraft struct {
 }
 
 // check checks the terms, recording every invalid field in errs.
-func (p PolicyTerms) check(errs *fieldErrors) terms {
+func (p PolicyTerms) check(errs *platform.FieldErrors) terms {
 	t := terms{dailyNet: p.DailyRateNetCents}
-	errs.dailyRate("dailyRateNetCents", p.DailyRateNetCents)
-	from, fromOK := errs.timeField("validFrom", p.ValidFrom)
+	checkDailyRate(errs, "dailyRateNetCents", p.DailyRateNetCents)
+	from, fromOK := checkTime(errs, "validFrom", p.ValidFrom)
 	t.validFrom = from
 	if p.ValidTo != nil && strings.TrimSpace(*p.ValidTo) != "" {
 		if to, ok := parseTime(*p.ValidTo); !ok {
-			errs.add("validTo", "an RFC 3339 time, or null for no end")
+			errs.Add("validTo", "an RFC 3339 time, or null for no end")
 		} else if fromOK && !to.After(from) {
-			errs.add("validTo", "must be after validFrom")
+			errs.Add("validTo", "must be after validFrom")
 		} else {
 			t.validTo = &to
 		}
@@ -82,10 +82,10 @@ func (p PolicyTerms) check(errs *fieldErrors) terms {
 
 // validate checks a new policy, listing every invalid field.
 func (n NewRatePolicy) validate() (policyDraft, error) {
-	var errs fieldErrors
-	d := policyDraft{category: errs.category("category", n.Category)}
+	var errs platform.FieldErrors
+	d := policyDraft{category: checkCategory(&errs, "category", n.Category)}
 	if n.LocationCode != nil && strings.TrimSpace(*n.LocationCode) != "" {
-		code := errs.location("locationCode", *n.LocationCode)
+		code := checkLocation(&errs, "locationCode", *n.LocationCode)
 		d.location = &code
 	}
 	d.terms = PolicyTerms{DailyRateNetCents: n.DailyRateNetCents, ValidFrom: n.ValidFrom, ValidTo: n.ValidTo}.check(&errs)
@@ -97,7 +97,7 @@ func (n NewRatePolicy) validate() (policyDraft, error) {
 
 // validate checks an update's terms, listing every invalid field.
 func (p PolicyTerms) validate() (terms, error) {
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	t := p.check(&errs)
 	if len(errs) > 0 {
 		return terms{}, platform.Invalid("the rate policy is invalid", errs...)

@@ -32,25 +32,25 @@ type quoteInput struct {
 
 // validateQuote checks every field of q at once against the clock now.
 func validateQuote(q QuoteRequest, now time.Time) (quoteInput, error) {
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	in := quoteInput{override: q.DailyRateNetCents}
-	in.pickupLocation = errs.location("pickupLocation", q.PickupLocation)
+	in.pickupLocation = checkLocation(&errs, "pickupLocation", q.PickupLocation)
 	in.returnLocation = in.pickupLocation
 	if q.ReturnLocation != "" {
-		in.returnLocation = errs.location("returnLocation", q.ReturnLocation)
+		in.returnLocation = checkLocation(&errs, "returnLocation", q.ReturnLocation)
 	}
-	in.pickupAt, in.returnAt = errs.period(q.PickupAt, q.ReturnAt, now)
-	in.category = errs.category("category", q.Category)
+	in.pickupAt, in.returnAt = checkPeriod(&errs, q.PickupAt, q.ReturnAt, now)
+	in.category = checkCategory(&errs, "category", q.Category)
 	code := q.Insurance
 	if code == "" {
 		code = DefaultInsurance
 	}
 	var ok bool
 	if in.insurance, ok = insuranceByCode(code); !ok {
-		errs.add("insurance", "must be one of LIABILITY, PARTIAL, FULL, ZERO_EXCESS")
+		errs.Add("insurance", "must be one of LIABILITY, PARTIAL, FULL, ZERO_EXCESS")
 	}
 	if q.DailyRateNetCents != nil {
-		errs.dailyRate("dailyRateNetCents", *q.DailyRateNetCents)
+		checkDailyRate(&errs, "dailyRateNetCents", *q.DailyRateNetCents)
 	}
 	in.extras = quoteExtras(q, &errs)
 	if len(errs) > 0 {
@@ -60,9 +60,9 @@ func validateQuote(q QuoteRequest, now time.Time) (quoteInput, error) {
 }
 
 // quoteExtras resolves the requested extras against the catalogue, in catalogue order.
-func quoteExtras(q QuoteRequest, errs *fieldErrors) []ExtraChoice {
+func quoteExtras(q QuoteRequest, errs *platform.FieldErrors) []ExtraChoice {
 	if len(q.Extras) > len(Extras) {
-		errs.add("extras", fmt.Sprintf("at most %d entries, one per extra code", len(Extras)))
+		errs.Add("extras", fmt.Sprintf("at most %d entries, one per extra code", len(Extras)))
 		return nil
 	}
 	quantity := map[string]int{}
@@ -70,11 +70,11 @@ func quoteExtras(q QuoteRequest, errs *fieldErrors) []ExtraChoice {
 		field := fmt.Sprintf("extras[%d]", i)
 		e, ok := extraByCode(r.Code)
 		if !ok {
-			errs.add(field+".code", "unknown extra; see GET /api/pricing/catalogue")
+			errs.Add(field+".code", "unknown extra; see GET /api/pricing/catalogue")
 			continue
 		}
 		if _, dup := quantity[e.Code]; dup {
-			errs.add(field+".code", "listed twice; give one entry with a quantity")
+			errs.Add(field+".code", "listed twice; give one entry with a quantity")
 			continue
 		}
 		n := 1
@@ -82,7 +82,7 @@ func quoteExtras(q QuoteRequest, errs *fieldErrors) []ExtraChoice {
 			n = *r.Quantity
 		}
 		if n < 1 || n > e.MaxQuantity {
-			errs.add(field+".quantity", fmt.Sprintf("must be from 1 to %d for %s", e.MaxQuantity, e.Code))
+			errs.Add(field+".quantity", fmt.Sprintf("must be from 1 to %d for %s", e.MaxQuantity, e.Code))
 		}
 		quantity[e.Code] = n
 	}

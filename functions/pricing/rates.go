@@ -38,22 +38,22 @@ type ratesInput struct {
 
 // validateRates checks every field of r at once against the clock now.
 func validateRates(r RatesRequest, now time.Time) (ratesInput, error) {
-	var errs fieldErrors
-	in := ratesInput{location: errs.location("pickupLocation", r.PickupLocation)}
-	in.pickupAt, in.returnAt = errs.period(r.PickupAt, r.ReturnAt, now)
+	var errs platform.FieldErrors
+	in := ratesInput{location: checkLocation(&errs, "pickupLocation", r.PickupLocation)}
+	in.pickupAt, in.returnAt = checkPeriod(&errs, r.PickupAt, r.ReturnAt, now)
 	if len(r.Items) < 1 || len(r.Items) > MaxRatesItems {
-		errs.add("items", fmt.Sprintf("from 1 to %d items", MaxRatesItems))
+		errs.Add("items", fmt.Sprintf("from 1 to %d items", MaxRatesItems))
 	} else {
 		in.items = make([]RatesItem, len(r.Items))
 		for i, it := range r.Items {
 			field := fmt.Sprintf("items[%d]", i)
 			if strings.TrimSpace(it.Key) == "" || len(it.Key) > maxKeyLength {
-				errs.add(field+".key", fmt.Sprintf("required, at most %d characters", maxKeyLength))
+				errs.Add(field+".key", fmt.Sprintf("required, at most %d characters", maxKeyLength))
 			}
 			in.items[i] = it
-			in.items[i].Category = string(errs.category(field+".category", it.Category))
+			in.items[i].Category = string(checkCategory(&errs, field+".category", it.Category))
 			if it.DailyRateNetCents != nil {
-				errs.dailyRate(field+".dailyRateNetCents", *it.DailyRateNetCents)
+				checkDailyRate(&errs, field+".dailyRateNetCents", *it.DailyRateNetCents)
 			}
 		}
 	}

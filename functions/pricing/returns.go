@@ -17,10 +17,10 @@ type (
 
 // validateReturnCharges checks both fuel levels at once.
 func validateReturnCharges(r ReturnChargesRequest) (fuelAtPickup, fuelAtReturn int, err error) {
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	level := func(field string, v *int) int {
 		if v == nil || *v < 0 || *v > FullTank {
-			errs.add(field, fmt.Sprintf("required, eighths of a tank from 0 (empty) to %d (full)", FullTank))
+			errs.Add(field, fmt.Sprintf("required, eighths of a tank from 0 (empty) to %d (full)", FullTank))
 			return 0
 		}
 		return *v

@@ -1,12 +1,11 @@
 package pricing
 
 import (
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
+	"github.com/orangecarrental/orange/functions/rental"
 )
 
 // The pricing rules of the company. They are constants in code, not rows, because a change to
@@ -79,21 +78,24 @@ var CancellationTiers = []CancellationTier{
 // It is the contract's type.
 type Category = pricingapi.Category
 
-// Categories are the vehicle categories of the original system, smallest first.
-var Categories = []Category{"KLEIN", "KOMPAKT", "MITTEL", "OBER", "SUV", "KOMBI", "TRANS", "LUXUS"}
+// categories are the vehicle categories (rental.Categories), smallest first, in the
+// contract's type.
+func categories() []Category {
+	all := rental.Categories()
+	out := make([]Category, len(all))
+	for i, c := range all {
+		out[i] = Category(c)
+	}
+	return out
+}
 
 // ParseCategory makes a caller's category canonical (upper case) and reports whether it is one.
 func ParseCategory(s string) (Category, bool) {
 	c := Category(strings.ToUpper(strings.TrimSpace(s)))
-	return c, slices.Contains(Categories, c)
+	return c, rental.ValidCategory(c)
 }
-
-var locationPattern = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
 
 // NormalizeLocation makes a branch code canonical (upper case, trimmed). Pricing checks a
 // code's shape only: whether the branch exists is the locations function's business, and a
 // quote must not fail because that function is slow or down.
 func NormalizeLocation(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
-
-// ValidLocation reports whether code looks like a branch code such as BER-HBF.
-func ValidLocation(code string) bool { return locationPattern.MatchString(code) }

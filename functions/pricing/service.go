@@ -42,7 +42,6 @@ import (
 
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
-	"github.com/orangecarrental/orange/platform/database"
 )
 
 // ServiceName is the Knative Service of this function.
@@ -60,9 +59,14 @@ type Service struct {
 	now   func() time.Time
 }
 
-// New returns the service over db, on the system clock.
-func New(db *database.DB) *Service {
-	return &Service{store: &Store{db: db}, now: time.Now}
+// Config is pricing-api's own configuration: none yet beyond the host's (the rules are
+// constants, rules.go), kept so that its New has the shape every function's has.
+type Config struct{}
+
+// New returns the service over deps.DB, on the system clock. It does not fail today; the
+// error is the shape every function's New shares.
+func New(_ context.Context, _ Config, deps platform.Deps) (*Service, error) {
+	return &Service{store: &Store{db: deps.DB}, now: time.Now}, nil
 }
 
 // Function describes pricing-api to hosts.
@@ -71,9 +75,7 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			return New(deps.DB), nil
-		},
+		New:        platform.Construct(New),
 	}
 }
 
@@ -85,8 +87,8 @@ func (s *Service) Routes() []platform.Route {
 	feeCallers := platform.Allow(platform.RoleCustomer, platform.RoleAgent).AndServices("reservations-api")
 	returnCallers := platform.Allow(platform.RoleAgent).AndServices("reservations-api")
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
-		{Name: "getPricingOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
+		{Name: "getPricingOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "getCatalogue", Method: http.MethodGet, Path: Prefix + "/catalogue", Access: platform.Public, Handler: s.handleCatalogue},
 		{Name: "listRatePolicies", Method: http.MethodGet, Path: Prefix + "/policies", Access: staff, Handler: s.handleListPolicies},
 		{Name: "createRatePolicy", Method: http.MethodPost, Path: Prefix + "/policies", Access: fleet, Handler: s.handleCreatePolicy},
@@ -98,10 +100,4 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "calculateCancellationFee", Method: http.MethodPost, Path: Prefix + "/cancellation-fee", Access: feeCallers, Handler: s.handleCancellationFee},
 		{Name: "calculateReturnCharges", Method: http.MethodPost, Path: Prefix + "/return-charges", Access: returnCallers, Handler: s.handleReturnCharges},
 	}
-}
-
-func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDocument)
-	return err
 }

@@ -148,7 +148,7 @@ func (s *Store) Create(ctx context.Context, d policyDraft) (RatePolicy, error) {
 }
 
 // Update replaces an active policy's terms. ifVersion > 0 requires the stored version.
-func (s *Store) Update(ctx context.Context, id string, t terms, ifVersion int) (RatePolicy, error) {
+func (s *Store) Update(ctx context.Context, id string, t terms, ifVersion int64) (RatePolicy, error) {
 	p, err := scanPolicy(s.db.Pool.QueryRow(ctx, updatePolicySQL, id, t.dailyNet, t.validFrom, t.validTo, ifVersion))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return RatePolicy{}, s.whyNoRow(ctx, id, true)
@@ -164,7 +164,7 @@ func (s *Store) Update(ctx context.Context, id string, t terms, ifVersion int) (
 }
 
 // Deactivate takes a policy out of pricing for good. ifVersion > 0 requires the stored version.
-func (s *Store) Deactivate(ctx context.Context, id string, ifVersion int) (RatePolicy, error) {
+func (s *Store) Deactivate(ctx context.Context, id string, ifVersion int64) (RatePolicy, error) {
 	p, err := scanPolicy(s.db.Pool.QueryRow(ctx, deactivatePolicySQL, id, ifVersion))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return RatePolicy{}, s.whyNoRow(ctx, id, false)

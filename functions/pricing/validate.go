@@ -5,15 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
-
-// fieldErrors collects every invalid field of a request, so a form can show them together.
-type fieldErrors []platform.FieldError
-
-func (e *fieldErrors) add(field, reason string) {
-	*e = append(*e, platform.FieldError{Field: field, Reason: reason})
-}
 
 const timeReason = "required, an RFC 3339 time such as 2026-05-01T10:00:00+02:00"
 
@@ -23,61 +17,61 @@ func parseTime(raw string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// timeField parses a required time field, recording an error when it is missing or malformed.
-func (e *fieldErrors) timeField(field, raw string) (time.Time, bool) {
+// checkTime parses a required time field, recording an error when it is missing or malformed.
+func checkTime(e *platform.FieldErrors, field, raw string) (time.Time, bool) {
 	t, ok := parseTime(raw)
 	if !ok {
-		e.add(field, timeReason)
+		e.Add(field, timeReason)
 	}
 	return t, ok
 }
 
-// period checks a rental period against the rules every price shares: pickup not in the
+// checkPeriod checks a rental period against the rules every price shares: pickup not in the
 // past (beyond PickupTolerance) nor more than MaxAdvance ahead, return after pickup and at
 // most MaxRentalDuration later.
-func (e *fieldErrors) period(pickupRaw, returnRaw string, now time.Time) (pickupAt, returnAt time.Time) {
-	pickupAt, pickupOK := e.timeField("pickupAt", pickupRaw)
-	returnAt, returnOK := e.timeField("returnAt", returnRaw)
+func checkPeriod(e *platform.FieldErrors, pickupRaw, returnRaw string, now time.Time) (pickupAt, returnAt time.Time) {
+	pickupAt, pickupOK := checkTime(e, "pickupAt", pickupRaw)
+	returnAt, returnOK := checkTime(e, "returnAt", returnRaw)
 	if pickupOK {
 		switch {
 		case pickupAt.Before(now.Add(-PickupTolerance)):
-			e.add("pickupAt", fmt.Sprintf("must not be in the past (%d minutes of tolerance)", int(PickupTolerance/time.Minute)))
+			e.Add("pickupAt", fmt.Sprintf("must not be in the past (%d minutes of tolerance)", int(PickupTolerance/time.Minute)))
 		case pickupAt.After(now.Add(MaxAdvance)):
-			e.add("pickupAt", "must be at most 2 years ahead")
+			e.Add("pickupAt", "must be at most 2 years ahead")
 		}
 	}
 	if pickupOK && returnOK {
 		switch d := returnAt.Sub(pickupAt); {
 		case d <= 0:
-			e.add("returnAt", "must be after pickupAt")
+			e.Add("returnAt", "must be after pickupAt")
 		case d > MaxRentalDuration:
-			e.add("returnAt", fmt.Sprintf("a rental lasts at most %d days (%d × 24 h)", MaxRentalDays, MaxRentalDays))
+			e.Add("returnAt", fmt.Sprintf("a rental lasts at most %d days (%d × 24 h)", MaxRentalDays, MaxRentalDays))
 		}
 	}
 	return pickupAt, returnAt
 }
 
-// location checks a required branch code, returning it canonical.
-func (e *fieldErrors) location(field, raw string) string {
+// checkLocation checks a required branch code, returning it canonical.
+func checkLocation(e *platform.FieldErrors, field, raw string) string {
 	code := NormalizeLocation(raw)
-	if !ValidLocation(code) {
-		e.add(field, "required, a branch code such as BER-HBF")
+	if !rental.ValidBranchCode(code) {
+		e.Add(field, "required, a branch code such as BER-HBF")
 	}
 	return code
 }
 
-// category checks a required vehicle category, returning it canonical.
-func (e *fieldErrors) category(field, raw string) Category {
+// checkCategory checks a required vehicle category, returning it canonical.
+func checkCategory(e *platform.FieldErrors, field, raw string) Category {
 	c, ok := ParseCategory(raw)
 	if !ok {
-		e.add(field, "must be one of KLEIN, KOMPAKT, MITTEL, OBER, SUV, KOMBI, TRANS, LUXUS")
+		e.Add(field, "must be one of "+rental.CategoryList())
 	}
 	return c
 }
 
-// dailyRate checks a daily net rate in cents.
-func (e *fieldErrors) dailyRate(field string, cents int64) {
+// checkDailyRate checks a daily net rate in cents.
+func checkDailyRate(e *platform.FieldErrors, field string, cents int64) {
 	if cents < 1 || cents > MaxDailyRateNetCents {
-		e.add(field, fmt.Sprintf("required, net cents from 1 to %d", MaxDailyRateNetCents))
+		e.Add(field, fmt.Sprintf("required, net cents from 1 to %d", MaxDailyRateNetCents))
 	}
 }

@@ -67,10 +67,10 @@ type GuestBooking struct {
 func (s *Service) BookGuest(ctx context.Context, in GuestBooking, client string) (res Reservation, err error) {
 	b, errs := in.Booking.validate(s.now(), false)
 	if in.CustomerID != "" {
-		errs.add("customerId", "not allowed in a guest booking: the guest is registered by it")
+		errs.Add("customerId", "not allowed in a guest booking: the guest is registered by it")
 	}
 	if in.Customer == nil {
-		errs.add("customer", "required: the guest's registration (see POST /api/customers)")
+		errs.Add("customer", "required: the guest's registration (see POST /api/customers)")
 	}
 	if len(errs) > 0 {
 		return Reservation{}, platform.Invalid("the guest booking is invalid", errs...)

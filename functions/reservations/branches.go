@@ -87,7 +87,7 @@ func (s *Service) checkBranches(ctx context.Context, pickupLocation, returnLocat
 	if returnLocation == "" {
 		returnLocation = pickupLocation
 	}
-	var unknown fieldErrors
+	var unknown platform.FieldErrors
 	pick, perr := s.branches.get(ctx, pickupLocation)
 	ret, rerr := pick, perr
 	if returnLocation != pickupLocation {
@@ -99,7 +99,7 @@ func (s *Service) checkBranches(ctx context.Context, pickupLocation, returnLocat
 	}{{"pickupLocation", perr}, {"returnLocation", rerr}} {
 		switch {
 		case errors.Is(e.err, errNoBranch):
-			unknown.add(e.field, "no such branch")
+			unknown.Add(e.field, "no such branch")
 		case e.err != nil:
 			return e.err
 		}

@@ -51,7 +51,7 @@ RETURNING ` + selectColumns
 // (changeFee) as a CHANGE_FEE line. The exclusion constraint guards the new period and car
 // (409); ifVersion > 0 makes it conditional (412). reservation.changed carries the new
 // totals and lines. A change that changes nothing answers the booking as it is.
-func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int) (Reservation, error) {
+func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int64) (Reservation, error) {
 	if in == (ChangeRequest{}) {
 		return Reservation{}, platform.Invalid("the change is invalid", platform.FieldError{Field: "body",
 			Reason: "name at least one of vehicleId, category, pickupAt, returnAt, insurance, extras"})
@@ -109,9 +109,9 @@ func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeReque
 }
 
 // changeAllowed says why res cannot be changed at now, if it cannot.
-func changeAllowed(res Reservation, ifVersion int, now time.Time) error {
+func changeAllowed(res Reservation, ifVersion int64, now time.Time) error {
 	switch {
-	case ifVersion > 0 && res.Version != ifVersion:
+	case ifVersion > 0 && int64(res.Version) != ifVersion:
 		return platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
 	case res.Status != StatusPending && res.Status != StatusConfirmed:
 		return platform.Conflict("a %s reservation cannot be changed: only a pending or confirmed one", res.Status)

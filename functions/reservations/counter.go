@@ -55,12 +55,12 @@ type CounterView struct {
 func errNoReservation(id string) error { return platform.NotFound("no reservation with id %s", id) }
 
 // readings validates an odometer and a fuel reading, each required, into errs.
-func readings(odometer, fuel *int, errs *fieldErrors) {
+func readings(odometer, fuel *int, errs *platform.FieldErrors) {
 	if odometer == nil || *odometer < 0 || *odometer > MaxOdometerKm {
-		errs.add("odometerKm", "required: the odometer reading in whole km, 0 to "+strconv.Itoa(MaxOdometerKm))
+		errs.Add("odometerKm", "required: the odometer reading in whole km, 0 to "+strconv.Itoa(MaxOdometerKm))
 	}
 	if fuel == nil || *fuel < 0 || *fuel > MaxFuelEighths {
-		errs.add("fuelEighths", "required: the fuel level in eighths of a tank, 0 (empty) to 8 (full)")
+		errs.Add("fuelEighths", "required: the fuel level in eighths of a tank, 0 (empty) to 8 (full)")
 	}
 }
 
@@ -112,7 +112,7 @@ func (s *Service) counterTransition(ctx context.Context, res Reservation, action
 // reserved for it (vehicles-api says; 409 otherwise). The odometer and fuel readings are
 // recorded.
 func (s *Service) Activate(ctx context.Context, caller platform.Caller, id string, in Handover) (CounterView, error) {
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	readings(in.OdometerKm, in.FuelEighths, &errs)
 	if len(errs) > 0 {
 		return CounterView{}, platform.Invalid("the handover is invalid", errs...)
@@ -139,11 +139,11 @@ func (s *Service) Activate(ctx context.Context, caller platform.Caller, id strin
 // the handover's), the damage notes, a late fee (LateFee) and the return charges pricing-api
 // computes from the fuel levels (none when the handover recorded no fuel level).
 func (s *Service) Complete(ctx context.Context, caller platform.Caller, id string, in CarReturn) (CounterView, error) {
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	readings(in.OdometerKm, in.FuelEighths, &errs)
 	notes := strings.TrimSpace(in.DamageNotes)
 	if !utf8.ValidString(notes) || strings.ContainsRune(notes, 0) || utf8.RuneCountInString(notes) > MaxDamageNotes {
-		errs.add("damageNotes", "at most "+strconv.Itoa(MaxDamageNotes)+" characters of text")
+		errs.Add("damageNotes", "at most "+strconv.Itoa(MaxDamageNotes)+" characters of text")
 	}
 	if len(errs) > 0 {
 		return CounterView{}, platform.Invalid("the return is invalid", errs...)

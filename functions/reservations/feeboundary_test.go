@@ -1,6 +1,7 @@
 package reservations_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -19,7 +20,8 @@ import (
 // holding the seed rates, as reservations-api meets it in `orange dev`.
 func (a *api) realPricing() {
 	a.t.Helper()
-	svc := pricing.New(pg.NewDB(a.t, pricing.Migrations))
+	svc, err := pricing.New(context.Background(), pricing.Config{}, platform.Deps{DB: pg.NewDB(a.t, pricing.Migrations)})
+	require.NoError(a.t, err)
 	a.transport.Mount("pricing-api", a.onlyReservations(platform.Handler(svc, a.id.Authenticator("pricing-api"))))
 }
 

@@ -15,7 +15,7 @@ func writeCounterView(w http.ResponseWriter, v CounterView) error {
 
 // handleActivate hands the car over (Activate).
 func (s *Service) handleActivate(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (s *Service) handleActivate(w http.ResponseWriter, r *http.Request) error {
 
 // handleComplete takes the car back (Complete).
 func (s *Service) handleComplete(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Service) handleComplete(w http.ResponseWriter, r *http.Request) error {
 
 // handleNoShow marks a no-show (NoShow); the body is empty or {}.
 func (s *Service) handleNoShow(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (s *Service) handleNoShow(w http.ResponseWriter, r *http.Request) error {
 // handleGetCounter answers a booking with what the counter recorded of its car (staff only:
 // the damage notes are a staff note).
 func (s *Service) handleGetCounter(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,11 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if err != nil {
 			return nil, err
 		}
-		if !validUUID(p.ReservationID) {
+		if !platform.ValidUUID(p.ReservationID) {
 			return nil, events.Permanentf("%s %s names no reservation id", e.Type(), e.ID())
 		}
 		if e.Type() == events.PaymentFailed {
-			recorded, err := recordDecline(ctx, tx, p.ReservationID, p.Reason)
+			recorded, err := recordDecline(ctx, tx, p.ReservationID, p.Reason, p.Attempt)
 			if err == nil && !recorded {
 				platform.LoggerFrom(ctx).InfoContext(ctx, "payment event changes nothing",
 					slog.String("reservation", p.ReservationID), slog.String("type", e.Type()))
@@ -62,7 +62,7 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if err != nil {
 			return nil, err
 		}
-		if !validUUID(c.CustomerID) {
+		if !platform.ValidUUID(c.CustomerID) {
 			return nil, events.Permanentf("%s %s names no customer id", e.Type(), e.ID())
 		}
 		return nil, eraseCustomer(ctx, tx, c.CustomerID)

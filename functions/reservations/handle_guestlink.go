@@ -21,7 +21,7 @@ func (s *Service) guest(r *http.Request) (Actor, string, error) {
 	if err := q.Err("the guest link is incomplete"); err != nil {
 		return Actor{}, "", err
 	}
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return Actor{}, "", err
 	}
@@ -90,7 +90,7 @@ func (s *Service) handleGuestChange(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	version, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (s *Service) handleGuestPaymentMethod(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	version, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *Service) handleGuestLink(w http.ResponseWriter, r *http.Request) error 
 	if err := platform.ParseQuery(r).Err("no parameters are taken"); err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}

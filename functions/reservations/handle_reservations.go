@@ -5,22 +5,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
-
-// pathID returns the reservation id in the path, or a not-found error for one that cannot exist.
-func pathID(r *http.Request) (string, error) {
-	id := strings.ToLower(platform.PathVar(r, "id"))
-	if !validUUID(id) {
-		return "", platform.NotFound("no reservation with id %s", id)
-	}
-	return id, nil
-}
 
 // writeReservation renders one reservation with its version as a strong ETag.
 func writeReservation(w http.ResponseWriter, status int, res Reservation) error {
@@ -30,7 +21,7 @@ func writeReservation(w http.ResponseWriter, status int, res Reservation) error 
 
 // visible loads reservation id for the caller: another customer's is not found.
 func (s *Service) visible(r *http.Request) (Reservation, error) {
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return Reservation{}, err
 	}
@@ -129,16 +120,16 @@ func parseFilter(r *http.Request) (Filter, error) {
 	if f.Status != "" && !f.Status.valid() {
 		q.Fail("status", "one of pending, confirmed, active, completed, cancelled, expired, no_show")
 	}
-	if f.CustomerID != "" && !validUUID(f.CustomerID) {
+	if f.CustomerID != "" && !platform.ValidUUID(f.CustomerID) {
 		q.Fail("customer", "a customer id (UUID)")
 	}
-	if f.VehicleID != "" && !validUUID(f.VehicleID) {
+	if f.VehicleID != "" && !platform.ValidUUID(f.VehicleID) {
 		q.Fail("vehicle", "a vehicle id (UUID)")
 	}
-	if f.Category != "" && !slices.Contains(Categories, f.Category) {
-		q.Fail("category", "one of "+strings.Join(Categories, ", "))
+	if f.Category != "" && !rental.ValidCategory(f.Category) {
+		q.Fail("category", "one of "+rental.CategoryList())
 	}
-	if f.Location != "" && !locationPattern.MatchString(f.Location) {
+	if f.Location != "" && !rental.ValidBranchCode(f.Location) {
 		q.Fail("location", "a branch code such as BER-HBF")
 	}
 	for _, p := range []struct {
@@ -196,7 +187,7 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) error {
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}

@@ -9,22 +9,16 @@ import (
 // The renter's self-service routes (issue 13): another payment method after a decline, a
 // change of a booking that has not started. Each parses, calls the service, renders.
 
-// ifMatch is the version an If-Match header requires (0: none).
-func ifMatch(r *http.Request) (int, error) {
-	v, err := platform.IfMatch(r)
-	return int(v), err
-}
-
 func (s *Service) handleNamePaymentMethod(w http.ResponseWriter, r *http.Request) error {
 	var in PaymentMethodRequest
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return noCardData(err)
 	}
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	version, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -40,11 +34,11 @@ func (s *Service) handleChange(w http.ResponseWriter, r *http.Request) error {
 	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := platform.PathUUID(r, "reservation")
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	version, err := platform.IfMatch(r)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func newAPI(t *testing.T) *api {
 	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service:payments-api"} {
 		a.tokens[u] = id.Bearer(t, u)
 	}
-	cust, err := customers.New(a.customers)
+	cust, err := customers.New(context.Background(), customers.Config{}, platform.Deps{DB: a.customers})
 	require.NoError(t, err)
 	tr := platform.NewTransport(nil, nil)
 	tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
@@ -81,10 +81,13 @@ func newAPI(t *testing.T) *api {
 	tr.Mount("vehicles-api", a.onlyReservations(fakeFleet()))
 	a.branches = pg.NewDB(t, locations.Migrations)
 	openAroundTheClock(t, a.branches)
-	tr.Mount(locations.ServiceName, platform.Handler(locations.New(a.branches), id.Authenticator(locations.ServiceName)))
+	branches, err := locations.New(context.Background(), locations.Config{}, platform.Deps{DB: a.branches})
+	require.NoError(t, err)
+	tr.Mount(locations.ServiceName, platform.Handler(branches, id.Authenticator(locations.ServiceName)))
 	a.transport = tr
 	client := platform.ForwardingClient(tr, id.ServiceTokens(reservations.ServiceName), 5*time.Second)
-	a.svc = reservations.New(a.db, client, reservations.Config{Hold: 15 * time.Minute})
+	a.svc, err = reservations.New(context.Background(), reservations.Config{Hold: 15 * time.Minute}, platform.Deps{DB: a.db, Client: client})
+	require.NoError(t, err)
 	reservations.SetClock(a.svc, a.clock)
 	logger := platform.NewLogger(io.Discard, "error", reservations.ServiceName)
 	a.handler = platform.Observe(logger, platform.Handler(a.svc, id.Authenticator(reservations.ServiceName)))

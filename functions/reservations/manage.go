@@ -121,12 +121,12 @@ func (s *Service) Search(ctx context.Context, caller platform.Caller, f Filter) 
 // or one erased since, finds nothing (404).
 func (s *Service) Lookup(ctx context.Context, id, email string) (Reservation, error) {
 	id, email = strings.ToLower(strings.TrimSpace(id)), strings.ToLower(strings.TrimSpace(email))
-	var errs fieldErrors
-	if !validUUID(id) {
-		errs.add("id", "required: the reservation id")
+	var errs platform.FieldErrors
+	if !platform.ValidUUID(id) {
+		errs.Add("id", "required: the reservation id")
 	}
 	if email == "" || !strings.Contains(email, "@") {
-		errs.add("email", "required: the email the booking was made with")
+		errs.Add("email", "required: the email the booking was made with")
 	}
 	if len(errs) > 0 {
 		return Reservation{}, platform.Invalid("the lookup is invalid", errs...)

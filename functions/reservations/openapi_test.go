@@ -1,6 +1,7 @@
 package reservations_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/reservations"
+	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/openapitest"
 )
 
@@ -24,7 +26,9 @@ func loadOpenAPI(t *testing.T, a *api) *openapi3.T {
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	openapitest.CheckRoutes(t, loadOpenAPI(t, a), reservations.New(nil, nil, reservations.Config{}).Routes())
+	svc, err := reservations.New(context.Background(), reservations.Config{}, platform.Deps{})
+	require.NoError(t, err)
+	openapitest.CheckRoutes(t, loadOpenAPI(t, a), svc.Routes())
 	assert.Equal(t, a.do("", http.MethodGet, "/openapi.json", "").body, a.do("", http.MethodGet, "/api/reservations/openapi.json", "").body)
 }
 

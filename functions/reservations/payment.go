@@ -19,11 +19,13 @@ import (
 // (NamePaymentMethod), which records reservation.payment_requested with the next payment
 // attempt, and payments authorizes on it. Only payment.authorized confirms a booking.
 
-// recordDeclineSQL records a decline on a pending booking. The row's version moves on (its
-// ETag changes); no event: nobody else needs it.
+// recordDeclineSQL records a decline on a pending booking — of its current attempt only ($3;
+// 0 from a producer that predates attempts): a late decline of an earlier card must not mark
+// the card named since as declined. The row's version moves on (its ETag changes); no
+// event: nobody else needs it.
 const recordDeclineSQL = `UPDATE reservations.reservations SET payment_declined_reason = $2,
 	version = version + 1, updated_at = now()
-WHERE id = $1 AND status = 'pending'`
+WHERE id = $1 AND status = 'pending' AND ($3 = 0 OR payment_attempt = $3)`
 
 // namePaymentMethodSQL names the next payment method of a pending booking whose last one was
 // declined and whose hold has not expired; $3 > 0 requires that version (If-Match).
@@ -51,10 +53,11 @@ func declineReason(reason string) string {
 	return reason
 }
 
-// recordDecline applies payment.failed inside tx: a pending booking stays pending with the
-// decline's reason; any other state is left as it is (a late or repeated event).
-func recordDecline(ctx context.Context, tx pgx.Tx, id, reason string) (bool, error) {
-	tag, err := tx.Exec(ctx, recordDeclineSQL, id, declineReason(reason))
+// recordDecline applies payment.failed of attempt inside tx: a pending booking stays pending
+// with the decline's reason; any other state, or another attempt, is left as it is (a late
+// or repeated event).
+func recordDecline(ctx context.Context, tx pgx.Tx, id, reason string, attempt int) (bool, error) {
+	tag, err := tx.Exec(ctx, recordDeclineSQL, id, declineReason(reason), attempt)
 	return tag.RowsAffected() == 1, err
 }
 
@@ -67,7 +70,7 @@ type PaymentMethodRequest struct {
 // declined, as a (its owner, staff, or the guest's link); ifVersion > 0 makes it
 // conditional (412). It records reservation.payment_requested (PaymentAttempt + 1) for
 // payments to authorize on.
-func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in PaymentMethodRequest, ifVersion int) (Reservation, error) {
+func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in PaymentMethodRequest, ifVersion int64) (Reservation, error) {
 	pm := strings.TrimSpace(in.PaymentMethodID)
 	if !paymentMethodPattern.MatchString(pm) {
 		return Reservation{}, platform.Invalid("the payment method is invalid",
@@ -106,9 +109,9 @@ func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in 
 // paymentMethodAllowed says why res cannot take another payment method at now, if it
 // cannot: only a pending hold, not expired, whose last payment method was declined (while
 // one is being authorized, a second would be authorized too).
-func paymentMethodAllowed(res Reservation, ifVersion int, now time.Time) error {
+func paymentMethodAllowed(res Reservation, ifVersion int64, now time.Time) error {
 	switch {
-	case ifVersion > 0 && res.Version != ifVersion:
+	case ifVersion > 0 && int64(res.Version) != ifVersion:
 		return platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
 	case res.Status != StatusPending:
 		return platform.Conflict("a %s reservation takes no other payment method: only a pending one whose card was declined", res.Status)

@@ -63,8 +63,19 @@ func TestAnotherPaymentMethod(t *testing.T) {
 	assert.Equal(t, int64(3), ev.Version)
 	assert.Equal(t, quoteGross, ev.TotalGross)
 
-	// Declined again: an agent names a third card for the customer.
-	a.decline(res.ID)
+	// A late copy of the first card's decline (attempt 1) does not mark the second card,
+	// still being authorized, as declined.
+	late := payment(res.ID, "failed")
+	late.Reason, late.Attempt = "card_declined", 1
+	require.Equal(t, http.StatusAccepted, a.event("fail-late-attempt-1", events.PaymentFailed, late).status)
+	got = decode[reservations.Reservation](t, a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, ""))
+	assert.Empty(t, got.PaymentDeclinedReason, "an earlier attempt's decline changes nothing")
+	assert.Equal(t, 3, got.Version)
+
+	// Declined again (attempt 2): an agent names a third card for the customer.
+	second := payment(res.ID, "failed")
+	second.Reason, second.Attempt = "card_declined", 2
+	require.Equal(t, http.StatusAccepted, a.event("fail-attempt-2", events.PaymentFailed, second).status)
 	r = a.do("carla", http.MethodPost, path, `{"paymentMethodId":"pm_5e7e0000a11ce0000000000000000003"}`)
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	assert.Equal(t, 3, decode[reservations.Reservation](t, r).PaymentAttempt)

@@ -168,14 +168,14 @@ func (p peers) checkVehicle(ctx context.Context, b *booking) error {
 		}
 		return unavailable("vehicles-api vehicle", err)
 	}
-	var errs fieldErrors
+	var errs platform.FieldErrors
 	if b.category == "" {
 		b.category = v.Category
 	} else if b.category != v.Category {
-		errs.add("category", "the vehicle is a "+v.Category)
+		errs.Add("category", "the vehicle is a "+v.Category)
 	}
 	if b.pickupLocation != v.LocationCode {
-		errs.add("pickupLocation", "the vehicle is at "+v.LocationCode)
+		errs.Add("pickupLocation", "the vehicle is at "+v.LocationCode)
 	}
 	if len(errs) > 0 {
 		return platform.Invalid("the booking does not fit the vehicle", errs...)

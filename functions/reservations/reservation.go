@@ -6,10 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -119,9 +118,6 @@ type Reservation struct {
 	paymentMethodID string
 }
 
-// Categories are the fleet's vehicle categories.
-var Categories = []string{"KLEIN", "KOMPAKT", "MITTEL", "OBER", "SUV", "KOMBI", "TRANS", "LUXUS"}
-
 // MaxRental is the longest bookable rental (design.md §4: at most 90 days).
 const MaxRental = 90 * 24 * time.Hour
 
@@ -130,8 +126,6 @@ const PickupTolerance = 15 * time.Minute
 
 // MaxAdvance is how far ahead a pickup may be booked.
 const MaxAdvance = 730 * 24 * time.Hour
-
-var locationPattern = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
 
 // paymentMethodPattern is a payment-method id as payments-api issues them: nothing else — a
 // card number least of all — is taken, stored or passed on.
@@ -172,21 +166,10 @@ type booking struct {
 	dailyRateNet *int64
 }
 
-type fieldErrors []platform.FieldError
-
-func (e *fieldErrors) add(field, reason string) {
-	*e = append(*e, platform.FieldError{Field: field, Reason: reason})
-}
-
-func validUUID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
-
 // validate checks every field at once against now; requireCustomer says the customer id
 // must be in the body (staff bookings). Guest bookings validate the customer elsewhere.
-func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErrors) {
-	var errs fieldErrors
+func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.FieldErrors) {
+	var errs platform.FieldErrors
 	out := booking{
 		customerID:     strings.ToLower(strings.TrimSpace(b.CustomerID)),
 		vehicleID:      strings.ToLower(strings.TrimSpace(b.VehicleID)),
@@ -197,49 +180,49 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, fieldErro
 		extras:         b.Extras,
 	}
 	out.paymentMethodID = strings.TrimSpace(b.PaymentMethodID)
-	if checkCustomer && !validUUID(out.customerID) {
-		errs.add("customerId", "required for staff bookings: a customer id (UUID)")
+	if checkCustomer && !platform.ValidUUID(out.customerID) {
+		errs.Add("customerId", "required for staff bookings: a customer id (UUID)")
 	}
-	if !validUUID(out.vehicleID) {
-		errs.add("vehicleId", "required: a vehicle id (UUID)")
+	if !platform.ValidUUID(out.vehicleID) {
+		errs.Add("vehicleId", "required: a vehicle id (UUID)")
 	}
-	if out.category != "" && !slices.Contains(Categories, out.category) {
-		errs.add("category", "must be one of "+strings.Join(Categories, ", ")+" (or left out: the vehicle's)")
+	if out.category != "" && !rental.ValidCategory(out.category) {
+		errs.Add("category", "must be one of "+rental.CategoryList()+" (or left out: the vehicle's)")
 	}
-	if !locationPattern.MatchString(out.pickupLocation) {
-		errs.add("pickupLocation", "required: a branch code such as BER-HBF")
+	if !rental.ValidBranchCode(out.pickupLocation) {
+		errs.Add("pickupLocation", "required: a branch code such as BER-HBF")
 	}
 	if out.returnLocation == "" {
 		out.returnLocation = out.pickupLocation
-	} else if !locationPattern.MatchString(out.returnLocation) {
-		errs.add("returnLocation", "a branch code such as BER-HBF")
+	} else if !rental.ValidBranchCode(out.returnLocation) {
+		errs.Add("returnLocation", "a branch code such as BER-HBF")
 	}
 	var perr, rerr error
 	out.pickupAt, perr = time.Parse(time.RFC3339Nano, strings.TrimSpace(b.PickupAt))
 	if perr != nil {
-		errs.add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
+		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
 	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
-		errs.add("pickupAt", "must not lie in the past")
+		errs.Add("pickupAt", "must not lie in the past")
 	} else if out.pickupAt.After(now.Add(MaxAdvance)) {
-		errs.add("pickupAt", "must be at most two years ahead")
+		errs.Add("pickupAt", "must be at most two years ahead")
 	}
 	out.returnAt, rerr = time.Parse(time.RFC3339Nano, strings.TrimSpace(b.ReturnAt))
 	if rerr != nil {
-		errs.add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
+		errs.Add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
 	}
 	if perr == nil && rerr == nil {
 		switch d := out.returnAt.Sub(out.pickupAt); {
 		case d <= 0:
-			errs.add("returnAt", "must be after pickupAt")
+			errs.Add("returnAt", "must be after pickupAt")
 		case d > MaxRental:
-			errs.add("returnAt", "a rental lasts at most 90 days")
+			errs.Add("returnAt", "a rental lasts at most 90 days")
 		}
 	}
 	if !paymentMethodPattern.MatchString(out.paymentMethodID) {
-		errs.add("paymentMethodId", "required: the id of a payment method (pm_…) from POST /api/payments/methods")
+		errs.Add("paymentMethodId", "required: the id of a payment method (pm_…) from POST /api/payments/methods")
 	}
 	if len(b.Extras) > 20 {
-		errs.add("extras", "at most 20 entries")
+		errs.Add("extras", "at most 20 entries")
 	}
 	return out, errs
 }

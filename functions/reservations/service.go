@@ -112,9 +112,15 @@ type Service struct {
 	branches *branchCache
 }
 
-// New returns the service over db, calling other functions with client: the host's
-// platform client, which authenticates each call as reservations-api itself.
-func New(db *database.DB, client *http.Client, cfg Config) *Service {
+// New returns the service over deps.DB, calling other functions with deps.Client: the host's
+// platform client, which authenticates each call as reservations-api itself. Settings left
+// zero take their defaults. It does not fail today; the error is the shape every function's
+// New shares.
+func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) {
+	db, client := deps.DB, deps.Client
+	if cfg.LinkKey == "" && deps.Logger != nil {
+		deps.Logger.WarnContext(ctx, "RESERVATION_LINK_KEY is not set: guests get no manage-booking link")
+	}
 	if cfg.Hold == 0 {
 		cfg.Hold = 15 * time.Minute
 	}
@@ -140,7 +146,7 @@ func New(db *database.DB, client *http.Client, cfg Config) *Service {
 		db: db, store: &Store{db: db}, peers: newPeers(client, cfg.CallTimeout),
 		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, guests: cfg.guestLimits(db), linkKey: cfg.LinkKey, now: time.Now,
 		branches: newBranchCache(client, cfg.CallTimeout, cfg.BranchTTL),
-	}
+	}, nil
 }
 
 // Function describes reservations-api to hosts.
@@ -149,16 +155,7 @@ func Function() platform.Function {
 		Service:    ServiceName,
 		Prefixes:   []string{Prefix},
 		Migrations: &Migrations,
-		New: func(ctx context.Context, deps platform.Deps) (platform.API, error) {
-			var cfg Config
-			if err := platform.LoadConfig(ctx, deps.Env, &cfg); err != nil {
-				return nil, err
-			}
-			if cfg.LinkKey == "" && deps.Logger != nil {
-				deps.Logger.WarnContext(ctx, "RESERVATION_LINK_KEY is not set: guests get no manage-booking link")
-			}
-			return New(deps.DB, deps.Client, cfg), nil
-		},
+		New:        platform.Construct(New),
 	}
 }
 
@@ -181,8 +178,8 @@ func (s *Service) Routes() []platform.Route {
 		idem   = s.keys.Wrap
 	)
 	return []platform.Route{
-		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
-		{Name: "getReservationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: s.handleOpenAPI},
+		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
+		{Name: "getReservationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "createReservation", Method: http.MethodPost, Path: Prefix, Access: bookers, Handler: idem(s.handleCreate)},
 		{Name: "createGuestReservation", Method: http.MethodPost, Path: Prefix + "/guest", Access: platform.Public, Handler: idem(s.handleGuest)},
 		{Name: "lookupReservation", Method: http.MethodGet, Path: Prefix + "/lookup", Access: platform.Public, Handler: s.handleLookup},
@@ -206,10 +203,4 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
 	}
-}
-
-func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDocument)
-	return err
 }

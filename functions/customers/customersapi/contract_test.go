@@ -39,7 +39,7 @@ type function struct {
 
 func newFunction(t *testing.T) *function {
 	t.Helper()
-	svc, err := customers.New(pg.NewDB(t, customers.Migrations))
+	svc, err := customers.New(context.Background(), customers.Config{}, platform.Deps{DB: pg.NewDB(t, customers.Migrations)})
 	require.NoError(t, err)
 	f := &function{id: authtest.New(t), transport: platform.NewTransport(nil, nil)}
 	f.transport.Mount(customersapi.Service, platform.Handler(svc, f.id.Authenticator(customersapi.Service)))

@@ -31,7 +31,7 @@ func TestVehicle(t *testing.T) {
 	t.Parallel()
 	id := authtest.New(t)
 	tr := platform.NewTransport(nil, nil)
-	svc, err := fleet.New(fleet.Config{MaxCandidates: 200, PricingTimeout: time.Second},
+	svc, err := fleet.New(context.Background(), fleet.Config{MaxCandidates: 200, PricingTimeout: time.Second},
 		platform.Deps{DB: pg.NewDB(t, fleet.Migrations), Client: &http.Client{Transport: tr}, Transport: tr})
 	require.NoError(t, err)
 	tr.Mount(fleetapi.Service, platform.Handler(svc, id.Authenticator(fleetapi.Service)))

@@ -33,8 +33,10 @@ func TestLocation(t *testing.T) {
 	db := pg.NewDB(t, locations.Migrations)
 	_, err := db.Pool.Exec(context.Background(), `UPDATE locations.locations SET status = 'maintenance', time_zone = 'Europe/Lisbon' WHERE code = 'HAM-HBF'`)
 	require.NoError(t, err)
+	svc, err := locations.New(context.Background(), locations.Config{}, platform.Deps{DB: db})
+	require.NoError(t, err)
 	tr := platform.NewTransport(nil, nil)
-	tr.Mount(locationsapi.Service, platform.Handler(locations.New(db), id.Authenticator(locationsapi.Service)))
+	tr.Mount(locationsapi.Service, platform.Handler(svc, id.Authenticator(locationsapi.Service)))
 	clientWith := func(tokens oauth2.TokenSource) *locationsapi.Client {
 		return locationsapi.NewClient(platform.ForwardingClient(tr, tokens, 5*time.Second))
 	}

@@ -32,7 +32,8 @@ type function struct {
 func newFunction(t *testing.T) *function {
 	t.Helper()
 	f := &function{id: authtest.New(t), transport: platform.NewTransport(nil, nil)}
-	svc := pricing.New(pg.NewDB(t, pricing.Migrations))
+	svc, err := pricing.New(context.Background(), pricing.Config{}, platform.Deps{DB: pg.NewDB(t, pricing.Migrations)})
+	require.NoError(t, err)
 	f.transport.Mount(pricingapi.Service, platform.Handler(svc, f.id.Authenticator(pricingapi.Service)))
 	return f
 }

@@ -29,7 +29,8 @@ func TestGuestLink(t *testing.T) {
 	t.Parallel()
 	id := authtest.New(t)
 	db := pg.NewDB(t, reservations.Migrations)
-	svc := reservations.New(db, nil, reservations.Config{LinkKey: "contract-link-key-0123456789abcdef0123"})
+	svc, err := reservations.New(context.Background(), reservations.Config{LinkKey: "contract-link-key-0123456789abcdef0123"}, platform.Deps{DB: db})
+	require.NoError(t, err)
 	tr := platform.NewTransport(nil, nil)
 	tr.Mount(reservationsapi.Service, platform.Handler(svc, id.Authenticator(reservationsapi.Service)))
 	clientAs := func(service string) *reservationsapi.Client {
