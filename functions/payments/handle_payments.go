@@ -252,17 +252,27 @@ func (s *Service) handleIssueInvoice(w http.ResponseWriter, r *http.Request) err
 	return platform.WriteJSON(w, http.StatusCreated, inv)
 }
 
-func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error {
+// invoiceFor reads the invoice of the path for the caller: another customer's is as absent
+// as a missing one.
+func (s *Service) invoiceFor(r *http.Request) (Invoice, error) {
 	id, err := platform.PathUUID(r, "invoice")
 	if err != nil {
-		return err
+		return Invoice{}, err
 	}
 	inv, err := s.store.GetInvoice(r.Context(), id)
 	if err != nil {
-		return err
+		return Invoice{}, err
 	}
 	if !platform.CallerFrom(r.Context()).MaySee(inv.CustomerID) {
-		return platform.NotFound("no invoice %s", id)
+		return Invoice{}, platform.NotFound("no invoice %s", id)
+	}
+	return inv, nil
+}
+
+func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error {
+	inv, err := s.invoiceFor(r)
+	if err != nil {
+		return err
 	}
 	return platform.WriteJSON(w, http.StatusOK, inv)
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
-
-	"github.com/orangecarrental/orange/platform"
 )
 
 // kindTitles name what an invoice bills, on its PDF.
@@ -110,16 +108,9 @@ func InvoicePDF(inv Invoice) ([]byte, error) {
 
 // handleGetInvoicePDF answers an invoice as a PDF (application/pdf), to whom may read it.
 func (s *Service) handleGetInvoicePDF(w http.ResponseWriter, r *http.Request) error {
-	id, err := platform.PathUUID(r, "invoice")
+	inv, err := s.invoiceFor(r)
 	if err != nil {
 		return err
-	}
-	inv, err := s.store.GetInvoice(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !platform.CallerFrom(r.Context()).MaySee(inv.CustomerID) {
-		return platform.NotFound("no invoice %s", id)
 	}
 	b, err := InvoicePDF(inv)
 	if err != nil {

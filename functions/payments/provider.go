@@ -208,6 +208,28 @@ func (s *Sandbox) Tokenize(ctx context.Context, card Card) (CardToken, error) {
 // Authorize implements Provider: the card behind token behaves as its test number says;
 // a token the sandbox did not issue is declined as invalid_token.
 func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents int64) (string, error) {
+	return s.onCard(ctx, key, token, "authorize", amountCents, func(tx pgx.Tx, behaviour string) (string, string, error) {
+		switch behaviour {
+		case "success", "later_declined":
+			ref := "sbx_auth_" + uuid.NewString()
+			_, err := tx.Exec(ctx, `INSERT INTO payments.sandbox_authorizations (ref, token, amount_cents, status) VALUES ($1, $2, $3, 'authorized')`,
+				ref, token, amountCents)
+			return "succeeded", ref, err
+		case "decline":
+			return "card_declined", "", nil
+		case "insufficient_funds":
+			return "insufficient_funds", "", nil
+		}
+		return "invalid_token", "", nil
+	})
+}
+
+// onCard runs operation op (authorize, charge) on the card behind token as a provider does:
+// the timeout card does not answer; a key seen before replays its outcome; otherwise decide
+// says the outcome and reference for the card's behaviour (inside the transaction that
+// records the operation under key), and the outcome is returned as the provider's error.
+func (s *Sandbox) onCard(ctx context.Context, key, token, op string, amountCents int64,
+	decide func(tx pgx.Tx, behaviour string) (outcome, ref string, err error)) (string, error) {
 	var behaviour string
 	err := s.pool.QueryRow(ctx, `SELECT behaviour FROM payments.sandbox_cards WHERE token = $1`, token).Scan(&behaviour)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -222,25 +244,14 @@ func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents 
 		if err := lockKey(ctx, tx, key); err != nil {
 			return err
 		}
-		seen, outcome, r, err := replayed(ctx, tx, key, "authorize", amountCents)
+		seen, outcome, r, err := replayed(ctx, tx, key, op, amountCents)
 		if err != nil || seen {
 			ref, result = r, outcomeError(outcome)
 			return err
 		}
-		outcome = "succeeded"
-		switch behaviour {
-		case "success", "later_declined":
-			ref = "sbx_auth_" + uuid.NewString()
-			if _, err := tx.Exec(ctx, `INSERT INTO payments.sandbox_authorizations (ref, token, amount_cents, status) VALUES ($1, $2, $3, 'authorized')`,
-				ref, token, amountCents); err != nil {
-				return err
-			}
-		case "decline":
-			outcome = "card_declined"
-		case "insufficient_funds":
-			outcome = "insufficient_funds"
-		default:
-			outcome = "invalid_token"
+		outcome, ref, err = decide(tx, behaviour)
+		if err != nil {
+			return err
 		}
 		result = outcomeError(outcome)
 		var refArg any
@@ -248,7 +259,7 @@ func (s *Sandbox) Authorize(ctx context.Context, key, token string, amountCents 
 			refArg = ref
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO payments.sandbox_operations (idempotency_key, operation, authorization_ref, amount_cents, outcome)
-			VALUES ($1, 'authorize', $2, $3, $4)`, key, refArg, amountCents, outcome)
+			VALUES ($1, $2, $3, $4, $5)`, key, op, refArg, amountCents, outcome)
 		return err
 	})
 	if err != nil {
@@ -366,51 +377,19 @@ func (s *Sandbox) Adjust(ctx context.Context, key, ref string, amountCents int64
 // the timeout card does not answer. The charge is recorded as an operation with its own
 // reference.
 func (s *Sandbox) Charge(ctx context.Context, key, token string, amountCents int64) (string, error) {
-	var behaviour string
-	err := s.pool.QueryRow(ctx, `SELECT behaviour FROM payments.sandbox_cards WHERE token = $1`, token).Scan(&behaviour)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return "", err
-	}
-	if behaviour == "timeout" {
-		return "", s.hang(ctx)
-	}
-	var ref string
-	var result error
-	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if err := lockKey(ctx, tx, key); err != nil {
-			return err
+	return s.onCard(ctx, key, token, "charge", amountCents, func(_ pgx.Tx, behaviour string) (string, string, error) {
+		switch {
+		case amountCents <= 0:
+			return "refused: a charge must be positive", "", nil
+		case behaviour == "success":
+			return "succeeded", "sbx_charge_" + uuid.NewString(), nil
+		case behaviour == "decline", behaviour == "later_declined":
+			return "card_declined", "", nil
+		case behaviour == "insufficient_funds":
+			return "insufficient_funds", "", nil
 		}
-		seen, outcome, r, err := replayed(ctx, tx, key, "charge", amountCents)
-		if err != nil || seen {
-			ref, result = r, outcomeError(outcome)
-			return err
-		}
-		switch behaviour {
-		case "success":
-			outcome, ref = "succeeded", "sbx_charge_"+uuid.NewString()
-		case "decline", "later_declined":
-			outcome = "card_declined"
-		case "insufficient_funds":
-			outcome = "insufficient_funds"
-		default:
-			outcome = "invalid_token"
-		}
-		if amountCents <= 0 {
-			outcome, ref = "refused: a charge must be positive", ""
-		}
-		result = outcomeError(outcome)
-		var refArg any
-		if ref != "" {
-			refArg = ref
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO payments.sandbox_operations (idempotency_key, operation, authorization_ref, amount_cents, outcome)
-			VALUES ($1, 'charge', $2, $3, $4)`, key, refArg, amountCents, outcome)
-		return err
+		return "invalid_token", "", nil
 	})
-	if err != nil {
-		return "", err
-	}
-	return ref, result
 }
 
 // Refund implements Provider.

@@ -49,6 +49,11 @@ func TestCreateHoldsTheVehicleAndRecordsTheEvent(t *testing.T) {
 	assert.Equal(t, 200, a.do("", http.MethodGet, "/api/reservations/lookup?id="+res.ID+"&email="+strings.ToUpper(aliceEmail), "").status)
 	assert.Equal(t, 404, a.do("", http.MethodGet, "/api/reservations/lookup?id="+res.ID+"&email=mallory@example.com", "").status)
 	assert.Equal(t, 400, a.do("", http.MethodGet, "/api/reservations/lookup?id="+res.ID, "").status)
+	// Strict: a ';' pair or an unknown parameter is refused by name, never ignored.
+	for _, q := range []string{"id=" + res.ID + ";email=" + aliceEmail, "id=" + res.ID + "&email=" + aliceEmail + "&expand=payments"} {
+		got := a.do("", http.MethodGet, "/api/reservations/lookup?"+q, "")
+		assert.Equal(t, 400, got.status, "%s: %s", q, got)
+	}
 }
 
 func TestAgentBooksForACustomer(t *testing.T) {

@@ -81,46 +81,6 @@ func (s *Service) handleGuestCancel(w http.ResponseWriter, r *http.Request) erro
 	return writeReservation(w, http.StatusOK, res)
 }
 
-func (s *Service) handleGuestChange(w http.ResponseWriter, r *http.Request) error {
-	var in ChangeRequest
-	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-		return err
-	}
-	a, id, err := s.guest(r)
-	if err != nil {
-		return err
-	}
-	version, err := platform.IfMatch(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.Change(r.Context(), a, id, in, version)
-	if err != nil {
-		return err
-	}
-	return writeReservation(w, http.StatusOK, res)
-}
-
-func (s *Service) handleGuestPaymentMethod(w http.ResponseWriter, r *http.Request) error {
-	var in PaymentMethodRequest
-	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-		return noCardData(err)
-	}
-	a, id, err := s.guest(r)
-	if err != nil {
-		return err
-	}
-	version, err := platform.IfMatch(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.NamePaymentMethod(r.Context(), a, id, in, version)
-	if err != nil {
-		return err
-	}
-	return writeReservation(w, http.StatusOK, res)
-}
-
 // handleGuestLink answers notification-worker the guest link of a guest booking, to mail it.
 func (s *Service) handleGuestLink(w http.ResponseWriter, r *http.Request) error {
 	if err := platform.ParseQuery(r).Err("no parameters are taken"); err != nil {

@@ -78,7 +78,10 @@ func writeCreated(w http.ResponseWriter, res Reservation) error {
 }
 
 func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q := platform.ParseQuery(r, "id", "email")
+	if err := q.Err("the lookup is invalid"); err != nil {
+		return err
+	}
 	res, err := s.Lookup(r.Context(), q.Get("id"), q.Get("email"))
 	if err != nil {
 		return err

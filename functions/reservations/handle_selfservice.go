@@ -9,42 +9,57 @@ import (
 // The renter's self-service routes (issue 13): another payment method after a decline, a
 // change of a booking that has not started. Each parses, calls the service, renders.
 
-func (s *Service) handleNamePaymentMethod(w http.ResponseWriter, r *http.Request) error {
-	var in PaymentMethodRequest
-	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-		return noCardData(err)
-	}
+// actorOn resolves who acts on which booking: signedInOn (the caller on the path's id) or
+// the guest link (Service.guest).
+type actorOn func(r *http.Request) (Actor, string, error)
+
+func signedInOn(r *http.Request) (Actor, string, error) {
 	id, err := platform.PathUUID(r, "reservation")
-	if err != nil {
-		return err
-	}
-	version, err := platform.IfMatch(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.NamePaymentMethod(r.Context(), signedIn(r), id, in, version)
-	if err != nil {
-		return err
-	}
-	return writeReservation(w, http.StatusOK, res)
+	return signedIn(r), id, err
 }
 
-func (s *Service) handleChange(w http.ResponseWriter, r *http.Request) error {
-	var in ChangeRequest
-	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-		return err
+// handleNamePaymentMethod names another card for the booking who acts on.
+func (s *Service) handleNamePaymentMethod(who actorOn) platform.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in PaymentMethodRequest
+		if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+			return noCardData(err)
+		}
+		a, id, err := who(r)
+		if err != nil {
+			return err
+		}
+		version, err := platform.IfMatch(r)
+		if err != nil {
+			return err
+		}
+		res, err := s.NamePaymentMethod(r.Context(), a, id, in, version)
+		if err != nil {
+			return err
+		}
+		return writeReservation(w, http.StatusOK, res)
 	}
-	id, err := platform.PathUUID(r, "reservation")
-	if err != nil {
-		return err
+}
+
+// handleChange changes the booking who acts on.
+func (s *Service) handleChange(who actorOn) platform.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in ChangeRequest
+		if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+			return err
+		}
+		a, id, err := who(r)
+		if err != nil {
+			return err
+		}
+		version, err := platform.IfMatch(r)
+		if err != nil {
+			return err
+		}
+		res, err := s.Change(r.Context(), a, id, in, version)
+		if err != nil {
+			return err
+		}
+		return writeReservation(w, http.StatusOK, res)
 	}
-	version, err := platform.IfMatch(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.Change(r.Context(), signedIn(r), id, in, version)
-	if err != nil {
-		return err
-	}
-	return writeReservation(w, http.StatusOK, res)
 }
