@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/reservations/reservationsapi"
 	"github.com/orangecarrental/orange/platform"
 )
@@ -31,6 +32,11 @@ type guestLinks interface {
 
 // SetGuestLinks makes s ask links for guests' mails (Function wires reservations-api's client).
 func (s *Service) SetGuestLinks(c *reservationsapi.Client) { s.links = c }
+
+// SetBranches makes s read branches' time zones through c (a host sets it from its client).
+func (s *Service) SetBranches(c *locationsapi.Client) {
+	s.branches = locationsapi.NewCache(c, branchTimeout, branchTTL)
+}
 
 // manageLink is the mailed manage link of guest booking id; "" when reservations-api has
 // none for it (404: not a guest booking, or links are not configured). Any other failure is
@@ -75,10 +81,14 @@ func (s *Service) guestHeld(ctx context.Context, tx pgx.Tx, e cloudevents.Event)
 	if err != nil || link == "" {
 		return err
 	}
+	pickupZone, returnZone, err := s.branchZones(ctx, r.PickupLocation, r.ReturnLocation)
+	if err != nil {
+		return err
+	}
 	return s.notify(ctx, tx, e, events.ReservationCreated, r.CustomerID, func(lang string) mailData {
 		return mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
 			Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
-			PickupAt: when(r.PickupAt, s.zone, lang), ReturnAt: when(r.ReturnAt, s.zone, lang),
+			PickupAt: when(r.PickupAt, pickupZone, lang), ReturnAt: when(r.ReturnAt, returnZone, lang),
 			Total: money(r.TotalGross, r.Currency, lang), ManageLink: link}
 	})
 }

@@ -83,10 +83,14 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 				return nil, err
 			}
 		}
+		pickupZone, returnZone, err := s.branchZones(ctx, r.PickupLocation, r.ReturnLocation)
+		if err != nil {
+			return nil, err
+		}
 		return nil, s.notify(ctx, tx, e, e.Type(), r.CustomerID, func(lang string) mailData {
 			d := mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
 				Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
-				PickupAt: when(r.PickupAt, s.zone, lang), ReturnAt: when(r.ReturnAt, s.zone, lang),
+				PickupAt: when(r.PickupAt, pickupZone, lang), ReturnAt: when(r.ReturnAt, returnZone, lang),
 				Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason, ManageLink: manage}
 			if r.FeeCents > 0 {
 				d.Fee = money(r.FeeCents, r.Currency, lang)

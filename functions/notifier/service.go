@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/reservations/reservationsapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
@@ -61,6 +62,9 @@ type Service struct {
 	logger    *slog.Logger
 	// links gives guests' mails their manage link (guestlink.go).
 	links guestLinks
+	// branches gives a branch's time zone: a mail shows a pickup or return on the branch's
+	// own clock (nil: every time in zone, e.g. a worker built without a client).
+	branches *locationsapi.Cache
 }
 
 // Function describes notification-worker to hosts.
@@ -106,6 +110,7 @@ func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 	}
 	if deps.Client != nil {
 		s.SetGuestLinks(reservationsapi.NewClient(deps.Client))
+		s.SetBranches(locationsapi.NewClient(deps.Client))
 	}
 	logger.Info("notification worker configured", slog.Any("mail", cfg))
 	return s, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/orangecarrental/orange/functions/locations/locationsapi"
@@ -21,57 +20,24 @@ import (
 // DefaultBranchTTL is how long a branch read from locations-api is used without asking again.
 const DefaultBranchTTL = 30 * time.Second
 
-// branchCache reads branches from locations-api and keeps each for ttl.
-type branchCache struct {
-	client  *locationsapi.Client
-	timeout time.Duration
-	ttl     time.Duration
-	// now is the wall clock of the cache (never the service's test clock).
-	now func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]branchEntry
-}
-
-type branchEntry struct {
-	branch locationsapi.Location
-	until  time.Time
-}
+// branchCache is the locations-api cache reservations reads branches through.
+type branchCache struct{ *locationsapi.Cache }
 
 func newBranchCache(client *http.Client, timeout, ttl time.Duration) *branchCache {
-	return &branchCache{client: locationsapi.NewClient(client), timeout: timeout, ttl: ttl,
-		now: time.Now, entries: map[string]branchEntry{}}
+	return &branchCache{locationsapi.NewCache(locationsapi.NewClient(client), timeout, ttl)}
 }
 
 // errNoBranch is locations-api's answer for a code it does not know.
-var errNoBranch = errors.New("no such branch")
+var errNoBranch = locationsapi.ErrUnknown
 
-// get returns branch code, from the cache while it is fresh. An unknown code is errNoBranch
-// (not kept: a branch created a moment later is found); anything else that keeps
+// get returns branch code: errNoBranch for an unknown one; anything else that keeps
 // locations-api from answering is unavailable.
 func (c *branchCache) get(ctx context.Context, code string) (locationsapi.Location, error) {
-	c.mu.Lock()
-	e, ok := c.entries[code]
-	c.mu.Unlock()
-	if ok && c.now().Before(e.until) {
-		return e.branch, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	l, err := c.client.Location(ctx, code)
-	if err != nil {
-		if answer(err).Status == http.StatusNotFound {
-			return locationsapi.Location{}, errNoBranch
-		}
+	l, err := c.Location(ctx, code)
+	if err != nil && !errors.Is(err, errNoBranch) {
 		return locationsapi.Location{}, unavailable("locations-api location", err)
 	}
-	if _, zerr := l.Zone(); l.Code != code || zerr != nil {
-		return locationsapi.Location{}, unavailable("locations-api location", fmt.Errorf("implausible branch %q for %s: %v", l.Code, code, zerr))
-	}
-	c.mu.Lock()
-	c.entries[code] = branchEntry{branch: l, until: c.now().Add(c.ttl)}
-	c.mu.Unlock()
-	return l, nil
+	return l, err
 }
 
 // branchRefusals are the reasons one booking does not fit its branches.

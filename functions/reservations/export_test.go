@@ -7,11 +7,7 @@ func SetClock(s *Service, now func() time.Time) { s.now = now }
 
 // ExpireBranches makes s read every branch from locations-api again (as once
 // RESERVATION_BRANCH_TTL has passed).
-func ExpireBranches(s *Service) {
-	s.branches.mu.Lock()
-	defer s.branches.mu.Unlock()
-	clear(s.branches.entries)
-}
+func ExpireBranches(s *Service) { s.branches.Forget() }
 
 // SetLinkKey gives s the key that signs guest links.
 func SetLinkKey(s *Service, key string) { s.linkKey = linkKey(key) }
