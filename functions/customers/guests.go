@@ -79,16 +79,21 @@ func (s *Service) handleWithdrawGuest(w http.ResponseWriter, r *http.Request) er
 // errNotTheGuest: the address belongs to an account or to another person.
 var errNotTheGuest = errors.New("not the same guest")
 
-// sameGuest reports whether registration next is the person of guest record cur.
+// sameGuest reports whether registration next is guest record cur as it stands: the same
+// person (names, date of birth) with the same phone, address and licence. Knowing a guest's
+// email, name and birthday is not enough to book in their name: a registration that differs
+// in anything is "already registered" (409), and nothing of the record is overwritten.
 func sameGuest(cur, next Customer) bool {
 	return cur.Kind == KindGuest && !cur.Erased() && cur.Status == StatusActive &&
 		strings.EqualFold(strings.TrimSpace(cur.FirstName), strings.TrimSpace(next.FirstName)) &&
 		strings.EqualFold(strings.TrimSpace(cur.LastName), strings.TrimSpace(next.LastName)) &&
-		cur.DateOfBirth == next.DateOfBirth
+		cur.DateOfBirth == next.DateOfBirth && cur.Phone == next.Phone && cur.Address == next.Address &&
+		(cur.Licence == nil) == (next.Licence == nil) && (cur.Licence == nil || *cur.Licence == *next.Licence)
 }
 
-// ReregisterGuest applies registration next to the guest record holding its address when it
-// is the same person (customer.updated when a detail changed); errNotTheGuest otherwise.
+// ReregisterGuest answers the guest record holding registration next's address, unchanged,
+// when next is that very registration (a retry of a guest booking whose first try failed or
+// crashed between its steps); errNotTheGuest otherwise.
 func (s *Store) ReregisterGuest(ctx context.Context, next Customer) (Customer, error) {
 	var id string
 	err := s.db.Pool.QueryRow(ctx, findByEmailSQL, next.Email).Scan(&id)
@@ -98,21 +103,18 @@ func (s *Store) ReregisterGuest(ctx context.Context, next Customer) (Customer, e
 	if err != nil {
 		return Customer{}, err
 	}
-	out, err := s.Update(ctx, id, 0, events.CustomerUpdated, func(c *Customer) error {
-		if !sameGuest(*c, next) {
-			return errNotTheGuest
-		}
-		c.Phone, c.Address, c.Licence = next.Phone, next.Address, next.Licence
-		if next.PreferredLanguage != "" {
-			c.PreferredLanguage = next.PreferredLanguage
-		}
-		return nil
-	})
+	cur, err := s.Get(ctx, id)
 	var pe *platform.Error
-	if errors.As(err, &pe) && (pe.Kind == platform.KindNotFound || pe.Kind == platform.KindConflict) {
-		return Customer{}, errNotTheGuest // deleted or erased meanwhile: not this guest
+	if errors.As(err, &pe) && pe.Kind == platform.KindNotFound {
+		return Customer{}, errNotTheGuest // deleted meanwhile: not this guest
 	}
-	return out, err
+	if err != nil {
+		return Customer{}, err
+	}
+	if !sameGuest(cur, next) {
+		return Customer{}, errNotTheGuest
+	}
+	return cur, nil
 }
 
 // WithdrawGuest deletes guest id and records customer.erased, in one transaction, after

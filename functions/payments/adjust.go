@@ -14,8 +14,9 @@ import (
 // authorization is adjusted to the new total (docs/payments.md). Only an authorized
 // payment is adjusted, and only by a reservation version newer than the one it follows, so
 // a redelivered, copied or late change does nothing. A failed payment needs nothing (the
-// next attempt authorizes the total it carries); a payment that does not exist yet (its
-// created event is still on the way) is retried.
+// next attempt authorizes the total it carries) unless the change names a newer attempt
+// than the payment's (that attempt's authorization is on its way: retried); a payment that
+// does not exist yet (its created event is still on the way) is retried.
 func (s *Service) onChanged(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
 	if res.TotalGross <= 0 {
 		return events.Permanentf("reservation %s changed to no positive total", res.ReservationID)
@@ -26,6 +27,12 @@ func (s *Service) onChanged(ctx context.Context, tx pgx.Tx, res events.Reservati
 	p, err := s.paymentOf(ctx, tx, res)
 	if err != nil {
 		return err
+	}
+	if p.Status == StatusFailed && res.PaymentAttempt > p.Attempt {
+		// The change was made after another card was named, and that card's authorization
+		// (reservation.payment_requested, its own Trigger) has not arrived yet: acknowledging
+		// now would lose the change. Retried, it adjusts the authorization once there.
+		return fmt.Errorf("reservation %s changed while payment attempt %d is on its way", res.ReservationID, res.PaymentAttempt)
 	}
 	if p.Status != StatusAuthorized || res.Version <= p.ReservationVersion {
 		return nil

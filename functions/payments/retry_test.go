@@ -105,3 +105,41 @@ func TestBadPaymentRequestsAreRefused(t *testing.T) {
 	}
 	assert.Equal(t, before, a.snapshot())
 }
+
+// TestAChangeOvertakingAnotherCard (found in review): after a decline the renter names
+// another card (version 2, attempt 2, 200.00 €) and at once extends the booking (version 3,
+// 260.00 €); each event has its own Trigger, so the change may arrive first. It is retried
+// (5xx) rather than acknowledged while attempt 2 is on its way, and applied once that card
+// is authorized: the authorization ends at 260.00 €.
+func TestAChangeOvertakingAnotherCard(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := a.booking(20000, payments.TokenDecline)
+	res.PaymentAttempt = 1
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+
+	named := res
+	named.PaymentMethodID, named.PaymentAttempt, named.Version = a.method(payments.TokenSuccess), 2, 2
+	changed := named
+	changed.Version, changed.TotalGross = 3, 26000
+
+	before := a.snapshot()
+	r := a.deliver(uuid.NewString(), events.ReservationChanged, changed)
+	assert.GreaterOrEqual(t, r.status, 500, "retried while attempt 2 is on its way: %s", r.body)
+	assert.Equal(t, before, a.snapshot())
+
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationPaymentRequested, named).status)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationChanged, changed).status)
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusAuthorized, p.Status)
+	assert.Equal(t, int64(26000), p.AuthorizedCents)
+	assert.Equal(t, int64(3), p.ReservationVersion)
+
+	// A change of a booking whose current card was declined (no newer attempt) needs nothing.
+	other := a.booking(20000, payments.TokenDecline)
+	other.PaymentAttempt = 1
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, other).status)
+	longer := other
+	longer.Version, longer.TotalGross = 2, 26000
+	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationChanged, longer).status)
+}

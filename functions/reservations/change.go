@@ -40,7 +40,9 @@ const VATPercent = 19
 const changeSQL = `UPDATE reservations.reservations SET
 	vehicle_id = $3, category = $4, pickup_at = $5, return_at = $6, insurance = $7, extras = $8,
 	total_gross_cents = $9, daily_rate_gross_cents = $10, net_cents = $11, vat_cents = $12, lines = $13,
-	currency = $14, version = version + 1, updated_at = now()
+	currency = $14, version = version + 1, updated_at = now(),
+	fee_pickup_at = CASE WHEN status = 'confirmed' THEN LEAST(COALESCE(fee_pickup_at, pickup_at), $5) END,
+	change_fee_gross_cents = $16
 WHERE id = $1 AND version = $2 AND status IN ('pending', 'confirmed') AND pickup_at > $15
 RETURNING ` + selectColumns
 
@@ -152,22 +154,40 @@ func changed(res Reservation, in ChangeRequest) Booking {
 // gross split into net and VAT (net = gross × 100 / 119, rounded half up; VAT the rest).
 // An increase never costs a fee, and neither does any change of a pending hold (nothing is
 // authorized yet: cancelling it is free, so shortening it is too).
+//
+// The fee is measured against the booking's price without the fee it already carries and
+// timed from the earliest pickup it had while confirmed, and a change never lowers a fee
+// already incurred: re-changing a changed booking, or moving its pickup away first, does not
+// wear the fee down.
 func (s *Service) changeFee(ctx context.Context, res Reservation, p price) (price, error) {
-	reduction := res.TotalGrossCents - p.grossCents
-	if res.Status != StatusConfirmed || reduction <= 0 {
+	if res.Status != StatusConfirmed {
 		return p, nil
 	}
-	f, err := s.peers.cancellationFee(ctx, res.PickupAt, s.now(), reduction)
-	if err != nil || f.FeeCents == 0 {
-		return p, err
+	fee, percent := res.changeFeeGross, 0
+	reduction := res.TotalGrossCents - res.changeFeeGross - p.grossCents
+	if reduction > 0 {
+		f, err := s.peers.cancellationFee(ctx, res.feePickupAt, s.now(), reduction)
+		if err != nil {
+			return p, err
+		}
+		if f.FeeCents > fee {
+			fee, percent = f.FeeCents, f.FeePercent
+		}
 	}
-	net := (f.FeeCents*100*2 + (100 + VATPercent)) / (2 * (100 + VATPercent))
-	p.lines = append(slices.Clip(p.lines), events.PriceLine{Code: ChangeFeeCode,
-		Description: fmt.Sprintf("Change fee: %d %% of the %s reduction", f.FeePercent, euros(reduction)),
-		Quantity:    1, Per: "rental", UnitNetCents: net, NetCents: net})
+	if fee == 0 {
+		return p, nil
+	}
+	description := fmt.Sprintf("Change fee: %d %% of the %s reduction", percent, euros(reduction))
+	if percent == 0 {
+		description = "Change fee (of an earlier change)"
+	}
+	net := (fee*100*2 + (100 + VATPercent)) / (2 * (100 + VATPercent))
+	p.lines = append(slices.Clip(p.lines), events.PriceLine{Code: ChangeFeeCode, Description: description,
+		Quantity: 1, Per: "rental", UnitNetCents: net, NetCents: net})
 	p.netCents += net
-	p.vatCents += f.FeeCents - net
-	p.grossCents += f.FeeCents
+	p.vatCents += fee - net
+	p.grossCents += fee
+	p.changeFeeGross = fee
 	return p, nil
 }
 
@@ -191,7 +211,7 @@ func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price,
 		}
 		var err error
 		out, err = scanReservation(tx.QueryRow(ctx, changeSQL, res.ID, res.Version, b.vehicleID, b.category, b.pickupAt, b.returnAt,
-			p.insurance, extrasArg(b.extras), p.grossCents, p.dailyGrossCents, p.netCents, p.vatCents, p.lines, p.currency, now))
+			p.insurance, extrasArg(b.extras), p.grossCents, p.dailyGrossCents, p.netCents, p.vatCents, p.lines, p.currency, now, p.changeFeeGross))
 		if err != nil {
 			return err
 		}

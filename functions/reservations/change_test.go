@@ -215,3 +215,50 @@ func TestChangeBadInput(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, r.status, r.String())
 	assert.Equal(t, before, a.snapshot(), "nothing written")
 }
+
+// TestChangeDoesNotWearTheFeesDown (found in review): the fees are timed from the earliest
+// pickup the confirmed booking had, and a change fee once incurred stays. Amounts by hand
+// from the 142.76 € booking of TestChange:
+//   - 10 h before the pickup, moving it a month ahead (same length, same price: no change
+//     fee) and then cancelling costs 100 % of 142.76 € — as cancelling at once would;
+//   - 30 h before the pickup, shortening to 95.18 € adds a change fee of 50 % of 47.58 € =
+//     23.79 € (118.97 €); swapping to another KOMPAKT at the same price keeps the 23.79 €
+//     (still 118.97 €) instead of charging 50 % of a 23.79 € "reduction".
+func TestChangeDoesNotWearTheFeesDown(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.realPricing()
+	pickup := time.Now().Add(9 * 24 * time.Hour).UTC().Truncate(time.Hour)
+	ret := pickup.Add(72 * time.Hour)
+	at := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
+	book := func(car string) reservations.Reservation {
+		r := a.do("alice", http.MethodPost, "/api/reservations", fmt.Sprintf(
+			`{"vehicleId":%q,"pickupLocation":"BER-HBF","pickupAt":%q,"returnAt":%q,"paymentMethodId":%q}`, car, at(pickup), at(ret), paymentMethod))
+		require.Equal(t, http.StatusCreated, r.status, r.String())
+		res := decode[reservations.Reservation](t, r)
+		a.setStatus(res.ID, reservations.StatusConfirmed)
+		return res
+	}
+	change := func(id, body string) reservations.Reservation {
+		r := a.do("alice", http.MethodPost, "/api/reservations/"+id+"/change", body)
+		require.Equal(t, http.StatusOK, r.status, r.String())
+		return decode[reservations.Reservation](t, r)
+	}
+
+	a.setNow(pickup.Add(-10 * time.Hour))
+	moved := book("f1ee0000-0000-4000-8000-000000000301")
+	later := pickup.Add(30 * 24 * time.Hour)
+	got := change(moved.ID, fmt.Sprintf(`{"pickupAt":%q,"returnAt":%q}`, at(later), at(later.Add(72*time.Hour))))
+	require.Equal(t, int64(14276), got.TotalGrossCents, "moved: same price, no fee")
+	r := a.do("alice", http.MethodPost, "/api/reservations/"+moved.ID+"/cancel", `{"reason":"plans changed"}`)
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	assert.Equal(t, int64(14276), decode[reservations.Reservation](t, r).FeeCents, "timed from the original pickup: 100 %")
+
+	a.setNow(pickup.Add(-30 * time.Hour))
+	shortened := book("f1ee0000-0000-4000-8000-000000000302")
+	got = change(shortened.ID, fmt.Sprintf(`{"returnAt":%q}`, at(ret.Add(-24*time.Hour))))
+	require.Equal(t, int64(11897), got.TotalGrossCents)
+	got = change(shortened.ID, fmt.Sprintf(`{"vehicleId":%q}`, "f1ee0000-0000-4000-8000-000000000303"))
+	assert.Equal(t, int64(11897), got.TotalGrossCents, "the fee incurred stays")
+	assert.Equal(t, []line{{"RENTAL", 2, "day", 3999, 7998}, {"INSURANCE_LIABILITY", 2, "day", 0, 0}, {"CHANGE_FEE", 1, "rental", 1999, 1999}}, linesOf(got.Lines))
+}

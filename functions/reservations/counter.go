@@ -96,6 +96,7 @@ func (s *Service) view(ctx context.Context, res Reservation) (CounterView, error
 
 // counterTransition applies action with c; a reading the table refuses is a 400.
 func (s *Service) counterTransition(ctx context.Context, res Reservation, action Action, c change) (CounterView, error) {
+	c.version = res.Version // the car was checked, the fee computed, for this version
 	out, err := s.store.Transition(ctx, res.ID, action, []Status{res.Status}, c)
 	if database.IsCode(err, database.CheckViolation) {
 		return CounterView{}, platform.Invalid("the readings break a rule of the reservations table")
@@ -197,7 +198,7 @@ func (s *Service) NoShow(ctx context.Context, caller platform.Caller, id string)
 	if err != nil {
 		return Reservation{}, err
 	}
-	return s.store.Transition(ctx, res.ID, ActionNoShow, []Status{res.Status}, change{feeCents: &f.FeeCents})
+	return s.store.Transition(ctx, res.ID, ActionNoShow, []Status{res.Status}, change{feeCents: &f.FeeCents, version: res.Version})
 }
 
 // carAtBranch asks vehicles-api whether vehicle stands at branch, ready to be handed over:

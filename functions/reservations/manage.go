@@ -63,7 +63,9 @@ func (s *Service) feeAt(ctx context.Context, res Reservation) (int64, error) {
 	if res.Status != StatusConfirmed {
 		return 0, nil
 	}
-	f, err := s.peers.cancellationFee(ctx, res.PickupAt, s.now(), res.TotalGrossCents)
+	// Timed from the earliest pickup the confirmed booking had: moving the pickup away first
+	// does not make a late cancellation free.
+	f, err := s.peers.cancellationFee(ctx, res.feePickupAt, s.now(), res.TotalGrossCents)
 	return f.FeeCents, err
 }
 
@@ -89,7 +91,7 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string) (Reser
 	if err != nil {
 		return Reservation{}, err
 	}
-	out, err := s.store.Transition(ctx, res.ID, ActionCancel, []Status{res.Status}, change{reason: &reason, feeCents: &feeCents})
+	out, err := s.store.Transition(ctx, res.ID, ActionCancel, []Status{res.Status}, change{reason: &reason, feeCents: &feeCents, version: res.Version})
 	if err != nil {
 		var pe *platform.Error
 		if errors.As(err, &pe) && pe.Kind == platform.KindConflict && out.Status == StatusCancelled {

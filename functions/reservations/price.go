@@ -14,6 +14,8 @@ type price struct {
 	grossCents, netCents, vatCents, dailyGrossCents int64
 	currency, insurance                             string
 	lines                                           []events.PriceLine
+	// changeFeeGross is the CHANGE_FEE line's gross, part of grossCents (changeFee).
+	changeFeeGross int64
 }
 
 // priceOf reads quote q, refusing one whose figures do not add up (pricing's contract: the

@@ -116,6 +116,10 @@ type Reservation struct {
 	// payment method goes to payments in reservation.created only.
 	email           string
 	paymentMethodID string
+	// feePickupAt is what fees are timed from (the earliest pickup while confirmed) and
+	// changeFeeGross the change fee the booking carries (migration 0007).
+	feePickupAt    time.Time
+	changeFeeGross int64
 }
 
 // MaxRental is the longest bookable rental (design.md §4: at most 90 days).

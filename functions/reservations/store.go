@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +32,8 @@ type Store struct {
 const selectColumns = `id, customer_id, vehicle_id, category, pickup_location, return_location, pickup_at, return_at,
 	status, hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, cancel_reason, fee_cents, late_fee_cents,
 	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_method_id,
-	insurance, extras, net_cents, vat_cents, lines, payment_attempt, payment_declined_reason, guest`
+	insurance, extras, net_cents, vat_cents, lines, payment_attempt, payment_declined_reason, guest,
+	COALESCE(fee_pickup_at, pickup_at), change_fee_gross_cents`
 
 const getSQL = `SELECT ` + selectColumns + ` FROM reservations.reservations WHERE id = $1`
 
@@ -63,7 +65,7 @@ const transitionSQL = `UPDATE reservations.reservations SET
 	completed_at = CASE WHEN $3 = 'completed' THEN now() ELSE completed_at END,
 	cancelled_at = CASE WHEN $3 IN ('cancelled', 'expired', 'no_show') THEN now() ELSE cancelled_at END,
 	version = version + 1, updated_at = now()
-WHERE id = $1 AND status = ANY($2)
+WHERE id = $1 AND status = ANY($2) AND ($7::int = 0 OR version = $7)
 RETURNING ` + selectColumns
 
 // expireSQL takes a batch of past-due holds, skipping rows another sweep holds.
@@ -80,7 +82,8 @@ func scanReservation(row pgx.Row) (Reservation, error) {
 		&r.PickupAt, &r.ReturnAt, &r.Status, &r.HoldExpiresAt, &r.TotalGrossCents, &r.DailyRateGrossCents,
 		&r.Currency, &r.CancelReason, &r.FeeCents, &r.LateFeeCents, &r.ActivatedAt, &r.CompletedAt,
 		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentMethodID,
-		&r.Insurance, &r.Extras, &r.NetCents, &r.VatCents, &r.Lines, &r.PaymentAttempt, &r.PaymentDeclinedReason, &r.Guest)
+		&r.Insurance, &r.Extras, &r.NetCents, &r.VatCents, &r.Lines, &r.PaymentAttempt, &r.PaymentDeclinedReason, &r.Guest,
+		&r.feePickupAt, &r.changeFeeGross)
 	if r.Extras == nil {
 		r.Extras = []Extra{}
 	}
@@ -168,6 +171,10 @@ type change struct {
 	lateFeeCents *int64
 	// counter is what the counter recorded at a handover or return (counter_store.go).
 	counter *counterRecord
+	// version, when not 0, is the version the decision was made on (a fee computed from the
+	// booking's total, a car checked at the branch): a change in between is refused (409,
+	// "please retry") instead of applying the decision to a booking it was not made for.
+	version int
 }
 
 // Transition applies action to reservation id if its state allows, recording the action's
@@ -184,6 +191,9 @@ func (s *Store) Transition(ctx context.Context, id string, action Action, from [
 		cur, gerr := s.Get(ctx, id)
 		if gerr != nil {
 			return Reservation{}, gerr
+		}
+		if c.version != 0 && cur.Version != c.version && slices.Contains(from, cur.Status) {
+			return cur, platform.Conflict("the reservation changed meanwhile (version %d, now %d); please retry", c.version, cur.Version)
 		}
 		return cur, illegal(action, cur.Status)
 	}
@@ -208,7 +218,7 @@ func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from
 	for i, s := range from {
 		states[i] = string(s)
 	}
-	r, err := scanReservation(tx.QueryRow(ctx, transitionSQL, id, states, string(t.to), c.reason, c.feeCents, c.lateFeeCents))
+	r, err := scanReservation(tx.QueryRow(ctx, transitionSQL, id, states, string(t.to), c.reason, c.feeCents, c.lateFeeCents, c.version))
 	if err != nil {
 		return Reservation{}, err
 	}
