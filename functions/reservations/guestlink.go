@@ -26,7 +26,10 @@ import (
 const NotifierService = "notification-worker"
 
 // GuestLinkAfterReturn is how long a guest link keeps working after the booking's return
-// time (as it was when the link was made): long enough to check the invoice or a refund.
+// time: long enough to check the invoice or a refund. The token carries the expiry of the
+// return as it was when the link was made; a link past it still works while the booking's
+// current return (moved by a change) + GuestLinkAfterReturn has not passed, so a guest who
+// moves the booking further out does not lose the link before the rental.
 const GuestLinkAfterReturn = 30 * 24 * time.Hour
 
 // MinLinkKeyBytes is the shortest RESERVATION_LINK_KEY taken: an HMAC-SHA256 key should
@@ -66,23 +69,26 @@ func signLink(key linkKey, id string, expires time.Time) string {
 	return linkVersion + "." + strconv.FormatInt(exp, 10) + "." + base64.RawURLEncoding.EncodeToString(linkMAC(key, id, exp))
 }
 
-// checkLink reports whether token is a valid, unexpired guest link of reservation id at now.
-// Every failure is the same answer: a wrong, forged, expired or malformed link are not told
-// apart.
-func checkLink(key linkKey, id, token string, now time.Time) bool {
+// checkLink reports whether token is a guest link of reservation id signed with key, and
+// until when it was issued. Every failure is the same answer: a wrong, forged or malformed
+// link are not told apart.
+func checkLink(key linkKey, id, token string) (time.Time, bool) {
 	if key == "" || len(token) > 200 {
-		return false
+		return time.Time{}, false
 	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || parts[0] != linkVersion {
-		return false
+		return time.Time{}, false
 	}
 	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || !now.Before(time.Unix(exp, 0)) {
-		return false
+	if err != nil {
+		return time.Time{}, false
 	}
 	mac, err := base64.RawURLEncoding.DecodeString(parts[2])
-	return err == nil && hmac.Equal(mac, linkMAC(key, id, exp))
+	if err != nil || !hmac.Equal(mac, linkMAC(key, id, exp)) {
+		return time.Time{}, false
+	}
+	return time.Unix(exp, 0), true
 }
 
 // GuestLink is what notification-worker gets to mail a guest: the token of the booking's
@@ -109,9 +115,21 @@ func (s *Service) GuestLink(ctx context.Context, id string) (GuestLink, error) {
 
 // guestActor is the actor of a request presenting token for reservation id: the guest of
 // that booking, or a 404 (never a hint whether the booking exists).
-func (s *Service) guestActor(id, token string) (Actor, error) {
-	if !checkLink(s.linkKey, id, token, s.now()) {
-		return Actor{}, platform.NotFound("no reservation with id %s for this link (it may have expired)", id)
+func (s *Service) guestActor(ctx context.Context, id, token string) (Actor, error) {
+	refused := platform.NotFound("no reservation with id %s for this link (it may have expired)", id)
+	until, ok := checkLink(s.linkKey, id, token)
+	if !ok {
+		return Actor{}, refused
+	}
+	if now := s.now(); !now.Before(until) {
+		// Past the return the link was made for: the booking's current return decides.
+		res, err := s.store.Get(ctx, id)
+		if platform.KindOf(err) == platform.KindNotFound || err == nil && !now.Before(res.ReturnAt.Add(GuestLinkAfterReturn)) {
+			return Actor{}, refused
+		}
+		if err != nil {
+			return Actor{}, err
+		}
 	}
 	return Actor{LinkFor: id}, nil
 }

@@ -25,7 +25,7 @@ func (s *Service) guest(r *http.Request) (Actor, string, error) {
 	if err != nil {
 		return Actor{}, "", err
 	}
-	a, err := s.guestActor(id, token)
+	a, err := s.guestActor(r.Context(), id, token)
 	return a, id, err
 }
 

@@ -19,13 +19,15 @@ import (
 // (NamePaymentMethod), which records reservation.payment_requested with the next payment
 // attempt, and payments authorizes on it. Only payment.authorized confirms a booking.
 
-// recordDeclineSQL records a decline on a pending booking — of its current attempt only ($3;
-// 0 from a producer that predates attempts): a late decline of an earlier card must not mark
-// the card named since as declined. The row's version moves on (its ETag changes); no
-// event: nobody else needs it.
+// recordDeclineSQL records a decline on a pending booking — of its current attempt or a
+// later one ($3; 0 from a producer that predates attempts): a late decline of an earlier
+// card must not mark the card named since as declined, and a decline of an attempt made
+// outside the booking (an agent's authorization through payments-api) is adopted, so the
+// card the renter names next gets an attempt number payments has not used. The row's
+// version moves on (its ETag changes); no event: nobody else needs it.
 const recordDeclineSQL = `UPDATE reservations.reservations SET payment_declined_reason = $2,
-	version = version + 1, updated_at = now()
-WHERE id = $1 AND status = 'pending' AND ($3 = 0 OR payment_attempt = $3)`
+	payment_attempt = GREATEST(payment_attempt, $3), version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND ($3 = 0 OR payment_attempt <= $3)`
 
 // namePaymentMethodSQL names the next payment method of a pending booking whose last one was
 // declined and whose hold has not expired; $3 > 0 requires that version (If-Match).

@@ -80,9 +80,18 @@ func TestAnotherPaymentMethod(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	assert.Equal(t, 3, decode[reservations.Reservation](t, r).PaymentAttempt)
 
+	// An agent's authorization through payments-api (attempt 4, unknown here) is declined:
+	// adopted, so the renter's next card is attempt 5, a number payments has not used.
+	agents := payment(res.ID, "failed")
+	agents.Reason, agents.Attempt = "card_declined", 4
+	require.Equal(t, http.StatusAccepted, a.event("fail-attempt-4", events.PaymentFailed, agents).status)
+	r = a.do("alice", http.MethodPost, path, `{"paymentMethodId":"pm_5e7e0000a11ce0000000000000000005"}`)
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	assert.Equal(t, 5, decode[reservations.Reservation](t, r).PaymentAttempt)
+
 	require.Equal(t, http.StatusAccepted, a.event("auth-3", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
 	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
-	assert.Equal(t, []string{"created " + res.ID, "payment_requested " + res.ID, "payment_requested " + res.ID, "confirmed " + res.ID}, a.recorded())
+	assert.Equal(t, []string{"created " + res.ID, "payment_requested " + res.ID, "payment_requested " + res.ID, "payment_requested " + res.ID, "confirmed " + res.ID}, a.recorded())
 }
 
 // TestPaymentMethodBadInput: every refused request is a 4xx problem and writes nothing.
