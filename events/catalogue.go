@@ -109,6 +109,9 @@ type Customer struct {
 	FirstName         string `json:"firstName"`
 	LastName          string `json:"lastName"`
 	PreferredLanguage string `json:"preferredLanguage"`
+	// Phone is the customer's mobile number (E.164 as customers-api stores it), empty when
+	// none is known: the notifier texts pickup reminders to it when the customer allows SMS.
+	Phone string `json:"phone,omitempty"`
 }
 
 // CustomerStatus is the payload of customer.status_changed.

@@ -216,7 +216,7 @@ func emit(ctx context.Context, tx pgx.Tx, typ string, c Customer, token string) 
 	default:
 		data = events.Customer{CustomerID: c.ID, Version: int64(c.Version), Kind: string(c.Kind), Email: c.Email,
 			EmailVerified: c.EmailVerified, VerificationToken: token,
-			FirstName: c.FirstName, LastName: c.LastName, PreferredLanguage: string(c.PreferredLanguage)}
+			FirstName: c.FirstName, LastName: c.LastName, PreferredLanguage: string(c.PreferredLanguage), Phone: c.Phone}
 	}
 	return events.Emit(ctx, tx, Migrations.Schema, ServiceName, typ, c.ID, data)
 }

@@ -170,7 +170,27 @@ func decodeCustomer(e cloudevents.Event) (recipient, error) {
 		return recipient{}, events.Permanentf("%s: email is not a bare mail address", e.Type())
 	}
 	return recipient{CustomerID: c.CustomerID, Version: c.Version, Email: addr.Address,
-		FirstName: printable(c.FirstName), LastName: printable(c.LastName), Language: language(c.PreferredLanguage)}, nil
+		FirstName: printable(c.FirstName), LastName: printable(c.LastName), Language: language(c.PreferredLanguage),
+		Phone: mobileNumber(c.Phone)}, nil
+}
+
+// mobileNumber returns phone in E.164 form (+ and 8 to 15 digits, spaces and dashes
+// dropped), or "" when it is not one: a number an SMS cannot reach is no reason to refuse the
+// customer's event, only to send them no SMS.
+func mobileNumber(phone string) string {
+	digits := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", "/", "").Replace(strings.TrimSpace(phone))
+	if strings.HasPrefix(digits, "00") {
+		digits = "+" + digits[2:]
+	}
+	if len(digits) < 9 || len(digits) > 16 || digits[0] != '+' || digits[1] == '0' {
+		return ""
+	}
+	for _, c := range digits[1:] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return digits
 }
 
 func requireUUID(field, v string) error {

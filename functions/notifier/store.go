@@ -32,16 +32,17 @@ type recipient struct {
 	FirstName  string
 	LastName   string
 	Language   string
+	Phone      string // E.164; empty when the customer gave none
 	Erased     bool
 }
 
 // upsertRecipientSQL applies a customer's data only when its version is newer than the
 // stored one, and never to an erased customer.
-const upsertRecipientSQL = `INSERT INTO notifier.recipients AS r (customer_id, version, email, first_name, last_name, language)
-VALUES ($1, $2, $3, $4, $5, $6)
+const upsertRecipientSQL = `INSERT INTO notifier.recipients AS r (customer_id, version, email, first_name, last_name, language, phone)
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''))
 ON CONFLICT (customer_id) DO UPDATE SET
 	version = EXCLUDED.version, email = EXCLUDED.email, first_name = EXCLUDED.first_name,
-	last_name = EXCLUDED.last_name, language = EXCLUDED.language, updated_at = now()
+	last_name = EXCLUDED.last_name, language = EXCLUDED.language, phone = EXCLUDED.phone, updated_at = now()
 WHERE r.version < EXCLUDED.version AND r.erased_at IS NULL`
 
 // eraseRecipientSQL removes a customer's personal data, whatever the versions, and keeps a
@@ -50,7 +51,7 @@ WHERE r.version < EXCLUDED.version AND r.erased_at IS NULL`
 const eraseRecipientSQL = `INSERT INTO notifier.recipients AS r (customer_id, version, email, first_name, last_name, erased_at)
 VALUES ($1, $2, NULL, NULL, NULL, now())
 ON CONFLICT (customer_id) DO UPDATE SET
-	version = greatest(r.version, EXCLUDED.version), email = NULL, first_name = NULL, last_name = NULL,
+	version = greatest(r.version, EXCLUDED.version), email = NULL, first_name = NULL, last_name = NULL, phone = NULL,
 	erased_at = coalesce(r.erased_at, now()), updated_at = now()
 WHERE r.erased_at IS NULL OR r.version < EXCLUDED.version`
 
@@ -70,11 +71,11 @@ const erasedNotificationSQL = `SELECT EXISTS (SELECT 1 FROM notifier.notificatio
 	JOIN notifier.recipients r USING (customer_id) WHERE n.id = $1 AND r.erased_at IS NOT NULL)`
 
 const getRecipientSQL = `SELECT customer_id::text, version, coalesce(email, ''), coalesce(first_name, ''),
-	coalesce(last_name, ''), language, erased_at IS NOT NULL
+	coalesce(last_name, ''), language, coalesce(phone, ''), erased_at IS NOT NULL
 FROM notifier.recipients WHERE customer_id = $1`
 
 func applyRecipient(ctx context.Context, tx pgx.Tx, r recipient) error {
-	_, err := tx.Exec(ctx, upsertRecipientSQL, r.CustomerID, r.Version, r.Email, r.FirstName, r.LastName, r.Language)
+	_, err := tx.Exec(ctx, upsertRecipientSQL, r.CustomerID, r.Version, r.Email, r.FirstName, r.LastName, r.Language, r.Phone)
 	return err
 }
 
@@ -82,6 +83,9 @@ func applyRecipient(ctx context.Context, tx pgx.Tx, r recipient) error {
 // returning the notifications' ids.
 func eraseRecipient(ctx context.Context, tx pgx.Tx, customerID string, version int64) ([]string, error) {
 	if _, err := tx.Exec(ctx, eraseRecipientSQL, customerID, version); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM notifier.preferences WHERE customer_id = $1`, customerID); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, redactNotificationsSQL, customerID)
@@ -97,7 +101,7 @@ var errUnknownRecipient = errors.New("unknown recipient")
 func getRecipient(ctx context.Context, tx pgx.Tx, customerID string) (recipient, error) {
 	var r recipient
 	err := tx.QueryRow(ctx, getRecipientSQL, customerID).Scan(&r.CustomerID, &r.Version, &r.Email,
-		&r.FirstName, &r.LastName, &r.Language, &r.Erased)
+		&r.FirstName, &r.LastName, &r.Language, &r.Phone, &r.Erased)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, errUnknownRecipient
 	}
@@ -117,10 +121,54 @@ type notification struct {
 	CreatedAt     time.Time
 }
 
-const insertNotificationSQL = `INSERT INTO notifier.notifications
-	(event_source, event_id, type, customer_id, recipient, recipient_name, language, subject, body)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (event_source, event_id) DO NOTHING`
+// Channels a notification goes out by (notifier.notifications.channel).
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// pending is a notification to queue: the worker's sender sends it.
+type pending struct {
+	// Source and EventID identify what asked for it: the CloudEvent's (source, id), or
+	// notifications-api and the request's id. With Channel they are unique: a redelivered
+	// event or a repeated request queues nothing more.
+	Source, EventID string
+	Type            string // the template key (an event type) or "message" for free text
+	Channel         string // ChannelEmail or ChannelSMS (empty: email)
+	CustomerID      string
+	ReservationID   string // empty when none
+	Recipient       string // the address or number
+	RecipientName   string
+	Language        string
+	Subject         string // empty for SMS
+	Body            string
+	RequestedBy     string // the person's subject when notifications-api asked; empty for events
+	ResendOf        string // the notification a resend repeats; empty otherwise
+}
+
+const queueSQL = `INSERT INTO notifier.notifications
+	(event_source, event_id, type, channel, customer_id, reservation_id, recipient, recipient_name,
+	 language, subject, body, requested_by, resend_of)
+VALUES ($1, $2, $3, coalesce(nullif($4, ''), 'email'), $5, nullif($6, '')::uuid, $7, $8, $9, $10, $11,
+	nullif($12, ''), nullif($13, '')::uuid)
+ON CONFLICT (event_source, event_id, channel) DO NOTHING
+RETURNING id::text`
+
+// queue writes p as a pending notification in tx and wakes the sender when tx commits. It
+// returns the new row's id, or "" when (source, event id, channel) was queued before.
+func queue(ctx context.Context, tx pgx.Tx, p pending) (string, error) {
+	var id string
+	err := tx.QueryRow(ctx, queueSQL, p.Source, p.EventID, p.Type, p.Channel, p.CustomerID, p.ReservationID,
+		p.Recipient, p.RecipientName, p.Language, p.Subject, p.Body, p.RequestedBy, p.ResendOf).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, wakeChannel)
+	return id, err
+}
 
 // claimSQL leases up to $1 due notifications for $2 seconds, counting the attempt: another
 // replica skips them, and if this one dies mid-send they are due again when the lease ends.
@@ -144,11 +192,9 @@ const (
 )
 
 func insertNotification(ctx context.Context, tx pgx.Tx, source, eventID, typ string, r recipient, subject, body string) error {
-	if _, err := tx.Exec(ctx, insertNotificationSQL, source, eventID, typ, r.CustomerID, r.Email,
-		fullName(r), r.Language, subject, body); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, wakeChannel)
+	_, err := queue(ctx, tx, pending{Source: source, EventID: eventID, Type: typ, Channel: ChannelEmail,
+		CustomerID: r.CustomerID, Recipient: r.Email, RecipientName: fullName(r), Language: r.Language,
+		Subject: subject, Body: body})
 	return err
 }
 
