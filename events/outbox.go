@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,19 +47,53 @@ func New(source, typ, subject string, data any) (cloudevents.Event, error) {
 // Record writes an event into schema's outbox inside tx, the transaction that makes the
 // change the event describes: both commit or neither does.
 func Record(ctx context.Context, tx pgx.Tx, schema string, e cloudevents.Event) error {
-	if err := e.Validate(); err != nil {
-		return fmt.Errorf("record %s: %w", e.Type(), err)
+	return insert(ctx, tx, schema, "record", e, "")
+}
+
+// ErrIDTaken is RecordReplay's answer for an id the outbox holds for another event.
+var ErrIDTaken = errors.New("the outbox holds another event under this id")
+
+// replayConflict makes the row an earlier replay of the same event left due again (data
+// refreshed, attempts reset); a row of another source or type keeps its id.
+const replayConflict = ` ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, published_at = NULL, attempts = 0,
+    last_error = NULL, next_attempt_at = NULL
+WHERE o.source = EXCLUDED.source AND o.type = EXCLUDED.type`
+
+// RecordReplay writes e — a whole event, recorded first by another function, with its own
+// id, source, type, subject, time and data — into schema's outbox inside tx, to be
+// published again: the dead-letter store replays through it. Its id must be a UUID. If the
+// outbox holds e's id already (an earlier replay, sent or not), that row is due again
+// rather than a second added, so the event is never queued twice; an id held by an event of
+// another source or type is ErrIDTaken.
+func RecordReplay(ctx context.Context, tx pgx.Tx, schema string, e cloudevents.Event) error {
+	if _, err := uuid.Parse(e.ID()); err != nil {
+		return fmt.Errorf("replay %s: id %q is not a UUID", e.Type(), e.ID())
 	}
-	outbox := pgx.Identifier{schema, "outbox"}.Sanitize()
+	return insert(ctx, tx, schema, "replay", e, replayConflict)
+}
+
+// insert is Record and RecordReplay: it validates e, inserts it into schema's outbox (with
+// onConflict, "" for none) and notifies the relay; verb names the caller in errors. A
+// conflict that updates nothing is ErrIDTaken.
+func insert(ctx context.Context, tx pgx.Tx, schema, verb string, e cloudevents.Event, onConflict string) error {
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, e.Type(), err)
+	}
 	data := e.Data()
 	if !json.Valid(data) {
-		return fmt.Errorf("record %s: data must be JSON", e.Type())
+		return fmt.Errorf("%s %s: data must be JSON", verb, e.Type())
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+outbox+` (id, type, source, subject, time, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.ID(), e.Type(), e.Source(), e.Subject(), e.Time(), data); err != nil {
-		return fmt.Errorf("record %s: %w", e.Type(), err)
+	outbox := pgx.Identifier{schema, "outbox"}.Sanitize()
+	var seq int64
+	err := tx.QueryRow(ctx, `INSERT INTO `+outbox+` AS o (id, type, source, subject, time, data) VALUES ($1, $2, $3, $4, $5, $6)`+
+		onConflict+` RETURNING seq`, e.ID(), e.Type(), e.Source(), e.Subject(), e.Time(), data).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s %s %s: %w", verb, e.Type(), e.ID(), ErrIDTaken)
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Notification, schema)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", verb, e.Type(), err)
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Notification, schema)
 	return err
 }
 

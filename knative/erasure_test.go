@@ -15,8 +15,9 @@ import (
 // (beyond the customer's id), and what: each must consume customer.erased.
 var holdsPersonalData = map[string]string{
 	"reservations-api":    "the email of the public lookup, cancel reasons, guest-hold records",
-	"notification-worker": "recipients, notifications, mail files",
+	"notification-worker": "recipients, notifications, reminders, mail and SMS files",
 	"payments-api":        "payment methods (provider token, brand, last four digits, expiry)",
+	"dead-letter":         "dead letters (the events whole, for replay), the answers that refused them",
 }
 
 // erasesInItsOwnTransaction names the producers of personal payloads that need no Trigger:
@@ -97,7 +98,7 @@ func TestErasureMutationsAreCaught(t *testing.T) {
 				})
 			},
 			personal: events.PersonalFieldsOf,
-			want:     "overlays/staging: Service notification-worker: Triggers: no Trigger delivers " + events.CustomerErased + " to it, but it keeps recipients, notifications, mail files",
+			want:     "overlays/staging: Service notification-worker: Triggers: no Trigger delivers " + events.CustomerErased + " to it, but it keeps recipients, notifications, reminders, mail and SMS files",
 		},
 		{
 			name: "payments starts copying an address into its events, and stops hearing the erasure",

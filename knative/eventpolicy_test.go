@@ -149,6 +149,14 @@ func testEvent(typ, source string) cloudevents.Event {
 	return e
 }
 
+// replayers are the producers that send no events of their own but others'
+// again, with the original source (events.RecordReplay): the one-producer and
+// own-source rules do not hold them; checkReplayerPolicies holds each to the
+// union of the producers' policies instead.
+var replayers = map[string]string{
+	"dead-letter": "replays dead letters: the original events, with their producers' sources",
+}
+
 // producer is what the code of one function package says about the events
 // it records (events.Emit, events.New).
 type producer struct {
@@ -384,6 +392,8 @@ func checkEventPolicies(r *rendered, sources map[string]producer) []problem {
 			prod, emits := sources[svc]
 			fixed := emits && len(prod.Sources) == 1 && prod.Sources[0] != ""
 			switch {
+			case replayers[svc] != "":
+				// What it admits: checkReplayerPolicies.
 			case !emits:
 				add("spec.from", fmt.Sprintf(": no package under functions/ with ServiceName %q records events", svc))
 			case fixed && !slices.Equal(pinned, prod.Sources):
@@ -457,6 +467,9 @@ func checkAdmissionMatrix(r *rendered, types []string) []problem {
 		var admitted []string
 		for _, id := range ids {
 			name := id[strings.LastIndex(id, ":")+1:]
+			if replayers[name] != "" && strings.HasPrefix(id, serviceAccountSubject+namespace+":") {
+				continue // sends others' events again (replayers)
+			}
 			if adm.admits(id, typ, name) {
 				admitted = append(admitted, id)
 			}
@@ -475,6 +488,44 @@ func checkAdmissionMatrix(r *rendered, types []string) []problem {
 		default:
 			ps = append(ps, problem{File: "base/event-policies.yaml", Object: "event type " + typ, Field: "producers",
 				Msg: fmt.Sprintf(": %d identities may send it %v; exactly one produces it", len(admitted), admitted)})
+		}
+	}
+	return ps
+}
+
+// checkReplayerPolicies: a replayer may send exactly what some producer may
+// send — a type only with a source a producer's policy admits it with — so
+// its replays get through, and its identity cannot forge a source or a type
+// no producer may send. Probed with every catalogue type, a made-up type of
+// ours within and outside the producers' families, and a ping, each with
+// every Service's name and a stranger's as source.
+func checkReplayerPolicies(r *rendered, types []string) []problem {
+	pols, ps := eventPolicies(r)
+	adm := newAdmission(pols)
+	var names []string
+	for _, svc := range r.knativeServices() {
+		names = append(names, svc.Name)
+	}
+	probes := append(slices.Clone(types), "com.orangecarrental.customer.made_up.v1", "com.orangecarrental.made_up.v1", events.Ping)
+	for _, rep := range sortedKeys(replayers) {
+		for _, typ := range probes {
+			for _, src := range append(slices.Clone(names), "someone-else") {
+				want := false
+				for _, p := range names {
+					if replayers[p] == "" && adm.admits(subjectOf(p), typ, src) {
+						want = true
+						break
+					}
+				}
+				switch got := adm.admits(subjectOf(rep), typ, src); {
+				case got && !want:
+					ps = append(ps, problem{File: "base/event-policies.yaml", Object: "event type " + typ, Field: "source",
+						Msg: fmt.Sprintf(": replayer %s may send it with source %q, which no producer may", rep, src)})
+				case want && !got:
+					ps = append(ps, problem{File: "base/event-policies.yaml", Object: "event type " + typ, Field: "source",
+						Msg: fmt.Sprintf(": replayer %s may not send it with source %q, which its producer may: a replay would be refused", rep, src)})
+				}
+			}
 		}
 	}
 	return ps
@@ -514,6 +565,7 @@ func TestEveryEventTypeHasExactlyOneProducer(t *testing.T) {
 	}
 	for _, r := range renderAll(t) {
 		report(t, r.Dir, checkAdmissionMatrix(r, types))
+		report(t, r.Dir, checkReplayerPolicies(r, types))
 		pols, _ := eventPolicies(r)
 		adm := newAdmission(pols)
 		for _, typ := range types {
@@ -695,6 +747,23 @@ func TestEventPolicyMutationsAreCaught(t *testing.T) {
 			}),
 			check: func(r *rendered) []problem { return checkAdmissionMatrix(r, catalogueTypes()) },
 			want:  `base/event-policies.yaml: event type com.orangecarrental.vehicle.created.v1: source: system:serviceaccount:orange:vehicles-api may send it with source "api-gateway", another identity's name`,
+		},
+		{
+			name: "replays from any source",
+			mutate: editPolicy("dead-letter-replays", func(m map[string]any) {
+				mapAt(m, "spec")["filters"] = []any{map[string]any{"prefix": map[string]any{"type": "com.orangecarrental."}}}
+			}),
+			check: func(r *rendered) []problem { return checkReplayerPolicies(r, catalogueTypes()) },
+			want:  `base/event-policies.yaml: event type com.orangecarrental.payment.captured.v1: source: replayer dead-letter may send it with source "reservations-api", which no producer may`,
+		},
+		{
+			name: "replays of invoices forgotten",
+			mutate: editPolicy("dead-letter-replays", func(m map[string]any) {
+				families := list(m, "spec", "filters")[0].(map[string]any)
+				families["any"] = list(families, "any")[:5] // without prefix type com.orangecarrental.invoice.
+			}),
+			check: func(r *rendered) []problem { return checkReplayerPolicies(r, catalogueTypes()) },
+			want:  `base/event-policies.yaml: event type com.orangecarrental.invoice.issued.v1: source: replayer dead-letter may not send it with source "payments-api", which its producer may: a replay would be refused`,
 		},
 	}
 	for _, tt := range tests {

@@ -72,6 +72,7 @@ const emitsEventsKey = "orange.carrental/emits-events"
 // an outbox emits events and needs K_SINK.
 var outboxUnused = map[string]string{
 	"notification-worker": "consumes events only; the inbox migration brings the outbox with it",
+	"notifications-api":   "shares notification-worker's schema and emits nothing either",
 }
 
 // checkEmitsEventsLabel: a function that records events in an outbox carries

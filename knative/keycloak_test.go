@@ -236,7 +236,8 @@ func TestRealmMutationsAreCaught(t *testing.T) {
 			mutate: func(rl *realm) {
 				rl.Clients = slices.DeleteFunc(rl.Clients, func(c realmClient) bool { return c.ClientID == "payments-api" })
 			},
-			want: "knative/keycloak/realm-orange-car-rental.json: client payments-api: clientId: missing; every function but api-gateway has a client of its own",
+			want: "knative/keycloak/realm-orange-car-rental.json: client payments-api: clientId: missing; every function but " +
+				strings.Join(sortedKeys(noServiceClient), ", ") + " has a client of its own",
 		},
 		{
 			name: "browser flow on",

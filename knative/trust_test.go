@@ -40,7 +40,9 @@ const (
 // noServiceClient names the functions that have no OAuth client of their
 // own (no Keycloak client, no OIDC_CLIENT_SECRET), and why.
 var noServiceClient = map[string]string{
-	gatewayService: "forwards the caller's own token; never calls on its own behalf",
+	gatewayService:      "forwards the caller's own token; never calls on its own behalf",
+	"notifications-api": "calls no other function: everything it needs is in the notifier schema",
+	"dead-letter":       "calls no other function: its replays leave through its outbox to the Broker",
 }
 
 var (
@@ -81,7 +83,8 @@ func envDefault(t reflect.Type, name string) (def string, found bool) {
 
 // checkServiceAccounts: every Knative Service runs as the ServiceAccount of
 // its own name, which the tree holds; no ServiceAccount of the tree is
-// unused; the sink that verifies nothing gets no token at all, the functions
+// unused; a Service that runs no code of ours gets no token at all (none
+// since issue 14 made the dead-letter sink a function), the functions
 // keep theirs (they read the issuer's keys with it).
 func checkServiceAccounts(r *rendered) []problem {
 	var ps []problem
@@ -147,7 +150,7 @@ func checkServiceAccounts(r *rendered) []problem {
 
 // checkIssuerDiscoveryBinding: the one ClusterRoleBinding grants
 // system:service-account-issuer-discovery to exactly the functions'
-// ServiceAccounts (not the sink's, which verifies nothing).
+// ServiceAccounts (not a Service's that runs no code of ours).
 func checkIssuerDiscoveryBinding(r *rendered) []problem {
 	var want []string
 	for _, svc := range r.knativeServices() {
@@ -538,18 +541,19 @@ func TestTrustMutationsAreCaught(t *testing.T) {
 			want:  "base/service-accounts.yaml: ServiceAccount vehicles-api: metadata.name: missing; Service vehicles-api runs as it",
 		},
 		{
-			name: "sink gets a token",
+			// dead-letter runs our code since issue 14: it verifies its deliveries' tokens.
+			name: "sink loses its token",
 			mutate: func(tr *tree) {
-				tr.editDoc("base/service-accounts.yaml", "ServiceAccount", "dead-letter", func(m map[string]any) { delete(m, "automountServiceAccountToken") })
+				tr.editDoc("base/service-accounts.yaml", "ServiceAccount", "dead-letter", func(m map[string]any) { m["automountServiceAccountToken"] = false })
 			},
 			check: checkServiceAccounts,
-			want:  `base/service-accounts.yaml: ServiceAccount dead-letter: automountServiceAccountToken is not set, want "false" (dead-letter runs no code of ours and needs no token)`,
+			want:  `base/service-accounts.yaml: ServiceAccount dead-letter: automountServiceAccountToken = false: function dead-letter reads the cluster issuer's keys with its token`,
 		},
 		{
-			name: "binding grants the sink",
+			name: "binding grants a stranger",
 			mutate: func(tr *tree) {
 				tr.editDoc("base/service-accounts.yaml", "ClusterRoleBinding", issuerDiscoveryBinding, func(m map[string]any) {
-					m["subjects"] = append(list(m, "subjects"), map[string]any{"kind": "ServiceAccount", "name": "dead-letter", "namespace": "orange"})
+					m["subjects"] = append(list(m, "subjects"), map[string]any{"kind": "ServiceAccount", "name": "default", "namespace": "orange"})
 				})
 			},
 			check: checkIssuerDiscoveryBinding,

@@ -93,10 +93,17 @@ type Registry struct {
 }
 
 // NewRegistry validates and indexes fns: names and prefixes must be unique and well-formed.
+// A schema belongs to one function, or to the process types of one package (notifier's
+// notification-worker and notifications-api, design.md §1), which say so by sharing one
+// *database.Migrations: two different sets claiming one schema would fight over it.
 func NewRegistry(fns ...Function) (*Registry, error) {
 	r := &Registry{fns: map[string]Function{}}
 	prefixes := map[string]string{}
-	schemas := map[string]string{}
+	type claim struct {
+		service string
+		set     *database.Migrations
+	}
+	schemas := map[string]claim{}
 	for _, fn := range fns {
 		if fn.Service == "" || fn.New == nil {
 			return nil, fmt.Errorf("function %q: service name and constructor are required", fn.Service)
@@ -114,10 +121,10 @@ func NewRegistry(fns ...Function) (*Registry, error) {
 			prefixes[p] = fn.Service
 		}
 		if fn.Migrations != nil {
-			if other, dup := schemas[fn.Migrations.Schema]; dup {
-				return nil, fmt.Errorf("functions %q and %q both claim schema %q", other, fn.Service, fn.Migrations.Schema)
+			if other, dup := schemas[fn.Migrations.Schema]; dup && other.set != fn.Migrations {
+				return nil, fmt.Errorf("functions %q and %q both claim schema %q with migrations of their own", other.service, fn.Service, fn.Migrations.Schema)
 			}
-			schemas[fn.Migrations.Schema] = fn.Service
+			schemas[fn.Migrations.Schema] = claim{fn.Service, fn.Migrations}
 		}
 		r.fns[fn.Service] = fn
 	}
@@ -140,13 +147,31 @@ func (r *Registry) Lookup(service string) (Function, bool) {
 	return fn, ok
 }
 
-// Migrations returns every function's migrations, ordered by service name.
+// Migrations returns every schema's migrations once, ordered by the service name of the
+// first function that brings them.
 func (r *Registry) Migrations() []database.Migrations {
 	var out []database.Migrations
+	seen := map[string]bool{}
 	for _, fn := range r.Functions() {
-		if fn.Migrations != nil {
+		if fn.Migrations != nil && !seen[fn.Migrations.Schema] {
+			seen[fn.Migrations.Schema] = true
 			out = append(out, *fn.Migrations)
 		}
 	}
 	return out
+}
+
+// SchemaOwner reports whether fn is the function that stands for its schema in r: the first
+// by service name of those sharing it (nil migrations: true). A host runs what belongs to a
+// schema once per process — its outbox relay — through the owner.
+func (r *Registry) SchemaOwner(fn Function) bool {
+	if fn.Migrations == nil {
+		return true
+	}
+	for _, other := range r.Functions() {
+		if other.Migrations != nil && other.Migrations.Schema == fn.Migrations.Schema {
+			return other.Service == fn.Service
+		}
+	}
+	return true
 }

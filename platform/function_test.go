@@ -42,6 +42,8 @@ func TestNewRegistryRejects(t *testing.T) {
 		{name: "prefix with trailing slash", fns: []platform.Function{newFn("fleet-api", "/api/fleet/")}, wantErr: `prefix "/api/fleet/"`},
 		{name: "root prefix", fns: []platform.Function{newFn("fleet-api", "/")}, wantErr: `prefix "/"`},
 		{name: "empty prefix", fns: []platform.Function{newFn("fleet-api", "")}, wantErr: `prefix ""`},
+		{name: "one schema, two sets of migrations", fns: []platform.Function{withSchema(newFn("mail-worker"), &database.Migrations{Schema: "mail"}),
+			withSchema(newFn("mail-api", "/api/mail"), &database.Migrations{Schema: "mail"})}, wantErr: `both claim schema "mail"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +54,31 @@ func TestNewRegistryRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
+}
+
+func withSchema(fn platform.Function, m *database.Migrations) platform.Function {
+	fn.Migrations = m
+	return fn
+}
+
+// TestRegistrySharedSchema: two process types of one package share a schema by sharing one
+// set of migrations; the registry lists the set once and names one owner of the schema.
+func TestRegistrySharedSchema(t *testing.T) {
+	t.Parallel()
+	mail := &database.Migrations{Schema: "mail", FS: fstest.MapFS{"0001_init.sql": {Data: []byte("SELECT 1")}}}
+	other := &database.Migrations{Schema: "other", FS: fstest.MapFS{"0001_init.sql": {Data: []byte("SELECT 1")}}}
+	worker, api, gw := withSchema(newFn("mail-worker"), mail), withSchema(newFn("mail-api", "/api/mail"), mail), newFn("gateway")
+	solo := withSchema(newFn("other-api", "/api/other"), other)
+	reg, err := platform.NewRegistry(worker, api, gw, solo)
+	require.NoError(t, err)
+	migs := reg.Migrations()
+	require.Len(t, migs, 2, "one set per schema")
+	assert.Equal(t, "mail", migs[0].Schema)
+	assert.Equal(t, "other", migs[1].Schema)
+	assert.True(t, reg.SchemaOwner(api), "mail-api comes first by name")
+	assert.False(t, reg.SchemaOwner(worker))
+	assert.True(t, reg.SchemaOwner(solo))
+	assert.True(t, reg.SchemaOwner(gw), "no schema: nothing to share")
 }
 
 func TestRegistry(t *testing.T) {

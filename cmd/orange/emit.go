@@ -33,7 +33,7 @@ func emit(ctx context.Context, args []string, stdout io.Writer) error {
 	source := fs.String("source", "", "event source (default: the -as service account, else orange-cli)")
 	subject := fs.String("subject", "", "event subject: the aggregate id")
 	data := fs.String("data", "{}", "JSON data, or @file to read it from a file")
-	as := fs.String("as", "", "send as this identity of `orange dev`: a function's service account (payments-api: the Broker lets it send payment.* only), or trigger/<name> or pingsource/<name> for a delivery straight to a receiver")
+	as := fs.String("as", "", "send as this identity of `orange dev`: a function's service account (payments-api: the Broker lets it send payment.* only), or trigger/<name> or pingsource/<name> for a delivery straight to a receiver (-to http://localhost:8080"+host.DevServicesPath+"<service>/cloudevents in `orange dev`)")
 	namespace := fs.String("namespace", auth.DefaultNamespace, "namespace of the -as identity")
 	audience := fs.String("audience", "", "audience of the token (default: the Broker's for a Broker path, else serving.knative.dev/service/<namespace>/<host's first label>)")
 	tokenFile := fs.String("token-file", "", "send the token in this file instead of asking `orange dev` for one")
@@ -123,8 +123,13 @@ func serviceAccount(as string) (string, error) {
 }
 
 // defaultAudience is the Broker's audience for a Broker ingress path (/<namespace>/<broker>
-// at its end), else the audience of the Knative Service the host names.
+// at its end), the function's for `orange dev`'s /dev/services/<service>/…, else the
+// audience of the Knative Service the host names.
 func defaultAudience(target *url.URL, namespace string) string {
+	// `orange dev`'s way to a cluster-local function: /dev/services/<service>/<path>.
+	if rest, ok := strings.CutPrefix(target.Path, host.DevServicesPath); ok {
+		return auth.ServiceAudience(namespace, strings.SplitN(rest, "/", 2)[0])
+	}
 	parts := strings.Split(strings.Trim(target.Path, "/"), "/")
 	if n := len(parts); n >= 2 && (strings.HasSuffix(target.Path, host.BrokerIngressPath) || strings.HasPrefix(target.Hostname(), "broker-ingress")) {
 		return auth.BrokerAudience(parts[n-2], parts[n-1])

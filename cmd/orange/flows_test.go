@@ -483,6 +483,11 @@ var mailKinds = map[string][]string{
 	"refunded":  {"Refund of", "Erstattung über"},
 	"invoice":   {"Your invoice", "Ihre Rechnung"},
 	"held":      {"is being held", "ist vorgemerkt"},
+	// Issue 14's mails (notification-worker).
+	"changed":  {"has changed", "wurde geändert"},
+	"expired":  {"has expired", "ist verfallen"},
+	"noshow":   {"Not picked up", "Nicht abgeholt"},
+	"reminder": {"Reminder: pick-up", "Erinnerung: Abholung"},
 }
 
 func kindOf(subject string) string {
@@ -972,5 +977,5 @@ func flowNoShow(t *testing.T, s *flowSystem) {
 	assert.Equal(t, want.gross, p.AuthorizedCents)
 	assert.Zero(t, p.OutstandingCents)
 	checkFeeInvoice(t, s.waitInvoice(t, s.carla, devissuer.CustomerBob, res.ID), "no_show", "NO_SHOW_FEE", wantFee)
-	s.waitMails(t, flowBobEmail, res.ID, map[string]int{"confirmed": 1, "captured": 1, "invoice": 1})
+	s.waitMails(t, flowBobEmail, res.ID, map[string]int{"confirmed": 1, "noshow": 1, "captured": 1, "invoice": 1})
 }

@@ -52,6 +52,9 @@ func TestSIGTERMUnderLoadEveryFunction(t *testing.T) {
 		{service: "vehicles-api", path: "/api/vehicles/f1ee0000-0000-4000-8000-000000000002"},
 		{service: "payments-api", path: "/api/payments?reservation=" + devissuer.CustomerAlice, user: "carla"},
 		{service: "reservations-api", path: "/api/reservations", user: "carla"},
+		{service: "dead-letter", path: "/api/dead-letters", user: "ada"},
+		{service: "cleanup-worker", path: "/api/cleanup/runs", user: "ada"},
+		{service: "notifications-api", path: "/api/notifications", user: "carla"},
 		{service: "notification-worker", path: "/dev/mail",
 			env: func(t *testing.T) []string { return []string{"MAIL_MODE=folder", "MAIL_DIR=" + t.TempDir()} }},
 		// The gateway forwards to a real locations-api of its own.

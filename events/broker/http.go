@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -120,38 +119,4 @@ func Sender(b *Broker, deliver Deliverer) func(ctx context.Context, to Destinati
 		}
 		return err
 	}
-}
-
-// EventDisplay is a stand-in for the cluster's dead-letter Service (Knative's
-// event_display): it logs every CloudEvent it gets and answers 202. `orange dev` mounts it
-// under the dead-letter sink's service name.
-//
-// A log cannot be erased, so a dead letter is logged as a pointer, not a copy: its
-// attributes (id, type, source, subject, time), its extensions and the size of its data,
-// but neither the data nor knativeerrordata (the subscriber's answer, free text that may
-// quote the data). The event itself stays where erasure reaches it: in its producer's
-// outbox, found by source and id, from where it is replayed (docs/security.md, "Erasure");
-// the subscriber's own log says why it refused the event.
-func EventDisplay(logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, events.MaxEventBytes)
-		e, err := cloudevents.NewEventFromHTTPRequest(r)
-		if err != nil {
-			// Not the request's text either: it would be the data of whatever was sent.
-			http.Error(w, "not a CloudEvent", http.StatusBadRequest)
-			return
-		}
-		attrs := []any{slog.String("id", e.ID()), slog.String("type", e.Type()), slog.String("source", e.Source()),
-			slog.String("subject", e.Subject()), slog.Time("time", e.Time()), slog.Int("dataBytes", len(e.Data()))}
-		for k, v := range e.Extensions() {
-			if k == ExtErrorData {
-				s, _ := v.(string)
-				attrs = append(attrs, slog.Int("ext."+k+".bytes", len(s)))
-				continue
-			}
-			attrs = append(attrs, slog.Any("ext."+k, v))
-		}
-		logger.WarnContext(r.Context(), "dead letter", attrs...)
-		w.WriteHeader(http.StatusAccepted)
-	})
 }

@@ -4,7 +4,9 @@
 package all
 
 import (
+	"github.com/orangecarrental/orange/functions/cleanup"
 	"github.com/orangecarrental/orange/functions/customers"
+	"github.com/orangecarrental/orange/functions/deadletter"
 	"github.com/orangecarrental/orange/functions/fleet"
 	"github.com/orangecarrental/orange/functions/gateway"
 	"github.com/orangecarrental/orange/functions/locations"
@@ -18,11 +20,14 @@ import (
 // Functions returns every function, each freshly described.
 func Functions() []platform.Function {
 	return []platform.Function{
+		cleanup.Function(),
 		customers.Function(),
+		deadletter.Function(),
 		fleet.Function(),
 		gateway.Function(),
 		locations.Function(),
 		notifier.Function(),
+		notifier.APIFunction(),
 		payments.Function(),
 		pricing.Function(),
 		reservations.Function(),

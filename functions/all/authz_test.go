@@ -230,6 +230,22 @@ func registeredEventHeaders(seq int) map[string]string {
 		"ce-source": "authz-matrix", "ce-type": events.CustomerRegistered}
 }
 
+// erasedEventData and erasedEventHeaders are a binary-mode customer.erased CloudEvent of
+// a customer nobody knows, a new event id per call.
+func erasedEventData(seq int) string {
+	return fmt.Sprintf(`{"customerId":"00000000-0000-4000-8000-%012d","version":2}`, seq)
+}
+
+func erasedEventHeaders(seq int) map[string]string {
+	return map[string]string{"ce-specversion": "1.0", "ce-id": fmt.Sprintf("authz-erased-%d", seq),
+		"ce-source": "authz-matrix", "ce-type": events.CustomerErased}
+}
+
+// deadLetterMissing is no dead letter; deadLetterAdmins is the dead-letter API's policy.
+const deadLetterMissing = "/api/dead-letters/dead0000-0000-4000-8000-0000000000ff"
+
+func deadLetterAdmins(ok int) [9]int { return policy([6]int{401, 403, 403, 403, 403, ok}, 403, 403) }
+
 // Payments: customer A's fixture payment and invoice, put in place by paymentFixtures.
 const (
 	paymentFixture     = "9a9e0000-0000-4000-8000-000000000001"
@@ -337,6 +353,12 @@ func pingHeaders(seq int) map[string]string {
 
 func emptyObject(int) string { return `{}` }
 
+// housekeeping is admins only (and a function not in the matrix: cleanup-worker).
+var housekeeping = policy([6]int{401, 403, 403, 403, 403, 200}, 403, 403)
+
+// archiveBody archives what finished before 2020: nothing here.
+func archiveBody(int) string { return `{"finishedBefore":"2020-01-01T00:00:00Z"}` }
+
 // reservationRead: customers their own (B 404), agents, admins; reservationStaff and
 // reservationAgents: agents and admins.
 var (
@@ -344,6 +366,33 @@ var (
 	reservationStaff  = policy([6]int{401, 403, 403, 200, 403, 200}, 403, 403)
 	reservationAgents = policy([6]int{401, 403, 403, 200, 403, 200}, 403, 403)
 )
+
+// notificationFixture is a sent mail of customer A, who is known to notifications (the
+// customer events that would tell it are not flowing here).
+const notificationFixture = "9071f000-0000-4000-8000-000000000001"
+
+func notificationFixtures(t *testing.T, db *database.DB) {
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `INSERT INTO notifier.recipients (customer_id, version, email, first_name, last_name, language)
+		VALUES ($1, 1, 'alice@example.com', 'Alice', 'Hartmann', 'en') ON CONFLICT DO NOTHING`, devissuer.CustomerAlice)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO notifier.notifications (id, event_source, event_id, type, customer_id, recipient, language,
+		subject, body, status, attempts, sent_at) VALUES ($1, 'authz-matrix', 'fixture', 'message', $2, 'alice@example.com', 'en',
+		'Matrix', 'Hello', 'sent', 1, now()) ON CONFLICT DO NOTHING`, notificationFixture, devissuer.CustomerAlice)
+	require.NoError(t, err)
+}
+
+// notificationRead: customer A and staff (B gets 404); notificationAgents: agents and admins.
+var (
+	notificationRead   = policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)
+	notificationAgents = func(ok int) [9]int { return policy([6]int{401, 403, 403, ok, 403, ok}, 403, 403) }
+)
+
+func messageBody(int) string {
+	return `{"customerId":"` + devissuer.CustomerAlice + `","subject":"Matrix","body":"Hello"}`
+}
+
+func preferencesBody(int) string { return `{"email":true,"sms":false}` }
 
 // expected is keyed by "<service> <operation>".
 var expected = map[string]row{
@@ -412,6 +461,21 @@ var expected = map[string]row{
 	// and ignored.
 	"vehicles-api receiveEvent": {path: "/cloudevents", body: registeredEventData, header: registeredEventHeaders, expect: receiver(202)},
 
+	"api-gateway forward:dead-letter":   {expect: everyone(forwards)},
+	"api-gateway forward:dead-letter/*": {expect: everyone(forwards)},
+
+	"dead-letter getOpenAPI":            {path: "/openapi.json", expect: everyone(200)},
+	"dead-letter getDeadLettersOpenAPI": {path: "/api/dead-letters/openapi.json", expect: everyone(200)},
+	// Dead letters from the Triggers that dead-letter here only; customer.erased from its own.
+	"dead-letter receiveDeadLetter": {path: "/", body: registeredEventData, header: registeredEventHeaders, expect: receiver(202)},
+	"dead-letter receiveEvent":      {path: "/cloudevents", body: erasedEventData, header: erasedEventHeaders, expect: receiver(202)},
+	// Admins only; no such letter here.
+	"dead-letter listDeadLetters":   {path: "/api/dead-letters", expect: deadLetterAdmins(200)},
+	"dead-letter replayDeadLetters": {path: "/api/dead-letters/replay", expect: deadLetterAdmins(200)},
+	"dead-letter getDeadLetter":     {path: deadLetterMissing, expect: deadLetterAdmins(404)},
+	"dead-letter replayDeadLetter":  {path: deadLetterMissing + "/replay", expect: deadLetterAdmins(404)},
+	"dead-letter discardDeadLetter": {path: deadLetterMissing + "/discard", expect: deadLetterAdmins(404)},
+
 	"api-gateway forward:payments-api":   {expect: everyone(forwards)},
 	"api-gateway forward:payments-api/*": {expect: everyone(forwards)},
 
@@ -461,6 +525,17 @@ var expected = map[string]row{
 	"reservations-api getReservationCounter":    {path: reservationRoute + "/counter", reset: reservationFixture("active", -time.Hour), expect: reservationAgents},
 	// Only reservations' own Triggers and its sweep PingSource deliver.
 	"reservations-api receiveEvent": {path: "/cloudevents", body: emptyObject, header: pingHeaders, expect: receiver(202)},
+	// Housekeeping: admins and cleanup-worker's own identity (not a caller here: the cleanup
+	// and reservationsapi tests call them as that) — nothing due, nothing old enough here.
+	"reservations-api markNoShows":         {path: "/api/reservations/no-shows", body: emptyObject, expect: housekeeping},
+	"reservations-api archiveReservations": {path: "/api/reservations/archive", body: archiveBody, expect: housekeeping},
+
+	// cleanup-worker: admins list its runs; only its nightly PingSource wakes it (a ping
+	// with other data is a manual run, answered 200 with what it did).
+	"api-gateway forward:cleanup-worker":   {expect: everyone(forwards)},
+	"api-gateway forward:cleanup-worker/*": {expect: everyone(forwards)},
+	"cleanup-worker listCleanupRuns":       {path: "/api/cleanup/runs", expect: housekeeping},
+	"cleanup-worker receivePing":           {path: "/cloudevents", body: emptyObject, header: pingHeaders, expect: receiver(200)},
 
 	// Only the worker's own Triggers deliver; /dev/mail exists in folder mode only (the dev
 	// host serves it on the laptop): every caller gets through the router; getMail asks for a
@@ -468,6 +543,25 @@ var expected = map[string]row{
 	"notification-worker receiveEvent": {path: "/cloudevents", body: registeredEventData, header: registeredEventHeaders, expect: receiver(202)},
 	"notification-worker listMail":     {path: "/dev/mail", expect: everyone(200)},
 	"notification-worker getMail":      {path: "/dev/mail/00000000-0000-4000-8000-00000000e3a1", expect: everyone(404)},
+	// The SMS folder (SMS_MODE=folder, the default), a dev page like /dev/mail.
+	"notification-worker listSMS": {path: "/dev/sms", expect: everyone(200)},
+	"notification-worker getSMS":  {path: "/dev/sms/00000000-0000-4000-8000-00000000e3a2", expect: everyone(404)},
+
+	// notifications-api: customers read their own history and set their own channels (B gets
+	// 404), agents and admins read everyone's, send, resend and preview; no function calls it.
+	"api-gateway forward:notifications-api":   {expect: everyone(forwards)},
+	"api-gateway forward:notifications-api/*": {expect: everyone(forwards)},
+
+	"notifications-api getOpenAPI":              {path: "/openapi.json", expect: everyone(200)},
+	"notifications-api getNotificationsOpenAPI": {path: "/api/notifications/openapi.json", expect: everyone(200)},
+	"notifications-api listNotifications":       {path: "/api/notifications", reset: notificationFixtures, expect: policy([6]int{401, 200, 200, 200, 403, 200}, 403, 403)},
+	"notifications-api sendNotification":        {path: "/api/notifications", body: messageBody, reset: notificationFixtures, expect: notificationAgents(202)},
+	"notifications-api listTemplates":           {path: "/api/notifications/templates", expect: notificationAgents(200)},
+	"notifications-api previewTemplate":         {path: "/api/notifications/templates/" + events.ReservationConfirmed + "/preview?lang=en", expect: notificationAgents(200)},
+	"notifications-api getPreferences":          {path: "/api/notifications/preferences?customerId=" + devissuer.CustomerAlice, reset: notificationFixtures, expect: notificationRead},
+	"notifications-api putPreferences":          {path: "/api/notifications/preferences?customerId=" + devissuer.CustomerAlice, body: preferencesBody, reset: notificationFixtures, expect: notificationRead},
+	"notifications-api getNotification":         {path: "/api/notifications/" + notificationFixture, reset: notificationFixtures, expect: notificationRead},
+	"notifications-api resendNotification":      {path: "/api/notifications/" + notificationFixture + "/resend", reset: notificationFixtures, expect: notificationAgents(202)},
 }
 
 // TestAuthorizationMatrix calls every route of every function as every kind of caller and

@@ -59,7 +59,7 @@ func needles() []string {
 }
 
 // logBuffer is orange dev's stdout: every log line of every function, the dead-letter
-// sink's among them (in orange dev the dead-letter sink logs; a log cannot be erased).
+// function's among them (a log cannot be erased: it must never hold the person).
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -302,7 +302,7 @@ func (d *devSystem) search() []finding {
 // of theirs dead-lettered; then the customer is erased. Before the fix the erased address
 // still opened the booking (reservations.customer_email), and the mails, the notes and the
 // dead letter kept the person. Now every table of every schema, the mail folder and the log
-// of `orange dev` (its dead-letter sink logs there) are searched for the person's email,
+// of `orange dev` (the dead-letter function's schema and log among them) are searched for the person's email,
 // names, phone, address, birth date and licence: nothing.
 func TestErasureReachesEveryCopy(t *testing.T) {
 	if testing.Short() {
@@ -353,7 +353,7 @@ func TestErasureReachesEveryCopy(t *testing.T) {
 		}
 	}
 	t.Logf("before the erasure the person is in %v", slices.Sorted(maps.Keys(before)))
-	for _, table := range []string{`customers.customers`, `reservations.reservations`, `notifier.recipients`, `notifier.notifications`} {
+	for _, table := range []string{`customers.customers`, `reservations.reservations`, `notifier.recipients`, `notifier.notifications`, `deadletter.letters`} {
 		require.True(t, before[table], "precondition: the person is in %s (found in %v)", table, before)
 	}
 	require.NotZero(t, mailsTo(d, personEmail), "precondition: the person's mail is in the folder")
@@ -365,7 +365,7 @@ func TestErasureReachesEveryCopy(t *testing.T) {
 		return d.db.Pool.QueryRow(context.Background(), `SELECT id::text FROM customers.outbox WHERE type = $1 AND subject = $2`,
 			events.CustomerErased, res.CustomerID).Scan(&erasedID) == nil
 	})
-	for _, schema := range []string{"reservations", "notifier"} {
+	for _, schema := range []string{"reservations", "notifier", "deadletter"} {
 		d.eventually(30*time.Second, schema+" applies customer.erased", func() bool {
 			var n int
 			require.NoError(t, d.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM `+schema+`.inbox WHERE id = $1`, erasedID).Scan(&n))

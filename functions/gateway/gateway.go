@@ -28,9 +28,12 @@ type Upstream struct {
 // Upstreams lists every public area. Each function that serves an API adds its row; a test
 // holds this table to the functions' own prefixes.
 var Upstreams = []Upstream{
+	{Prefix: "/api/cleanup", Service: "cleanup-worker"},
 	{Prefix: "/api/customers", Service: "customers-api"},
+	{Prefix: "/api/dead-letters", Service: "dead-letter"},
 	{Prefix: "/api/invoices", Service: "payments-api"},
 	{Prefix: "/api/locations", Service: "locations-api"},
+	{Prefix: "/api/notifications", Service: "notifications-api"},
 	{Prefix: "/api/payments", Service: "payments-api"},
 	{Prefix: "/api/pricing", Service: "pricing-api"},
 	{Prefix: "/api/reservations", Service: "reservations-api"},

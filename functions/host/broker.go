@@ -23,7 +23,9 @@ import (
 const BrokerIngressPath = "/broker/orange/default"
 
 // startBroker runs the in-process broker with the Triggers, PingSources and EventPolicies of
-// knative/base — the very files production applies — with its queues durable in db's
+// knative/base — the very files production applies; dead letters go, as every delivery
+// does, through the transport to the Service the sink names (dead-letter, a function of the
+// registry) — with its queues durable in db's
 // `broker` schema (migrated beforehand: broker.Migrations), delivering through the
 // in-process transport with tokens of the development cluster issuer (each Trigger and
 // PingSource signs as its own OIDC identity, for the subscriber's audience), and serves its
@@ -39,9 +41,6 @@ func startBroker(bg *background, m *Mounted, db *database.DB, logger *slog.Logge
 	}
 	policies, err := broker.LoadEventPolicies(knative.Manifests, "base")
 	if err != nil {
-		return nil, err
-	}
-	if err := mountDeadLetter(m, triggers, logger); err != nil {
 		return nil, err
 	}
 	sign := func(sender platform.Sender, namespace, audience string) (string, error) {
@@ -68,30 +67,6 @@ func startBroker(bg *background, m *Mounted, db *database.DB, logger *slog.Logge
 	logger.Info("in-process broker", slog.Int("triggers", len(triggers)), slog.Int("pingSources", len(pings)),
 		slog.Int("eventPolicies", len(policies)))
 	return b, nil
-}
-
-// deadLetterService is the Broker's dead-letter sink, knative/base/dead-letter.yaml.
-const deadLetterService = "dead-letter"
-
-// mountDeadLetter stands in for the cluster's dead-letter Service: it logs each dead letter
-// it gets — as a pointer to the event in its producer's outbox, not a copy of its data
-// (broker.EventDisplay) — and accepts deliveries only from the Triggers that name it.
-func mountDeadLetter(m *Mounted, triggers []broker.Trigger, logger *slog.Logger) error {
-	var senders []platform.Sender
-	for _, t := range triggers {
-		if dls := t.Delivery.DeadLetterSink; dls != nil && dls.Service == deadLetterService {
-			senders = append(senders, platform.Trigger(t.Name))
-		}
-	}
-	display := broker.EventDisplay(logger.With(slog.String("service", deadLetterService)))
-	api := platform.RouteTable{{Name: "receiveDeadLetter", Method: http.MethodPost, Path: "/", Prefix: true,
-		Access: platform.Deliveries(senders...), Handler: func(w http.ResponseWriter, r *http.Request) error {
-			display.ServeHTTP(w, r)
-			return nil
-		}}}
-	authn := auth.Authenticator{People: m.People, Deliveries: m.Deliveries.ForAudience(auth.ServiceAudience(m.Namespace, deadLetterService))}
-	m.Transport.Mount(deadLetterService, platform.Handler(api, authn))
-	return nil
 }
 
 // ingressWait bounds how long the ingress waits for room in a full queue before it

@@ -171,6 +171,9 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	logger.InfoContext(ctx, "development cluster issuer", slog.String("issuer", cluster.URL()),
 		slog.String("token", cluster.URL()+"/token"))
 
+	// The cluster-local functions, reached as from inside the cluster (devservices.go).
+	m.Mux.Handle("POST "+DevServicesPath+"{service}/{path...}", devServices(m.Transport, serviceNames(reg)))
+
 	bg := newBackground(ctx, logger)
 	defer bg.stop()
 	b, err := startBroker(bg, m, db, logger)
@@ -184,7 +187,9 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		pub := b.As(devissuer.Subject(m.Namespace, fn.Service))
 		// Publish returns once the event is queued durably: the relay's default timeout
 		// bounds only the wait of a full queue (backpressure), then it retries.
-		bg.relay(fn, db, pub, cfg.RelayPoll, 0)
+		if reg.SchemaOwner(fn) { // one relay per outbox: process types of one package share it
+			bg.relay(fn, db, pub, cfg.RelayPoll, 0)
+		}
 	}
 	return serve(ctx, env, srv, logger, guardDevPages(m.Handler, exposed))
 }

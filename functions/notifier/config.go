@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"time"
 )
 
@@ -14,6 +15,9 @@ const (
 	ModeFolder = "folder"
 	// ModeSMTP hands each message to an SMTP server (staging, production).
 	ModeSMTP = "smtp"
+	// ModeOff (SMS_MODE only) sends no SMS: reminders go by email, and an SMS someone
+	// asks for fails with the reason. The cluster runs so until an SMS provider is set up.
+	ModeOff = "off"
 )
 
 // Config is the worker's configuration, read from the environment.
@@ -39,6 +43,18 @@ type Config struct {
 	RetryMax  time.Duration `env:"MAIL_RETRY_MAX, default=10m"`
 	// MaxAttempts bounds the attempts of one notification; after the last it is failed.
 	MaxAttempts int `env:"MAIL_MAX_ATTEMPTS, default=10"`
+	SMS         SMSConfig
+	// ReminderSweep is how often due pickup reminders become notifications (reminder.go).
+	ReminderSweep time.Duration `env:"REMINDER_SWEEP_INTERVAL, default=30s"`
+}
+
+// SMSConfig selects the SMS provider. Retries, backoff and MAIL_MAX_ATTEMPTS are the mail's.
+type SMSConfig struct {
+	// Mode is folder (the default: one file per message, for `orange dev`) or off (no SMS;
+	// the manifests' setting until a provider is configured, docs/notifications-worker.md).
+	Mode string `env:"SMS_MODE, default=folder"`
+	// Dir is the SMS folder in folder mode; empty: "sms" beside MAIL_DIR (.data/sms).
+	Dir string `env:"SMS_DIR"`
 }
 
 // SMTPConfig is how the smtp sender reaches its server.
@@ -105,6 +121,15 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("MAIL_MODE must be %s or %s, got %q", ModeFolder, ModeSMTP, c.Mode)
 	}
+	if err := checkSMSMode(c.SMS.Mode); err != nil {
+		return err
+	}
+	if c.SMS.Mode == ModeFolder && c.SMS.Dir == "" {
+		c.SMS.Dir = filepath.Join(filepath.Dir(filepath.Clean(c.Dir)), "sms")
+	}
+	if c.ReminderSweep <= 0 {
+		return fmt.Errorf("REMINDER_SWEEP_INTERVAL must be positive, got %s", c.ReminderSweep)
+	}
 	if c.PollInterval <= 0 {
 		return fmt.Errorf("MAIL_POLL_INTERVAL must be positive, got %s", c.PollInterval)
 	}
@@ -126,6 +151,10 @@ func (c Config) LogValue() slog.Value {
 	} else {
 		attrs = append(attrs, slog.String("dir", c.Dir))
 	}
+	attrs = append(attrs, slog.String("smsMode", c.SMS.Mode))
+	if c.SMS.Mode == ModeFolder {
+		attrs = append(attrs, slog.String("smsDir", c.SMS.Dir))
+	}
 	return slog.GroupValue(attrs...)
 }
 
@@ -137,3 +166,15 @@ func (c Config) backoff(attempts int) time.Duration {
 	}
 	return min(d, c.RetryMax)
 }
+
+// checkSMSMode checks an SMS_MODE; both process types read it, set alike on both Services.
+func checkSMSMode(mode string) error {
+	if mode != ModeFolder && mode != ModeOff {
+		return fmt.Errorf("SMS_MODE must be %s or %s, got %q", ModeFolder, ModeOff, mode)
+	}
+	return nil
+}
+
+// sendsSMS reports whether SMS_MODE mode sends SMS at all: the worker has a provider (New),
+// and notifications-api takes requests for SMS, exactly when it does.
+func sendsSMS(mode string) bool { return mode != ModeOff }

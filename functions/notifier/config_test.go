@@ -49,6 +49,21 @@ func TestConfig(t *testing.T) {
 			assert.Equal(t, "http://localhost:8080", c.LinkBase)
 		}},
 		{name: "links are web links", env: map[string]string{"MAIL_LINK_BASE": "javascript:alert(1)"}, wantErr: "MAIL_LINK_BASE"},
+		{name: "SMS: a folder beside the mail folder by default", env: nil, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, notifier.ModeFolder, c.SMS.Mode)
+			assert.Equal(t, ".data/sms", c.SMS.Dir)
+		}},
+		{name: "SMS folder follows MAIL_DIR", env: map[string]string{"MAIL_DIR": "/var/orange/mail/"}, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, "/var/orange/sms", c.SMS.Dir)
+		}},
+		{name: "SMS folder of its own", env: map[string]string{"SMS_DIR": "/tmp/texts"}, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, "/tmp/texts", c.SMS.Dir)
+		}},
+		{name: "SMS off", env: map[string]string{"SMS_MODE": "off"}, check: func(t *testing.T, c notifier.Config) {
+			assert.Equal(t, notifier.ModeOff, c.SMS.Mode)
+		}},
+		{name: "unknown SMS mode", env: map[string]string{"SMS_MODE": "pager"}, wantErr: "SMS_MODE"},
+		{name: "reminder sweep must be positive", env: map[string]string{"REMINDER_SWEEP_INTERVAL": "0s"}, wantErr: "REMINDER_SWEEP_INTERVAL"},
 		{name: "links carry no query", env: map[string]string{"MAIL_LINK_BASE": "https://www.example.com/?x=1"}, wantErr: "MAIL_LINK_BASE"},
 	}
 	for _, tt := range tests {
@@ -114,7 +129,8 @@ func TestTriggersDeliverWhatTheWorkerConsumes(t *testing.T) {
 		case "Trigger":
 			typ := o.Spec.Filter.Attributes["type"]
 			triggered = append(triggered, typ)
-			short := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(typ, "com.orangecarrental."), ".v1"), ".", "-")
+			// Kubernetes names have no "_": reservation.no_show → reservation-no-show.
+			short := strings.NewReplacer(".", "-", "_", "-").Replace(strings.TrimSuffix(strings.TrimPrefix(typ, "com.orangecarrental."), ".v1"))
 			assert.Equal(t, "notification-worker-"+short, o.Metadata.Name)
 			assert.Equal(t, "default", o.Spec.Broker)
 			assert.Equal(t, notifier.ServiceName, o.Spec.Subscriber.Ref.Name)
@@ -128,4 +144,21 @@ func TestTriggersDeliverWhatTheWorkerConsumes(t *testing.T) {
 	slices.Sort(want)
 	slices.Sort(triggered)
 	assert.Equal(t, want, triggered)
+}
+
+// TestBothProcessTypesReadSMSModeAlike: notifications-api takes exactly the SMS_MODE values
+// the worker takes, so the two Services, set alike, agree on whether SMS goes at all.
+func TestBothProcessTypesReadSMSModeAlike(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{notifier.ModeFolder, notifier.ModeOff, "OFF", "smtp", "pager"} {
+		env := envconfig.MapLookuper(map[string]string{"SMS_MODE": mode})
+		var worker notifier.Config
+		workerErr := platform.LoadConfig(context.Background(), env, &worker)
+		var api notifier.APIConfig
+		apiErr := platform.LoadConfig(context.Background(), env, &api)
+		if apiErr == nil {
+			apiErr = api.Validate()
+		}
+		assert.Equal(t, workerErr == nil, apiErr == nil, "SMS_MODE=%s: worker %v, API %v", mode, workerErr, apiErr)
+	}
 }

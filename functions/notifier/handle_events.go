@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"time"
 	"unicode"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -26,6 +27,10 @@ var Consumes = []string{
 	events.ReservationConfirmed,
 	events.ReservationCancelled,
 	events.ReservationCompleted,
+	events.ReservationChanged,
+	events.ReservationExpired,
+	events.ReservationNoShow,
+	events.ReservationActivated,
 	events.PaymentCaptured,
 	events.PaymentCharged,
 	events.PaymentRefunded,
@@ -63,40 +68,9 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		return nil, s.erase(ctx, tx, c.CustomerID, c.Version)
 	case events.ReservationCreated:
 		return nil, s.guestHeld(ctx, tx, e)
-	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted:
-		r, err := events.DecodeData[events.Reservation](e)
-		if err != nil {
-			return nil, err
-		}
-		if err := requireUUID("customerId", r.CustomerID); err != nil {
-			return nil, err
-		}
-		if r.ReservationID == "" {
-			return nil, events.Permanentf("%s without reservationId", e.Type())
-		}
-		var manage string
-		if r.Guest && e.Type() == events.ReservationConfirmed {
-			if err := requireUUID("reservationId", r.ReservationID); err != nil {
-				return nil, err
-			}
-			if manage, err = s.manageLink(ctx, r.ReservationID); err != nil {
-				return nil, err
-			}
-		}
-		pickupZone, returnZone, err := s.branchZones(ctx, r.PickupLocation, r.ReturnLocation)
-		if err != nil {
-			return nil, err
-		}
-		return nil, s.notify(ctx, tx, e, e.Type(), r.CustomerID, func(lang string) mailData {
-			d := mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
-				Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
-				PickupAt: when(r.PickupAt, pickupZone, lang), ReturnAt: when(r.ReturnAt, returnZone, lang),
-				Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason, ManageLink: manage}
-			if r.FeeCents > 0 {
-				d.Fee = money(r.FeeCents, r.Currency, lang)
-			}
-			return d
-		})
+	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted,
+		events.ReservationChanged, events.ReservationExpired, events.ReservationNoShow, events.ReservationActivated:
+		return nil, s.reservationEvent(ctx, tx, e)
 	case events.PaymentCaptured, events.PaymentCharged, events.PaymentRefunded:
 		p, err := events.DecodeData[events.Payment](e)
 		if err != nil {
@@ -151,7 +125,94 @@ func (s *Service) notify(ctx context.Context, tx pgx.Tx, e cloudevents.Event, ty
 	if err != nil {
 		return err
 	}
-	return insertNotification(ctx, tx, e.Source(), e.ID(), e.Type(), r, subject, body)
+	p := pending{Source: e.Source(), EventID: e.ID(), Type: e.Type(), Channel: ChannelEmail, CustomerID: r.CustomerID,
+		Recipient: r.Email, RecipientName: fullName(r), Language: r.Language, Subject: subject, Body: body}
+	if platform.ValidUUID(d.ReservationID) {
+		p.ReservationID = d.ReservationID // for the history's filter by booking
+	}
+	_, err = queue(ctx, tx, p)
+	return err
+}
+
+// reservationEvent applies a reservation event: the booking's pickup reminder (scheduled,
+// moved or dropped: reminder.go) and the mail its type sends. activated sends none (the
+// renter is at the counter), and neither does a change older than what the worker holds
+// of the booking: a newer state has been mailed already, the old dates would mislead. A
+// guest's confirmation and change carry the manage link (guestlink.go).
+func (s *Service) reservationEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) error {
+	typ := e.Type()
+	r, err := events.DecodeData[events.Reservation](e)
+	if err != nil {
+		return err
+	}
+	if err := requireUUID("customerId", r.CustomerID); err != nil {
+		return err
+	}
+	if r.ReservationID == "" {
+		return events.Permanentf("%s without reservationId", typ)
+	}
+	var held heldBooking
+	switch typ {
+	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted:
+		// Consumed before reminders existed: a booking id that is not a UUID still gets its
+		// mail, only no reminder.
+		if !platform.ValidUUID(r.ReservationID) {
+			break
+		}
+		fallthrough
+	default:
+		if err := requireUUID("reservationId", r.ReservationID); err != nil {
+			return err
+		}
+		if held, err = applyReminder(ctx, tx, typ, r); err != nil {
+			return err
+		}
+	}
+	if typ == events.ReservationActivated {
+		return nil
+	}
+	if typ == events.ReservationChanged && held.stale(r.Version) {
+		platform.LoggerFrom(ctx).InfoContext(ctx, "no mail for a change older than the booking held",
+			slog.String("event", e.ID()), slog.Int64("version", r.Version), slog.Int64("held", held.version))
+		return nil
+	}
+	var manage string
+	if r.Guest && (typ == events.ReservationConfirmed || typ == events.ReservationChanged) {
+		if err := requireUUID("reservationId", r.ReservationID); err != nil {
+			return err
+		}
+		if manage, err = s.manageLink(ctx, r.ReservationID); err != nil {
+			return err
+		}
+	}
+	pickupZone, returnZone, err := s.branchZones(ctx, r.PickupLocation, r.ReturnLocation)
+	if err != nil {
+		return err
+	}
+	pickup, ret := parseTime(r.PickupAt), parseTime(r.ReturnAt)
+	return s.notify(ctx, tx, e, typ, r.CustomerID, func(lang string) mailData {
+		d := mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
+			Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
+			PickupAt: when(r.PickupAt, pickupZone, lang), ReturnAt: when(r.ReturnAt, returnZone, lang),
+			Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason, ManageLink: manage}
+		if r.FeeCents > 0 {
+			d.Fee = money(r.FeeCents, r.Currency, lang)
+		}
+		if typ == events.ReservationChanged {
+			d.OldPickupAt = moved(held.pickupAt, pickup, pickupZone, lang)
+			d.OldReturnAt = moved(held.returnAt, ret, returnZone, lang)
+		}
+		return d
+	})
+}
+
+// moved is the old time of a changed booking as its mail shows it, or "" when it did not
+// move or either time is unknown.
+func moved(old, now *time.Time, zone *time.Location, lang string) string {
+	if old == nil || now == nil || old.Equal(*now) {
+		return ""
+	}
+	return when(old.Format(time.RFC3339Nano), zone, lang)
 }
 
 // decodeCustomer reads a customer.registered/updated payload into a recipient, refusing

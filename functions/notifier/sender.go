@@ -13,7 +13,9 @@ const batch = 16
 // Run is the background sender; the host runs it beside the server until ctx ends. It sends
 // due notifications whenever a new one is recorded (LISTEN/NOTIFY) and at least every
 // MAIL_POLL_INTERVAL (polling is the guarantee), then waits for the message in flight and
-// returns nil. Several replicas may run it: a claimed notification is leased to one.
+// returns nil. Several replicas may run it: a claimed notification is leased to one. Every
+// REMINDER_SWEEP_INTERVAL it also turns due pickup reminders into notifications
+// (reminder.go), which is as safe with several replicas.
 func (s *Service) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	listening := make(chan struct{})
@@ -24,6 +26,10 @@ func (s *Service) Run(ctx context.Context) error {
 	defer func() { <-listening }()
 	ticker := time.NewTicker(s.cfg.PollInterval)
 	defer ticker.Stop()
+	// Due pickup reminders become pending notifications on their own, slower beat.
+	sweep := time.NewTicker(s.cfg.ReminderSweep)
+	defer sweep.Stop()
+	s.sweepLogged(ctx)
 	for {
 		s.sendDue(ctx)
 		select {
@@ -31,6 +37,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 		case <-wake:
+		case <-sweep.C:
+			s.sweepLogged(ctx)
 		}
 	}
 }
@@ -64,13 +72,14 @@ func (s *Service) sendDue(ctx context.Context) {
 func (s *Service) send(ctx context.Context, n notification) {
 	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	logger := s.logger.With(slog.String("notification", n.ID), slog.String("type", n.Type), slog.Int("attempt", n.Attempts))
+	logger := s.logger.With(slog.String("notification", n.ID), slog.String("type", n.Type),
+		slog.String("channel", n.Channel), slog.Int("attempt", n.Attempts))
 	if ctx.Err() != nil {
 		// Shutting down before this one was tried: hand it back, uncounted.
 		s.exec(record, logger, releaseSQL, n.ID)
 		return
 	}
-	err := s.sender.Send(ctx, s.message(n))
+	err := s.deliver(ctx, n)
 	switch {
 	case err == nil:
 		if !s.exec(record, logger, markSentSQL, n.ID) {
@@ -78,17 +87,17 @@ func (s *Service) send(ctx context.Context, n notification) {
 			s.forgetIfErased(record, logger, n.ID)
 			return
 		}
-		logger.InfoContext(ctx, "mail sent")
+		logger.InfoContext(ctx, "notification sent")
 	case ctx.Err() != nil:
 		// Shutdown cut the conversation short; the server confirmed nothing: hand it back.
 		s.exec(record, logger, releaseSQL, n.ID)
 	case IsRejected(err) || n.Attempts >= s.cfg.MaxAttempts:
 		s.exec(record, logger, markFailedSQL, n.ID, err.Error())
-		logger.WarnContext(ctx, "mail failed; not retrying", slog.String("error", err.Error()))
+		logger.WarnContext(ctx, "notification failed; not retrying", slog.String("error", err.Error()))
 	default:
 		wait := s.cfg.backoff(n.Attempts)
 		s.exec(record, logger, markRetrySQL, n.ID, err.Error(), wait.Seconds())
-		logger.WarnContext(ctx, "mail not sent; retrying", slog.String("error", err.Error()), slog.Duration("after", wait))
+		logger.WarnContext(ctx, "notification not sent; retrying", slog.String("error", err.Error()), slog.Duration("after", wait))
 	}
 }
 
@@ -102,6 +111,21 @@ func (s *Service) exec(ctx context.Context, logger *slog.Logger, sql string, arg
 		return false
 	}
 	return tag.RowsAffected() > 0
+}
+
+// deliver hands n to the sender of its channel: the mail Sender, or the SMS provider. An
+// SMS with no provider (SMS_MODE=off) or too long a text is refused for good.
+func (s *Service) deliver(ctx context.Context, n notification) error {
+	if n.Channel != ChannelSMS {
+		return s.sender.Send(ctx, s.message(n))
+	}
+	if s.sms == nil {
+		return Rejected(errSMSOff)
+	}
+	if err := checkSMS(n.Body); err != nil {
+		return err
+	}
+	return s.sms.SendSMS(ctx, SMS{ID: n.ID, To: n.Recipient, Body: n.Body, Date: n.CreatedAt})
 }
 
 // message is the mail of notification n.

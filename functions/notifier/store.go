@@ -10,15 +10,17 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/idempotency"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // Migrations is the notifier schema: recipients, notifications, and the inbox (with the
-// outbox the events package always brings; the worker emits nothing into it).
+// outbox the events package always brings; the worker emits nothing into it), and the
+// Idempotency-Keys of notifications-api's sends and resends.
 var Migrations = database.Migrations{Schema: "notifier", FS: migrationFiles, Dir: "migrations",
-	With: []database.Migrations{events.Migrations()}}
+	With: []database.Migrations{events.Migrations(), idempotency.Migrations()}}
 
 // wakeChannel is the PostgreSQL channel a new notification notifies, waking the sender
 // before its next poll. Polling is the guarantee; the notification is a hint.
@@ -70,9 +72,12 @@ RETURNING id::text`
 const erasedNotificationSQL = `SELECT EXISTS (SELECT 1 FROM notifier.notifications n
 	JOIN notifier.recipients r USING (customer_id) WHERE n.id = $1 AND r.erased_at IS NOT NULL)`
 
+// getRecipientSQL reads a recipient FOR SHARE: an erasure (which updates the row) waits for
+// the transaction that read it and then redacts what that wrote about the customer too, and
+// one that committed before is seen.
 const getRecipientSQL = `SELECT customer_id::text, version, coalesce(email, ''), coalesce(first_name, ''),
 	coalesce(last_name, ''), language, coalesce(phone, ''), erased_at IS NOT NULL
-FROM notifier.recipients WHERE customer_id = $1`
+FROM notifier.recipients WHERE customer_id = $1 FOR SHARE`
 
 func applyRecipient(ctx context.Context, tx pgx.Tx, r recipient) error {
 	_, err := tx.Exec(ctx, upsertRecipientSQL, r.CustomerID, r.Version, r.Email, r.FirstName, r.LastName, r.Language, r.Phone)
@@ -88,6 +93,9 @@ func eraseRecipient(ctx context.Context, tx pgx.Tx, customerID string, version i
 	if _, err := tx.Exec(ctx, `DELETE FROM notifier.preferences WHERE customer_id = $1`, customerID); err != nil {
 		return nil, err
 	}
+	if err := forgetAnswers(ctx, tx, customerID); err != nil { // notifications-api's (api_store.go)
+		return nil, err
+	}
 	rows, err := tx.Query(ctx, redactNotificationsSQL, customerID)
 	if err != nil {
 		return nil, err
@@ -98,6 +106,9 @@ func eraseRecipient(ctx context.Context, tx pgx.Tx, customerID string, version i
 // errUnknownRecipient: no customer event for the id has arrived yet.
 var errUnknownRecipient = errors.New("unknown recipient")
 
+// getRecipient reads the customer's row of the read model in tx, locked against an erasure
+// until tx ends (getRecipientSQL): every transaction that writes a notification for a
+// customer, in either process type, reads the recipient through it.
 func getRecipient(ctx context.Context, tx pgx.Tx, customerID string) (recipient, error) {
 	var r recipient
 	err := tx.QueryRow(ctx, getRecipientSQL, customerID).Scan(&r.CustomerID, &r.Version, &r.Email,
@@ -108,10 +119,31 @@ func getRecipient(ctx context.Context, tx pgx.Tx, customerID string) (recipient,
 	return r, err
 }
 
+// preferences are a customer's channels for the messages they may choose how to get.
+type preferences struct {
+	Email bool
+	SMS   bool
+}
+
+// defaultPreferences hold for a customer who never chose: email only (migration 0002).
+var defaultPreferences = preferences{Email: true}
+
+// getPreferences reads the customer's channels (the defaults when they never chose): the
+// worker's reminders and notifications-api's SMS requests both decide by them.
+func getPreferences(ctx context.Context, q querier, customerID string) (preferences, error) {
+	p := defaultPreferences
+	err := q.QueryRow(ctx, `SELECT email, sms FROM notifier.preferences WHERE customer_id = $1`, customerID).Scan(&p.Email, &p.SMS)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return defaultPreferences, nil
+	}
+	return p, err
+}
+
 // notification is one row of notifier.notifications as the sender needs it.
 type notification struct {
 	ID            string
 	Type          string
+	Channel       string // ChannelEmail or ChannelSMS: which sender sends it
 	Recipient     string
 	RecipientName string
 	Language      string
@@ -180,7 +212,7 @@ WHERE n.id IN (
 	ORDER BY next_attempt_at, created_at
 	LIMIT $1
 	FOR UPDATE SKIP LOCKED)
-RETURNING n.id::text, n.type, n.recipient, n.recipient_name, n.language, n.subject, n.body, n.attempts, n.created_at`
+RETURNING n.id::text, n.type, n.channel, n.recipient, n.recipient_name, n.language, n.subject, n.body, n.attempts, n.created_at`
 
 // The marks apply only to a row still pending: an erasure may have given it up meanwhile.
 const (
@@ -191,13 +223,6 @@ const (
 	releaseSQL = `UPDATE notifier.notifications SET attempts = attempts - 1, next_attempt_at = now() WHERE id = $1 AND status = 'pending'`
 )
 
-func insertNotification(ctx context.Context, tx pgx.Tx, source, eventID, typ string, r recipient, subject, body string) error {
-	_, err := queue(ctx, tx, pending{Source: source, EventID: eventID, Type: typ, Channel: ChannelEmail,
-		CustomerID: r.CustomerID, Recipient: r.Email, RecipientName: fullName(r), Language: r.Language,
-		Subject: subject, Body: body})
-	return err
-}
-
 func (s *Service) claim(ctx context.Context, limit int, lease time.Duration) ([]notification, error) {
 	rows, err := s.db.Pool.Query(ctx, claimSQL, limit, lease.Seconds())
 	if err != nil {
@@ -205,7 +230,7 @@ func (s *Service) claim(ctx context.Context, limit int, lease time.Duration) ([]
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (notification, error) {
 		var n notification
-		err := row.Scan(&n.ID, &n.Type, &n.Recipient, &n.RecipientName, &n.Language, &n.Subject, &n.Body, &n.Attempts, &n.CreatedAt)
+		err := row.Scan(&n.ID, &n.Type, &n.Channel, &n.Recipient, &n.RecipientName, &n.Language, &n.Subject, &n.Body, &n.Attempts, &n.CreatedAt)
 		return n, err
 	})
 }

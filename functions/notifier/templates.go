@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"text/template"
 
@@ -25,6 +26,10 @@ const welcome = events.CustomerRegistered
 // address changed: the link that verifies the new one.
 const verifyAddress = "verify-address"
 
+// pickupReminder is the template key of the reminder a confirmed booking gets 24 h before its
+// pickup (reminder.go), by mail and, as the customer chose, by SMS (smsTexts).
+const pickupReminder = "pickup-reminder"
+
 // mailData is what a template may use. Amounts and times are already formatted for the
 // recipient's language.
 type mailData struct {
@@ -46,6 +51,10 @@ type mailData struct {
 	Gross          string
 	VerifyLink     string // the link that verifies an account's address; empty when none
 	ManageLink     string // a guest's manage-booking link (guestlink.go); empty when none
+	// OldPickupAt and OldReturnAt are a changed booking's dates before the change, each only
+	// when it moved and the worker knew it (reservation.changed carries the new ones only).
+	OldPickupAt string
+	OldReturnAt string
 }
 
 // mailText is one template: subject and body, in one language.
@@ -283,6 +292,115 @@ Depending on your bank, the credit may take a few days to appear.
 
 The Orange Car Rental team`},
 	},
+	pickupReminder: {
+		German: {"Erinnerung: Abholung am {{.PickupAt}}", `{{greeting .}}
+
+wir erinnern Sie an die Abholung Ihres Fahrzeugs:
+
+Reservierung: {{.ReservationID}}
+Fahrzeugklasse: {{.Category}}
+Abholung: {{.PickupLocation}}, {{.PickupAt}} (Ortszeit der Station)
+
+Bitte bringen Sie Ihren Führerschein und Ihren Ausweis mit.
+
+Gute Fahrt wünscht
+Ihr Team von Orange Car Rental`},
+		English: {"Reminder: pick-up on {{.PickupAt}}", `{{greeting .}}
+
+a reminder of your vehicle pick-up:
+
+Reservation: {{.ReservationID}}
+Vehicle category: {{.Category}}
+Pick-up: {{.PickupLocation}}, {{.PickupAt}} (the branch's local time)
+
+Please bring your driving licence and an ID document.
+
+Have a good trip,
+the Orange Car Rental team`},
+	},
+	events.ReservationExpired: {
+		German: {"Ihre Reservierung {{.Reference}} ist verfallen", `{{greeting .}}
+
+die Zahlung für Ihre Reservierung {{.ReservationID}} ({{.PickupLocation}},
+{{.PickupAt}}) wurde nicht rechtzeitig bestätigt. Wir haben das Fahrzeug
+wieder freigegeben; eine vorgemerkte Zahlung geben wir frei, berechnet wird
+nichts.
+
+Möchten Sie trotzdem fahren? Buchen Sie einfach neu.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Your reservation {{.Reference}} has expired", `{{greeting .}}
+
+the payment for your reservation {{.ReservationID}} ({{.PickupLocation}},
+{{.PickupAt}}) was not confirmed in time. We have released the vehicle; any
+amount held on your card is released too, nothing is charged.
+
+Still want to drive? Just book again.
+
+The Orange Car Rental team`},
+	},
+	events.ReservationNoShow: {
+		German: {"Nicht abgeholt: Reservierung {{.Reference}}", `{{greeting .}}
+
+Sie haben das Fahrzeug Ihrer Reservierung {{.ReservationID}} ({{.PickupLocation}},
+{{.PickupAt}}) nicht abgeholt. Die Reservierung ist damit beendet.
+{{if .Fee}}Gemäß unseren Bedingungen berechnen wir eine Gebühr von {{.Fee}}; die
+Rechnung folgt in einer eigenen Nachricht.{{else}}Es wird keine Gebühr berechnet.{{end}}
+
+Ihr Team von Orange Car Rental`},
+		English: {"Not picked up: reservation {{.Reference}}", `{{greeting .}}
+
+the vehicle of your reservation {{.ReservationID}} ({{.PickupLocation}},
+{{.PickupAt}}) was not picked up, so the reservation has ended.
+{{if .Fee}}Under our terms we charge a fee of {{.Fee}}; the invoice follows in a
+separate message.{{else}}No fee is charged.{{end}}
+
+The Orange Car Rental team`},
+	},
+	events.ReservationChanged: {
+		German: {"Ihre Reservierung {{.Reference}} wurde geändert", `{{greeting .}}
+
+Ihre Reservierung ist geändert. So gilt sie jetzt:
+
+Reservierung: {{.ReservationID}}
+Fahrzeugklasse: {{.Category}}
+Abholung: {{.PickupLocation}}, {{.PickupAt}}{{if .OldPickupAt}} (bisher {{.OldPickupAt}}){{end}}
+Rückgabe: {{.ReturnLocation}}, {{.ReturnAt}}{{if .OldReturnAt}} (bisher {{.OldReturnAt}}){{end}}
+Gesamtpreis: {{.Total}} (inkl. 19 % MwSt.)
+
+Haben Sie die Änderung nicht veranlasst, melden Sie sich bitte bei uns.
+{{- if .ManageLink}}
+
+Ihre Buchung ansehen, ändern oder stornieren, ohne Kundenkonto:
+
+{{.ManageLink}}
+
+Der Link ist persönlich: Geben Sie ihn nicht weiter.
+{{- end}}
+
+Ihr Team von Orange Car Rental`},
+		English: {"Your reservation {{.Reference}} has changed", `{{greeting .}}
+
+your reservation has changed. This is how it stands now:
+
+Reservation: {{.ReservationID}}
+Vehicle category: {{.Category}}
+Pick-up: {{.PickupLocation}}, {{.PickupAt}}{{if .OldPickupAt}} (was {{.OldPickupAt}}){{end}}
+Return: {{.ReturnLocation}}, {{.ReturnAt}}{{if .OldReturnAt}} (was {{.OldReturnAt}}){{end}}
+Total: {{.Total}} (incl. 19% VAT)
+
+If you did not make this change, please contact us.
+{{- if .ManageLink}}
+
+View, change or cancel your booking, no account needed:
+
+{{.ManageLink}}
+
+The link is personal: do not share it.
+{{- end}}
+
+The Orange Car Rental team`},
+	},
 	events.InvoiceIssued: {
 		German: {"Ihre Rechnung {{.InvoiceNumber}}", `{{greeting .}}
 
@@ -305,13 +423,32 @@ The Orange Car Rental team`},
 	},
 }
 
+// smsTexts holds the SMS a notification may also go as, by template key and language:
+// plain text, no greeting (it costs room), made GSM-safe and bounded to MaxSMSSegments by
+// smsText after rendering.
+var smsTexts = map[string]map[string]string{
+	pickupReminder: {
+		German:  `Orange Car Rental: Erinnerung an Ihre Abholung am {{.PickupAt}} (Ortszeit) in {{.PickupLocation}}, Reservierung {{.Reference}}, {{.Category}}. Bitte Führerschein und Ausweis mitbringen.`,
+		English: `Orange Car Rental: reminder of your pick-up on {{.PickupAt}} (local time) at {{.PickupLocation}}, reservation {{.Reference}}, {{.Category}}. Please bring your driving licence and ID.`,
+	},
+}
+
 // templateSet is texts parsed, by event type and language.
 type templateSet map[string]map[string]*template.Template
 
 // parseTemplates parses every text; the "greeting" function opens a mail in its language.
+// An SMS text is kept under smsKey(its key), with an empty subject.
 func parseTemplates() (templateSet, error) {
+	all := map[string]map[string]mailText{}
+	maps.Copy(all, texts)
+	for typ, byLang := range smsTexts {
+		all[smsKey(typ)] = map[string]mailText{}
+		for lang, body := range byLang {
+			all[smsKey(typ)][lang] = mailText{body: body}
+		}
+	}
 	out := templateSet{}
-	for typ, byLang := range texts {
+	for typ, byLang := range all {
 		out[typ] = map[string]*template.Template{}
 		for lang, t := range byLang {
 			funcs := template.FuncMap{"greeting": func(d mailData) string { return greeting(lang, d.Name) }}
@@ -347,6 +484,30 @@ func (ts templateSet) render(typ, lang string, d mailData) (subject, body string
 		return "", "", err
 	}
 	return s.String(), b.String() + "\n", nil
+}
+
+// renderFor renders template key typ for channel in lang: the mail's subject and body, or
+// the SMS text (no subject). The worker's reminders, notifications-api's sends and its
+// previews all render through it, so a preview shows what is sent.
+func (ts templateSet) renderFor(typ, channel, lang string, d mailData) (subject, body string, err error) {
+	if channel == ChannelSMS {
+		body, err = ts.renderSMS(typ, lang, d)
+		return "", body, err
+	}
+	return ts.render(typ, lang, d)
+}
+
+// smsKey is the templateSet key of the SMS text of template key typ.
+func smsKey(typ string) string { return "sms/" + typ }
+
+// renderSMS returns the SMS text of template key typ in lang: plain GSM text of at most
+// MaxSMSSegments segments (smsText).
+func (ts templateSet) renderSMS(typ, lang string, d mailData) (string, error) {
+	_, body, err := ts.render(smsKey(typ), lang, d)
+	if err != nil {
+		return "", err
+	}
+	return smsText(body), nil
 }
 
 func greeting(lang, name string) string {

@@ -194,11 +194,7 @@ func (s *Service) NoShow(ctx context.Context, caller platform.Caller, id string)
 	if s.now().Before(res.PickupAt) {
 		return Reservation{}, platform.Conflict("a reservation can be marked as a no-show only after its pickup time")
 	}
-	f, err := s.peers.cancellationFee(ctx, res.PickupAt, res.PickupAt, res.TotalGrossCents)
-	if err != nil {
-		return Reservation{}, err
-	}
-	return s.store.Transition(ctx, res.ID, ActionNoShow, []Status{res.Status}, change{feeCents: &f.FeeCents, version: res.Version})
+	return s.markNoShow(ctx, res)
 }
 
 // carAtBranch asks vehicles-api whether vehicle stands at branch, ready to be handed over:

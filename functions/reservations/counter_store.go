@@ -55,8 +55,14 @@ type Counter struct {
 	ReturnCharges     []events.PriceLine `json:"returnCharges"`
 }
 
-const counterSQL = `SELECT pickup_odometer_km, pickup_fuel_eighths, return_odometer_km, return_fuel_eighths,
-	damage_notes, return_charges FROM reservations.reservations WHERE id = $1`
+// counterSQL reads the counter's record of a live or an archived booking, in one statement
+// (a booking moving to the archive meanwhile is found on one side or the other).
+const (
+	counterSQL = `SELECT ` + counterColumns + ` FROM reservations.reservations WHERE id = $1
+UNION ALL SELECT ` + counterColumns + ` FROM reservations.archived_reservations WHERE id = $1`
+	counterColumns = `pickup_odometer_km, pickup_fuel_eighths, return_odometer_km, return_fuel_eighths,
+	damage_notes, return_charges`
+)
 
 // Counter reads what the counter recorded of reservation id.
 func (s *Store) Counter(ctx context.Context, id string) (Counter, error) {

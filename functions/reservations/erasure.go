@@ -34,10 +34,15 @@ const (
 // stays visible (the notes become ReasonErased, the return charges stay). The bookings stay
 // — ids, vehicle, period, amounts — and keep their version: nothing about the booking
 // changed, so no event is recorded. Rows already scrubbed are not touched.
-const scrubReservationsSQL = `UPDATE reservations.reservations SET customer_email = '',
+// scrubArchiveSQL does the same to the customer's archived bookings (archive.go).
+const (
+	scrubReservationsSQL = `UPDATE reservations.reservations` + scrubSetSQL
+	scrubArchiveSQL      = `UPDATE reservations.archived_reservations` + scrubSetSQL
+	scrubSetSQL          = ` SET customer_email = '',
 	cancel_reason = CASE WHEN cancel_reason = ANY($2) THEN cancel_reason ELSE $3 END,
 	damage_notes = CASE WHEN damage_notes IN ('', $3) THEN damage_notes ELSE $3 END
 WHERE customer_id = $1 AND (customer_email <> '' OR NOT cancel_reason = ANY($2) OR damage_notes NOT IN ('', $3))`
+)
 
 // scrubReasonsSQL does the same for the reasons in the reservation events this function
 // keeps in its outbox (events.ScrubOutbox takes care of the personal fields).
@@ -65,6 +70,9 @@ func eraseCustomer(ctx context.Context, tx pgx.Tx, customerID string) error {
 		return err
 	}
 	if _, err := tx.Exec(ctx, forgetGuestHoldsSQL, customerID); err != nil {
+		return err
+	}
+	if _, err := scrubArchive(ctx, tx, customerID); err != nil {
 		return err
 	}
 	reasons, err := tx.Exec(ctx, scrubReasonsSQL, customerID, systemReasons, ReasonErased)

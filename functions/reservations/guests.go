@@ -159,7 +159,8 @@ func (g guestLimits) validate(hold time.Duration) error {
 // (refuseErased) — and recorded as erased in that transaction, so a booking of the same
 // guest in flight cannot commit for a record that is being withdrawn.
 const (
-	guestHasBookingsSQL = `SELECT EXISTS (SELECT 1 FROM reservations.reservations WHERE customer_id = $1)`
+	guestHasBookingsSQL = `SELECT EXISTS (SELECT 1 FROM reservations.reservations WHERE customer_id = $1)
+		OR EXISTS (SELECT 1 FROM reservations.archived_reservations WHERE customer_id = $1)`
 )
 
 // withdrawGuest asks customers-api to withdraw guest customerID, whose booking failed. It is

@@ -184,6 +184,8 @@ func TestGuestLimitsConfig(t *testing.T) {
 		"no holds per email":                  func(c *reservations.Config) { c.GuestHoldsPerEmail = 0 },
 		"no holds per address":                func(c *reservations.Config) { c.GuestHoldsPerAddress = 0 },
 		"a window of a second":                func(c *reservations.Config) { c.GuestWindow = time.Second },
+		"a no-show grace of a second":         func(c *reservations.Config) { c.NoShowGrace = time.Second },
+		"a no-show grace of a month":          func(c *reservations.Config) { c.NoShowGrace = 30 * 24 * time.Hour },
 	} {
 		c := valid
 		edit(&c)

@@ -289,15 +289,18 @@ func (a *api) status(id string) reservations.Status {
 	return reservations.Status(s)
 }
 
-// snapshot is every stored row and every recorded event, to prove a request wrote nothing.
+// snapshot is every stored row (live and archived) and every recorded event, to prove a
+// request wrote nothing.
 func (a *api) snapshot() string {
 	a.t.Helper()
-	var rows, outbox string
+	var rows, archived, outbox string
 	require.NoError(a.t, a.db.Pool.QueryRow(context.Background(),
 		`SELECT coalesce(string_agg(row_to_json(r)::text, E'\n' ORDER BY id), '') FROM reservations.reservations r`).Scan(&rows))
 	require.NoError(a.t, a.db.Pool.QueryRow(context.Background(),
+		`SELECT coalesce(string_agg(row_to_json(r)::text, E'\n' ORDER BY id), '') FROM reservations.archived_reservations r`).Scan(&archived))
+	require.NoError(a.t, a.db.Pool.QueryRow(context.Background(),
 		`SELECT coalesce(string_agg(id::text, ',' ORDER BY seq), '') FROM reservations.outbox`).Scan(&outbox))
-	return rows + "\noutbox: " + outbox
+	return rows + "\narchived: " + archived + "\noutbox: " + outbox
 }
 
 // recorded returns the outbox as "type subject" lines, oldest first.

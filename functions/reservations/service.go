@@ -9,6 +9,8 @@
 // guestlink.go) change a booking that has not started (change.go) and cancel it (the fee
 // per pricing's cancellation rule; manage.go). The rules are in docs/reservations.md. A PingSource's event every minute expires unpaid holds and purges old idempotency
 // keys. customer.erased removes what a booking copied of the person (docs/security.md).
+// cleanup-worker has due no-shows marked (noshows.go) and long-finished bookings archived
+// (archive.go) every night, with its own identity (docs/cleanup.md).
 // Guest bookings are anonymous, so they are limited per mailbox and per client address and
 // hold the car for less (guests.go; the numbers in docs/security.md).
 //
@@ -37,6 +39,7 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/reservations/reservationsapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/idempotency"
@@ -71,6 +74,9 @@ type Config struct {
 	// LinkKey signs guests' manage-booking links (HMAC-SHA256, at least 32 bytes; a Secret in
 	// production, generated at start by `orange dev`). Without it guests get no link.
 	LinkKey linkKey `env:"RESERVATION_LINK_KEY"`
+	// NoShowGrace is how long after its pickup time a confirmed booking nobody picked up is
+	// due for the no-show sweep (noshows.go, docs/cleanup.md).
+	NoShowGrace time.Duration `env:"RESERVATION_NO_SHOW_GRACE, default=3h"`
 }
 
 // Validate checks the configuration.
@@ -86,6 +92,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BranchTTL < 0 || c.BranchTTL > 10*time.Minute {
 		return fmt.Errorf("RESERVATION_BRANCH_TTL must be from 0 to 10m, is %s", c.BranchTTL)
+	}
+	if c.NoShowGrace != 0 && (c.NoShowGrace < time.Minute || c.NoShowGrace > 7*24*time.Hour) {
+		return fmt.Errorf("RESERVATION_NO_SHOW_GRACE must be from 1m to 168h (0: the default, 3h), is %s", c.NoShowGrace)
 	}
 	return c.guestLimits(nil).validate(c.Hold)
 }
@@ -110,6 +119,8 @@ type Service struct {
 	now     func() time.Time
 	// branches are the branches read from locations-api, kept for a while (branches.go).
 	branches *branchCache
+	// noShowGrace is Config.NoShowGrace.
+	noShowGrace time.Duration
 }
 
 // New returns the service over deps.DB, calling other functions with deps.Client: the host's
@@ -142,10 +153,13 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if cfg.BranchTTL == 0 {
 		cfg.BranchTTL = DefaultBranchTTL
 	}
+	if cfg.NoShowGrace == 0 {
+		cfg.NoShowGrace = DefaultNoShowGrace
+	}
 	return &Service{
 		db: db, store: &Store{db: db}, peers: newPeers(client, cfg.CallTimeout),
 		keys: idempotency.New(db, Migrations.Schema), hold: cfg.Hold, guests: cfg.guestLimits(db), linkKey: cfg.LinkKey, now: time.Now,
-		branches: newBranchCache(client, cfg.CallTimeout, cfg.BranchTTL),
+		branches: newBranchCache(client, cfg.CallTimeout, cfg.BranchTTL), noShowGrace: cfg.NoShowGrace,
 	}, nil
 }
 
@@ -174,8 +188,10 @@ func (s *Service) Routes() []platform.Route {
 			platform.Trigger("reservations-api-customer-erased"),
 		)
 		agents = platform.Allow(platform.RoleAgent)
-		byID   = Prefix + "/{id}"
-		idem   = s.keys.Wrap
+		// housekeeping: admins and cleanup-worker's nightly run (noshows.go, archive.go).
+		housekeeping = platform.Allow().AndServices(reservationsapi.CleanupService)
+		byID         = Prefix + "/{id}"
+		idem         = s.keys.Wrap
 	)
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
@@ -200,6 +216,8 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "getGuestLink", Method: http.MethodGet, Path: byID + "/guest-link", Access: platform.Allow().AndServices(NotifierService), Handler: s.handleGuestLink},
 		{Name: "markReservationNoShow", Method: http.MethodPost, Path: byID + "/no-show", Access: agents, Handler: idem(s.handleNoShow)},
 		{Name: "getReservationCounter", Method: http.MethodGet, Path: byID + "/counter", Access: agents, Handler: s.handleGetCounter},
+		{Name: "markNoShows", Method: http.MethodPost, Path: Prefix + "/no-shows", Access: housekeeping, Handler: idem(s.handleMarkNoShows)},
+		{Name: "archiveReservations", Method: http.MethodPost, Path: Prefix + "/archive", Access: housekeeping, Handler: idem(s.handleArchive)},
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,
 			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
 	}

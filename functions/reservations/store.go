@@ -159,6 +159,10 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 func (s *Store) Get(ctx context.Context, id string) (Reservation, error) {
 	r, err := scanReservation(s.db.Pool.QueryRow(ctx, getSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
+		// A booking finished long ago reads from the archive (archive.go).
+		r, err = scanReservation(s.db.Pool.QueryRow(ctx, getArchivedSQL, id))
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
 		return Reservation{}, platform.NotFound("no reservation with id %s", id)
 	}
 	return r, err

@@ -1,6 +1,7 @@
 // Package database wraps pgx's connection pool with what every function's store needs: a
 // configurable pool, transactions as callbacks, embedded SQL migrations (one PostgreSQL schema
-// per function) and the SQLSTATE checks that turn constraint violations into domain errors.
+// per function), the SQLSTATE checks that turn constraint violations into domain errors, and
+// the short batched transactions of housekeeping (housekeeping.go).
 package database
 
 import (

@@ -1,8 +1,8 @@
 // Package reservationsapi is reservations-api's contract with the functions that call it
-// (design.md §3): today notification-worker, which asks for a guest booking's manage link
-// to mail it. Callers import this package and nothing else of reservations; reservations
-// serves these very types, so the two cannot drift, and a test runs the client against the
-// real function.
+// (design.md §3): notification-worker, which asks for a guest booking's manage link to mail
+// it, and cleanup-worker, which has due no-shows marked and finished bookings archived.
+// Callers import this package and nothing else of reservations; reservations serves these
+// very types, so the two cannot drift, and a test runs the client against the real function.
 package reservationsapi
 
 import (
@@ -44,5 +44,72 @@ func NewClient(c *http.Client) *Client { return &Client{http: c} }
 func (c *Client) GuestLink(ctx context.Context, id string) (GuestLink, error) {
 	var out GuestLink
 	err := platform.CallJSON(ctx, c.http, http.MethodGet, Service, Prefix+"/"+url.PathEscape(id)+"/guest-link", nil, &out)
+	return out, err
+}
+
+// CleanupService is the function that calls the housekeeping operations below with its own
+// identity (besides admins).
+const CleanupService = "cleanup-worker"
+
+// MaxBatch bounds the batch of one housekeeping call; DefaultBatch is what an empty body
+// asks for.
+const (
+	MaxBatch     = 1000
+	DefaultBatch = 100
+)
+
+// MinArchiveAge is how long a booking stays live at least after it finished, whatever an
+// archive request asks (reservations refuses a later FinishedBefore, cleanup-worker a shorter
+// CLEANUP_ARCHIVE_AFTER): late return charges, a second charge, a dispute at the counter
+// happen within days of the end.
+const MinArchiveAge = 7 * 24 * time.Hour
+
+// NoShowsRequest is the body of POST /api/reservations/no-shows; an empty body is
+// DefaultBatch.
+type NoShowsRequest struct {
+	// Limit bounds how many due bookings this call looks at (1 to MaxBatch).
+	Limit int `json:"limit,omitempty"`
+}
+
+// NoShows is what one no-show sweep did: of the Due confirmed bookings it looked at (pickup
+// time plus reservations' grace passed), Marked became no_show; the rest changed meanwhile
+// (another sweep or an agent was first). More: the batch was full, call again.
+type NoShows struct {
+	Due    int  `json:"due"`
+	Marked int  `json:"marked"`
+	More   bool `json:"more"`
+	// Grace is reservations' RESERVATION_NO_SHOW_GRACE, as a Go duration ("3h0m0s").
+	Grace string `json:"grace"`
+}
+
+// ArchiveRequest is the body of POST /api/reservations/archive.
+type ArchiveRequest struct {
+	// FinishedBefore: bookings completed, cancelled, expired or marked no-show strictly
+	// before this instant move to the archive (required; at least reservations'
+	// MinArchiveAge ago).
+	FinishedBefore time.Time `json:"finishedBefore"`
+	// Limit bounds the batch (1 to MaxBatch; 0: DefaultBatch).
+	Limit int `json:"limit,omitempty"`
+}
+
+// Archived is what one archive call moved. More: the batch was full, call again.
+type Archived struct {
+	Archived int  `json:"archived"`
+	More     bool `json:"more"`
+}
+
+// MarkNoShows marks a batch of due bookings as no-shows (POST /api/reservations/no-shows):
+// the same transition, event and fee as an agent's no-show. Callers: cleanup-worker, admins.
+func (c *Client) MarkNoShows(ctx context.Context, in NoShowsRequest) (NoShows, error) {
+	var out NoShows
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/no-shows", in, &out)
+	return out, err
+}
+
+// Archive moves a batch of long-finished bookings into the archive (POST
+// /api/reservations/archive); they stay readable by id. Callers: cleanup-worker, admins.
+func (c *Client) Archive(ctx context.Context, in ArchiveRequest) (Archived, error) {
+	var out Archived
+	err := platform.CallJSON(ctx, c.http, http.MethodPost, Service, Prefix+"/archive", in, &out)
 	return out, err
 }

@@ -72,3 +72,42 @@ func TestGuestLink(t *testing.T) {
 		assert.Equal(t, tt.status, ce.Status, tt.service)
 	}
 }
+
+// TestHousekeeping runs the housekeeping calls against the real reservations-api as
+// cleanup-worker: an archive batch moves a long-finished booking, a no-show sweep with
+// nothing due marks nothing; another function's identity is a 403 *platform.CallError.
+func TestHousekeeping(t *testing.T) {
+	t.Parallel()
+	id := authtest.New(t)
+	db := pg.NewDB(t, reservations.Migrations)
+	svc, err := reservations.New(context.Background(), reservations.Config{}, platform.Deps{DB: db})
+	require.NoError(t, err)
+	tr := platform.NewTransport(nil, nil)
+	tr.Mount(reservationsapi.Service, platform.Handler(svc, id.Authenticator(reservationsapi.Service)))
+	clientAs := func(service string) *reservationsapi.Client {
+		return reservationsapi.NewClient(platform.ForwardingClient(tr, id.ServiceTokens(service), 5*time.Second))
+	}
+	ctx := context.Background()
+	finished := time.Now().Add(-100 * 24 * time.Hour).UTC()
+	_, err = db.Pool.Exec(ctx, `INSERT INTO reservations.reservations (customer_id, vehicle_id, category,
+		pickup_location, return_location, pickup_at, return_at, status, total_gross_cents, completed_at)
+		VALUES (gen_random_uuid(), gen_random_uuid(), 'KOMPAKT', 'BER-HBF', 'BER-HBF', $1, $2, 'completed', 14276, $2)`,
+		finished.Add(-48*time.Hour), finished)
+	require.NoError(t, err)
+
+	cleanup := clientAs(reservationsapi.CleanupService)
+	a, err := cleanup.Archive(ctx, reservationsapi.ArchiveRequest{FinishedBefore: time.Now().Add(-90 * 24 * time.Hour), Limit: 10})
+	require.NoError(t, err)
+	assert.Equal(t, reservationsapi.Archived{Archived: 1}, a)
+	n, err := cleanup.MarkNoShows(ctx, reservationsapi.NoShowsRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, reservationsapi.NoShows{Grace: "3h0m0s"}, n)
+
+	_, err = cleanup.Archive(ctx, reservationsapi.ArchiveRequest{})
+	var ce *platform.CallError
+	require.True(t, errors.As(err, &ce), "%v", err)
+	assert.Equal(t, http.StatusBadRequest, ce.Status)
+	_, err = clientAs("vehicles-api").MarkNoShows(ctx, reservationsapi.NoShowsRequest{})
+	require.True(t, errors.As(err, &ce), "%v", err)
+	assert.Equal(t, http.StatusForbidden, ce.Status)
+}
