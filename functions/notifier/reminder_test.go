@@ -17,11 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
-	"github.com/orangecarrental/orange/functions/locations"
 	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/notifier"
 	"github.com/orangecarrental/orange/platform"
-	"github.com/orangecarrental/orange/platform/auth/authtest"
 )
 
 // reminderBooking is a confirmed booking of customerID at version, picked up at pickup (whole
@@ -342,14 +340,7 @@ func TestTwoSweepsAtOnceQueueEachReminderOnce(t *testing.T) {
 func TestReminderShowsTheBranchesClock(t *testing.T) {
 	t.Parallel()
 	w := newWorker(t, nil)
-	db := pg.NewDB(t, locations.Migrations)
-	_, err := db.Pool.Exec(context.Background(), `INSERT INTO locations.locations (code, name, street, postal_code, city, country, time_zone, opening_hours, status)
-		VALUES ('NYC-JFK', 'New York JFK', 'JFK Airport 1', '11430', 'New York', 'US', 'America/New_York', '[]'::jsonb, 'active')`)
-	require.NoError(t, err)
-	branches, err := locations.New(context.Background(), locations.Config{}, platform.Deps{DB: db})
-	require.NoError(t, err)
-	tr := platform.NewTransport(nil, nil)
-	w.svc.SetBranches(locationsapi.NewClient(&http.Client{Transport: tr}))
+	openLocations, locationsClient := withNewYorkBranch(t, w)
 
 	c := customer("en")
 	require.Equal(t, http.StatusAccepted, w.deliver(registered(t, c)).status)
@@ -358,7 +349,7 @@ func TestReminderShowsTheBranchesClock(t *testing.T) {
 	res.PickupLocation = "NYC-JFK"
 	// The confirmation itself needs the zones too: deliver it while locations-api answers,
 	// then take it away for the sweep.
-	tr.Mount(locations.ServiceName, platform.Handler(branches, authtest.New(t).Authenticator(locations.ServiceName)))
+	openLocations()
 	w.deliverOK(events.ReservationConfirmed, res)
 
 	w.svc.SetBranches(locationsapi.NewClient(&http.Client{Transport: platform.NewTransport(nil, nil)}))
@@ -367,8 +358,8 @@ func TestReminderShowsTheBranchesClock(t *testing.T) {
 	assert.Equal(t, "scheduled", m.State)
 	assert.True(t, m.RemindAt.After(time.Now().Add(30*time.Second)), "retried a minute later")
 
-	w.svc.SetBranches(locationsapi.NewClient(&http.Client{Transport: tr}))
-	_, err = w.db.Pool.Exec(context.Background(), `UPDATE notifier.reminders SET remind_at = now()`)
+	w.svc.SetBranches(locationsClient)
+	_, err := w.db.Pool.Exec(context.Background(), `UPDATE notifier.reminders SET remind_at = now()`)
 	require.NoError(t, err)
 	assert.Equal(t, 1, w.sweep())
 	ny, err := time.LoadLocation("America/New_York")
