@@ -27,6 +27,16 @@ const (
 	VehicleStatusChanged = "com.orangecarrental.vehicle.status_changed.v1"
 	VehicleMoved         = "com.orangecarrental.vehicle.moved.v1"
 
+	// Facts about a car that come from outside the system: telematics boxes and partner
+	// garages send them to sync-worker's /api/events as CloudEvents, and sync-worker publishes
+	// them (validated, deduplicated) to the Broker; vehicles-api applies them. Readings carry
+	// the time they were taken: a reading older than the last one applied changes nothing.
+	VehicleOdometerRead    = "com.orangecarrental.vehicle.odometer_read.v1"
+	VehicleFuelRead        = "com.orangecarrental.vehicle.fuel_read.v1"
+	VehiclePositionRead    = "com.orangecarrental.vehicle.position_read.v1"
+	VehicleDamageReported  = "com.orangecarrental.vehicle.damage_reported.v1"
+	VehicleRepairCompleted = "com.orangecarrental.vehicle.repair_completed.v1"
+
 	ReservationCreated   = "com.orangecarrental.reservation.created.v1"
 	ReservationConfirmed = "com.orangecarrental.reservation.confirmed.v1"
 	ReservationActivated = "com.orangecarrental.reservation.activated.v1"
@@ -51,6 +61,10 @@ const (
 	PaymentCharged = "com.orangecarrental.payment.charged.v1"
 	InvoiceIssued  = "com.orangecarrental.invoice.issued.v1"
 
+	// ReportFrozen: report-worker froze a month's report (stored, never recomputed); the
+	// notifier mails its summary to the admins (REPORT_MAIL_TO).
+	ReportFrozen = "com.orangecarrental.report.frozen.v1"
+
 	// Ping is what a Knative PingSource sends; it is produced outside the system.
 	Ping = "dev.knative.sources.ping"
 )
@@ -68,6 +82,11 @@ var Types = map[string]func() any{
 	VehicleUpdated:              func() any { return new(Vehicle) },
 	VehicleStatusChanged:        func() any { return new(Vehicle) },
 	VehicleMoved:                func() any { return new(Vehicle) },
+	VehicleOdometerRead:         func() any { return new(OdometerReading) },
+	VehicleFuelRead:             func() any { return new(FuelReading) },
+	VehiclePositionRead:         func() any { return new(PositionReading) },
+	VehicleDamageReported:       func() any { return new(DamageReport) },
+	VehicleRepairCompleted:      func() any { return new(RepairCompletion) },
 	ReservationCreated:          func() any { return new(Reservation) },
 	ReservationConfirmed:        func() any { return new(Reservation) },
 	ReservationActivated:        func() any { return new(Reservation) },
@@ -84,6 +103,7 @@ var Types = map[string]func() any{
 	PaymentRefunded:             func() any { return new(Payment) },
 	PaymentCharged:              func() any { return new(Payment) },
 	InvoiceIssued:               func() any { return new(Invoice) },
+	ReportFrozen:                func() any { return new(ReportSummary) },
 	Ping:                        func() any { return new(map[string]any) },
 }
 
@@ -135,6 +155,48 @@ type Location struct {
 	Name    string `json:"name"`
 	City    string `json:"city"`
 	Status  string `json:"status"`
+}
+
+// OdometerReading is the payload of vehicle.odometer_read: the odometer of car VehicleID
+// (vehicles-api's id) at ReadAt (RFC 3339).
+type OdometerReading struct {
+	VehicleID  string `json:"vehicleId"`
+	ReadAt     string `json:"readAt"`
+	OdometerKm int64  `json:"odometerKm"`
+}
+
+// FuelReading is the payload of vehicle.fuel_read: the tank (or battery) level in eighths,
+// 0 (empty) to 8 (full), the unit the counter records at pickup and return.
+type FuelReading struct {
+	VehicleID   string `json:"vehicleId"`
+	ReadAt      string `json:"readAt"`
+	FuelEighths int    `json:"fuelEighths"`
+}
+
+// PositionReading is the payload of vehicle.position_read: where the car is (WGS 84).
+type PositionReading struct {
+	VehicleID string  `json:"vehicleId"`
+	ReadAt    string  `json:"readAt"`
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+}
+
+// DamageReport is the payload of vehicle.damage_reported: a partner garage or a telematics
+// box found damage. Severity is minor, major or total_loss; Description is the reporter's
+// words about the car (never about a person).
+type DamageReport struct {
+	VehicleID   string `json:"vehicleId"`
+	ReportedAt  string `json:"reportedAt"`
+	Severity    string `json:"severity"`
+	Description string `json:"description,omitempty"`
+}
+
+// RepairCompletion is the payload of vehicle.repair_completed: the garage finished the
+// repair of the car; it may be rented again.
+type RepairCompletion struct {
+	VehicleID   string `json:"vehicleId"`
+	CompletedAt string `json:"completedAt"`
+	Note        string `json:"note,omitempty"`
 }
 
 // Vehicle is the payload of the vehicle events.
@@ -210,6 +272,27 @@ type Payment struct {
 	// (events.Reservation.PaymentAttempt): a late payment.failed of an earlier card must not
 	// mark the card named since as declined. 0 in events recorded before attempts existed.
 	Attempt int `json:"attempt,omitempty"`
+}
+
+// ReportSummary is the payload of report.frozen: the month (yyyy-mm, Europe/Berlin) and
+// its figures over all branches and categories — fleet figures only, nothing personal. The
+// whole report is at GET /api/reports/monthly/{Month}.
+type ReportSummary struct {
+	Month             string  `json:"month"`
+	Version           int64   `json:"version"`
+	FrozenAt          string  `json:"frozenAt"`
+	AvailableCarDays  int64   `json:"availableCarDays"`
+	RentedCarDays     int64   `json:"rentedCarDays"`
+	Utilisation       float64 `json:"utilisation"`
+	RevenueNetCents   int64   `json:"revenueNetCents"`
+	RevenueVatCents   int64   `json:"revenueVatCents"`
+	RevenueGrossCents int64   `json:"revenueGrossCents"`
+	ADRCents          int64   `json:"adrCents"`
+	RevPACCents       int64   `json:"revpacCents"`
+	Bookings          int64   `json:"bookings"`
+	Cancellations     int64   `json:"cancellations"`
+	NoShows           int64   `json:"noShows"`
+	Currency          string  `json:"currency"`
 }
 
 // Invoice is the payload of invoice.issued.

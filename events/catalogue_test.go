@@ -105,6 +105,8 @@ func fill(t *testing.T, v reflect.Value, path string, n *int) {
 		v.SetString(fmt.Sprintf("%s-%d", path, *n))
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		v.SetInt(int64(1000 + *n))
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(float64(1000+*n) + 0.25)
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Slice:
@@ -162,6 +164,18 @@ func TestCataloguePayloadsRoundTrip(t *testing.T) {
 			if events.External[typ] {
 				return
 			}
+			if in, ok := events.Inbound[typ]; ok {
+				// Producers outside cannot know our versions: an inbound payload is ordered
+				// by the time field events.Inbound names, a required RFC 3339 field.
+				_, hasVersion := keys["version"]
+				assert.Falsef(t, hasVersion, "%s: an inbound payload carries no version of ours", typ)
+				field, ok := keys[in.OrderedBy]
+				require.Truef(t, ok, "%s is ordered by %q, which its payload does not have", typ, in.OrderedBy)
+				assert.IsType(t, "", field)
+				assert.Equalf(t, "date-time", in.Fields[in.OrderedBy].Format, "%s: %s must be a date-time", typ, in.OrderedBy)
+				assert.NotContainsf(t, jsonTag(t, want, in.OrderedBy), "omitempty", "%s: %s is required", typ, in.OrderedBy)
+				return
+			}
 			// Brokers keep no order: every payload carries the aggregate's version.
 			version, ok := keys["version"]
 			require.Truef(t, ok, "the payload of %s carries no version", typ)
@@ -201,5 +215,33 @@ func TestDecodeDataRefusesOtherShapes(t *testing.T) {
 			_, err := events.DecodeData[events.Customer](e)
 			require.Error(t, err)
 		})
+	}
+}
+
+// jsonTag is the json tag of the field of payload (a pointer to a struct) named name in JSON.
+func jsonTag(t *testing.T, payload any, name string) string {
+	t.Helper()
+	st := reflect.TypeOf(payload).Elem()
+	for i := range st.NumField() {
+		tag := st.Field(i).Tag.Get("json")
+		if n, _, _ := strings.Cut(tag, ","); n == name {
+			return tag
+		}
+	}
+	t.Fatalf("%s has no field %q", st.Name(), name)
+	return ""
+}
+
+// TestInboundTypesAreInTheCatalogue: every type external producers may send is a type of
+// the catalogue, and each rule names a field of its payload (the generator refuses a
+// payload field without a rule).
+func TestInboundTypesAreInTheCatalogue(t *testing.T) {
+	t.Parallel()
+	for typ, in := range events.Inbound {
+		require.Containsf(t, events.Types, typ, "inbound type %s has no payload in Types", typ)
+		payload := events.Types[typ]()
+		for name := range in.Fields {
+			jsonTag(t, payload, name)
+		}
 	}
 }

@@ -30,6 +30,10 @@ var notPersonal = []string{
 	"reservationId", "pickupLocation", "returnLocation", "pickupAt", "returnAt", "currency", "paymentToken", "paymentMethodId",
 	"paymentId", "invoiceId", "number",
 	"description", "per", // a price line's: pricing's price-list text, never free text of a person
+	"month", "frozenAt", // report.frozen's: a period and a time
+	// The inbound vehicle facts: times, a severity code, and a garage's note about the car
+	// (never about a person, as the schema says; description is listed above).
+	"readAt", "reportedAt", "completedAt", "severity", "note",
 }
 
 // TestEveryPayloadFieldIsClassified: every text field of every payload is either personal

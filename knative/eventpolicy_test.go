@@ -558,6 +558,7 @@ func TestEveryEventTypeHasExactlyOneProducer(t *testing.T) {
 	owner := map[string]string{
 		"customer": "customers-api", "location": "locations-api", "vehicle": "vehicles-api",
 		"reservation": "reservations-api", "payment": "payments-api", "invoice": "payments-api",
+		"report": "report-worker",
 	}
 	types := catalogueTypes()
 	if len(types) < 20 || slices.Contains(types, events.Ping) {

@@ -29,15 +29,9 @@ func eventCatalogue() (known, emitted map[string]bool) {
 // reservation.* (sync-worker; reservation.no_show also payments-api);
 // payment.authorized (sync-worker); payment.failed (notification-worker,
 // sync-worker) — their lines went with the Triggers of payments-api,
-// reservations-api and vehicles-api.
+// reservations-api and vehicles-api; vehicle.created, updated,
+// status_changed, moved (sync-worker) went with report-worker's.
 var awaitingConsumer = map[string]string{
-	events.CustomerStatusChanged: "sync-worker",
-	events.LocationCreated:       "sync-worker",
-	events.LocationUpdated:       "sync-worker",
-	events.LocationStatusChanged: "sync-worker",
-	events.VehicleCreated:        "sync-worker",
-	events.VehicleUpdated:        "sync-worker",
-	events.VehicleStatusChanged:  "sync-worker",
-	events.VehicleMoved:          "sync-worker",
-	events.PaymentVoided:         "sync-worker",
+	// Not offered to partners' webhooks (docs/webhooks.md: customer events are about a person).
+	events.CustomerStatusChanged: "nobody yet: sync-worker offers no customer events",
 }

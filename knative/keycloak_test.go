@@ -79,10 +79,18 @@ func checkRealm(rl realm, clients []string, audience string) []problem {
 	}) {
 		add("roles", "realm", fmt.Sprintf(": no realm role %q", platform.RoleService))
 	}
+	// Partners' clients (sync-worker's /api/events): confidential with a service account
+	// that holds the partner role and nothing else.
+	partners := map[string]bool{}
+	for _, u := range rl.Users {
+		if slices.Equal(u.RealmRoles, []string{string(platform.RolePartner)}) && u.Username == auth.ServiceAccountUsername(u.ServiceAccountClientID) {
+			partners[u.ServiceAccountClientID] = true
+		}
+	}
 	byID := map[string]realmClient{}
 	for _, c := range rl.Clients {
 		byID[c.ClientID] = c
-		if !slices.Contains(clients, c.ClientID) && (c.ServiceAccountsEnabled || !c.PublicClient) {
+		if !slices.Contains(clients, c.ClientID) && !partners[c.ClientID] && (c.ServiceAccountsEnabled || !c.PublicClient) {
 			add("client "+c.ClientID, "serviceAccountsEnabled", ": only the functions' own clients are confidential with a service account (no shared client)")
 		}
 	}

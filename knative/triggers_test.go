@@ -291,8 +291,8 @@ func TestTriggerMutationsAreCaught(t *testing.T) {
 		},
 		{
 			name:   "subscriber not in tree",
-			mutate: withTrigger(func(m map[string]any) { mapAt(m, "spec", "subscriber", "ref")["name"] = "sync-worker" }),
-			want:   `base/trigger-test.yaml: Trigger test-payment-failed: spec.subscriber.ref.name = "sync-worker": no such Knative Service in overlays/production`,
+			mutate: withTrigger(func(m map[string]any) { mapAt(m, "spec", "subscriber", "ref")["name"] = "no-such-worker" }),
+			want:   `base/trigger-test.yaml: Trigger test-payment-failed: spec.subscriber.ref.name = "no-such-worker": no such Knative Service in overlays/production`,
 		},
 		{
 			name:   "no dead-letter sink",
@@ -404,14 +404,14 @@ func TestEveryEmittedTypeNeedsATrigger(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitted := map[string]bool{
-		"com.orangecarrental.payment.failed.v1":  true, // has the Trigger
-		"com.orangecarrental.vehicle.moved.v1":   true, // awaiting below
-		"com.orangecarrental.test.unconsumed.v1": true, // neither
+		"com.orangecarrental.payment.failed.v1":          true, // has the Trigger
+		"com.orangecarrental.customer.status_changed.v1": true, // awaiting below
+		"com.orangecarrental.test.unconsumed.v1":         true, // neither
 	}
 	awaiting := map[string]string{
-		"com.orangecarrental.vehicle.moved.v1":      "sync-worker",
-		"com.orangecarrental.payment.failed.v1":     "notification-worker", // stale: has a Trigger
-		"com.orangecarrental.vehicle.teleported.v1": "nobody",              // stale: not emitted
+		"com.orangecarrental.customer.status_changed.v1": "nobody yet",
+		"com.orangecarrental.payment.failed.v1":          "notification-worker", // stale: has a Trigger
+		"com.orangecarrental.vehicle.teleported.v1":      "nobody",              // stale: not emitted
 	}
 	ps := checkEveryTypeConsumed(r, emitted, awaiting)
 	if len(ps) != 3 {

@@ -43,6 +43,8 @@ var noServiceClient = map[string]string{
 	gatewayService:      "forwards the caller's own token; never calls on its own behalf",
 	"notifications-api": "calls no other function: everything it needs is in the notifier schema",
 	"dead-letter":       "calls no other function: its replays leave through its outbox to the Broker",
+	"report-worker":     "calls no other function: its model is fed by events, report.frozen leaves through its outbox",
+	"sync-worker":       "calls no other function: webhooks go to partners' endpoints, inbound events leave through its outbox",
 }
 
 var (

@@ -20,7 +20,11 @@ const (
 	RoleAgent    Role = "call-center-agent"
 	RoleFleet    Role = "fleet-manager"
 	RoleAdmin    Role = "admin"
-	RoleService  Role = "service"
+	// RolePartner marks an external system (a telematics provider, a partner garage) signed
+	// in with client credentials: its client id names the partner. Admitted only where a
+	// route names the role (sync-worker's /api/events).
+	RolePartner Role = "partner"
+	RoleService Role = "service"
 )
 
 // Caller is who sent a request, as its verified token says. The zero Caller is anonymous.

@@ -33,7 +33,7 @@ func emit(ctx context.Context, args []string, stdout io.Writer) error {
 	source := fs.String("source", "", "event source (default: the -as service account, else orange-cli)")
 	subject := fs.String("subject", "", "event subject: the aggregate id")
 	data := fs.String("data", "{}", "JSON data, or @file to read it from a file")
-	as := fs.String("as", "", "send as this identity of `orange dev`: a function's service account (payments-api: the Broker lets it send payment.* only), or trigger/<name> or pingsource/<name> for a delivery straight to a receiver (-to http://localhost:8080"+host.DevServicesPath+"<service>/cloudevents in `orange dev`)")
+	as := fs.String("as", "", "send as this identity of `orange dev`: a function's service account (payments-api: the Broker lets it send payment.* only), or trigger/<name> or pingsource/<name> for a delivery straight to a receiver (-to http://localhost:8080"+host.DevServicesPath+"<service>/cloudevents in `orange dev`), or partner/<client> for a partner's event to sync-worker's /api/events (partner/"+devissuer.DevPartner+"; -to defaults to http://localhost:8080/api/events)")
 	namespace := fs.String("namespace", auth.DefaultNamespace, "namespace of the -as identity")
 	audience := fs.String("audience", "", "audience of the token (default: the Broker's for a Broker path, else serving.knative.dev/service/<namespace>/<host's first label>)")
 	tokenFile := fs.String("token-file", "", "send the token in this file instead of asking `orange dev` for one")
@@ -72,6 +72,18 @@ func emit(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		token = strings.TrimSpace(string(b))
+	} else if client, ok := strings.CutPrefix(*as, "partner/"); ok {
+		// A partner signs in with client credentials at the realm, as on the cluster.
+		if client == "" {
+			return errors.New("emit: -as partner/<client>: the client is missing")
+		}
+		if !toSet(fs) {
+			target.Path = "/api/events"
+			*to = target.String()
+		}
+		if token, err = partnerToken(ctx, target, client); err != nil {
+			return err
+		}
 	} else {
 		account, err := serviceAccount(*as)
 		if err != nil {
@@ -171,4 +183,35 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.Header.Set("Authorization", "Bearer "+b.token)
 	return b.next.RoundTrip(out)
+}
+
+// toSet reports whether -to was given.
+func toSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "to" })
+	return set
+}
+
+// partnerToken gets a partner's token from the realm of the `orange dev` at target's host by
+// the client-credentials grant, with the development secret of client.
+func partnerToken(ctx context.Context, target *url.URL, client string) (string, error) {
+	endpoint := target.Scheme + "://" + target.Host + devissuer.RealmPath + "/protocol/openid-connect/token"
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {devissuer.ClientSecret(client)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("emit: get a partner token from orange dev: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"access_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out) != nil || out.Token == "" {
+		return "", fmt.Errorf("emit: %s answered %d: no token for partner %s", endpoint, resp.StatusCode, client)
+	}
+	return out.Token, nil
 }

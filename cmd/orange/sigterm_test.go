@@ -54,6 +54,8 @@ func TestSIGTERMUnderLoadEveryFunction(t *testing.T) {
 		{service: "reservations-api", path: "/api/reservations", user: "carla"},
 		{service: "dead-letter", path: "/api/dead-letters", user: "ada"},
 		{service: "cleanup-worker", path: "/api/cleanup/runs", user: "ada"},
+		{service: "sync-worker", path: "/api/webhooks", user: "ada"},
+		{service: "report-worker", path: "/api/reports?from=2026-11&to=2026-11", user: "frank"},
 		{service: "notifications-api", path: "/api/notifications", user: "carla"},
 		{service: "notification-worker", path: "/dev/mail",
 			env: func(t *testing.T) []string { return []string{"MAIL_MODE=folder", "MAIL_DIR=" + t.TempDir()} }},

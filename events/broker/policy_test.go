@@ -570,8 +570,11 @@ func TestBaseEventPolicies(t *testing.T) {
 	policies := broker.NewPolicies(loaded, "orange", "default")
 	allowed := map[string]int{}
 	for _, sub := range subjects {
-		// As its own producer (source: the name of its service account) and as another.
-		for _, source := range []string{sub[strings.LastIndex(sub, ":")+1:], "customers-api"} {
+		// As its own producer (source: the name of its service account), as the one that
+		// publishes a partner's events under a partner-scoped source (sync-worker), and as
+		// another.
+		name := sub[strings.LastIndex(sub, ":")+1:]
+		for _, source := range []string{name, name + "/partners/garage", "customers-api"} {
 			for _, typ := range types {
 				e := policyEvent(typ)
 				e.SetSource(source)

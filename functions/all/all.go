@@ -13,7 +13,9 @@ import (
 	"github.com/orangecarrental/orange/functions/notifier"
 	"github.com/orangecarrental/orange/functions/payments"
 	"github.com/orangecarrental/orange/functions/pricing"
+	"github.com/orangecarrental/orange/functions/reports"
 	"github.com/orangecarrental/orange/functions/reservations"
+	"github.com/orangecarrental/orange/functions/syncworker"
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -30,7 +32,9 @@ func Functions() []platform.Function {
 		notifier.APIFunction(),
 		payments.Function(),
 		pricing.Function(),
+		reports.Function(),
 		reservations.Function(),
+		syncworker.Function(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -353,6 +354,22 @@ func pingHeaders(seq int) map[string]string {
 
 func emptyObject(int) string { return `{}` }
 
+// webhookMissing is no webhook subscription; webhookBody a valid one (a public literal
+// address: no name to resolve); syncEventHeaders an event sync-worker's Triggers deliver.
+const (
+	webhookMissingID = "5e5e0000-0000-4000-8000-0000000000ff"
+	webhookMissing   = "/api/webhooks/" + webhookMissingID
+)
+
+func webhookBody(int) string {
+	return `{"url":"https://93.184.216.34/hook","types":["` + events.ReservationConfirmed + `"]}`
+}
+
+func syncEventHeaders(seq int) map[string]string {
+	return map[string]string{"ce-specversion": "1.0", "ce-id": fmt.Sprintf("authz-sync-%d", seq),
+		"ce-source": "authz-matrix", "ce-type": events.ReservationConfirmed}
+}
+
 // housekeeping is admins only (and a function not in the matrix: cleanup-worker).
 var housekeeping = policy([6]int{401, 403, 403, 403, 403, 200}, 403, 403)
 
@@ -447,12 +464,18 @@ var expected = map[string]row{
 	"api-gateway forward:vehicles-api":   {expect: everyone(forwards)},
 	"api-gateway forward:vehicles-api/*": {expect: everyone(forwards)},
 
+	// The event catalogue, served by the gateway itself for producers (public, read-only).
+	"api-gateway listEventSchemas":  {path: "/api/events/schemas", expect: everyone(200)},
+	"api-gateway getEventSchema":    {path: "/api/events/schemas/com.orangecarrental.vehicle.fuel_read.v1.json", expect: everyone(200)},
+	"api-gateway getEventsAsyncAPI": {path: "/api/events/asyncapi.json", expect: everyone(200)},
+
 	"vehicles-api getOpenAPI":             {path: "/openapi.json", expect: everyone(200)},
 	"vehicles-api getVehiclesOpenAPI":     {path: "/api/vehicles/openapi.json", expect: everyone(200)},
 	"vehicles-api searchVehicles":         {path: vehicleSearchPath, expect: everyone(200)},
 	"vehicles-api createVehicle":          {path: "/api/vehicles", body: vehicleBody, expect: fleetOnly(201)},
 	"vehicles-api listInventory":          {path: "/api/vehicles/inventory", expect: fleetStaff},
 	"vehicles-api getVehicle":             {path: vehicleRoute, expect: everyone(200)},
+	"vehicles-api getVehicleTelematics":   {path: vehicleRoute + "/telematics", expect: fleetStaff},
 	"vehicles-api updateVehicle":          {path: vehicleRoute, body: vehicleDetailsBody, expect: fleetOnly(200)},
 	"vehicles-api changeVehicleStatus":    {path: vehicleRoute + "/status", body: vehicleStatusBody, expect: fleetOnly(200)},
 	"vehicles-api moveVehicle":            {path: vehicleRoute + "/location", body: vehicleMoveBody, expect: fleetOnly(200)},
@@ -537,6 +560,35 @@ var expected = map[string]row{
 	"cleanup-worker listCleanupRuns":       {path: "/api/cleanup/runs", expect: housekeeping},
 	"cleanup-worker receivePing":           {path: "/cloudevents", body: emptyObject, header: pingHeaders, expect: receiver(200)},
 
+	// report-worker: admins and fleet managers read reports (a month never frozen: 404);
+	// admins rebuild the model; only its own Triggers and monthly PingSource deliver (a ping
+	// freezes last month, or finds it frozen: 202 either way).
+	"api-gateway forward:report-worker":   {expect: everyone(forwards)},
+	"api-gateway forward:report-worker/*": {expect: everyone(forwards)},
+	"report-worker getReport":             {path: "/api/reports?from=2026-11-01&to=2026-11-30", expect: fleetOnly(200)},
+	"report-worker getMonthlyReport":      {path: "/api/reports/monthly/2020-01", expect: fleetOnly(404)},
+	"report-worker rebuildReports":        {path: "/api/reports/rebuild", expect: housekeeping},
+	"report-worker receiveEvent":          {path: "/cloudevents", body: emptyObject, header: pingHeaders, expect: receiver(202)},
+
+	// sync-worker: admins manage webhooks and partners (missing ones: 404); only partners
+	// send events (an admin passes the role check and is refused by the handler: no
+	// partner); only its own Triggers deliver (no subscription here: nothing queued, 202).
+	"api-gateway forward:sync-worker":   {expect: everyone(forwards)},
+	"api-gateway forward:sync-worker/*": {expect: everyone(forwards)},
+	"sync-worker listWebhooks":          {path: "/api/webhooks", expect: housekeeping},
+	"sync-worker createWebhook":         {path: "/api/webhooks", body: webhookBody, expect: policy([6]int{401, 403, 403, 403, 403, 201}, 403, 403)},
+	"sync-worker getWebhook":            {path: webhookMissing, expect: deadLetterAdmins(404)},
+	"sync-worker updateWebhook":         {path: webhookMissing, body: func(int) string { return `{"description":"x"}` }, expect: deadLetterAdmins(404)},
+	"sync-worker deleteWebhook":         {path: webhookMissing, expect: deadLetterAdmins(404)},
+	"sync-worker listWebhookDeliveries": {path: webhookMissing + "/deliveries", expect: deadLetterAdmins(404)},
+	"sync-worker getWebhookDelivery":    {path: webhookMissing + "/deliveries/" + webhookMissingID, expect: deadLetterAdmins(404)},
+	"sync-worker replayWebhookDelivery": {path: webhookMissing + "/deliveries/" + webhookMissingID + "/replay", body: emptyObject, expect: deadLetterAdmins(404)},
+	"sync-worker listPartners":          {path: "/api/partners", expect: housekeeping},
+	"sync-worker putPartner":            {path: "/api/partners/authz-partner", body: func(int) string { return `{"types":["` + events.VehicleOdometerRead + `"]}` }, expect: housekeeping},
+	"sync-worker deletePartner":         {path: "/api/partners/authz-nobody", expect: deadLetterAdmins(404)},
+	"sync-worker postEvents":            {path: "/api/events", body: emptyObject, expect: policy([6]int{401, 403, 403, 403, 403, 403}, 403, 403)},
+	"sync-worker receiveEvent":          {path: "/cloudevents", body: emptyObject, header: syncEventHeaders, expect: receiver(202)},
+
 	// Only the worker's own Triggers deliver; /dev/mail exists in folder mode only (the dev
 	// host serves it on the laptop): every caller gets through the router; getMail asks for a
 	// mail that is not there, so 404 for all.
@@ -600,6 +652,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for caller, user := range demoUser {
 		tokens[caller] = id.Bearer(t, user)
 	}
+	// A partner (an external producer, platform.RolePartner) is no column of the matrix: it
+	// may call only the routes that name its role (sync-worker's /api/events, whose own
+	// tests pin its answers); every other protected route refuses it (403, checked below).
+	partner := id.Bearer(t, "partner:"+devissuer.DevPartner)
 
 	var seq atomic.Int64
 	// call sends one request as caller: to the public handler (through the gateway) when
@@ -681,14 +737,25 @@ func TestAuthorizationMatrix(t *testing.T) {
 				got := call(rt.Method, r.path, r, caller, token, svc)
 				assert.Equal(t, want, got, "%s %s as %s (direct to %s)", rt.Method, r.path, caller, svc)
 				if strings.HasPrefix(r.path, "/api/") {
-					if caller == "delivery" {
+					if caller == "delivery" && svc != gateway.ServiceName {
 						// A delivery's token is addressed to one function: at the gateway it
-						// is a token for someone else, refused before anything is forwarded.
+						// is a token for someone else, refused before anything is forwarded
+						// (the gateway's own routes, the event catalogue, are that function).
 						want = http.StatusUnauthorized
 					}
 					reset()
 					got := call(rt.Method, r.path, r, caller, token, "")
 					assert.Equal(t, want, got, "%s %s as %s (through the gateway)", rt.Method, r.path, caller)
+				}
+			}
+			if r.expect[0] == http.StatusUnauthorized && !slices.Contains(rt.Access.Roles, platform.RolePartner) {
+				reset()
+				got := call(rt.Method, r.path, r, "partner", partner, svc)
+				assert.Equal(t, http.StatusForbidden, got, "%s %s as a partner (direct to %s)", rt.Method, r.path, svc)
+				if strings.HasPrefix(r.path, "/api/") {
+					reset()
+					got := call(rt.Method, r.path, r, "partner", partner, "")
+					assert.Equal(t, http.StatusForbidden, got, "%s %s as a partner (through the gateway)", rt.Method, r.path)
 				}
 			}
 			reset()

@@ -43,6 +43,12 @@ var vehicleStatusAfter = map[BookingStatus]Status{
 // the car's own state is newer than the event (applyCarFact). Other types are acknowledged and ignored: the
 // Triggers do not send them.
 func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+	if apply, ok := telematicsHandlers[e.Type()]; ok {
+		if !strings.HasPrefix(e.Source(), inboundSource) {
+			return nil, events.Permanentf("%s %s: inbound vehicle facts come from sync-worker, not %q", e.Type(), e.ID(), e.Source())
+		}
+		return nil, apply(ctx, tx, e)
+	}
 	status, ok := bookingEvents[e.Type()]
 	if !ok {
 		return nil, nil

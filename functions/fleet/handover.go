@@ -29,7 +29,7 @@ type carFact struct {
 // lockVehicleSQL reads the car with the times its status and its branch last changed, and
 // locks the row until the event's transaction ends: two facts about one car are decided one
 // after the other.
-const lockVehicleSQL = `SELECT ` + vehicleColumns + `, status_changed_at, location_changed_at
+const lockVehicleSQL = `SELECT ` + vehicleColumns + `, status_changed_at, location_changed_at, maintenance_due
 FROM fleet.vehicles WHERE id = $1 FOR UPDATE`
 
 // laterRentalSQL: has a later rental of the car (picked up after $3) already started or
@@ -69,10 +69,11 @@ func applyCarFact(ctx context.Context, tx pgx.Tx, f carFact) error {
 	var (
 		cur                  Vehicle
 		statusAt, locationAt time.Time
+		maintenanceDue       bool
 	)
 	err := tx.QueryRow(ctx, lockVehicleSQL, f.VehicleID).Scan(&cur.ID, &cur.Name, &cur.Category, &cur.LocationCode,
 		&cur.Seats, &cur.Fuel, &cur.Transmission, &cur.LicencePlate, &cur.Status, &cur.DailyRateNetCents, &cur.Version,
-		&cur.CreatedAt, &cur.UpdatedAt, &statusAt, &locationAt)
+		&cur.CreatedAt, &cur.UpdatedAt, &statusAt, &locationAt, &maintenanceDue)
 	if err != nil {
 		return err // the booking names the car, so it exists (foreign key)
 	}
@@ -125,6 +126,14 @@ func applyCarFact(ctx context.Context, tx pgx.Tx, f carFact) error {
 	v, err := scanVehicle(tx.QueryRow(ctx, applyFactSQL, f.VehicleID, string(status), locationCode, f.At))
 	if err != nil {
 		return ruleError(err)
+	}
+	if maintenanceDue && v.Status == StatusAvailable {
+		// Damage was reported while the car was out (telematics.go): back, it goes to the
+		// workshop instead of being offered; one event tells the final state.
+		log.InfoContext(ctx, "damage was reported during the rental; the returned car goes to the workshop")
+		if v, err = scanVehicle(tx.QueryRow(ctx, setFactStatusSQL, f.VehicleID, f.At, string(StatusMaintenance))); err != nil {
+			return ruleError(err)
+		}
 	}
 	typ := events.VehicleStatusChanged
 	if locationCode != cur.LocationCode {

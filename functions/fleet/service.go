@@ -21,6 +21,11 @@
 //     Retry-After: a result without prices, or with guessed ones, is worse than a retry.
 //   - The branch code of a vehicle is checked for its form, not against locations-api:
 //     fleet's writes do not depend on another function being up.
+//   - Facts about cars from outside (telematics readings, damage reports, repairs; published
+//     by sync-worker) carry no version: the time each was taken orders it (telematics.go). A
+//     damage report sends an available car to the workshop and flags a rented or reserved
+//     one, whose return then sends it to the workshop instead of the search; a repair brings
+//     a car in the workshop back unless later damage is open.
 package fleet
 
 import (
@@ -117,6 +122,12 @@ func (s *Service) Routes() []platform.Route {
 		platform.Trigger("vehicles-api-reservation-cancelled"),
 		platform.Trigger("vehicles-api-reservation-expired"),
 		platform.Trigger("vehicles-api-reservation-no-show"),
+		// The inbound facts about cars that sync-worker publishes (telematics.go).
+		platform.Trigger("vehicles-api-vehicle-odometer-read"),
+		platform.Trigger("vehicles-api-vehicle-fuel-read"),
+		platform.Trigger("vehicles-api-vehicle-position-read"),
+		platform.Trigger("vehicles-api-vehicle-damage-reported"),
+		platform.Trigger("vehicles-api-vehicle-repair-completed"),
 	)
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
@@ -125,6 +136,8 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "createVehicle", Method: http.MethodPost, Path: Prefix, Access: fleet, Handler: s.handleCreate},
 		{Name: "listInventory", Method: http.MethodGet, Path: Prefix + "/inventory", Access: staff, Handler: s.handleInventory},
 		{Name: "getVehicle", Method: http.MethodGet, Path: Prefix + "/{id}", Access: platform.Public, Handler: s.handleGet},
+		// Where a car is and what the garages reported is for staff only (docs/fleet.md).
+		{Name: "getVehicleTelematics", Method: http.MethodGet, Path: Prefix + "/{id}/telematics", Access: staff, Handler: s.handleTelematics},
 		{Name: "updateVehicle", Method: http.MethodPut, Path: Prefix + "/{id}", Access: fleet, Handler: s.handleUpdate},
 		{Name: "changeVehicleStatus", Method: http.MethodPut, Path: Prefix + "/{id}/status", Access: fleet, Handler: s.handleChangeStatus},
 		{Name: "moveVehicle", Method: http.MethodPut, Path: Prefix + "/{id}/location", Access: fleet, Handler: s.handleMove},

@@ -31,13 +31,17 @@ var Upstreams = []Upstream{
 	{Prefix: "/api/cleanup", Service: "cleanup-worker"},
 	{Prefix: "/api/customers", Service: "customers-api"},
 	{Prefix: "/api/dead-letters", Service: "dead-letter"},
+	{Prefix: "/api/events", Service: "sync-worker"},
 	{Prefix: "/api/invoices", Service: "payments-api"},
 	{Prefix: "/api/locations", Service: "locations-api"},
 	{Prefix: "/api/notifications", Service: "notifications-api"},
+	{Prefix: "/api/partners", Service: "sync-worker"},
 	{Prefix: "/api/payments", Service: "payments-api"},
 	{Prefix: "/api/pricing", Service: "pricing-api"},
+	{Prefix: "/api/reports", Service: "report-worker"},
 	{Prefix: "/api/reservations", Service: "reservations-api"},
 	{Prefix: "/api/vehicles", Service: "vehicles-api"},
+	{Prefix: "/api/webhooks", Service: "sync-worker"},
 }
 
 // Config is the gateway's configuration (docs/security.md, "Gateway limits").
@@ -101,7 +105,9 @@ func onKnative(deps platform.Deps) bool {
 
 // Routes forwards every public area; anything else under /api is a 404 from the router.
 func (g *Gateway) Routes() []platform.Route {
-	var routes []platform.Route
+	// The event catalogue's documents are the gateway's own (catalogue.go), ahead of the
+	// forwarding of /api/events.
+	routes := catalogueRoutes()
 	for _, u := range Upstreams {
 		fwd := g.forward(u.Service)
 		routes = append(routes,

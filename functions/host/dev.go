@@ -133,6 +133,10 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		// Guests' manage links are signed with a key made at each start (links mailed before a
 		// restart stop working; set RESERVATION_LINK_KEY to keep them).
 		"RESERVATION_LINK_KEY": rand.Text() + rand.Text(),
+		// sync-worker: webhooks may go to a receiver on this machine (loopback only; never
+		// set on a cluster), and the dev issuer's partner may send every inbound type.
+		"SYNC_ALLOW_LOOPBACK": "true",
+		"SYNC_SEED_PARTNERS":  devissuer.DevPartner,
 	}))
 	// The verifiers fetch the issuers' keys, and the functions their service tokens,
 	// in-process by the issuers' own URLs.

@@ -46,7 +46,7 @@ func (a *APIService) handleResend(w http.ResponseWriter, r *http.Request) error 
 // resend queues the repeat of notification id in tx and returns the new row.
 func (a *APIService) resend(ctx context.Context, tx pgx.Tx, id, requestedBy string) (record, error) {
 	n, err := getRecord(ctx, tx, id)
-	if errors.Is(err, errNoNotification) {
+	if errors.Is(err, errNoNotification) || (err == nil && !maySee(platform.CallerFrom(ctx), n.CustomerID)) {
 		return record{}, platform.NotFound("no notification %s", id)
 	}
 	if err != nil {

@@ -55,6 +55,8 @@ type historyFilter struct {
 	CustomerID, ReservationID, Channel, Status string
 	From, To                                   time.Time // created at From or later, before To
 	Page, PageSize                             int
+	// HideReports leaves out the admins' report mails (reportRecipient): for all but admins.
+	HideReports bool
 }
 
 // historyWhere selects the notifications of a historyFilter. Every filter is
@@ -66,17 +68,18 @@ WHERE ($1 = '' OR n.customer_id = nullif($1, '')::uuid)
   AND ($3 = '' OR n.channel = $3)
   AND ($4 = '' OR n.status = $4)
   AND ($5::timestamptz IS NULL OR n.created_at >= $5)
-  AND ($6::timestamptz IS NULL OR n.created_at < $6)`
+  AND ($6::timestamptz IS NULL OR n.created_at < $6)
+  AND NOT ($7::boolean AND n.customer_id = '` + reportRecipient + `'::uuid)`
 
 // history returns a page of the notifications f selects, newest first, and how many it
 // selects in all.
 func (a *APIService) history(ctx context.Context, f historyFilter) ([]record, int, error) {
-	args := []any{f.CustomerID, f.ReservationID, f.Channel, f.Status, nullTime(f.From), nullTime(f.To)}
+	args := []any{f.CustomerID, f.ReservationID, f.Channel, f.Status, nullTime(f.From), nullTime(f.To), f.HideReports}
 	var total int
 	if err := a.db.Pool.QueryRow(ctx, `SELECT count(*)`+historyWhere, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := a.db.Pool.Query(ctx, `SELECT `+recordColumns+historyWhere+` ORDER BY n.created_at DESC, n.id LIMIT $7 OFFSET $8`,
+	rows, err := a.db.Pool.Query(ctx, `SELECT `+recordColumns+historyWhere+` ORDER BY n.created_at DESC, n.id LIMIT $8 OFFSET $9`,
 		append(args, f.PageSize, (f.Page-1)*f.PageSize)...)
 	if err != nil {
 		return nil, 0, err

@@ -41,7 +41,12 @@ type apiT struct {
 
 func newAPI(t *testing.T, env map[string]string) *apiT {
 	t.Helper()
-	w := newWorker(t, nil)
+	return newAPIBeside(t, newWorker(t, nil), env)
+}
+
+// newAPIBeside is notifications-api over worker w's database.
+func newAPIBeside(t *testing.T, w *worker, env map[string]string) *apiT {
+	t.Helper()
 	var cfg notifier.APIConfig
 	require.NoError(t, platform.LoadConfig(context.Background(), envconfig.MapLookuper(env), &cfg))
 	logger := platform.NewLogger(io.Discard, "error", notifier.APIServiceName)

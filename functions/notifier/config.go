@@ -46,6 +46,9 @@ type Config struct {
 	SMS         SMSConfig
 	// ReminderSweep is how often due pickup reminders become notifications (reminder.go).
 	ReminderSweep time.Duration `env:"REMINDER_SWEEP_INTERVAL, default=30s"`
+	// ReportMailTo are the admins' addresses (comma-separated) that get the monthly report
+	// when report-worker freezes it (report.frozen, report_mail.go); empty: no mail, logged.
+	ReportMailTo []string `env:"REPORT_MAIL_TO"`
 }
 
 // SMSConfig selects the SMS provider. Retries, backoff and MAIL_MAX_ATTEMPTS are the mail's.
@@ -139,7 +142,7 @@ func (c *Config) Validate() error {
 	if c.MaxAttempts < 1 {
 		return fmt.Errorf("MAIL_MAX_ATTEMPTS must be at least 1, got %d", c.MaxAttempts)
 	}
-	return nil
+	return c.checkReportMailTo()
 }
 
 // LogValue shows the configuration without the password.
@@ -151,7 +154,7 @@ func (c Config) LogValue() slog.Value {
 	} else {
 		attrs = append(attrs, slog.String("dir", c.Dir))
 	}
-	attrs = append(attrs, slog.String("smsMode", c.SMS.Mode))
+	attrs = append(attrs, slog.String("smsMode", c.SMS.Mode), slog.Int("reportMailTo", len(c.ReportMailTo)))
 	if c.SMS.Mode == ModeFolder {
 		attrs = append(attrs, slog.String("smsDir", c.SMS.Dir))
 	}

@@ -35,6 +35,7 @@ var Consumes = []string{
 	events.PaymentCharged,
 	events.PaymentRefunded,
 	events.InvoiceIssued,
+	events.ReportFrozen,
 }
 
 // handleEvent applies one event inside the receiver's transaction. Data that is not the
@@ -99,6 +100,8 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 				InvoiceNumber: inv.Number, Net: money(inv.NetCents, inv.Currency, lang),
 				VAT: money(inv.VatCents, inv.Currency, lang), Gross: money(inv.GrossCents, inv.Currency, lang)}
 		})
+	case events.ReportFrozen:
+		return nil, s.reportFrozen(ctx, tx, e)
 	default:
 		return nil, events.Permanentf("%s does not consume %s", ServiceName, e.Type())
 	}

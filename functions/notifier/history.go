@@ -40,7 +40,8 @@ func parseHistory(r *http.Request) (historyFilter, error) {
 }
 
 // handleList is the history: a customer's own notifications (naming another customer
-// answers 404, as if there were none), everyone's for agents and admins, newest first.
+// answers 404, as if there were none), everyone's for agents and admins — but the admins'
+// report mails for admins only — newest first.
 func (a *APIService) handleList(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseHistory(r)
 	if err != nil {
@@ -55,6 +56,7 @@ func (a *APIService) handleList(w http.ResponseWriter, r *http.Request) error {
 			return platform.NotFound("no customer %s", f.CustomerID)
 		}
 	}
+	f.HideReports = !caller.Has(platform.RoleAdmin)
 	records, total, err := a.history(r.Context(), f)
 	if err != nil {
 		return err
@@ -84,7 +86,7 @@ func (a *APIService) handleGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	caller := platform.CallerFrom(r.Context())
-	if !caller.MaySee(n.CustomerID) {
+	if !maySee(caller, n.CustomerID) {
 		return platform.NotFound("no notification %s", id)
 	}
 	return platform.WriteJSON(w, http.StatusOK, view(n, caller, false))

@@ -156,6 +156,7 @@ func (s *Service) Routes() []platform.Route {
 		platform.Trigger("notification-worker-payment-charged"),
 		platform.Trigger("notification-worker-payment-refunded"),
 		platform.Trigger("notification-worker-invoice-issued"),
+		platform.Trigger("notification-worker-report-frozen"),
 	)
 	return []platform.Route{
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: senders,

@@ -136,6 +136,41 @@ func TestServiceTokenShape(t *testing.T) {
 	assert.Empty(t, caller.Roles, "a function's token never also grants a person's roles")
 }
 
+// TestPartnerTokenShape: a partner's token is a client's service account holding the partner
+// role and nothing else: a person's roles given to the partner's client are dropped (so a
+// partner passes no route that admits them, nor the admins' everywhere), and a person's
+// token with the partner role is refused.
+func TestPartnerTokenShape(t *testing.T) {
+	t.Parallel()
+	id := authtest.New(t)
+	alice := id.Issuer.ClaimsFor(devissuer.Users[0])
+	alice["realm_access"] = map[string]any{"roles": []string{"customer", "partner"}}
+	alice["azp"] = devissuer.DevPartner
+	tok, err := id.Issuer.Mint(alice)
+	require.NoError(t, err)
+	_, err = id.Verifier.Verify(context.Background(), tok)
+	require.Error(t, err, "a person's token with the partner role is refused")
+
+	p := id.Issuer.ClaimsFor(devissuer.PartnerAccount(devissuer.DevPartner))
+	p["realm_access"] = map[string]any{"roles": []string{"partner", "admin", "fleet-manager", "customer"}}
+	p["customer_id"] = devissuer.CustomerAlice
+	tok, err = id.Issuer.Mint(p)
+	require.NoError(t, err)
+	caller, err := id.Verifier.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, []platform.Role{platform.RolePartner}, caller.Roles)
+	assert.Empty(t, caller.CustomerID)
+	assert.Empty(t, caller.Service)
+	assert.False(t, caller.Staff())
+
+	plain, err := id.Issuer.TokenFor("partner:" + devissuer.DevPartner)
+	require.NoError(t, err)
+	caller, err = id.Verifier.Verify(context.Background(), plain)
+	require.NoError(t, err)
+	assert.Equal(t, []platform.Role{platform.RolePartner}, caller.Roles)
+	assert.Equal(t, "service-account-"+devissuer.DevPartner, caller.Username)
+}
+
 // TestServiceTokensAreReused: a function fetches its token once and reuses it for every call
 // until shortly before it expires.
 func TestServiceTokensAreReused(t *testing.T) {

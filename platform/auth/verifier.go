@@ -174,7 +174,7 @@ func (v *Verifier) verifyToken(ctx context.Context, raw string, now time.Time) (
 	caller := platform.Caller{Subject: c.Subject, Username: c.Username, CustomerID: c.CustomerID}
 	for _, r := range c.RealmAccess.Roles {
 		switch role := platform.Role(r); role {
-		case platform.RoleCustomer, platform.RoleAgent, platform.RoleFleet, platform.RoleAdmin:
+		case platform.RoleCustomer, platform.RoleAgent, platform.RoleFleet, platform.RoleAdmin, platform.RolePartner:
 			caller.Roles = append(caller.Roles, role)
 		case platform.RoleService:
 			caller.Service = c.AuthorizedParty
@@ -187,6 +187,15 @@ func (v *Verifier) verifyToken(ctx context.Context, raw string, now time.Time) (
 			return platform.Caller{}, time.Time{}, unauthorized("the token holds the service role but is not a client's service account", nil)
 		}
 		caller = platform.Caller{Subject: c.Subject, Username: c.Username, Service: c.AuthorizedParty}
+	} else if caller.Has(platform.RolePartner) {
+		// A partner is an external system signed in with its client's credentials: only a
+		// client's service account holds the role, and nothing else rides on its token, so a
+		// partner whose client was also given a person's role (admin, fleet-manager…) is
+		// admitted only where a route names the partner role (sync-worker's /api/events).
+		if c.AuthorizedParty == "" || c.Username != ServiceAccountUsername(c.AuthorizedParty) {
+			return platform.Caller{}, time.Time{}, unauthorized("the token holds the partner role but is not a client's service account", nil)
+		}
+		caller = platform.Caller{Subject: c.Subject, Username: c.Username, Roles: []platform.Role{platform.RolePartner}}
 	}
 	return caller, unix(*c.Expiry), nil
 }

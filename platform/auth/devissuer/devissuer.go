@@ -80,6 +80,19 @@ func ServiceAccount(clientID string) User {
 	}
 }
 
+// DevPartner is the development partner: an OAuth client with the partner role (a partner
+// garage), authenticating with ClientSecret(DevPartner). `orange dev` lets it send every
+// inbound event type to sync-worker (docs/inbound-events.md).
+const DevPartner = "dev-garage"
+
+// PartnerAccount is the identity behind a partner's client-credentials tokens: the client's
+// service-account user, as Keycloak names it, with the partner role instead of service.
+func PartnerAccount(clientID string) User {
+	u := ServiceAccount(clientID)
+	u.Roles = []platform.Role{platform.RolePartner}
+	return u
+}
+
 // Issuer signs tokens with one RSA key.
 type Issuer struct {
 	url string
@@ -89,6 +102,7 @@ type Issuer struct {
 
 	mu       sync.Mutex
 	clients  map[string]bool // the confidential clients with service accounts
+	partners map[string]bool // the partners' clients (DevPartner and AddPartners)
 	requests map[string]int  // client-credentials grants per client
 }
 
@@ -97,7 +111,7 @@ func New(url string, key *rsa.PrivateKey) *Issuer {
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	sum := sha256.Sum256(der)
 	return &Issuer{url: url, key: key, kid: hex.EncodeToString(sum[:8]), ttl: time.Hour,
-		clients: map[string]bool{}, requests: map[string]int{}}
+		clients: map[string]bool{}, partners: map[string]bool{DevPartner: true}, requests: map[string]int{}}
 }
 
 // AddClients registers the OAuth clients of functions (their Knative Service names); each
@@ -107,6 +121,16 @@ func (i *Issuer) AddClients(ids ...string) {
 	defer i.mu.Unlock()
 	for _, id := range ids {
 		i.clients[id] = true
+	}
+}
+
+// AddPartners registers partners' OAuth clients; each authenticates with ClientSecret(id)
+// and gets PartnerAccount(id)'s tokens.
+func (i *Issuer) AddPartners(ids ...string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, id := range ids {
+		i.partners[id] = true
 	}
 }
 
@@ -194,11 +218,15 @@ func sign(key *rsa.PrivateKey, kid string, c Claims) (string, error) {
 	return obj.CompactSerialize()
 }
 
-// TokenFor mints the token of the named demo user, or of a function's own identity for
-// "service:<client id>" (service:reservations-api).
+// TokenFor mints the token of the named demo user, of a function's own identity for
+// "service:<client id>" (service:reservations-api), or of a partner for
+// "partner:<client id>" (partner:dev-garage).
 func (i *Issuer) TokenFor(username string) (string, error) {
 	if client, ok := strings.CutPrefix(username, "service:"); ok && client != "" {
 		return i.Mint(i.ClaimsFor(ServiceAccount(client)))
+	}
+	if client, ok := strings.CutPrefix(username, "partner:"); ok && client != "" {
+		return i.Mint(i.ClaimsFor(PartnerAccount(client)))
 	}
 	for _, u := range Users {
 		if u.Username == username {
@@ -260,8 +288,9 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) error {
 			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 		}
 		i.mu.Lock()
-		known := i.clients[id]
+		known, partner := i.clients[id], i.partners[id]
 		i.mu.Unlock()
+		known = known || partner
 		if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(ClientSecret(id))) != 1 {
 			return oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Invalid client credentials")
 		}
@@ -269,6 +298,9 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) error {
 		i.requests[id]++
 		i.mu.Unlock()
 		u = ServiceAccount(id)
+		if partner {
+			u = PartnerAccount(id)
+		}
 	default:
 		return oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "use password or client_credentials")
 	}

@@ -1,0 +1,90 @@
+package syncworker
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/orangecarrental/orange/platform"
+)
+
+// Partner is an OAuth client with the partner role and the inbound types it may send.
+type Partner struct {
+	ClientID  string    `json:"clientId"`
+	Types     []string  `json:"types"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// clientIDPattern is what a Keycloak client id of ours looks like.
+var clientIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+func (s *Service) handleListPartners(w http.ResponseWriter, r *http.Request) error {
+	if err := platform.ParseQuery(r).Err("the query is not valid"); err != nil {
+		return err
+	}
+	rows, err := s.db.Pool.Query(r.Context(), `SELECT client_id, types, updated_at FROM sync.partners ORDER BY client_id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	out := []Partner{}
+	for rows.Next() {
+		var p Partner
+		if err := rows.Scan(&p.ClientID, &p.Types, &p.UpdatedAt); err != nil {
+			return err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+// handlePutPartner sets the types a partner may send (creating the partner): the client and
+// its partner role live in Keycloak; this is only what it may send.
+func (s *Service) handlePutPartner(w http.ResponseWriter, r *http.Request) error {
+	client := platform.PathVar(r, "client")
+	if !clientIDPattern.MatchString(client) {
+		return platform.NotFound("no partner %s", printable(client))
+	}
+	var in struct {
+		Types []string `json:"types"`
+	}
+	if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+		return err
+	}
+	if in.Types == nil {
+		return platform.Invalid("the partner is not valid", platform.FieldError{Field: "types", Reason: "is required"})
+	}
+	for _, t := range in.Types {
+		if !slices.Contains(inboundTypes(), t) {
+			return platform.Invalid("the partner is not valid", platform.FieldError{Field: "types", Reason: printable(t) + " is not an inbound event type"})
+		}
+	}
+	slices.Sort(in.Types)
+	in.Types = slices.Compact(in.Types)
+	var p Partner
+	err := s.db.Pool.QueryRow(r.Context(), `INSERT INTO sync.partners (client_id, types) VALUES ($1, $2)
+ON CONFLICT (client_id) DO UPDATE SET types = EXCLUDED.types, updated_at = now() RETURNING client_id, types, updated_at`,
+		client, in.Types).Scan(&p.ClientID, &p.Types, &p.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	return platform.WriteJSON(w, http.StatusOK, p)
+}
+
+// handleDeletePartner takes every type from a partner: its events are refused from then on.
+func (s *Service) handleDeletePartner(w http.ResponseWriter, r *http.Request) error {
+	client := platform.PathVar(r, "client")
+	tag, err := s.db.Pool.Exec(r.Context(), `DELETE FROM sync.partners WHERE client_id = $1`, client)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return platform.NotFound("no partner %s", printable(client))
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,225 @@
+package syncworker
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Sign returns the Standard Webhooks signature header value of body sent as message id at
+// ts (Unix seconds) with secret: "v1," + base64(HMAC-SHA256(key, id.ts.body)).
+func Sign(secret, id string, ts int64, body []byte) (string, error) {
+	key, err := secretKey(secret)
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, ts)
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}
+
+// due is a claimed delivery.
+type due struct {
+	id, subscription, url, secret string
+	payload                       []byte
+	attempts, triesLeft           int
+}
+
+// claimDue takes up to $1 due deliveries of active subscriptions and moves their
+// next_attempt_at past the lease, so another sender (a second replica) leaves them alone
+// and a crash mid-attempt only delays them.
+const claimDue = `UPDATE sync.deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
+FROM sync.subscriptions s
+WHERE s.id = d.subscription_id AND d.id IN (
+    SELECT d2.id FROM sync.deliveries d2 JOIN sync.subscriptions s2 ON s2.id = d2.subscription_id
+    WHERE d2.status = 'pending' AND d2.next_attempt_at <= now() AND s2.status = 'active'
+    ORDER BY d2.next_attempt_at LIMIT $1 FOR UPDATE OF d2 SKIP LOCKED)
+RETURNING d.id::text, s.id::text, s.url, s.secret, d.payload, d.attempts, d.tries_left`
+
+// Run is the background sender: it sends due deliveries every Poll, at most Concurrency at
+// a time, until ctx ends, then waits for the requests in flight.
+func (s *Service) Run(ctx context.Context) error {
+	tick := time.NewTicker(s.cfg.Poll)
+	defer tick.Stop()
+	for {
+		s.SendDue(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// SendDue sends what is due now and returns when it has been sent (tests call it).
+func (s *Service) SendDue(ctx context.Context) {
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lease := (2*s.cfg.Timeout + 5*time.Second).Seconds()
+	for ctx.Err() == nil {
+		batch, err := s.claim(ctx, s.cfg.Concurrency*2, lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.ErrorContext(ctx, "claim webhook deliveries", slog.String("error", err.Error()))
+			}
+			return
+		}
+		if len(batch) == 0 {
+			return
+		}
+		for _, d := range batch {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				s.attempt(ctx, d)
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+func (s *Service) claim(ctx context.Context, limit int, lease float64) ([]due, error) {
+	rows, err := s.db.Pool.Query(ctx, claimDue, limit, lease)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (due, error) {
+		var d due
+		err := row.Scan(&d.id, &d.subscription, &d.url, &d.secret, &d.payload, &d.attempts, &d.triesLeft)
+		return d, err
+	})
+}
+
+// attempt posts one delivery and records the outcome. A request cut short by shutdown is
+// not recorded: the lease brings it back.
+func (s *Service) attempt(ctx context.Context, d due) {
+	start := s.now()
+	code, err := s.post(ctx, d, start)
+	if ctx.Err() != nil {
+		return
+	}
+	elapsed := s.now().Sub(start)
+	ok := err == nil && code >= 200 && code < 300
+	msg := ""
+	switch {
+	case err != nil:
+		msg = err.Error()
+	case !ok:
+		msg = "answered " + strconv.Itoa(code)
+	}
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	var status *int
+	if err == nil {
+		status = &code
+	}
+	// The outcome is recorded even if shutdown begins now: the attempt was made.
+	rctx := context.WithoutCancel(ctx)
+	rerr := s.db.InTx(rctx, func(tx pgx.Tx) error {
+		return s.record(rctx, tx, d, ok, status, elapsed, msg)
+	})
+	if rerr != nil {
+		s.logger.ErrorContext(ctx, "record webhook attempt", slog.String("delivery", d.id), slog.String("error", rerr.Error()))
+	}
+}
+
+// post sends the delivery and returns the answer's status; the answer's body is drained
+// (a little of it) and dropped, never stored.
+func (s *Service) post(ctx context.Context, d due, at time.Time) (int, error) {
+	ts := at.Unix()
+	sig, err := Sign(d.secret, d.id, ts, d.payload)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.guard.CheckURL(ctx, d.url); err != nil {
+		return 0, fmt.Errorf("endpoint refused: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.payload))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "orange-webhooks/1")
+	req.Header.Set("webhook-id", d.id)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
+
+// record writes the attempt and moves the delivery and its subscription on: delivered and
+// the failures cleared; or retried after a backoff, failed for good when no try is left,
+// and the subscription disabled once DisableAfter attempts failed in a row over at least
+// DisableFailing.
+func (s *Service) record(ctx context.Context, tx pgx.Tx, d due, ok bool, status *int, elapsed time.Duration, msg string) error {
+	n := d.attempts + 1
+	if _, err := tx.Exec(ctx, `INSERT INTO sync.attempts (delivery_id, attempt, status_code, duration_ms, error) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING`, d.id, n, status, elapsed.Milliseconds(), msg); err != nil {
+		return err
+	}
+	if ok {
+		if _, err := tx.Exec(ctx, `UPDATE sync.deliveries SET status = 'delivered', attempts = $2, tries_left = greatest(tries_left - 1, 0),
+delivered_at = now() WHERE id = $1`, d.id, n); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE sync.subscriptions SET consecutive_failures = 0, failing_since = NULL
+WHERE id = $1 AND consecutive_failures <> 0`, d.subscription)
+		return err
+	}
+	wait := backoff(s.cfg.RetryBase, s.cfg.RetryMax, n)
+	if _, err := tx.Exec(ctx, `UPDATE sync.deliveries SET attempts = $2, tries_left = greatest(tries_left - 1, 0),
+status = CASE WHEN tries_left <= 1 THEN 'failed' ELSE 'pending' END, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`,
+		d.id, n, wait.Seconds()); err != nil {
+		return err
+	}
+	var disabled bool
+	err := tx.QueryRow(ctx, disableOnFailure, d.subscription, s.cfg.DisableAfter, s.cfg.DisableFailing.Seconds()).Scan(&disabled)
+	if err == nil && disabled {
+		s.logger.WarnContext(ctx, "webhook subscription disabled after repeated failures", slog.String("subscription", d.subscription))
+	}
+	return err
+}
+
+// disableOnFailure counts a failed attempt against subscription $1 and disables it when $2
+// attempts in a row have failed, the first at least $3 seconds ago.
+const disableOnFailure = `WITH f AS (
+    SELECT id, consecutive_failures + 1 >= $2 AND coalesce(failing_since, now()) <= now() - make_interval(secs => $3) AS over
+    FROM sync.subscriptions WHERE id = $1 FOR UPDATE)
+UPDATE sync.subscriptions s SET consecutive_failures = s.consecutive_failures + 1,
+    failing_since = coalesce(s.failing_since, now()),
+    status = CASE WHEN f.over THEN 'disabled' ELSE s.status END,
+    disabled_reason = CASE WHEN f.over AND s.status = 'active' THEN 'failures' ELSE s.disabled_reason END,
+    updated_at = CASE WHEN f.over AND s.status = 'active' THEN now() ELSE s.updated_at END
+FROM f WHERE s.id = f.id RETURNING s.status = 'disabled'`
+
+// backoff is the wait after failed attempt n: base·2^(n-1), at most limit, drawn from its
+// upper half so that many deliveries failing together do not retry together.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2 // no overflow: Validate bounds limit to a day
+	}
+	d = min(d, limit)
+	return d - d/2 + rand.N(d/2+1)
+}
