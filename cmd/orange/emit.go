@@ -154,6 +154,16 @@ func defaultAudience(target *url.URL, namespace string) string {
 func devToken(ctx context.Context, target *url.URL, namespace, account, audience string) (string, error) {
 	endpoint := target.Scheme + "://" + target.Host + devissuer.ClusterPath + "/token"
 	form := url.Values{"namespace": {namespace}, "serviceAccount": {account}, "audience": {audience}}
+	tok, err := postForToken(ctx, endpoint, form, "token")
+	if err != nil {
+		return "", fmt.Errorf("emit: get a token from orange dev (is this an orange dev?): %w", err)
+	}
+	return tok, nil
+}
+
+// postForToken posts form to endpoint and returns the string at key of its JSON answer: the
+// shape of both the cluster issuer's token endpoint and an OAuth token endpoint.
+func postForToken(ctx context.Context, endpoint string, form url.Values, key string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
@@ -161,16 +171,18 @@ func devToken(ctx context.Context, target *url.URL, namespace, account, audience
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
-		return "", fmt.Errorf("emit: get a token from orange dev: %w", err)
+		return "", err
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
+	var out map[string]any
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out) != nil {
+		return "", fmt.Errorf("%s answered %d: no token", endpoint, resp.StatusCode)
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out) != nil || out.Token == "" {
-		return "", fmt.Errorf("emit: %s answered %d: no token (is this an orange dev?)", endpoint, resp.StatusCode)
+	tok, _ := out[key].(string)
+	if tok == "" {
+		return "", fmt.Errorf("%s answered without %s", endpoint, key)
 	}
-	return out.Token, nil
+	return tok, nil
 }
 
 // bearer adds a fixed token to every request.
@@ -197,21 +209,9 @@ func toSet(fs *flag.FlagSet) bool {
 func partnerToken(ctx context.Context, target *url.URL, client string) (string, error) {
 	endpoint := target.Scheme + "://" + target.Host + devissuer.RealmPath + "/protocol/openid-connect/token"
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {devissuer.ClientSecret(client)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	tok, err := postForToken(ctx, endpoint, form, "access_token")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("emit: get a token for partner %s from orange dev: %w", client, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("emit: get a partner token from orange dev: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"access_token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out) != nil || out.Token == "" {
-		return "", fmt.Errorf("emit: %s answered %d: no token for partner %s", endpoint, resp.StatusCode, client)
-	}
-	return out.Token, nil
+	return tok, nil
 }
