@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -50,15 +51,10 @@ func TestPruneOutboxBoundaries(t *testing.T) {
 	n, err := events.PruneOutbox(ctx, db, producer, cutoff, 5)
 	require.NoError(t, err)
 	assert.EqualValues(t, 13, n)
-	var left []string
 	rows, err := db.Pool.Query(ctx, `SELECT subject FROM evtest.outbox ORDER BY seq`)
 	require.NoError(t, err)
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		left = append(left, s)
-	}
-	require.NoError(t, rows.Err())
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
 	assert.Equal(t, []string{"at", "inside", "unpublished"}, left)
 
 	n, err = events.PruneOutbox(ctx, db, producer, cutoff, 5)
@@ -78,15 +74,10 @@ func TestPruneInboxBoundaries(t *testing.T) {
 	n, err := events.PruneInbox(ctx, db, consumer, cutoff, 0)
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, n)
-	var left []string
 	rows, err := db.Pool.Query(ctx, `SELECT id FROM evsink.inbox ORDER BY id`)
 	require.NoError(t, err)
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		left = append(left, s)
-	}
-	require.NoError(t, rows.Err())
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
 	assert.Equal(t, []string{"at", "inside"}, left)
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,15 +40,10 @@ func TestPruneBoundaries(t *testing.T) {
 	n, err := idempotency.Prune(ctx, db, "idemtest", cutoff, 3)
 	require.NoError(t, err)
 	assert.EqualValues(t, 8, n)
-	var left []string
 	rows, err := db.Pool.Query(ctx, `SELECT key FROM idemtest.idempotency_keys ORDER BY key`)
 	require.NoError(t, err)
-	for rows.Next() {
-		var k string
-		require.NoError(t, rows.Scan(&k))
-		left = append(left, k)
-	}
-	require.NoError(t, rows.Err())
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
 	assert.Equal(t, []string{"at", "inside"}, left)
 	n, err = idempotency.Prune(ctx, db, "idemtest", cutoff, 3)
 	require.NoError(t, err)
