@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOFILES  = $(shell find . -name '*.go' -not -path './.cache/*' -not -path './.data/*')
 
-.PHONY: run build test lint bench fuzz
+.PHONY: run build test lint bench fuzz axe-core screenshots
 
 run: build
 	./bin/orange dev
@@ -14,7 +14,7 @@ run: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
-test: lint
+test: lint axe-core
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory resolve-check
 
@@ -31,6 +31,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./functions/locations/
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./events/
 	$(GO) test -v -run '^$$' -bench . ./events/broker/ # -v: the ratio lines (durable queues too)
+	$(GO) test -run '^$$' -bench ObservabilityOverhead -benchtime 1x ./functions/all/ # metrics+tracing vs none: instrumented/bare
 
 # Fuzzing: each target for FUZZTIME, one after the other (`make test` replays their seed
 # corpora, f.Add and testdata/fuzz/, without -fuzz). make fuzz FUZZTIME=5m for a longer run.
@@ -53,5 +54,26 @@ fuzz:
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# The browser tests (tests/browser) audit the portals with axe-core from the npm registry,
+# pinned and checked against the registry's published SHA-1 of the tarball, into the
+# git-ignored cache. `make screenshots` regenerates docs/screenshots/ (the README links it)
+# from the same tests.
+AXE_VERSION := 4.11.0
+AXE_SHA1    := 16f74d6482e343ff263d4f4503829e9ee91a86b6
+AXE_JS      := .cache/axe-core-$(AXE_VERSION)/axe.min.js
+
+axe-core: $(AXE_JS)
+
+$(AXE_JS):
+	@mkdir -p $(@D)
+	cd $(@D) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+		echo "$(AXE_SHA1)  axe-core-$(AXE_VERSION).tgz" | sha1sum -c --quiet - && \
+		tar -xzmf axe-core-$(AXE_VERSION).tgz --strip-components=1 package/axe.min.js && \
+		rm axe-core-$(AXE_VERSION).tgz
+
+screenshots: axe-core
+	rm -f docs/screenshots/*.png docs/screenshots/README.md
+	ORANGE_SCREENSHOTS=docs/screenshots $(GO) test -race -count=1 ./tests/browser/
 
 -include knative.mk

@@ -56,7 +56,7 @@ var ErrIDTaken = errors.New("the outbox holds another event under this id")
 // replayConflict makes the row an earlier replay of the same event left due again (data
 // refreshed, attempts reset); a row of another source or type keeps its id.
 const replayConflict = ` ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, published_at = NULL, attempts = 0,
-    last_error = NULL, next_attempt_at = NULL
+    last_error = NULL, next_attempt_at = NULL, traceparent = EXCLUDED.traceparent, tracestate = EXCLUDED.tracestate
 WHERE o.source = EXCLUDED.source AND o.type = EXCLUDED.type`
 
 // RecordReplay writes e — a whole event, recorded first by another function, with its own
@@ -84,9 +84,12 @@ func insert(ctx context.Context, tx pgx.Tx, schema, verb string, e cloudevents.E
 		return fmt.Errorf("%s %s: data must be JSON", verb, e.Type())
 	}
 	outbox := pgx.Identifier{schema, "outbox"}.Sanitize()
+	// The event keeps the trace it came with (a replay's); a new one joins the work's span.
+	tr := TraceOf(ctx, e)
 	var seq int64
-	err := tx.QueryRow(ctx, `INSERT INTO `+outbox+` AS o (id, type, source, subject, time, data) VALUES ($1, $2, $3, $4, $5, $6)`+
-		onConflict+` RETURNING seq`, e.ID(), e.Type(), e.Source(), e.Subject(), e.Time(), data).Scan(&seq)
+	err := tx.QueryRow(ctx, `INSERT INTO `+outbox+` AS o (id, type, source, subject, time, data, traceparent, tracestate)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''))`+
+		onConflict+` RETURNING seq`, e.ID(), e.Type(), e.Source(), e.Subject(), e.Time(), data, tr.TraceParent, tr.TraceState).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s %s %s: %w", verb, e.Type(), e.ID(), ErrIDTaken)
 	}

@@ -9,6 +9,8 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // Publisher hands an event to a broker and returns once the broker has accepted it (or,
@@ -49,6 +51,14 @@ func NewHTTPPublisher(sink string, hc *http.Client) (*HTTPPublisher, error) {
 
 // Publish sends e and reports whether the broker accepted it.
 func (p *HTTPPublisher) Publish(ctx context.Context, e cloudevents.Event) error {
+	if tp, ts := tracing.Traceparent(ctx); tp != "" {
+		// The Broker's own spans (when it traces) join the relay's publish span.
+		h := http.Header{"Traceparent": {tp}}
+		if ts != "" {
+			h.Set("Tracestate", ts)
+		}
+		ctx = cehttp.WithCustomHeader(ctx, h)
+	}
 	res := p.client.Send(cloudevents.WithEncodingBinary(ctx), e)
 	if cloudevents.IsACK(res) {
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/extensions"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/jackc/pgx/v5"
 
@@ -55,7 +56,8 @@ func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFu
 		if err != nil {
 			return err
 		}
-		ctx := r.Context()
+		ctx, span := startProcess(r.Context(), *e)
+		defer span.End()
 		logger := platform.LoggerFrom(ctx).With(slog.String("event", e.ID()), slog.String("type", e.Type()), slog.String("source", e.Source()))
 		var reply *cloudevents.Event
 		duplicate := false
@@ -80,7 +82,11 @@ func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFu
 			}
 			return nil
 		})
+		countReceived(ctx, e.Type(), err, duplicate) // metrics.go
 		var perm permanentError
+		if err != nil {
+			markFailed(span, "not processed")
+		}
 		switch {
 		case errors.As(err, &perm):
 			logger.WarnContext(ctx, "event refused", slog.String("error", err.Error()))
@@ -88,10 +94,14 @@ func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFu
 		case err != nil:
 			return fmt.Errorf("handle event %s (%s): %w", e.ID(), e.Type(), err)
 		case duplicate:
+			markDuplicate(span)
 			logger.DebugContext(ctx, "duplicate delivery ignored")
 			w.WriteHeader(http.StatusOK)
 			return nil
 		case reply != nil:
+			if _, ok := extensions.GetDistributedTracingExtension(*reply); !ok {
+				SetTrace(ctx, reply) // the reply continues the trace from this consumer
+			}
 			return cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w)
 		default:
 			w.WriteHeader(http.StatusAccepted)

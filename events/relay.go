@@ -9,9 +9,13 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/extensions"
 	"github.com/jackc/pgx/v5"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // Relay publishes one schema's outbox. Only one relay per schema works at a time (a
@@ -34,6 +38,8 @@ type Relay struct {
 	// PublishTimeout bounds one Publish, so a broker that never answers cannot stall the
 	// relay (the event is retried like a refused one).
 	PublishTimeout time.Duration
+	// Tracer makes a producer span per publish (tracing.Off when nil).
+	Tracer trace.TracerProvider
 
 	once sync.Once
 }
@@ -62,11 +68,15 @@ func (r *Relay) setDefaults() {
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}
+	if r.Tracer == nil {
+		r.Tracer = tracing.Off
+	}
 }
 
 // pendingSQL reads events due for publishing, oldest first, leaving out any event whose
 // aggregate has an earlier event still waiting for a retry: order per aggregate holds.
-const pendingSQL = `SELECT seq, id, type, source, subject, time, data, attempts FROM %[1]s o
+const pendingSQL = `SELECT seq, id, type, source, subject, time, data, attempts,
+    coalesce(traceparent, ''), coalesce(tracestate, '') FROM %[1]s o
 WHERE o.published_at IS NULL
   AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
   AND NOT EXISTS (SELECT 1 FROM %[1]s p
@@ -174,8 +184,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 			id, typ, source, subject string
 			at                       time.Time
 			data                     []byte
+			tr                       extensions.DistributedTracingExtension
 		)
-		if err := rows.Scan(&p.seq, &id, &typ, &source, &subject, &at, &data, &p.attempts); err != nil {
+		if err := rows.Scan(&p.seq, &id, &typ, &source, &subject, &at, &data, &p.attempts, &tr.TraceParent, &tr.TraceState); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -187,6 +198,7 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		e.SetTime(at)
 		e.SetExtension("partitionkey", subject)
 		_ = e.SetData(cloudevents.ApplicationJSON, data)
+		tr.AddTracingAttributes(&e)
 		p.event = e
 		batch = append(batch, p)
 	}
@@ -223,7 +235,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pending) {
 	for _, p := range group {
 		pctx, cancel := context.WithTimeout(ctx, r.PublishTimeout)
+		pctx, span := r.startPublish(pctx, &p)
 		err := r.Publisher.Publish(pctx, p.event)
+		endSpan(span, err, "not published")
 		cancel()
 		if err == nil {
 			_, err = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = $1`, p.seq)
@@ -245,4 +259,17 @@ func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pendi
 			next_attempt_at = now() + $3 * interval '1 millisecond' WHERE seq = $1`, p.seq, err.Error(), delay.Milliseconds())
 		return
 	}
+}
+
+// startPublish starts the producer span of one publish attempt, a child of the span that
+// recorded the event, and makes it the event's traceparent: what the broker and the
+// consumers continue.
+func (r *Relay) startPublish(ctx context.Context, p *pending) (context.Context, trace.Span) {
+	ctx, span := r.Tracer.Tracer(tracing.Scope).Start(WithEventParent(ctx, p.event), "publish "+p.event.Type(),
+		trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(append(EventAttributes(p.event), semconv.MessagingOperationTypeSend)...)
+	}
+	SetTrace(ctx, &p.event)
+	return ctx, span
 }

@@ -40,11 +40,13 @@ const (
 // noServiceClient names the functions that have no OAuth client of their
 // own (no Keycloak client, no OIDC_CLIENT_SECRET), and why.
 var noServiceClient = map[string]string{
-	gatewayService:      "forwards the caller's own token; never calls on its own behalf",
-	"notifications-api": "calls no other function: everything it needs is in the notifier schema",
-	"dead-letter":       "calls no other function: its replays leave through its outbox to the Broker",
-	"report-worker":     "calls no other function: its model is fed by events, report.frozen leaves through its outbox",
-	"sync-worker":       "calls no other function: webhooks go to partners' endpoints, inbound events leave through its outbox",
+	gatewayService:       "forwards the caller's own token; never calls on its own behalf",
+	"notifications-api":  "calls no other function: everything it needs is in the notifier schema",
+	"dead-letter":        "calls no other function: its replays leave through its outbox to the Broker",
+	"report-worker":      "calls no other function: its model is fed by events, report.frozen leaves through its outbox",
+	"sync-worker":        "calls no other function: webhooks go to partners' endpoints, inbound events leave through its outbox",
+	"call-center-portal": "calls the functions as the signed-in user (the session's token), never on its own behalf",
+	"public-portal":      "calls the functions as the signed-in user (the session's token) or anonymously for guests, never on its own behalf",
 }
 
 var (

@@ -22,18 +22,27 @@ type Function struct {
 	Service string
 	// Prefixes are the public path prefixes the function serves, e.g. "/api/locations". The
 	// function serves them itself (alone and in `orange dev`), so the gateway forwards paths
-	// unchanged.
+	// unchanged. One public function of a registry may claim "/": it serves every path no
+	// other prefix claims (the public portal's pages at the site's root).
 	Prefixes []string
 	// Public functions are reachable from outside (on Knative: not cluster-local). In
 	// `orange dev` only their prefixes are mounted on the port; every other function is
 	// reached through the gateway and the transport, as on the cluster.
 	Public bool
+	// SignInCallback is the path where the issuer sends a browser back after signing in to
+	// this function: a portal's OIDC redirect URI path ("/call-center/auth/callback"). The
+	// development issuer of `orange dev` registers the function as a public client with it;
+	// empty: no browser signs in to the function.
+	SignInCallback string
 	// Migrations is the function's schema; nil for functions without a database.
 	Migrations *database.Migrations
 	// New builds the function's API. The host builds the router from its route table and puts
 	// token verification in front of it.
 	New func(ctx context.Context, deps Deps) (API, error)
 }
+
+// RootPrefix is the prefix of the function that serves everything no other prefix claims.
+const RootPrefix = "/"
 
 // Runner is implemented by APIs with background work (a mail sender, a sweeper). Hosts run
 // it beside the server and wait for it to return after the server has drained.
@@ -85,6 +94,9 @@ type Deps struct {
 	Transport http.RoundTripper
 	// Env is where the function reads its own configuration.
 	Env envconfig.Lookuper
+	// IssuerClient reaches the OIDC issuer's token endpoint and keys: in-process when `orange
+	// dev` serves the development issuer; nil: over the network. Portals sign users in with it.
+	IssuerClient *http.Client
 }
 
 // Registry holds the functions a process runs, by service name.
@@ -112,7 +124,10 @@ func NewRegistry(fns ...Function) (*Registry, error) {
 			return nil, fmt.Errorf("function %q registered twice", fn.Service)
 		}
 		for _, p := range fn.Prefixes {
-			if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+			if p == RootPrefix && !fn.Public {
+				return nil, fmt.Errorf("function %q: prefix \"/\" (everything no other prefix claims) is for a public function only", fn.Service)
+			}
+			if p != RootPrefix && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/")) {
 				return nil, fmt.Errorf("function %q: prefix %q must start and not end with /", fn.Service, p)
 			}
 			if other, dup := prefixes[p]; dup {

@@ -40,7 +40,8 @@ func TestNewRegistryRejects(t *testing.T) {
 		{name: "duplicate prefix within one function", fns: []platform.Function{newFn("fleet-api", "/api/fleet", "/api/fleet")}, wantErr: "/api/fleet"},
 		{name: "prefix without leading slash", fns: []platform.Function{newFn("fleet-api", "api/fleet")}, wantErr: `prefix "api/fleet"`},
 		{name: "prefix with trailing slash", fns: []platform.Function{newFn("fleet-api", "/api/fleet/")}, wantErr: `prefix "/api/fleet/"`},
-		{name: "root prefix", fns: []platform.Function{newFn("fleet-api", "/")}, wantErr: `prefix "/"`},
+		{name: "root prefix of a cluster-local function", fns: []platform.Function{newFn("fleet-api", "/")}, wantErr: `prefix "/"`},
+		{name: "two functions claim the root", fns: []platform.Function{public(newFn("public-portal", "/")), public(newFn("other-portal", "/"))}, wantErr: `both claim prefix "/"`},
 		{name: "empty prefix", fns: []platform.Function{newFn("fleet-api", "")}, wantErr: `prefix ""`},
 		{name: "one schema, two sets of migrations", fns: []platform.Function{withSchema(newFn("mail-worker"), &database.Migrations{Schema: "mail"}),
 			withSchema(newFn("mail-api", "/api/mail"), &database.Migrations{Schema: "mail"})}, wantErr: `both claim schema "mail"`},
@@ -54,6 +55,20 @@ func TestNewRegistryRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
+}
+
+func public(fn platform.Function) platform.Function {
+	fn.Public = true
+	return fn
+}
+
+// TestRegistryRoot: one public function may serve the root beside the others' prefixes.
+func TestRegistryRoot(t *testing.T) {
+	t.Parallel()
+	reg, err := platform.NewRegistry(public(newFn("public-portal", "/")), public(newFn("api-gateway", "/api")),
+		public(newFn("call-center-portal", "/call-center")))
+	require.NoError(t, err)
+	assert.Len(t, reg.Functions(), 3)
 }
 
 func withSchema(fn platform.Function, m *database.Migrations) platform.Function {

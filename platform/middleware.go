@@ -8,7 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // RequestIDHeader carries the request id between callers, the gateway and functions.
@@ -85,6 +90,7 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 			reqLogger = reqLogger.With(slog.String("traceId", trace))
 		}
 		ctx := WithInbound(WithLogger(WithRequestID(r.Context(), id), reqLogger), r.Header)
+		ctx, note := withSpanNote(ctx, r.Header.Get("Traceparent"))
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 
@@ -102,17 +108,72 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			reqLogger.LogAttrs(ctx, slog.LevelInfo, "request",
+			reqLogger.LogAttrs(ctx, slog.LevelInfo, "request", note.attrs(
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
 				slog.Int("bytes", rec.bytes),
 				slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr),
-			)
+			)...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// Traced runs each request to one function in a server span of tp (tracing.Off when
+// tracing is off): a child of the caller's traceparent, named by the route template once the
+// router has matched, with the response status. The first span under Observe is the one its
+// request log line names (spanId; traceId too when the caller sent no traceparent). Hosts
+// wrap each function's handler in it, so in `orange dev` a call through the in-process
+// transport gets the callee's span as a call over the network does.
+func Traced(tp trace.TracerProvider, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tracing.StartServer(tp, r)
+		if note, ok := ctx.Value(spanNoteKey{}).(*spanNote); ok && note.sc.Load() == nil {
+			sc := span.SpanContext()
+			note.sc.CompareAndSwap(nil, &sc) // calls fanned out in-process may race for it
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			status := rec.status
+			if v := recover(); v != nil {
+				tracing.EndServer(span, http.StatusInternalServerError)
+				panic(v) // Observe answers it
+			}
+			if status == 0 {
+				status = http.StatusOK
+			}
+			tracing.EndServer(span, status)
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
+
+type spanNoteKey struct{}
+
+// spanNote carries the first server span's ids from Traced out to Observe's log line.
+type spanNote struct {
+	sc        atomic.Pointer[trace.SpanContext]
+	headTrace bool // the request's own traceparent already put traceId on the logger
+}
+
+func withSpanNote(ctx context.Context, traceparent string) (context.Context, *spanNote) {
+	n := &spanNote{}
+	_, n.headTrace = TraceID(traceparent)
+	return context.WithValue(ctx, spanNoteKey{}, n), n
+}
+
+// attrs adds the span's ids to the request log line's attributes.
+func (n *spanNote) attrs(line ...slog.Attr) []slog.Attr {
+	sc := n.sc.Load()
+	if sc == nil || !sc.IsValid() {
+		return line
+	}
+	if !n.headTrace {
+		line = append(line, slog.String("traceId", sc.TraceID().String()))
+	}
+	return append(line, slog.String("spanId", sc.SpanID().String()))
 }
 
 // TraceID returns the trace id of a W3C traceparent header (version 00).

@@ -3,8 +3,11 @@ package platform
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // API is what a function serves: its route table.
@@ -57,7 +60,12 @@ func NewRouter(routes []Route) *mux.Router {
 }
 
 func guard(rt Route) HandlerFunc {
+	template := rt.Path
+	if rt.Prefix {
+		template = strings.TrimSuffix(rt.Path, "/") + "/*"
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
+		tracing.NameRoute(r.Context(), r.Method, template) // the server span is named by its route
 		if err := rt.Access.check(CallerFrom(r.Context())); err != nil {
 			if KindOf(err) == KindUnauthorized {
 				// RFC 6750 §3: a protected resource tells an anonymous caller how to authenticate.

@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/oauth2"
+
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // Transport carries calls between functions. A request addresses a function by its service
@@ -82,8 +85,21 @@ func (t *Transport) resolve(host string) (http.Handler, *url.URL, error) {
 	return nil, base, nil
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A call to another function made while serving a
+// traced request (a span in its context) is a client span of the caller, whose context the
+// callee gets as its traceparent; a host outside the system (a dot or port in its name) gets
+// no trace context, as ForwardingClient gives it none.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if host := req.URL.Hostname(); strings.Contains(host, ".") || strings.Contains(host, ":") {
+		return t.roundTrip(req)
+	}
+	req, span := tracing.StartClient(req)
+	resp, err := t.roundTrip(req)
+	tracing.EndClient(span, resp, err)
+	return resp, err
+}
+
+func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	h, base, err := t.resolve(req.URL.Hostname())
 	if err != nil {
 		return nil, err
@@ -261,7 +277,8 @@ func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Header[k] = v
 		}
 	}
-	if tp := inbound.Get("Traceparent"); tp != "" && req.Header.Get("Traceparent") == "" {
+	if tp := inbound.Get("Traceparent"); tp != "" && req.Header.Get("Traceparent") == "" &&
+		!trace.SpanContextFromContext(req.Context()).IsValid() { // else the transport's client span continues it
 		out.Header.Set("Traceparent", ChildTraceparent(tp))
 	}
 	if id := RequestIDFrom(req.Context()); id != "" && req.Header.Get(RequestIDHeader) == "" {

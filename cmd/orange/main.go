@@ -4,6 +4,7 @@
 //	orange serve <service>  one function alone, as its Knative Service runs it
 //	orange migrate          apply every function's migrations, then exit (the Knative Job)
 //	orange emit -type T …   send a CloudEvent to the local broker or a URL
+//	orange status           readiness, requests, backlogs, queues and dead letters of a running system
 //	orange version          print the build version
 package main
 
@@ -35,6 +36,7 @@ commands:
   serve <service>   run one function alone (as its Knative Service does)
   migrate           apply every function's migrations and exit (needs DATABASE_URL)
   emit              send a CloudEvent (orange emit -h for the flags)
+  status            readiness, backlogs, queues, dead letters (orange status -h)
   version           print the version
 `
 
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return migrate(ctx, reg, env)
 	case "emit":
 		return emit(ctx, args[1:], stdout)
+	case "status":
+		return status(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,12 +140,17 @@ func mailsTo(t *testing.T, addr, email string) int {
 func TestMigrateAppliesOnce(t *testing.T) {
 	bin := proctest.Build(t, ".")
 	url := pg.NewDatabaseURL(t)
-	for i, want := range []string{"locations: 3 migration(s) applied", "locations: 0 migration(s) applied"} {
+	// The first run applies every schema's migrations (how many changes as they are added),
+	// the second none.
+	for i, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^locations: [1-9][0-9]* migration\(s\) applied$`),
+		regexp.MustCompile(`(?m)^locations: 0 migration\(s\) applied$`),
+	} {
 		cmd := exec.Command(bin, "migrate")
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+url)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "run %d: %s", i, out)
-		assert.Contains(t, string(out), want)
+		assert.Regexp(t, want, string(out), "run %d", i)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,18 @@ func TestSIGTERMUnderLoadEveryFunction(t *testing.T) {
 		{service: "sync-worker", path: "/api/webhooks", user: "ada"},
 		{service: "report-worker", path: "/api/reports?from=2026-11&to=2026-11", user: "frank"},
 		{service: "notifications-api", path: "/api/notifications", user: "carla"},
+		// Every page of the call center needs a session (a signed-out GET is a redirect to
+		// sign in): the load reads the portal's readiness, served and drained alike.
+		{service: "call-center-portal", path: "/readyz",
+			env: func(t *testing.T) []string {
+				return []string{"PORTAL_SESSION_KEYS=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
+			}},
+		// The public portal's guest page that asks for a manage link's token is a whole page
+		// rendered without calling any API: the load reads it.
+		{service: "public-portal", path: "/manage-booking?reservation=" + devissuer.CustomerAlice,
+			env: func(t *testing.T) []string {
+				return []string{"PORTAL_SESSION_KEYS=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
+			}},
 		{service: "notification-worker", path: "/dev/mail",
 			env: func(t *testing.T) []string { return []string{"MAIL_MODE=folder", "MAIL_DIR=" + t.TempDir()} }},
 		// The gateway forwards to a real locations-api of its own.

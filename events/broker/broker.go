@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
@@ -58,6 +59,9 @@ type Options struct {
 	// and on replies. nil: no authorization at all, as a cluster without Eventing's
 	// authentication-oidc feature.
 	Policies *Policies
+	// Tracer makes a span per delivery attempt, a child of the event's traceparent
+	// (tracing.Off when nil).
+	Tracer trace.TracerProvider
 }
 
 // Broker is the in-process Broker: one bounded queue and one worker pool per Trigger.

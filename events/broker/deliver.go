@@ -70,6 +70,7 @@ func (b *Broker) process(ctx context.Context, w *worker, r *route, j *job) error
 	}
 	if last == nil {
 		r.delivered.Add(1)
+		r.lag.observe(j.event.Time()) // metrics.go
 		if reply != nil {
 			return b.publishReply(ctx, r, reply, j.hops-1)
 		}
@@ -119,7 +120,9 @@ func (b *Broker) try(ctx context.Context, w *worker, r *route, to Destination, i
 			}
 		}
 		actx, end := w.attempt(spec.Timeout)
-		reply, status, err := b.deliver(withSendInfo(actx, info), to, e)
+		tctx, span := b.startDelivery(actx, r, to, e, n)
+		reply, status, err := b.deliver(withSendInfo(tctx, info), to, e)
+		endDelivery(span, status, err)
 		end()
 		if err == nil && status >= 200 && status < 300 {
 			return nil, reply, nil

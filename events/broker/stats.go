@@ -2,18 +2,20 @@ package broker
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // counters are a Trigger's running totals.
 type counters struct {
 	delivered, retried, deadLettered, dropped atomic.Int64
 	inFlight, blocked                         atomic.Int64
+	lag                                       lagHistogram // metrics.go
 }
 
 // TriggerStats is one Trigger's state: its queue and what became of its events.
@@ -102,36 +104,10 @@ func (b *Broker) DevHandler() http.Handler {
 	})
 }
 
-// MetricsHandler serves the counters in the Prometheus text exposition format (for
-// /metrics), one series per Trigger.
+// MetricsHandler serves the broker's series alone in the Prometheus text format; a host
+// that has a process registry registers Collector there instead (metrics.go).
 func (b *Broker) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write([]byte(b.metrics()))
-	})
-}
-
-func (b *Broker) metrics() string {
-	stats := b.Stats()
-	var sb strings.Builder
-	metric := func(name, kind, help string, value func(TriggerStats) int64) {
-		fmt.Fprintf(&sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
-		for _, s := range stats {
-			fmt.Fprintf(&sb, "%s{trigger=\"%s\",broker=\"%s\"} %d\n", name, labelValue(s.Trigger), labelValue(s.Broker), value(s))
-		}
-	}
-	metric("orange_broker_queue_depth", "gauge", "Events waiting in the Trigger's in-process queue.", func(s TriggerStats) int64 { return int64(s.Queued) })
-	metric("orange_broker_queue_capacity", "gauge", "Bound of the Trigger's in-process queue.", func(s TriggerStats) int64 { return int64(s.Capacity) })
-	metric("orange_broker_publishers_blocked", "gauge", "Publishers waiting for room in the Trigger's full queue.", func(s TriggerStats) int64 { return s.Blocked })
-	metric("orange_broker_in_flight", "gauge", "Deliveries being attempted for the Trigger.", func(s TriggerStats) int64 { return s.InFlight })
-	metric("orange_broker_delivered_total", "counter", "Events the Trigger's subscriber acknowledged.", func(s TriggerStats) int64 { return s.Delivered })
-	metric("orange_broker_retries_total", "counter", "Retry attempts of the Trigger's deliveries.", func(s TriggerStats) int64 { return s.Retried })
-	metric("orange_broker_dead_lettered_total", "counter", "Events sent to the Trigger's dead-letter sink.", func(s TriggerStats) int64 { return s.DeadLettered })
-	metric("orange_broker_dropped_total", "counter", "Events lost: no dead-letter sink, or the sink failed too.", func(s TriggerStats) int64 { return s.Dropped })
-	return sb.String()
-}
-
-// labelValue escapes a Prometheus label value (backslash, double quote, newline).
-func labelValue(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(b.Collector())
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -240,6 +240,12 @@ func wireOf(r *http.Request) string {
 	}
 	var ce []string
 	for k := range r.Header {
+		// The distributed-tracing extension is left out: whether a delivery carries one
+		// depends on the Broker's tracing setup (Knative's dispatcher propagates a trace only
+		// when its observability config installs a propagator), not on the contract.
+		if k := strings.ToLower(k); k == "ce-traceparent" || k == "ce-tracestate" {
+			continue
+		}
 		if strings.HasPrefix(strings.ToLower(k), "ce-") {
 			ce = append(ce, strings.ToLower(k))
 		}

@@ -4,6 +4,7 @@
 package all
 
 import (
+	"github.com/orangecarrental/orange/functions/callcenter"
 	"github.com/orangecarrental/orange/functions/cleanup"
 	"github.com/orangecarrental/orange/functions/customers"
 	"github.com/orangecarrental/orange/functions/deadletter"
@@ -13,6 +14,7 @@ import (
 	"github.com/orangecarrental/orange/functions/notifier"
 	"github.com/orangecarrental/orange/functions/payments"
 	"github.com/orangecarrental/orange/functions/pricing"
+	"github.com/orangecarrental/orange/functions/publicportal"
 	"github.com/orangecarrental/orange/functions/reports"
 	"github.com/orangecarrental/orange/functions/reservations"
 	"github.com/orangecarrental/orange/functions/syncworker"
@@ -22,6 +24,7 @@ import (
 // Functions returns every function, each freshly described.
 func Functions() []platform.Function {
 	return []platform.Function{
+		callcenter.Function(),
 		cleanup.Function(),
 		customers.Function(),
 		deadletter.Function(),
@@ -32,6 +35,7 @@ func Functions() []platform.Function {
 		notifier.APIFunction(),
 		payments.Function(),
 		pricing.Function(),
+		publicportal.Function(),
 		reports.Function(),
 		reservations.Function(),
 		syncworker.Function(),

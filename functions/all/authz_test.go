@@ -361,6 +361,13 @@ const (
 	webhookMissing   = "/api/webhooks/" + webhookMissingID
 )
 
+// portalReservation and portalMissing are the call-center portal's paths of a booking and
+// of a missing object (a signed-out caller never gets as far as reading them).
+const (
+	portalReservation = "/call-center/reservations/" + reservationID
+	portalMissing     = "5e5e0000-0000-4000-8000-0000000000fe"
+)
+
 func webhookBody(int) string {
 	return `{"url":"https://93.184.216.34/hook","types":["` + events.ReservationConfirmed + `"]}`
 }
@@ -614,6 +621,81 @@ var expected = map[string]row{
 	"notifications-api putPreferences":          {path: "/api/notifications/preferences?customerId=" + devissuer.CustomerAlice, body: preferencesBody, reset: notificationFixtures, expect: notificationRead},
 	"notifications-api getNotification":         {path: "/api/notifications/" + notificationFixture, reset: notificationFixtures, expect: notificationRead},
 	"notifications-api resendNotification":      {path: "/api/notifications/" + notificationFixture + "/resend", reset: notificationFixtures, expect: notificationAgents(202)},
+
+	// call-center-portal: pages read the session cookie, never a bearer token, so every
+	// caller here is signed out: a page sends the browser to sign in (303), a form post
+	// without the session's CSRF token is the 403 page. Who may see a page once signed in
+	// is the APIs' answer to the user (functions/callcenter's tests).
+	"call-center-portal call-center-portal.home":              {path: "/call-center/", expect: everyone(303)},
+	"call-center-portal call-center-portal.customers":         {path: "/call-center/customers", expect: everyone(303)},
+	"call-center-portal call-center-portal.customerSearch":    {path: "/call-center/customers", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.customer":          {path: "/call-center/customers/" + devissuer.CustomerAlice, expect: everyone(303)},
+	"call-center-portal call-center-portal.eraseForm":         {path: "/call-center/customers/" + devissuer.CustomerAlice + "/erase", expect: everyone(303)},
+	"call-center-portal call-center-portal.erase":             {path: "/call-center/customers/" + devissuer.CustomerAlice + "/erase", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.resend":            {path: "/call-center/notifications/" + portalMissing + "/resend", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.bookForm":          {path: "/call-center/customers/" + devissuer.CustomerAlice + "/book", expect: everyone(303)},
+	"call-center-portal call-center-portal.book":              {path: "/call-center/customers/" + devissuer.CustomerAlice + "/book", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.reservation":       {path: portalReservation, expect: everyone(303)},
+	"call-center-portal call-center-portal.paymentMethod":     {path: portalReservation + "/payment-method", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.pickupForm":        {path: portalReservation + "/pickup", expect: everyone(303)},
+	"call-center-portal call-center-portal.pickup":            {path: portalReservation + "/pickup", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.returnForm":        {path: portalReservation + "/return", expect: everyone(303)},
+	"call-center-portal call-center-portal.return":            {path: portalReservation + "/return", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.noShowForm":        {path: portalReservation + "/no-show", expect: everyone(303)},
+	"call-center-portal call-center-portal.noShow":            {path: portalReservation + "/no-show", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.cancelForm":        {path: portalReservation + "/cancel", expect: everyone(303)},
+	"call-center-portal call-center-portal.cancel":            {path: portalReservation + "/cancel", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.invoicePDF":        {path: "/call-center/invoices/" + portalMissing + "/pdf", expect: everyone(303)},
+	"call-center-portal call-center-portal.counter":           {path: "/call-center/counter", expect: everyone(303)},
+	"call-center-portal call-center-portal.deadLetters":       {path: "/call-center/dead-letters", expect: everyone(303)},
+	"call-center-portal call-center-portal.deadLetter":        {path: "/call-center/dead-letters/" + portalMissing, expect: everyone(303)},
+	"call-center-portal call-center-portal.replayDeadLetter":  {path: "/call-center/dead-letters/" + portalMissing + "/replay", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.discardDeadLetter": {path: "/call-center/dead-letters/" + portalMissing + "/discard", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.reports":           {path: "/call-center/reports", expect: everyone(303)},
+	"call-center-portal call-center-portal.reportChart":       {path: "/call-center/reports/chart.svg", expect: everyone(303)},
+	"call-center-portal call-center-portal.reportCSV":         {path: "/call-center/reports/report.csv", expect: everyone(303)},
+	// platform/web's routes of the portal: sign-in goes to the issuer, a callback without
+	// its state is refused, sign-out needs the CSRF token, "/call-center" gets its slash
+	// back, assets and unknown paths are 404 pages ("/call-center/" itself is home).
+	"call-center-portal call-center-portal.auth.login":    {path: "/call-center/auth/login", expect: everyone(303)},
+	"call-center-portal call-center-portal.auth.callback": {path: "/call-center/auth/callback", expect: everyone(400)},
+	"call-center-portal call-center-portal.auth.logout":   {path: "/call-center/auth/logout", body: emptyObject, expect: everyone(403)},
+	"call-center-portal call-center-portal.static":        {path: "/call-center/static/", expect: everyone(404)},
+	"call-center-portal call-center-portal.base":          {path: "/call-center", expect: everyone(301)},
+	"call-center-portal call-center-portal.not-found":     {path: "/call-center/", expect: everyone(303)},
+
+	// public-portal: its pages read the session cookie, never a bearer token, so every
+	// caller here is a visitor without a session. Search and a guest's pages answer anyone
+	// (a malformed search is the 400 page, an unknown car or a booking this browser did not
+	// make the 404 page); "my bookings" sends the browser to sign in (303); a form post
+	// without the session's CSRF token is the 403 page, before anything is called. What a
+	// signed-in customer may see is the APIs' answer to them (functions/publicportal's tests).
+	"public-portal public-portal.home":                 {path: "/", expect: everyone(200)},
+	"public-portal public-portal.search":               {path: "/search?location=BER-HBF", expect: everyone(400)},
+	"public-portal public-portal.vehicle":              {path: "/vehicles/" + portalMissing, expect: everyone(404)},
+	"public-portal public-portal.book":                 {path: "/book?vehicle=" + portalMissing, expect: everyone(404)},
+	"public-portal public-portal.book-submit":          {path: "/book", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.status":               {path: "/bookings/" + reservationID, expect: everyone(404)},
+	"public-portal public-portal.retry-card":           {path: "/bookings/" + reservationID + "/payment-method", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.my-bookings":          {path: "/my-bookings", expect: everyone(303)},
+	"public-portal public-portal.my-booking":           {path: "/my-bookings/" + reservationID, expect: everyone(303)},
+	"public-portal public-portal.change":               {path: "/my-bookings/" + reservationID + "/change", expect: everyone(303)},
+	"public-portal public-portal.change-submit":        {path: "/my-bookings/" + reservationID + "/change", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.cancel":               {path: "/my-bookings/" + reservationID + "/cancel", expect: everyone(303)},
+	"public-portal public-portal.cancel-submit":        {path: "/my-bookings/" + reservationID + "/cancel", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.invoice":              {path: "/my-bookings/" + reservationID + "/invoices/" + portalMissing, expect: everyone(303)},
+	"public-portal public-portal.manage":               {path: "/manage-booking?reservation=" + reservationID, expect: everyone(200)},
+	"public-portal public-portal.manage-token":         {path: "/manage-booking", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.manage-change":        {path: "/manage-booking/change?reservation=" + reservationID, expect: everyone(404)},
+	"public-portal public-portal.manage-change-submit": {path: "/manage-booking/change", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.manage-cancel":        {path: "/manage-booking/cancel?reservation=" + reservationID, expect: everyone(404)},
+	"public-portal public-portal.manage-cancel-submit": {path: "/manage-booking/cancel", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.manage-card":          {path: "/manage-booking/payment-method", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.auth.login":           {path: "/auth/login", expect: everyone(303)},
+	"public-portal public-portal.auth.callback":        {path: "/auth/callback", expect: everyone(400)},
+	"public-portal public-portal.auth.logout":          {path: "/auth/logout", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.static":               {path: "/static/", expect: everyone(404)},
+	"public-portal public-portal.not-found":            {path: "/", expect: everyone(200)},
 }
 
 // TestAuthorizationMatrix calls every route of every function as every kind of caller and

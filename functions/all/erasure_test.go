@@ -88,7 +88,7 @@ type devSystem struct {
 	logs *logBuffer
 }
 
-func startDev(t *testing.T) *devSystem {
+func startDev(t *testing.T, options ...func(*host.Env)) *devSystem {
 	t.Helper()
 	reg, err := all.Registry()
 	require.NoError(t, err)
@@ -105,6 +105,9 @@ func startDev(t *testing.T) *devSystem {
 		}),
 		Stdout: logs,
 		Ready:  func(addr string) { ready <- addr },
+	}
+	for _, o := range options {
+		o(&env)
 	}
 	go func() { done <- host.Dev(ctx, reg, env) }()
 	t.Cleanup(func() {

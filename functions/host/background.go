@@ -9,6 +9,8 @@ import (
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/metrics"
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // background runs what a process does besides serving: each API's Runner and each outbox
@@ -19,6 +21,10 @@ type background struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	logger *slog.Logger
+	// tracing gives each relay its function's TracerProvider (off when nil).
+	tracing *tracing.Tracing
+	// metrics puts each function's series into its Runner's context (none when nil).
+	metrics *metrics.Registry
 }
 
 func newBackground(ctx context.Context, logger *slog.Logger) *background {
@@ -40,7 +46,8 @@ func (b *background) goRun(name string, fn func(context.Context) error) {
 // runner starts api's background work, if it has any.
 func (b *background) runner(service string, api platform.API) {
 	if r, ok := api.(platform.Runner); ok {
-		b.goRun(service, r.Run)
+		f := b.metrics.Function(service)
+		b.goRun(service, func(ctx context.Context) error { return r.Run(metrics.With(ctx, f)) })
 	}
 }
 
@@ -52,7 +59,7 @@ func (b *background) relay(fn platform.Function, db *database.DB, pub events.Pub
 		return
 	}
 	r := &events.Relay{DB: db, Schema: fn.Migrations.Schema, Publisher: pub, Logger: b.logger.With(slog.String("relay", fn.Service)),
-		Poll: poll, PublishTimeout: publishTimeout}
+		Poll: poll, PublishTimeout: publishTimeout, Tracer: b.tracing.Provider(fn.Service)}
 	b.goRun("relay "+fn.Service, r.Run)
 }
 

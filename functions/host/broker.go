@@ -22,6 +22,9 @@ import (
 // Knative Broker's ingress path (/<namespace>/<broker>); `orange emit` sends there.
 const BrokerIngressPath = "/broker/orange/default"
 
+// BrokerService is the service name of the in-process broker's spans.
+const BrokerService = "broker"
+
 // startBroker runs the in-process broker with the Triggers, PingSources and EventPolicies of
 // knative/base — the very files production applies; dead letters go, as every delivery
 // does, through the transport to the Service the sink names (dead-letter, a function of the
@@ -29,7 +32,7 @@ const BrokerIngressPath = "/broker/orange/default"
 // `broker` schema (migrated beforehand: broker.Migrations), delivering through the
 // in-process transport with tokens of the development cluster issuer (each Trigger and
 // PingSource signs as its own OIDC identity, for the subscriber's audience), and serves its
-// ingress, its dev page and its metrics on m's port.
+// ingress and its dev page on m's port (its series: Broker.Collector, in Dev's registry).
 func startBroker(bg *background, m *Mounted, db *database.DB, logger *slog.Logger) (*broker.Broker, error) {
 	triggers, err := broker.LoadTriggers(knative.Manifests, "base")
 	if err != nil {
@@ -51,6 +54,7 @@ func startBroker(bg *background, m *Mounted, db *database.DB, logger *slog.Logge
 		Logger:   logger.With(slog.String("component", "broker")),
 		DB:       db,
 		Policies: broker.NewPolicies(policies, m.Namespace, auth.DefaultBroker),
+		Tracer:   bg.tracing.Provider(BrokerService),
 	})
 	bg.goRun("broker", b.Run)
 	if len(pings) > 0 {
@@ -63,7 +67,6 @@ func startBroker(bg *background, m *Mounted, db *database.DB, logger *slog.Logge
 		return ingress(b, ingressAuth, w, r)
 	}))
 	m.Mux.Handle("GET /dev/broker", b.DevHandler())
-	m.Mux.Handle("GET /metrics", b.MetricsHandler())
 	logger.Info("in-process broker", slog.Int("triggers", len(triggers)), slog.Int("pingSources", len(pings)),
 		slog.Int("eventPolicies", len(policies)))
 	return b, nil

@@ -23,7 +23,9 @@ import (
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/metrics"
 	"github.com/orangecarrental/orange/platform/pgcluster"
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // DevConfig is Config plus where `orange dev` keeps its private PostgreSQL.
@@ -71,6 +73,14 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	}
 	logger := platform.NewLogger(env.Stdout, cfg.Server.LogLevel, "orange-dev")
 	ctx = platform.WithLogger(ctx, logger)
+	// One exporter; each function's spans carry its own service name, the broker's "broker"
+	// (OTEL_SERVICE_NAME would name them all alike).
+	cfg.Tracing.ServiceName = ""
+	tr, stopTracing, err := startTracing(ctx, env, cfg.Tracing, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // last: after the drain, the relays and the broker
 	cfg.Server.Host = cfg.Listen
 	srv, err := platform.NewServer(cfg.Server)
 	if err != nil {
@@ -117,6 +127,7 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		}
 		issuer = devissuer.New(local+devissuer.RealmPath, key)
 		issuer.AddClients(serviceNames(reg)...)
+		issuer.AddPublicClients(portalClients(reg, port)...)
 		authCfg.IssuerURL = issuer.URL()
 		authCfg.Audience = devissuer.Audience
 	}
@@ -127,9 +138,15 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		return fmt.Errorf("development cluster issuer key: %w", err)
 	}
 	cluster := devissuer.NewCluster(local+devissuer.ClusterPath, clusterKey)
+	// The portals' session cookies survive a restart: their key is kept with the data.
+	portalKey, err := loadOrCreatePortalKey(filepath.Join(cfg.DataDir, "portal-session-key"))
+	if err != nil {
+		return fmt.Errorf("portal session key: %w", err)
+	}
 	// Local defaults for functions' own settings: the mail folder lives with the data.
 	env.Lookuper = envconfig.MultiLookuper(env.Lookuper, envconfig.MapLookuper(map[string]string{
-		"MAIL_DIR": filepath.Join(cfg.DataDir, "mail"),
+		"PORTAL_SESSION_KEYS": portalKey,
+		"MAIL_DIR":            filepath.Join(cfg.DataDir, "mail"),
 		// Guests' manage links are signed with a key made at each start (links mailed before a
 		// restart stop working; set RESERVATION_LINK_KEY to keep them).
 		"RESERVATION_LINK_KEY": rand.Text() + rand.Text(),
@@ -137,6 +154,9 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		// set on a cluster), and the dev issuer's partner may send every inbound type.
 		"SYNC_ALLOW_LOOPBACK": "true",
 		"SYNC_SEED_PARTNERS":  devissuer.DevPartner,
+
+		// public-portal: the sandbox's test cards for browsers without JavaScript.
+		"PORTAL_SANDBOX_CARDS": "true",
 	}))
 	// The verifiers fetch the issuers' keys, and the functions their service tokens,
 	// in-process by the issuers' own URLs.
@@ -148,8 +168,11 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	keys := platform.NewTransport(nil, nil)
 	keys.Mount("localhost", issuers)
 	keyClient := &http.Client{Transport: keys, Timeout: 10 * time.Second}
+	// One registry for the process: every function's series carry its name (docs/observability.md).
+	mreg := processMetrics(db, reg.Migrations())
 	deps := MountDeps{
-		DB: db, Logger: logger, Auth: authCfg, Issuer: issuer, CallTimeout: cfg.CallTimeout, Env: env,
+		Metrics: mreg,
+		DB:      db, Logger: logger, Auth: authCfg, Issuer: issuer, CallTimeout: cfg.CallTimeout, Env: env, Tracing: tr,
 		Events: auth.DeliveryConfig{IssuerURL: cluster.URL()}, Cluster: cluster, Namespace: auth.DefaultNamespace,
 		ClientSecret: func(service string) string {
 			if issuer != nil {
@@ -179,11 +202,15 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	m.Mux.Handle("POST "+DevServicesPath+"{service}/{path...}", devServices(m.Transport, serviceNames(reg)))
 
 	bg := newBackground(ctx, logger)
+	bg.tracing = tr
+	bg.metrics = mreg
 	defer bg.stop()
 	b, err := startBroker(bg, m, db, logger)
 	if err != nil {
 		return err
 	}
+	mreg.MustRegister(b.Collector())
+	m.Mux.Handle("GET /metrics", mreg.Handler())
 	for _, fn := range reg.Functions() {
 		bg.runner(fn.Service, m.APIs[fn.Service])
 		// Each relay publishes as its function's service account, which the Broker's
@@ -267,6 +294,11 @@ type MountDeps struct {
 	ClientSecret func(service string) string
 	CallTimeout  time.Duration
 	Env          Env
+	// Tracing gives each function its TracerProvider (off when nil).
+	Tracing *tracing.Tracing
+	// Metrics is the process's registry: each function's requests, events and the rest are
+	// recorded there under its name (none when nil).
+	Metrics *metrics.Registry
 }
 
 // Mounted is every function of a registry wired into one process.
@@ -297,6 +329,7 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 	if d.Namespace == "" {
 		d.Namespace = auth.DefaultNamespace
 	}
+	d.Env.Lookuper = portalDefaults(d.Env.Lookuper, d.Auth.IssuerURL)
 	transport := platform.NewTransport(nil, d.Env.lookup)
 	verifier, err := auth.NewVerifier(d.Auth, d.KeyClient)
 	if err != nil {
@@ -323,27 +356,37 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 			secret = d.ClientSecret(fn.Service)
 		}
 		tokens := auth.NewTokenSource(auth.ClientConfig{ClientSecret: secret}, d.Auth.IssuerURL, fn.Service, d.KeyClient)
-		api, err := fn.New(ctx, platform.Deps{
+		fm := d.Metrics.Function(fn.Service)
+		api, err := fn.New(metrics.With(ctx, fm), platform.Deps{
 			DB:        d.DB,
 			Logger:    d.Logger.With(slog.String("function", fn.Service)),
 			Client:    platform.ForwardingClient(transport, tokens, d.CallTimeout),
 			Transport: transport,
 			Env:       d.Env.Lookuper,
+			// The portals reach the issuer as the verifiers do: in-process when it is served here.
+			IssuerClient: d.KeyClient,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", fn.Service, err)
 		}
 		m.APIs[fn.Service] = api
 		authn := auth.Authenticator{People: verifier, Deliveries: deliveries.ForAudience(auth.ServiceAudience(d.Namespace, fn.Service))}
-		h := platform.Handler(api, authn)
+		h := platform.Traced(d.Tracing.Provider(fn.Service), platform.Handler(api, authn))
+		h = metrics.Instrument(fm, api.Routes(), h) // RED per route template
 		transport.Mount(fn.Service, h)
 		mountPublic(mux, fn, h)
 		services = append(services, fn.Service)
 	}
-	mux.Handle("GET /{$}", platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	// What runs here, for a newcomer's first curl: at /dev/, and at / unless a function (the
+	// public portal) serves the root.
+	indexHandler := platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return platform.WriteJSON(w, http.StatusOK, index(reg))
-	}))
-	mux.Handle("/", platform.NotFoundHandler())
+	})
+	mux.Handle("GET /dev/{$}", indexHandler)
+	if !servesRoot(reg) {
+		mux.Handle("GET /{$}", indexHandler)
+		mux.Handle("/", platform.NotFoundHandler())
+	}
 	d.Logger.InfoContext(ctx, "all functions mounted", slog.Any("functions", services))
 	m.Handler, m.Mux = mux, mux
 	return m, nil

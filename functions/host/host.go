@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/tracing"
 )
 
 // Config is what every hosted process reads from its environment.
@@ -41,6 +43,11 @@ type Config struct {
 	// RelayPoll is the longest an outbox event waits for the relay when no notification
 	// wakes it.
 	RelayPoll time.Duration `env:"RELAY_POLL_INTERVAL, default=1s"`
+	// Tracing is the OpenTelemetry trace export (OTEL_*; off by default: docs/tracing.md).
+	Tracing tracing.Config
+	// MetricsPort is the port a function alone serves /metrics on; empty: KnativeMetricsPort
+	// on Knative, else the serving port (metrics.go, docs/observability.md).
+	MetricsPort string `env:"METRICS_PORT"`
 }
 
 // Validate checks the whole configuration.
@@ -63,6 +70,28 @@ type Env struct {
 	Stdout   io.Writer
 	// Ready, when set, receives the server's address once it listens.
 	Ready func(addr string)
+	// Tracing, when set, replaces the trace export the environment configures (tests: an
+	// in-memory exporter).
+	Tracing *tracing.Tracing
+}
+
+// startTracing returns env's tracing, else the one cfg asks for, and a function that
+// flushes and ends it (bounded: a collector that does not answer must not hold up the exit).
+func startTracing(ctx context.Context, env Env, cfg tracing.Config, logger *slog.Logger) (*tracing.Tracing, func(), error) {
+	tr := env.Tracing
+	if tr == nil {
+		var err error
+		if tr, err = tracing.New(ctx, cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	return tr, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(sctx); err != nil {
+			logger.WarnContext(ctx, "traces not flushed", slog.String("error", err.Error()))
+		}
+	}, nil
 }
 
 func (e Env) lookup(key string) (string, bool) { return e.Lookuper.Lookup(key) }
@@ -85,11 +114,26 @@ func mountHealth(mux *http.ServeMux, db *database.DB, sets []database.Migrations
 // mailbox) — everything else is reachable only through the transport, as on the cluster.
 func mountPublic(mux *http.ServeMux, fn platform.Function, h http.Handler) {
 	for _, p := range fn.Prefixes {
+		if p == platform.RootPrefix && fn.Public {
+			// Every path no other pattern claims: the public portal at the site's root.
+			mux.Handle("/", h)
+			continue
+		}
 		if fn.Public || strings.HasPrefix(p, "/dev/") {
 			mux.Handle(p, h)
 			mux.Handle(p+"/", h)
 		}
 	}
+}
+
+// servesRoot tells whether a function of reg claims the root prefix.
+func servesRoot(reg *platform.Registry) bool {
+	for _, fn := range reg.Functions() {
+		if fn.Public && slices.Contains(fn.Prefixes, platform.RootPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // migrate applies sets in order and logs what changed.

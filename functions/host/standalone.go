@@ -11,6 +11,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/metrics"
 )
 
 // Standalone runs fn alone, as its Knative Service: configuration from env, its own pool,
@@ -30,6 +31,11 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	if err != nil {
 		return err
 	}
+	tr, stopTracing, err := startTracing(ctx, env, cfg.Tracing, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the drain and the background work: their last spans go too
 
 	// Listen first: the port is bound before the slower start-up work.
 	srv, err := platform.NewServer(cfg.Server)
@@ -56,7 +62,9 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	}
 
 	transport := platform.NewTransport(nil, env.lookup)
-	api, err := fn.New(ctx, platform.Deps{
+	mreg := processMetrics(db, sets)
+	fm := mreg.Function(service)
+	api, err := fn.New(metrics.With(ctx, fm), platform.Deps{
 		DB:        db,
 		Logger:    logger,
 		Client:    platform.ForwardingClient(transport, auth.NewTokenSource(cfg.Client, cfg.Auth.IssuerURL, service, nil), cfg.CallTimeout),
@@ -66,14 +74,20 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	if err != nil {
 		return err
 	}
-	h := platform.Handler(api, authn)
+	h := platform.Traced(tr.Provider(service), platform.Handler(api, authn))
+	h = metrics.Instrument(fm, api.Routes(), h) // RED per route template
 	mux := http.NewServeMux()
 	mountHealth(mux, db, sets)
 	mux.Handle("/", h)
 
 	bg := newBackground(ctx, logger)
+	bg.tracing = tr
+	bg.metrics = mreg
 	defer bg.stop()
-	bg.runner(fn.Service, api)
+	if _, err := serveMetrics(ctx, cfg, bg, mux, mreg); err != nil {
+		return err
+	}
+	bg.runner(service, api)
 	if events.HasOutbox(fn.Migrations) {
 		if cfg.Knative.Sink == "" {
 			logger.WarnContext(ctx, "K_SINK is not set: events stay in the outbox until a SinkBinding provides a Broker")

@@ -80,6 +80,7 @@ func (s *Service) send(ctx context.Context, n notification) {
 		return
 	}
 	err := s.deliver(ctx, n)
+	s.countSend(ctx, n, err) // metrics.go
 	switch {
 	case err == nil:
 		if !s.exec(record, logger, markSentSQL, n.ID) {

@@ -108,6 +108,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = 5 * time.Second
 	}
+	provider = measured{provider} // provider_metrics.go
 	s := &Service{db: db, store: &Store{db: db, provider: provider, timeout: cfg.ProviderTimeout},
 		keys: idempotency.New(db, Migrations.Schema), now: time.Now}
 	if client != nil {

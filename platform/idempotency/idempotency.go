@@ -22,6 +22,7 @@ import (
 
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/metrics"
 )
 
 // Header is the request header carrying the key.
@@ -100,6 +101,7 @@ func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 					w.Header().Set(h, v)
 				}
 				w.Header().Set("Idempotent-Replayed", "true")
+				metrics.From(r.Context()).IdempotencyReplay()
 				w.WriteHeader(*prev.status)
 				_, err := w.Write(prev.body)
 				return err

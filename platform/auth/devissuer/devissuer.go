@@ -1,6 +1,7 @@
 // Package devissuer is the OIDC issuer of `orange dev` and of tests: a discovery document, a
-// JWKS and a token endpoint in Keycloak's shape (realm orange-car-rental, the same paths and
-// claims), with one demo user per role. It exists so the very verification code production
+// JWKS, a token endpoint, and the browser's login page and sign-out for the portals
+// (login.go) in Keycloak's shape (realm orange-car-rental, the same paths and claims), with
+// one demo user per role. It exists so the very verification code production
 // runs against Keycloak runs locally too. It is never deployed.
 package devissuer
 
@@ -43,7 +44,10 @@ type User struct {
 	Subject    string
 	CustomerID string
 	Roles      []platform.Role
-	client     string // the OAuth client of a service account
+	// Name and Email are the ID token's profile claims.
+	Name   string
+	Email  string
+	client string // the OAuth client of a service account
 }
 
 // The demo customers' ids; the customers function seeds profiles with these ids.
@@ -55,11 +59,16 @@ const (
 // Users are the demo accounts, one per role (two customers, to show one cannot see the
 // other's data). The password of each is its username.
 var Users = []User{
-	{Username: "alice", Subject: "a11ce000-0000-4000-8000-000000000001", CustomerID: CustomerAlice, Roles: []platform.Role{platform.RoleCustomer}},
-	{Username: "bob", Subject: "b0b00000-0000-4000-8000-000000000002", CustomerID: CustomerBob, Roles: []platform.Role{platform.RoleCustomer}},
-	{Username: "carla", Subject: "ca71a000-0000-4000-8000-000000000003", Roles: []platform.Role{platform.RoleAgent}},
-	{Username: "frank", Subject: "f7a4c000-0000-4000-8000-000000000004", Roles: []platform.Role{platform.RoleFleet}},
-	{Username: "ada", Subject: "ada00000-0000-4000-8000-000000000005", Roles: []platform.Role{platform.RoleAdmin}},
+	{Username: "alice", Subject: "a11ce000-0000-4000-8000-000000000001", CustomerID: CustomerAlice, Roles: []platform.Role{platform.RoleCustomer},
+		Name: "Alice Hartmann", Email: "alice@example.com"},
+	{Username: "bob", Subject: "b0b00000-0000-4000-8000-000000000002", CustomerID: CustomerBob, Roles: []platform.Role{platform.RoleCustomer},
+		Name: "Bob Becker", Email: "bob@example.com"},
+	{Username: "carla", Subject: "ca71a000-0000-4000-8000-000000000003", Roles: []platform.Role{platform.RoleAgent},
+		Name: "Carla Agent", Email: "carla@orange.example"},
+	{Username: "frank", Subject: "f7a4c000-0000-4000-8000-000000000004", Roles: []platform.Role{platform.RoleFleet},
+		Name: "Frank Fleet", Email: "frank@orange.example"},
+	{Username: "ada", Subject: "ada00000-0000-4000-8000-000000000005", Roles: []platform.Role{platform.RoleAdmin},
+		Name: "Ada Admin", Email: "ada@orange.example"},
 }
 
 // ClientSecret is the development secret of a function's OAuth client: every function has a
@@ -104,6 +113,9 @@ type Issuer struct {
 	clients  map[string]bool // the confidential clients with service accounts
 	partners map[string]bool // the partners' clients (DevPartner and AddPartners)
 	requests map[string]int  // client-credentials grants per client
+	public   map[string]PublicClient
+	codes    map[string]grant
+	ended    map[string]bool // sign-in sessions ended at the end-session endpoint
 }
 
 // New returns an issuer at url (…/realms/orange-car-rental) signing with key.
@@ -111,7 +123,8 @@ func New(url string, key *rsa.PrivateKey) *Issuer {
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	sum := sha256.Sum256(der)
 	return &Issuer{url: url, key: key, kid: hex.EncodeToString(sum[:8]), ttl: time.Hour,
-		clients: map[string]bool{}, partners: map[string]bool{DevPartner: true}, requests: map[string]int{}}
+		clients: map[string]bool{}, partners: map[string]bool{DevPartner: true}, requests: map[string]int{},
+		public: map[string]PublicClient{}, codes: map[string]grant{}, ended: map[string]bool{}}
 }
 
 // AddClients registers the OAuth clients of functions (their Knative Service names); each
@@ -236,13 +249,18 @@ func (i *Issuer) TokenFor(username string) (string, error) {
 	return "", fmt.Errorf("no demo user %q", username)
 }
 
-// Handler serves the discovery document, the JWKS and the token endpoint at the issuer's
-// path (mount it at RealmPath).
+// Handler serves the discovery document, the JWKS, the token endpoint, and the browser's
+// sign-in and sign-out pages at the issuer's path (mount it at RealmPath).
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+RealmPath+"/.well-known/openid-configuration", i.discovery)
 	mux.HandleFunc("GET "+RealmPath+"/protocol/openid-connect/certs", i.jwks)
 	mux.Handle("POST "+RealmPath+"/protocol/openid-connect/token", platform.HandlerFunc(i.token))
+	mux.HandleFunc("GET "+RealmPath+"/protocol/openid-connect/auth", i.authorize)
+	mux.HandleFunc("POST "+RealmPath+"/protocol/openid-connect/auth", i.authorize)
+	mux.HandleFunc("GET "+RealmPath+"/protocol/openid-connect/logout", i.endSession)
+	mux.HandleFunc("POST "+RealmPath+"/protocol/openid-connect/logout", i.endSession)
+	mux.HandleFunc("GET "+RealmPath+"/login.css", i.stylesheet)
 	return mux
 }
 
@@ -251,9 +269,14 @@ func (i *Issuer) discovery(w http.ResponseWriter, r *http.Request) {
 		"issuer":                                i.url,
 		"jwks_uri":                              i.url + "/protocol/openid-connect/certs",
 		"token_endpoint":                        i.url + "/protocol/openid-connect/token",
-		"grant_types_supported":                 []string{"password", "client_credentials"},
+		"authorization_endpoint":                i.url + "/protocol/openid-connect/auth",
+		"end_session_endpoint":                  i.url + "/protocol/openid-connect/logout",
+		"grant_types_supported":                 []string{"password", "client_credentials", "authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"scopes_supported":                      []string{"openid", "profile", "email"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"response_types_supported":              []string{"token"},
+		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 	})
 }
@@ -263,7 +286,7 @@ func (i *Issuer) jwks(w http.ResponseWriter, r *http.Request) {
 	_ = platform.WriteJSON(w, http.StatusOK, set)
 }
 
-// token implements the password and client-credentials grants, answering errors the way
+// token implements the password, client-credentials, authorization-code and refresh-token grants, answering errors the way
 // Keycloak does (OAuth 2 error JSON, 400/401).
 func (i *Issuer) token(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
@@ -301,8 +324,12 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) error {
 		if partner {
 			u = PartnerAccount(id)
 		}
+	case "authorization_code":
+		return i.codeGrant(w, r)
+	case "refresh_token":
+		return i.refreshGrant(w, r)
 	default:
-		return oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "use password or client_credentials")
+		return oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "use password, client_credentials, authorization_code or refresh_token")
 	}
 	tok, err := i.Mint(i.ClaimsFor(u))
 	if err != nil {

@@ -109,7 +109,10 @@ func TestDiscovery(t *testing.T) {
 	assert.Equal(t, s.issuer.URL(), doc["issuer"])
 	assert.Equal(t, s.issuer.URL()+"/protocol/openid-connect/certs", doc["jwks_uri"])
 	assert.Equal(t, s.issuer.URL()+"/protocol/openid-connect/token", doc["token_endpoint"])
-	assert.ElementsMatch(t, []any{"password", "client_credentials"}, doc["grant_types_supported"])
+	assert.ElementsMatch(t, []any{"password", "client_credentials", "authorization_code", "refresh_token"}, doc["grant_types_supported"])
+	assert.Equal(t, s.issuer.URL()+"/protocol/openid-connect/auth", doc["authorization_endpoint"])
+	assert.Equal(t, s.issuer.URL()+"/protocol/openid-connect/logout", doc["end_session_endpoint"])
+	assert.Equal(t, []any{"S256"}, doc["code_challenge_methods_supported"])
 	assert.Equal(t, []any{"RS256"}, doc["id_token_signing_alg_values_supported"])
 	assert.NotEmpty(t, doc["response_types_supported"])
 	assert.NotEmpty(t, doc["subject_types_supported"])
@@ -229,7 +232,9 @@ func TestTokenEndpointRefusals(t *testing.T) {
 		{"wrong client secret by basic auth", url.Values{"grant_type": {"client_credentials"}}, testClient, "guess", http.StatusUnauthorized, "unauthorized_client"},
 		{"unknown client", url.Values{"grant_type": {"client_credentials"}, "client_id": {"public-portal"}, "client_secret": {devissuer.ClientSecret("public-portal")}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
 		{"no client credentials", url.Values{"grant_type": {"client_credentials"}}, "", "", http.StatusUnauthorized, "unauthorized_client"},
-		{"unsupported grant", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, "", "", http.StatusBadRequest, "unsupported_grant_type"},
+		{"unsupported grant", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {"x"}}, "", "", http.StatusBadRequest, "unsupported_grant_type"},
+		{"unknown code", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "client_id": {"public-portal"}}, "", "", http.StatusBadRequest, "invalid_grant"},
+		{"forged refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x.y.z"}, "client_id": {"public-portal"}}, "", "", http.StatusBadRequest, "invalid_grant"},
 		{"no grant type", url.Values{"username": {"alice"}, "password": {"alice"}}, "", "", http.StatusBadRequest, "unsupported_grant_type"},
 	}
 	for _, tc := range cases {

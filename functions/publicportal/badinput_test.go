@@ -1,0 +1,94 @@
+package publicportal_test
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped sends every form something wrong: the
+// page comes back 4xx with the error next to the field (the input marked aria-invalid and
+// pointing at its message), what was typed still in the form, and nothing booked.
+func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
+	s := start(t)
+	pickup, ret := trip()
+	search := func(mod func(url.Values)) string {
+		q := url.Values{"location": {"BER-HBF"}, "pickup": {pickup}, "return": {ret}}
+		mod(q)
+		return "/search?" + q.Encode()
+	}
+	gets := []struct {
+		name, path, field, kept string
+	}{
+		{"pickup not a time", search(func(q url.Values) { q.Set("pickup", "tomorrow-ish") }), "pickup", "tomorrow-ish"},
+		{"return before pickup", search(func(q url.Values) { q.Set("return", "2001-01-01T10:00") }), "return", "2001-01-01T10:00"},
+		{"pickup in the past", search(func(q url.Values) { q.Set("pickup", "2001-01-01T10:00") }), "pickup", "2001-01-01T10:00"},
+		{"no branch", search(func(q url.Values) { q.Set("location", "XXX-999") }), "location", ""},
+		{"seats out of range", search(func(q url.Values) { q.Set("minSeats", "12") }), "minSeats", "12"},
+		{"price not euros", search(func(q url.Values) { q.Set("maxDailyGross", "cheap") }), "maxDailyGross", "cheap"},
+		{"unknown category", search(func(q url.Values) { q.Set("category", "SPACESHIP") }), "category", ""},
+		{"too many child seats", "/vehicles/" + vwGolf + "?location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret) + "&extra-CHILD_SEAT=7", "extra-CHILD_SEAT", "7"},
+	}
+	for _, tc := range gets {
+		t.Run(tc.name, func(t *testing.T) {
+			p := s.get(tc.path)
+			assert.Equal(t, http.StatusBadRequest, p.status, p.body)
+			assert.Contains(t, p.body, `-error"`, "a field's error is shown")
+			assert.Regexp(t, `id="`+tc.field+`"[^>]*aria-invalid="true"|name="`+tc.field+`"[^>]*aria-invalid="true"`, p.body)
+			if tc.kept != "" {
+				assert.Contains(t, p.body, `value="`+html.EscapeString(tc.kept)+`"`, "what was typed is kept")
+			}
+		})
+	}
+
+	// The booking form: a guest who leaves fields out, or gives no card.
+	book := s.get("/book?vehicle=" + vwGolf + "&location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret))
+	require.Equal(t, http.StatusOK, book.status, book.body)
+	form := guestForm(pickup, ret)
+	posts := []struct {
+		name   string
+		mod    func(url.Values)
+		field  string
+		kept   string
+		status int
+	}{
+		{"no last name", func(f url.Values) { f.Set("lastName", "") }, "lastName", "Gina", http.StatusBadRequest},
+		{"no card", func(f url.Values) { f.Del("sandboxCard") }, "card", "Gast", http.StatusBadRequest},
+		{"a forged payment method", func(f url.Values) { f.Del("sandboxCard"); f.Set("paymentMethodId", "4242424242424242") }, "card", "Gast", http.StatusBadRequest},
+		{"email refused by customers-api", func(f url.Values) { f.Set("email", "not-an-email") }, "email", "not-an-email", http.StatusBadRequest},
+		{"date of birth refused", func(f url.Values) { f.Set("dateOfBirth", "31.02.1990") }, "dateOfBirth", "31.02.1990", http.StatusBadRequest},
+		{"an account's email: sign in", func(f url.Values) { f.Set("email", "alice@example.com") }, "email", "alice@example.com", http.StatusConflict},
+	}
+	for _, tc := range posts {
+		t.Run("book: "+tc.name, func(t *testing.T) {
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = append([]string(nil), v...)
+			}
+			tc.mod(f)
+			p := s.post(book, "/book", f)
+			assert.Equal(t, tc.status, p.status, p.body)
+			assert.Contains(t, p.body, `id="`+tc.field+`-error"`)
+			assert.Contains(t, p.body, `value="`+html.EscapeString(tc.kept)+`"`)
+			assert.NotContains(t, p.body, "4242424242424242", "no card number comes back")
+			assert.Contains(t, p.body, `id="booking-total"`, "the summary keeps its price")
+		})
+	}
+	assert.Zero(t, s.count(`SELECT count(*) FROM reservations.reservations`), "nothing was booked")
+	assert.Zero(t, s.count(`SELECT count(*) FROM customers.customers WHERE email = 'gina.gast@example.com'`), "no guest was registered")
+}
+
+// guestForm is a guest's complete booking form (without JavaScript: a sandbox test card).
+func guestForm(pickup, ret string) url.Values {
+	return url.Values{
+		"vehicle": {vwGolf}, "location": {"BER-HBF"}, "pickup": {pickup}, "return": {ret},
+		"firstName": {"Gina"}, "lastName": {"Gast"}, "email": {"gina.gast@example.com"}, "phone": {"+49 30 1234567"},
+		"dateOfBirth": {"1990-04-01"}, "street": {"Invalidenstraße 1"}, "postalCode": {"10115"}, "city": {"Berlin"}, "country": {"DE"},
+		"licenceNumber": {"B072RRE2I55"}, "licenceCountry": {"DE"}, "licenceIssued": {"2010-05-01"}, "licenceExpires": {"2033-05-01"},
+		"sandboxCard": {"tok_success"},
+	}
+}

@@ -1,0 +1,39 @@
+package publicportal
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestClientAddress believes X-Forwarded-For only as far as trusted proxies wrote it.
+func TestClientAddress(t *testing.T) {
+	ps, err := parseProxies([]string{"10.0.0.0/8", "127.0.0.1"})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, peer, xff, want string
+	}{
+		{"a peer that is no proxy", "203.0.113.7:5000", "198.51.100.1", "203.0.113.7"},
+		{"behind the queue-proxy and the ingress", "127.0.0.1:9000", "198.51.100.1, 10.1.2.3", "198.51.100.1"},
+		{"a claimed hop left of the client is ignored", "127.0.0.1:9000", "1.2.3.4, 198.51.100.1, 10.1.2.3", "198.51.100.1"},
+		{"a hop with a port", "127.0.0.1:9000", "[2001:db8::7]:5123", "2001:db8::7"},
+		{"garbage ends the chain: the peer it is", "127.0.0.1:9000", "198.51.100.1, nonsense, 10.1.2.3", "127.0.0.1"},
+		{"no header", "10.9.9.9:1", "", "10.9.9.9"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		assert.Equal(t, tc.want, ps.clientAddress(r), tc.name)
+	}
+	none, _ := parseProxies(nil)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:9000"
+	r.Header.Set("X-Forwarded-For", "198.51.100.1")
+	assert.Equal(t, "127.0.0.1", none.clientAddress(r), "with no trusted proxy the header is never read")
+	_, err = parseProxies([]string{"not-an-address"})
+	assert.Error(t, err)
+}
