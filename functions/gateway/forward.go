@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 
@@ -21,7 +20,7 @@ type Gateway struct {
 	proxy     *httputil.ReverseProxy
 	addresses *limiter // per client address, before token verification
 	callers   *limiter // per subject (else address), after it
-	trusted   []netip.Prefix
+	trusted   platform.TrustedProxies
 	origins   map[string]bool
 }
 
@@ -42,7 +41,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Gateway, error) 
 	for _, o := range cfg.AllowedOrigins {
 		g.origins[strings.TrimSuffix(strings.TrimSpace(o), "/")] = true
 	}
-	trusted, err := parseTrusted(cfg.TrustedProxies)
+	trusted, err := platform.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}

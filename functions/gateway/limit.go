@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -162,75 +161,13 @@ func callerKey(r *http.Request) string {
 	return "ip:" + clientFrom(r.Context()).bucket()
 }
 
-// clientAddr is the peer's address, or — when the peer is a trusted proxy — the right-most
-// address in X-Forwarded-For that is not a trusted proxy: every proxy appends the address it
-// saw, so entries left of that are whatever the client claimed. With no trusted proxies (the
-// default) X-Forwarded-For is never read.
+// clientAddr is the client's address as far as the trusted proxies tell
+// (platform.TrustedProxies.ClientAddr); with none trusted (the default) X-Forwarded-For is
+// never read.
 func (g *Gateway) clientAddr(r *http.Request) client {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	addr, raw, ok := g.trusted.ClientAddr(r)
+	if !ok {
+		return client{raw: raw}
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return client{raw: host}
-	}
-	peer = peer.Unmap()
-	if !g.isTrusted(peer) {
-		return client{addr: peer}
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := parseHop(hops[i])
-		if err != nil {
-			// Not written by a proxy we trust: the chain we can believe ends here.
-			break
-		}
-		if hop = hop.Unmap(); !g.isTrusted(hop) {
-			return client{addr: hop}
-		}
-	}
-	return client{addr: peer}
-}
-
-// parseHop reads one X-Forwarded-For entry: an address, or an address with a port as some
-// load balancers write it ("203.0.113.7:5123", "[2001:db8::7]:5123").
-func parseHop(s string) (netip.Addr, error) {
-	s = strings.TrimSpace(s)
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a, nil
-	}
-	ap, err := netip.ParseAddrPort(s)
-	return ap.Addr(), err
-}
-
-func (g *Gateway) isTrusted(a netip.Addr) bool {
-	for _, p := range g.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// parseTrusted reads TRUSTED_PROXIES: CIDR networks or single addresses.
-func parseTrusted(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, raw := range list {
-		s := strings.TrimSpace(raw)
-		if s == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, err
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
+	return client{addr: addr}
 }

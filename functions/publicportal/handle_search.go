@@ -34,7 +34,8 @@ type offerView struct {
 // browser's address (reservations counts guest holds per address; clientaddr.go).
 func (s *Service) apis(r *http.Request, p *web.Request) apis {
 	h := http.Header{}
-	h.Set(platform.ClientAddressHeader, s.proxies.clientAddress(r))
+	_, addr, _ := s.proxies.ClientAddr(r)
+	h.Set(platform.ClientAddressHeader, addr)
 	return apis{c: p.API(r.Context()), headers: h}
 }
 

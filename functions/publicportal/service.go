@@ -49,13 +49,15 @@ type Config struct {
 	// on a cluster with a real provider.
 	SandboxCards bool `env:"PORTAL_SANDBOX_CARDS, default=false"`
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for the guest's
-	// address, as the gateway's setting of the same name (clientaddr.go).
+	// address, as the gateway's setting of the same name. Behind Knative's queue-proxy and
+	// the ingress every peer is a proxy: without it on the cluster every guest counts as the
+	// queue-proxy's address for the guest-hold limit.
 	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	if _, err := parseProxies(c.TrustedProxies); err != nil {
+	if _, err := platform.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	if c.APIURL != "" && apiOrigin(c.APIURL) == "" {
@@ -68,7 +70,7 @@ func (c *Config) Validate() error {
 type Service struct {
 	site    *web.Site
 	cfg     Config
-	proxies proxies
+	proxies platform.TrustedProxies
 	now     func() time.Time
 }
 
@@ -83,7 +85,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
-	ps, err := parseProxies(cfg.TrustedProxies)
+	ps, err := platform.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}

@@ -1,16 +1,19 @@
-package publicportal
+package platform_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/platform"
 )
 
-// TestClientAddress believes X-Forwarded-For only as far as trusted proxies wrote it.
-func TestClientAddress(t *testing.T) {
-	ps, err := parseProxies([]string{"10.0.0.0/8", "127.0.0.1"})
+// TestTrustedProxiesClientAddr believes X-Forwarded-For only as far as trusted proxies wrote it.
+func TestTrustedProxiesClientAddr(t *testing.T) {
+	ps, err := platform.ParseTrustedProxies([]string{"10.0.0.0/8", "127.0.0.1"})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name, peer, xff, want string
@@ -27,13 +30,18 @@ func TestClientAddress(t *testing.T) {
 		if tc.xff != "" {
 			r.Header.Set("X-Forwarded-For", tc.xff)
 		}
-		assert.Equal(t, tc.want, ps.clientAddress(r), tc.name)
+		assert.Equal(t, tc.want, raw(ps, r), tc.name)
 	}
-	none, _ := parseProxies(nil)
+	none, _ := platform.ParseTrustedProxies(nil)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "127.0.0.1:9000"
 	r.Header.Set("X-Forwarded-For", "198.51.100.1")
-	assert.Equal(t, "127.0.0.1", none.clientAddress(r), "with no trusted proxy the header is never read")
-	_, err = parseProxies([]string{"not-an-address"})
+	assert.Equal(t, "127.0.0.1", raw(none, r), "with no trusted proxy the header is never read")
+	_, err = platform.ParseTrustedProxies([]string{"not-an-address"})
 	assert.Error(t, err)
+}
+
+func raw(ps platform.TrustedProxies, r *http.Request) string {
+	_, s, _ := ps.ClientAddr(r)
+	return s
 }
