@@ -32,6 +32,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./events/
 	$(GO) test -v -run '^$$' -bench . ./events/broker/ # -v: the ratio lines (durable queues too)
 	$(GO) test -run '^$$' -bench ObservabilityOverhead -benchtime 1x ./functions/all/ # metrics+tracing vs none: instrumented/bare
+	$(GO) test -run '^$$' -bench Overload -benchtime 1x ./platform/admission/ # 4× capacity open loop: goodput/capacity, accepted p99/unloaded p99 (OVERLOAD_SECONDS=20 for the acceptance run)
+	$(GO) test -v -run '^$$' -bench SearchAtScale -benchtime 1x ./functions/fleet/ # search on 10k cars/100k bookings vs bare SELECT; open-loop rate at p99 ≤ 20 ms
+	$(GO) test -v -run '^$$|^TestBookingIsOneCommit$$' -bench Booking -benchtime 1x ./functions/reservations/ # booking vs bare handler + 1 INSERT tx: ratio (target ≥ 0.40); statements and commits per booking
 
 # Fuzzing: each target for FUZZTIME, one after the other (`make test` replays their seed
 # corpora, f.Add and testdata/fuzz/, without -fuzz). make fuzz FUZZTIME=5m for a longer run.

@@ -19,8 +19,9 @@ import (
 )
 
 // Relay publishes one schema's outbox. Only one relay per schema works at a time (a
-// session-level advisory lock), so events of one aggregate leave in the order they were
-// recorded; events of different aggregates go out concurrently.
+// session-level advisory lock, on the process's session connection: docs/events.md), so
+// events of one aggregate leave in the order they were recorded; events of different
+// aggregates go out concurrently.
 type Relay struct {
 	DB        *database.DB
 	Schema    string
@@ -92,11 +93,16 @@ type pending struct {
 }
 
 // Run publishes until ctx ends: it takes the schema's relay lock (waiting while another
-// replica holds it), then drains after every notification and at least every Poll.
+// replica holds it), then drains after every notification and at least every Poll. The lock
+// and the LISTEN live on the process's session connection (database.DB.TryLock, Subscribe),
+// not on a connection held out of the pool for good.
 func (r *Relay) Run(ctx context.Context) error {
 	r.defaults()
+	// Subscribed before the first pass, so a commit during any pass wakes the next.
+	wake := r.DB.Subscribe(Notification, r.Schema)
+	defer wake.Close()
 	for ctx.Err() == nil {
-		err := r.lead(ctx)
+		err := r.lead(ctx, wake)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -111,65 +117,57 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
-// lead holds the lock on one connection and drains while it lasts.
-func (r *Relay) lead(ctx context.Context) error {
-	conn, err := r.DB.Pool.Acquire(ctx)
-	if err != nil {
-		return err
+// errLeadershipLost ends a leader's turn whose session connection dropped: its lock went
+// with it, and another replica may lead now.
+var errLeadershipLost = errors.New("relay lock lost with the session connection")
+
+// lead holds the schema's relay lock and drains while it lasts. The key is the one every
+// version of the relay takes, so replicas of old and new builds still exclude each other.
+func (r *Relay) lead(ctx context.Context, wake *database.Subscription) error {
+	lock, err := r.DB.TryLock(ctx, "orange.relay."+r.Schema)
+	if err != nil || lock == nil {
+		return err // nil lock: another replica relays; try again after Poll
 	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('orange.relay.' || $1))`, r.Schema).Scan(&got); err != nil {
-		return err
-	}
-	if !got {
-		return nil // another replica relays; try again after Poll
-	}
-	defer func() {
-		// A fresh context: the lock must be released even when ctx is done.
-		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext('orange.relay.' || $1))`, r.Schema)
-		_, _ = conn.Exec(context.Background(), `UNLISTEN *`)
+	defer lock.Release()
+	// A lost lock stops the pass in flight: what it published unmarked goes out again
+	// (at-least-once), rather than two leaders interleaving one aggregate's events.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(errLeadershipLost)
+		case <-ctx.Done():
+		}
 	}()
-	if _, err := conn.Exec(ctx, `LISTEN `+Notification); err != nil {
-		return err
-	}
+	poll := time.NewTimer(r.Poll)
+	defer poll.Stop()
 	for {
 		n, err := r.Drain(ctx)
+		if cause := context.Cause(ctx); errors.Is(cause, errLeadershipLost) {
+			return cause
+		}
 		if err != nil {
 			return err
 		}
 		if n == r.Batch {
 			continue // more may be waiting
 		}
-		if err := r.waitForOwnNotification(ctx, conn.Conn()); err != nil {
-			return err
+		poll.Reset(r.Poll)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-wake.C:
+		case <-poll.C:
 		}
 	}
 }
 
-// waitForOwnNotification returns when a commit to this schema's outbox is notified or Poll
-// has passed. Every schema notifies one channel; others' notifications are skipped.
-func (r *Relay) waitForOwnNotification(ctx context.Context, conn *pgx.Conn) error {
-	waitCtx, cancel := context.WithTimeout(ctx, r.Poll)
-	defer cancel()
-	for {
-		n, err := conn.WaitForNotification(waitCtx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, context.DeadlineExceeded):
-			return nil
-		case err != nil:
-			return err
-		case n.Payload == r.Schema:
-			return nil
-		}
-	}
-}
-
-// Drain makes one pass over the due events and returns how many it read. Each event is
-// marked published right after the broker accepted it; a crash in between means the event
-// goes out again (at-least-once), never that it is lost.
+// Drain makes one pass over the due events and returns how many it read. The events the
+// broker accepted are marked published together, in one UPDATE at the end of the pass (one
+// commit per pass, not per event); a crash or a failed mark before it means they go out
+// again (at-least-once), never that one is lost. The next pass starts only after the mark,
+// so an aggregate's events still leave in order.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	r.defaults()
 	outbox := pgx.Identifier{r.Schema, "outbox"}.Sanitize()
@@ -218,21 +216,36 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	}
 	sem := make(chan struct{}, r.Parallel)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	published := make([]int64, 0, len(batch))
 	for _, subject := range order {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(group []pending) {
 			defer func() { <-sem; wg.Done() }()
-			r.publishInOrder(ctx, outbox, group)
+			seqs := r.publishInOrder(ctx, outbox, group)
+			mu.Lock()
+			published = append(published, seqs...)
+			mu.Unlock()
 		}(groups[subject])
 	}
 	wg.Wait()
-	return len(batch), ctx.Err()
+	if err := ctx.Err(); err != nil {
+		// Stopped (or no longer leading): what went out unmarked goes out again.
+		return len(batch), err
+	}
+	if len(published) > 0 {
+		if _, err := r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = ANY($1)`, published); err != nil {
+			return len(batch), fmt.Errorf("mark %d published events: %w", len(published), err)
+		}
+	}
+	return len(batch), nil
 }
 
 // publishInOrder publishes one aggregate's events, stopping at the first refusal so a later
-// event never overtakes an earlier one.
-func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pending) {
+// event never overtakes an earlier one, and returns the seqs the broker accepted (Drain marks
+// them). A refusal is recorded at once: it is rare, and its backoff must hold from now.
+func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pending) (published []int64) {
 	for _, p := range group {
 		pctx, cancel := context.WithTimeout(ctx, r.PublishTimeout)
 		pctx, span := r.startPublish(pctx, &p)
@@ -240,13 +253,11 @@ func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pendi
 		endSpan(span, err, "not published")
 		cancel()
 		if err == nil {
-			_, err = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = $1`, p.seq)
-			if err == nil {
-				continue
-			}
+			published = append(published, p.seq)
+			continue
 		}
 		if ctx.Err() != nil {
-			return
+			return published
 		}
 		delay := r.Backoff << min(p.attempts, 16)
 		if delay > r.MaxBackoff || delay <= 0 {
@@ -257,8 +268,9 @@ func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pendi
 			slog.Int("attempt", p.attempts+1), slog.Duration("retryIn", delay), slog.String("error", err.Error()))
 		_, _ = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET attempts = attempts + 1, last_error = $2,
 			next_attempt_at = now() + $3 * interval '1 millisecond' WHERE seq = $1`, p.seq, err.Error(), delay.Milliseconds())
-		return
+		return published
 	}
+	return published
 }
 
 // startPublish starts the producer span of one publish attempt, a child of the span that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -105,20 +106,47 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 				}
 			}
 			status := rec.status
-			if status == 0 {
+			aborted := callerGone(ctx, status)
+			if aborted != "" {
+				status = StatusClientClosed
+			} else if status == 0 {
 				status = http.StatusOK
 			}
-			reqLogger.LogAttrs(ctx, slog.LevelInfo, "request", note.attrs(
+			line := note.attrs(
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
 				slog.Int("bytes", rec.bytes),
 				slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr),
-			)...)
+			)
+			if aborted != "" {
+				line = append(line, slog.String("aborted", aborted))
+			}
+			reqLogger.LogAttrs(ctx, slog.LevelInfo, "request", line...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// StatusClientClosed is the status the request log (and the metrics) give a request whose
+// caller went away before it was answered: nginx's 499 "client closed request". Nobody
+// receives it; it keeps a client that hung up, or a caller whose own deadline passed (the
+// gateway's 504), apart from a failure of ours (500) and from a success with 0 bytes (200).
+const StatusClientClosed = 499
+
+// callerGone names why a request's caller is gone ("client closed", "caller deadline"), or
+// returns "" when it is still there or was answered before it left: a handler that wrote
+// nothing, or a 5xx that the aborted context caused, is the caller's doing, not ours.
+func callerGone(ctx context.Context, status int) string {
+	err := ctx.Err()
+	if err == nil || status != 0 && status < 500 && status != StatusClientClosed {
+		return ""
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "caller deadline"
+	}
+	return "client closed"
 }
 
 // Traced runs each request to one function in a server span of tp (tracing.Off when

@@ -48,7 +48,14 @@ func ProblemFor(r *http.Request, err error) Problem {
 // are the caller's business and only show in the request log line.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemFor(r, err)
-	if p.Status >= 500 {
+	if k := KindOf(err); (k == KindInternal || k == KindUnavailable) && callerGone(r.Context(), p.Status) != "" {
+		// The caller hung up or its deadline passed, and the handler failed because its
+		// context ended (a deliberate 502/504 of the gateway's stays what it is): not a failure of ours to log, and nobody reads the answer. 499 keeps
+		// the metrics and the request log truthful (the caller's 504 is the caller's).
+		p.Type, p.Title, p.Status = ProblemTypeBase+"client-closed-request", "Client Closed Request", StatusClientClosed
+		p.Detail = "the caller went away before the answer"
+		LoggerFrom(r.Context()).DebugContext(r.Context(), "caller gone", slog.String("error", err.Error()))
+	} else if p.Status >= 500 {
 		LoggerFrom(r.Context()).ErrorContext(r.Context(), "request failed",
 			slog.String("error", err.Error()), slog.Int("status", p.Status))
 	}

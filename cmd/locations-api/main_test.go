@@ -41,7 +41,8 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	issuer, issuerEnv := startIssuer(t)
 	token, err := issuer.TokenFor("frank")
 	require.NoError(t, err)
-	p := proctest.Start(t, bin, nil, "PORT=0", "DATABASE_URL="+dbURL, "LOG_LEVEL=info", issuerEnv)
+	// More in flight than admission control's default admits (48): this is about the drain.
+	p := proctest.Start(t, bin, nil, "PORT=0", "DATABASE_URL="+dbURL, "LOG_LEVEL=info", issuerEnv, "ADMISSION_MAX_IN_FLIGHT=64")
 	proctest.WaitReady(t, p.Addr)
 
 	const inFlight = 50

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
 )
 
 type scenario struct {
@@ -183,7 +184,9 @@ var scenarios = []scenario{
 		},
 		check: func(t *testing.T, p plan, o outcome, c *consumer) {
 			e := p.deliveries[0]
-			require.Equal(t, map[string][]int{e.ID(): {500, 202}}, o.Attempts, "the abandoned attempt rolled back")
+			// The consumer's own record of the abandoned attempt: 499, its caller gone before
+			// the answer (platform.StatusClientClosed); the Broker saw no answer at all.
+			require.Equal(t, map[string][]int{e.ID(): {platform.StatusClientClosed, 202}}, o.Attempts, "the abandoned attempt rolled back")
 			require.Equal(t, map[string]int{e.ID(): 1}, o.Effects)
 			require.Equal(t, ids(e), o.Inbox)
 			require.Equal(t, map[string]vehicle{"v-1": {2, "out-of-service"}}, o.ReadModel)
@@ -201,7 +204,7 @@ var scenarios = []scenario{
 			e := p.deliveries[0]
 			retry := deliveryFor(t, e.Type()).Retry
 			require.Equal(t, 1, retry)
-			require.Equal(t, map[string][]int{e.ID(): slices.Repeat([]int{500}, 1+retry)}, o.Attempts)
+			require.Equal(t, map[string][]int{e.ID(): slices.Repeat([]int{platform.StatusClientClosed}, 1+retry)}, o.Attempts)
 			require.Empty(t, o.Effects)
 			require.Empty(t, o.Inbox)
 			require.Len(t, o.DeadLetters, 1)

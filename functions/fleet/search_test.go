@@ -86,12 +86,11 @@ func testSearchOffersFreeCarsWithPrices(t *testing.T, db *database.DB) {
 	assert.Equal(t, "BER-HBF", body.PickupLocation)
 	assert.True(t, pickup.Equal(mustTime(t, body.PickupAt)))
 	assert.True(t, pickup.Add(72*time.Hour).Equal(mustTime(t, body.ReturnAt)))
-	require.Len(t, body.Items, 2)
-	for _, it := range body.Items {
-		assert.Contains(t, []string{vwGolf, vwID3}, it.Key)
-		assert.Equal(t, "KOMPAKT", it.Category)
-		assert.Nil(t, it.DailyRateNetCents)
-	}
+	// Both cars cost what a KOMPAKT costs: one item prices them (prices.go).
+	require.Len(t, body.Items, 1)
+	assert.Equal(t, "KOMPAKT", body.Items[0].Key)
+	assert.Equal(t, "KOMPAKT", body.Items[0].Category)
+	assert.Nil(t, body.Items[0].DailyRateNetCents)
 
 	// Anonymous callers search too, and pricing is still called as fleet.
 	r = a.get(searchPath(pickup, 3, "category=KOMPAKT"), "Authorization", "")
@@ -152,12 +151,17 @@ func testSearchFiltersSortsAndPages(t *testing.T, db *database.DB) {
 	}
 	assert.Equal(t, map[string]int64{"VW up!": 10706, "VW Golf": 14276, "VW ID.3": 14276, "VW Passat Variant": 17846,
 		"VW Tiguan": 24986, "Mercedes-Benz Vito": 28556, "BMW 5er": 32126, "Porsche Taycan": 82106}, gross)
+	// One item per kind of price: the seven categories and the Taycan's own rate, which goes
+	// to pricing with it.
+	items := map[string]*int64{}
 	for _, it := range a.pricing.recorded()[0].body.Items {
-		if it.Key == taycan {
-			require.NotNil(t, it.DailyRateNetCents, "the car's own rate goes to pricing")
-			assert.EqualValues(t, 22999, *it.DailyRateNetCents)
-		}
+		items[it.Key] = it.DailyRateNetCents
 	}
+	require.Len(t, items, 7)
+	require.Contains(t, items, "LUXUS/22999")
+	require.NotNil(t, items["LUXUS/22999"], "the car's own rate goes to pricing")
+	assert.EqualValues(t, 22999, *items["LUXUS/22999"])
+	assert.Nil(t, items["KOMPAKT"])
 
 	// A branch without matching cars answers at once, without asking pricing.
 	calls := len(a.pricing.recorded())
@@ -377,4 +381,31 @@ func testSearchPricesAtMostMaxCandidates(t *testing.T, db *database.DB) {
 
 	page = decode[searchPage](t, a.get(searchPath(pickupDay(), 3, "category=KOMPAKT")))
 	assert.False(t, page.Truncated, "exactly the cap is not truncated")
+}
+
+// TestSearchPricesEachKindOnce: pricing gets one item per kind of price among the candidates
+// (prices.go), and every car gets its own kind's price — a car with its own rate never the
+// category's, nor the category's cars its rate. The Golf gets 44.99 of its own; the ID.3
+// stays on the KOMPAKT policy: 3 × 44.99 = 134.97 net, 160.61 gross; 3 × 39.99 → 142.76.
+func TestSearchPricesEachKindOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, nil)
+	r := a.json(http.MethodPut, "/api/vehicles/"+vwGolf+"/daily-rate", `{"dailyRateNetCents":4499}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	page := decode[searchPage](t, a.get(searchPath(pickupDay(), 3, "category=KOMPAKT")))
+	gross := map[string]int64{}
+	for _, o := range page.Items {
+		gross[o.ID] = o.Price.TotalGrossCents
+	}
+	assert.Equal(t, map[string]int64{vwID3: 14276, vwGolf: 16061}, gross)
+	calls := a.pricing.recorded()
+	require.Len(t, calls, 1)
+	keys := map[string]*int64{}
+	for _, it := range calls[0].body.Items {
+		keys[it.Key] = it.DailyRateNetCents
+	}
+	require.Len(t, keys, 2)
+	assert.Nil(t, keys["KOMPAKT"])
+	require.NotNil(t, keys["KOMPAKT/4499"])
+	assert.EqualValues(t, 4499, *keys["KOMPAKT/4499"])
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/orangecarrental/orange/events/broker"
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/admission"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/database"
@@ -111,6 +112,7 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		return err
 	}
 	defer db.Close()
+	db.Logger = logger // the session connection's drops and reconnects
 	// The in-process broker keeps its durable queues in its own schema.
 	if err := migrate(ctx, logger, db, append(reg.Migrations(), broker.Migrations)); err != nil {
 		return err
@@ -187,6 +189,7 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 		deps.KeyClient = keyClient
 	}
 	deps.EventKeyClient = keyClient
+	deps.Admission = &cfg.Admission
 	m, err := Mount(ctx, reg, deps)
 	if err != nil {
 		return err
@@ -299,6 +302,9 @@ type MountDeps struct {
 	// Metrics is the process's registry: each function's requests, events and the rest are
 	// recorded there under its name (none when nil).
 	Metrics *metrics.Registry
+	// Admission bounds each function's in-flight work, each its own budget; nil: the
+	// defaults of the environment's ADMISSION_* variables.
+	Admission *admission.Config
 }
 
 // Mounted is every function of a registry wired into one process.
@@ -350,6 +356,11 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 		mux.Handle(devissuer.ClusterPath+"/", d.Cluster.Handler(devissuer.ClusterPath))
 	}
 	var services []string
+	admit := admission.Config{MaxWait: 20 * time.Millisecond, MaxWaitEvents: time.Second}
+	if d.Admission != nil {
+		admit = *d.Admission
+	}
+	var limiters []*admission.Limiter
 	for _, fn := range reg.Functions() {
 		var secret string
 		if d.ClientSecret != nil {
@@ -372,6 +383,11 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 		m.APIs[fn.Service] = api
 		authn := auth.Authenticator{People: verifier, Deliveries: deliveries.ForAudience(auth.ServiceAudience(d.Namespace, fn.Service))}
 		h := platform.Traced(d.Tracing.Provider(fn.Service), platform.Handler(api, authn))
+		// Each function its own budget, in-process calls and deliveries included, as each
+		// pod has on the cluster (docs/performance.md).
+		limiter := admission.New(fn.Service, admit, fn.Public)
+		limiters = append(limiters, limiter)
+		h = limiter.Wrap(h)
 		h = metrics.Instrument(fm, api.Routes(), h) // RED per route template
 		transport.Mount(fn.Service, h)
 		mountPublic(mux, fn, h)
@@ -388,6 +404,9 @@ func Mount(ctx context.Context, reg *platform.Registry, d MountDeps) (*Mounted, 
 		mux.Handle("/", platform.NotFoundHandler())
 	}
 	d.Logger.InfoContext(ctx, "all functions mounted", slog.Any("functions", services))
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(metrics.NewAdmissionCollector(limiters...))
+	}
 	m.Handler, m.Mux = mux, mux
 	return m, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/admission"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/tracing"
@@ -48,6 +49,8 @@ type Config struct {
 	// MetricsPort is the port a function alone serves /metrics on; empty: KnativeMetricsPort
 	// on Knative, else the serving port (metrics.go, docs/observability.md).
 	MetricsPort string `env:"METRICS_PORT"`
+	// Admission bounds each function's in-flight work (ADMISSION_*; docs/performance.md).
+	Admission admission.Config
 }
 
 // Validate checks the whole configuration.
@@ -56,6 +59,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Database.Validate(); err != nil {
+		return err
+	}
+	if err := c.Admission.Validate(); err != nil {
 		return err
 	}
 	if c.CallTimeout <= 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/admission"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/metrics"
@@ -54,6 +55,7 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 			return err
 		}
 		defer db.Close()
+		db.Logger = logger // the session connection's drops and reconnects
 		if cfg.MigrateOnStart {
 			if err := migrate(ctx, logger, db, sets); err != nil {
 				return err
@@ -75,6 +77,11 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 		return err
 	}
 	h := platform.Traced(tr.Provider(service), platform.Handler(api, authn))
+	// Bounded in-flight work before anything else of the function runs; its 503s are
+	// counted by the RED series like any answer (docs/performance.md).
+	limiter := admission.New(service, cfg.Admission, fn.Public)
+	mreg.MustRegister(metrics.NewAdmissionCollector(limiter))
+	h = limiter.Wrap(h)
 	h = metrics.Instrument(fm, api.Routes(), h) // RED per route template
 	mux := http.NewServeMux()
 	mountHealth(mux, db, sets)

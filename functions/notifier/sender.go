@@ -13,17 +13,13 @@ const batch = 16
 // Run is the background sender; the host runs it beside the server until ctx ends. It sends
 // due notifications whenever a new one is recorded (LISTEN/NOTIFY) and at least every
 // MAIL_POLL_INTERVAL (polling is the guarantee), then waits for the message in flight and
-// returns nil. Several replicas may run it: a claimed notification is leased to one. Every
+// returns nil. The LISTEN lives on the process's session connection (database.DB.Subscribe),
+// which reconnects on its own, not on a connection taken out of the pool. Several replicas may run it: a claimed notification is leased to one. Every
 // REMINDER_SWEEP_INTERVAL it also turns due pickup reminders into notifications
 // (reminder.go), which is as safe with several replicas.
 func (s *Service) Run(ctx context.Context) error {
-	wake := make(chan struct{}, 1)
-	listening := make(chan struct{})
-	go func() {
-		defer close(listening)
-		s.listen(ctx, wake)
-	}()
-	defer func() { <-listening }()
+	wake := s.db.Subscribe(wakeChannel, "")
+	defer wake.Close()
 	ticker := time.NewTicker(s.cfg.PollInterval)
 	defer ticker.Stop()
 	// Due pickup reminders become pending notifications on their own, slower beat.
@@ -36,7 +32,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-		case <-wake:
+		case <-wake.C:
 		case <-sweep.C:
 			s.sweepLogged(ctx)
 		}
@@ -134,46 +130,4 @@ func (s *Service) message(n notification) Message {
 	from, _ := mail.ParseAddress(s.cfg.From) // validated by Config.Validate
 	return Message{ID: n.ID, From: *from, To: mail.Address{Name: n.RecipientName, Address: n.Recipient},
 		Subject: n.Subject, Body: n.Body, Language: n.Language, Date: n.CreatedAt}
-}
-
-// listen wakes the sender whenever a notification is recorded, reconnecting after a failure
-// until ctx ends.
-func (s *Service) listen(ctx context.Context, wake chan<- struct{}) {
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, wake)
-		if ctx.Err() != nil {
-			return
-		}
-		s.logger.DebugContext(ctx, "listen for notifications; polling meanwhile", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (s *Service) listenOnce(ctx context.Context, wake chan<- struct{}) error {
-	pooled, err := s.db.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// The connection keeps its LISTEN: it leaves the pool for good and is closed here.
-	conn := pooled.Hijack()
-	defer func() {
-		closing, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = conn.Close(closing)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
-		return err
-	}
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
 }

@@ -17,7 +17,8 @@ const MaxRatesItems = 200
 const maxKeyLength = 200
 
 // The rates operation's types are the contract's: POST /api/pricing/rates is the batch
-// calculator the fleet's availability search calls, one item per vehicle.
+// calculator the fleet's availability search calls, one item per kind of price (a category,
+// or a category with a car's own rate), not per car: fleet maps the prices onto its cars.
 type (
 	// RatesRequest is the body: the period and branch, and the items to price.
 	RatesRequest = pricingapi.RatesRequest

@@ -3,6 +3,7 @@ package reservations
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
@@ -32,21 +33,45 @@ func (s *Service) Book(ctx context.Context, caller platform.Caller, in Booking) 
 		// Not 403: a customer must not learn whether another customer's id exists.
 		return Reservation{}, platform.Invalid("the booking is invalid", platform.FieldError{Field: "customerId", Reason: "no such customer"})
 	}
-	c, err := s.peers.eligibleCustomer(ctx, b)
-	if err != nil {
-		return Reservation{}, err
-	}
-	if err := s.checkBranches(ctx, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt); err != nil {
-		return Reservation{}, err
-	}
-	if err := s.peers.checkVehicle(ctx, &b); err != nil {
-		return Reservation{}, err
-	}
-	q, err := s.peers.quote(ctx, b)
+	c, q, err := s.askPeers(ctx, &b)
 	if err != nil {
 		return Reservation{}, err
 	}
 	return s.holdVehicle(ctx, b, q, c.Email, s.hold, false)
+}
+
+// askPeers asks what a booking needs to know before it holds the car, at once (issue 19):
+// customers-api's eligibility and the branches run beside the vehicle's check and its quote,
+// which needs the vehicle (its category, its own rate). All are reads, so asking pricing
+// about a booking customers-api then refuses costs nothing but the call. The answer is the
+// first refusal in the order the checks were once made one after the other — eligibility,
+// branches, vehicle, price — so a booking wrong in several ways is told the same as before.
+func (s *Service) askPeers(ctx context.Context, b *booking) (customersapi.Customer, price, error) {
+	var (
+		c          customersapi.Customer
+		cerr, berr error
+		wg         sync.WaitGroup
+		asked      = *b // the others read a copy: checkVehicle fills in b
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); c, cerr = s.peers.eligibleCustomer(ctx, asked) }()
+	go func() {
+		defer wg.Done()
+		berr = s.checkBranches(ctx, asked.pickupLocation, asked.returnLocation, asked.pickupAt, asked.returnAt)
+	}()
+	var q price
+	verr := s.peers.checkVehicle(ctx, b)
+	var qerr error
+	if verr == nil {
+		q, qerr = s.peers.quote(ctx, *b)
+	}
+	wg.Wait()
+	for _, err := range []error{cerr, berr, verr, qerr} {
+		if err != nil {
+			return customersapi.Customer{}, price{}, err
+		}
+	}
+	return c, q, nil
 }
 
 // GuestBooking is the body of a guest booking: a registration as customers-api takes it

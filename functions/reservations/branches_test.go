@@ -23,7 +23,7 @@ const aroundTheClock = `[{"day":"monday","opens":"00:00","closes":"24:00"},{"day
 
 // openAroundTheClock opens every branch of locations-api's database db around the clock, so
 // tests that book at whatever hour the clock shows are not refused by the opening hours.
-func openAroundTheClock(t *testing.T, db *database.DB) {
+func openAroundTheClock(t testing.TB, db *database.DB) {
 	t.Helper()
 	_, err := db.Pool.Exec(context.Background(), `UPDATE locations.locations SET opening_hours = $1::jsonb`, aroundTheClock)
 	require.NoError(t, err)

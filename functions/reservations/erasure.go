@@ -89,19 +89,10 @@ func eraseCustomer(ctx context.Context, tx pgx.Tx, customerID string) error {
 	return nil
 }
 
-// refuseErased is a booking's check, inside its transaction, that the customer has not been
-// erased meanwhile (customers-api refuses an erased customer's eligibility; this closes the
-// window between that answer and the commit).
-func refuseErased(ctx context.Context, tx pgx.Tx, customerID string) error {
-	if _, err := tx.Exec(ctx, lockCustomerSQL, customerID); err != nil {
-		return err
-	}
-	var erased bool
-	if err := tx.QueryRow(ctx, erasedSQL, customerID).Scan(&erased); err != nil {
-		return err
-	}
-	if erased {
-		return platform.Conflict("customer %s has been erased; an erased customer cannot book", customerID)
-	}
-	return nil
+// erasedRefusal is a booking's refusal when its check, inside its transaction under the
+// customer's lock (Store.Create), finds the customer erased meanwhile: customers-api refuses
+// an erased customer's eligibility; the check closes the window between that answer and the
+// commit.
+func erasedRefusal(customerID string) error {
+	return platform.Conflict("customer %s has been erased; an erased customer cannot book", customerID)
 }

@@ -156,7 +156,7 @@ func (g guestLimits) validate(hold time.Duration) error {
 
 // Withdrawing a guest whose hold failed (BookGuest): only a guest without any booking here,
 // decided under the customer's transaction lock — the one a booking's insert takes
-// (refuseErased) — and recorded as erased in that transaction, so a booking of the same
+// (Store.Create) — and recorded as erased in that transaction, so a booking of the same
 // guest in flight cannot commit for a record that is being withdrawn.
 const (
 	guestHasBookingsSQL = `SELECT EXISTS (SELECT 1 FROM reservations.reservations WHERE customer_id = $1)

@@ -52,7 +52,7 @@ const (
 // reservations-api itself: its client carries the service tokens the development issuer
 // grants it, and the fakes refuse any other caller.
 type api struct {
-	t         *testing.T
+	t         testing.TB
 	id        *authtest.Identity
 	db        *database.DB
 	customers *database.DB
@@ -66,7 +66,7 @@ type api struct {
 	now       atomic.Pointer[time.Time]
 }
 
-func newAPI(t *testing.T) *api {
+func newAPI(t testing.TB) *api {
 	t.Helper()
 	id := authtest.New(t)
 	a := &api{t: t, id: id, db: pg.NewDB(t, reservations.Migrations), customers: pg.NewDB(t, customers.Migrations), tokens: map[string]string{}}
@@ -244,7 +244,7 @@ func (a *api) do(user, method, path, body string, header ...string) response {
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
-func decode[T any](t *testing.T, r response) T {
+func decode[T any](t testing.TB, r response) T {
 	t.Helper()
 	var v T
 	require.NoError(t, json.Unmarshal(r.body, &v), string(r.body))

@@ -18,7 +18,9 @@
 // exclusion constraint over (vehicle, period) for the blocking states, whatever writes the
 // row; a violation is answered 409. Every transition is a conditional UPDATE guarded by the
 // state machine (Machine), so a concurrent change cannot slip past it, and records its
-// event in the outbox in the same transaction. Every mutating POST honours Idempotency-Key.
+// event in the outbox in the same transaction. Every mutating POST honours Idempotency-Key;
+// a booking's key commits with the booking, one commit (idempotency.WrapTx; the reads before
+// it run at once: askPeers; docs/performance.md).
 //
 // Identity (design.md §9): the user's identity is checked where it arrives — here — and the
 // calls onward run as the function. Reservations calls customers-api, vehicles-api and
@@ -196,7 +198,7 @@ func (s *Service) Routes() []platform.Route {
 	return []platform.Route{
 		{Name: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
 		{Name: "getReservationsOpenAPI", Method: http.MethodGet, Path: Prefix + "/openapi.json", Access: platform.Public, Handler: platform.Document(openAPIDocument)},
-		{Name: "createReservation", Method: http.MethodPost, Path: Prefix, Access: bookers, Handler: idem(s.handleCreate)},
+		{Name: "createReservation", Method: http.MethodPost, Path: Prefix, Access: bookers, Handler: s.keys.WrapTx(s.handleCreate)},
 		{Name: "createGuestReservation", Method: http.MethodPost, Path: Prefix + "/guest", Access: platform.Public, Handler: idem(s.handleGuest)},
 		{Name: "lookupReservation", Method: http.MethodGet, Path: Prefix + "/lookup", Access: platform.Public, Handler: s.handleLookup},
 		{Name: "searchReservations", Method: http.MethodGet, Path: Prefix, Access: readers, Handler: s.handleSearch},

@@ -48,6 +48,13 @@ RETURNING ` + selectColumns
 // lockVehicleSQL serializes the bookings of one vehicle within their transactions.
 const lockVehicleSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.vehicle'), hashtext($1::text))`
 
+// lockBookingSQL is lockVehicleSQL for vehicle $1, then lockCustomerSQL for customer $2 —
+// shared: an erasure or a guest's withdrawal (exclusive) waits for the customer's bookings in
+// flight and they for it, but the bookings of one customer do not queue behind each other's
+// commits (issue 19: all of one agent's or one customer's bookings did).
+const lockBookingSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.vehicle'), hashtext($1::text)),
+	pg_advisory_xact_lock_shared(hashtext('reservations.customer'), hashtext($2::text))`
+
 // lockReservationVehicleSQL is lockVehicleSQL for the vehicle of reservation $1.
 const lockReservationVehicleSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.vehicle'), hashtext(vehicle_id::text))
 FROM reservations.reservations WHERE id = $1`
@@ -121,26 +128,46 @@ type newHold struct {
 // Create stores a pending hold and records reservation.created (with the payment method, for
 // payments to authorize) in the same transaction. An overlapping blocking booking of the
 // vehicle is refused by the exclusion constraint: 409; so is a customer erased while the
-// booking was on its way (refuseErased).
+// booking was on its way (erasedRefusal). Under the booking route's Idempotency-Key
+// (idempotency.WrapTx) the transaction is the request's: the key and its answer commit with
+// the reservation and its event, one commit per booking.
 func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 	var r Reservation
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+	err := idempotency.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// Concurrent inserts checked against one another by the exclusion constraint can
 		// deadlock (each waits for the other's uncommitted row); queueing the bookings of one
-		// vehicle on a transaction lock avoids that. The constraint still decides.
-		if _, err := tx.Exec(ctx, lockVehicleSQL, h.vehicleID); err != nil {
-			return err
-		}
-		if err := refuseErased(ctx, tx, h.customerID); err != nil {
-			return err
-		}
-		var err error
-		r, err = scanReservation(tx.QueryRow(ctx, insertSQL, h.customerID, h.email, h.vehicleID, h.category,
+		// vehicle on a transaction lock avoids that. The constraint still decides. The same
+		// statement takes the customer's lock (shared) the erasure check needs.
+		//
+		// The locks, the check and the insert go in one round trip (issue 19): PostgreSQL runs
+		// a pipeline's statements one after the other, each with its own snapshot, so the
+		// check still reads after the locks are held; an erased customer's insert is rolled
+		// back with the transaction.
+		var b pgx.Batch
+		b.Queue(lockBookingSQL, h.vehicleID, h.customerID)
+		b.Queue(erasedSQL, h.customerID)
+		b.Queue(insertSQL, h.customerID, h.email, h.vehicleID, h.category,
 			h.pickupLocation, h.returnLocation, h.pickupAt, h.returnAt, h.hold.Milliseconds(),
 			h.price.grossCents, h.price.dailyGrossCents, h.price.currency, h.paymentMethodID,
-			h.price.insurance, extrasArg(h.extras), h.price.netCents, h.price.vatCents, h.price.lines, h.guest))
-		if err != nil {
-			return err
+			h.price.insurance, extrasArg(h.extras), h.price.netCents, h.price.vatCents, h.price.lines, h.guest)
+		results := tx.SendBatch(ctx, &b)
+		_, lockErr := results.Exec()
+		var erased bool
+		erasedErr := results.QueryRow().Scan(&erased)
+		var insertErr error
+		r, insertErr = scanReservation(results.QueryRow())
+		closeErr := results.Close()
+		switch {
+		case lockErr != nil:
+			return lockErr
+		case erasedErr != nil:
+			return erasedErr
+		case erased:
+			return erasedRefusal(h.customerID)
+		case insertErr != nil:
+			return insertErr
+		case closeErr != nil:
+			return closeErr
 		}
 		p := payload(r)
 		p.PaymentMethodID = h.paymentMethodID

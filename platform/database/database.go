@@ -1,7 +1,8 @@
 // Package database wraps pgx's connection pool with what every function's store needs: a
 // configurable pool, transactions as callbacks, embedded SQL migrations (one PostgreSQL schema
-// per function), the SQLSTATE checks that turn constraint violations into domain errors, and
-// the short batched transactions of housekeeping (housekeeping.go).
+// per function), the SQLSTATE checks that turn constraint violations into domain errors, the
+// short batched transactions of housekeeping (housekeeping.go), and one connection per
+// process outside the pool for LISTEN and leadership locks (session.go).
 package database
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,9 +71,15 @@ func Redact(raw string) string {
 	return u.String()
 }
 
-// DB is a connection pool.
+// DB is a connection pool, and the process's one session connection beside it for LISTEN
+// and leadership locks (session.go), opened on first use.
 type DB struct {
 	Pool *pgxpool.Pool
+	// Logger tells of the session connection's drops and reconnects (slog.Default when nil).
+	Logger *slog.Logger
+
+	sessMu sync.Mutex
+	sess   *session
 }
 
 // Open connects a pool and checks the server answers.
@@ -99,8 +107,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return &DB{Pool: pool}, nil
 }
 
-// Close releases every connection.
-func (db *DB) Close() { db.Pool.Close() }
+// Close releases every connection, the session's too.
+func (db *DB) Close() {
+	db.closeSession()
+	db.Pool.Close()
+}
 
 // InTx runs fn in a read-committed transaction: committed when fn returns nil, rolled back
 // otherwise (and when fn panics).

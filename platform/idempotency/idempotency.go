@@ -3,7 +3,8 @@
 // request; the same key with a different body answers 422, and while the first request is
 // still running 409. Keys are scoped per caller (the token's subject, or for anonymous callers
 // such as guest bookings the client address the gateway decided on, platform.ClientAddress)
-// and kept at least TTL.
+// and kept at least TTL. Wrap serves any handler; WrapTx (tx.go) saves Wrap's two commits for
+// a handler whose effect is one transaction, committing the key with it.
 package idempotency
 
 import (
@@ -13,6 +14,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -45,11 +47,14 @@ type Keys struct {
 	// running request holds its key before a retry may take over (a crashed replica's key).
 	TTL   time.Duration
 	Lease time.Duration
+	// keep is keepSQL for table (tx.go).
+	keep string
 }
 
 // New returns the keys in schema.
 func New(db *database.DB, schema string) *Keys {
-	return &Keys{db: db, table: pgx.Identifier{schema, "idempotency_keys"}.Sanitize(), TTL: 24 * time.Hour, Lease: time.Minute}
+	table := pgx.Identifier{schema, "idempotency_keys"}.Sanitize()
+	return &Keys{db: db, table: table, TTL: 24 * time.Hour, Lease: time.Minute, keep: fmt.Sprintf(keepSQL, table)}
 }
 
 // replayedHeaders are the response headers stored with a key.
@@ -63,49 +68,75 @@ type stored struct {
 	locked  bool
 }
 
-// Wrap makes next idempotent for requests that carry the header; others pass through.
+// request is a keyed request: whose key (scope), the key, and the hash of what was asked.
+type request struct {
+	scope, key string
+	hash       []byte
+}
+
+// prepare reads a request's key and body (restoring the body for the handler); nil without
+// a key. An invalid key, a body too large or unreadable are the caller's errors.
+func prepare(w http.ResponseWriter, r *http.Request) (*request, error) {
+	key := r.Header.Get(Header)
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return nil, platform.Invalid("the Idempotency-Key must be 1 to 255 visible ASCII characters")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, platform.DefaultMaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", platform.DefaultMaxBodyBytes)
+	case err != nil:
+		// The body did not arrive (a read timeout: the server answers 408 itself).
+		return nil, platform.Invalid("the request body could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
+	return &request{scope: scopeOf(r), key: key, hash: sum[:]}, nil
+}
+
+// answerStored answers a request whose key is taken by prev: 422 for another request under
+// the same key, 409 while the first still runs, else the stored answer replayed.
+func answerStored(w http.ResponseWriter, r *http.Request, prev stored, hash []byte) error {
+	switch {
+	case !bytes.Equal(prev.hash, hash):
+		return &platform.Error{Kind: platform.KindUnprocessable, Message: "this Idempotency-Key was used with a different request"}
+	case prev.status == nil:
+		return platform.Conflict("a request with this Idempotency-Key is still being processed; retry later")
+	}
+	for h, v := range prev.headers {
+		w.Header().Set(h, v)
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	metrics.From(r.Context()).IdempotencyReplay()
+	w.WriteHeader(*prev.status)
+	_, err := w.Write(prev.body)
+	return err
+}
+
+// Wrap makes next idempotent for requests that carry the header; others pass through. The
+// key is claimed (one commit) before next runs and its answer stored (another) after: next
+// may do anything, in any number of transactions. WrapTx saves both commits for a handler
+// whose effect is one transaction.
 func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get(Header)
-		if key == "" {
+		req, err := prepare(w, r)
+		if err != nil || req == nil {
+			if err != nil {
+				return err
+			}
 			return next(w, r)
 		}
-		if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-			return platform.Invalid("the Idempotency-Key must be 1 to 255 visible ASCII characters")
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, platform.DefaultMaxBodyBytes))
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			return platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", platform.DefaultMaxBodyBytes)
-		case err != nil:
-			// The body did not arrive (a read timeout: the server answers 408 itself).
-			return platform.Invalid("the request body could not be read")
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
-		scope := scopeOf(r)
-
-		claimed, prev, err := k.claim(r.Context(), scope, key, sum[:])
+		scope, key := req.scope, req.key
+		claimed, prev, err := k.claim(r.Context(), scope, key, req.hash)
 		if err != nil {
 			return err
 		}
 		if !claimed {
-			switch {
-			case !bytes.Equal(prev.hash, sum[:]):
-				return &platform.Error{Kind: platform.KindUnprocessable, Message: "this Idempotency-Key was used with a different request"}
-			case prev.status == nil:
-				return platform.Conflict("a request with this Idempotency-Key is still being processed; retry later")
-			default:
-				for h, v := range prev.headers {
-					w.Header().Set(h, v)
-				}
-				w.Header().Set("Idempotent-Replayed", "true")
-				metrics.From(r.Context()).IdempotencyReplay()
-				w.WriteHeader(*prev.status)
-				_, err := w.Write(prev.body)
-				return err
-			}
+			return answerStored(w, r, prev, req.hash)
 		}
 
 		rec := &recorder{header: http.Header{}}
@@ -119,25 +150,11 @@ func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 		ctx := context.WithoutCancel(r.Context())
 		if rec.status >= 500 {
 			_, _ = k.db.Pool.Exec(ctx, `DELETE FROM `+k.table+` WHERE scope = $1 AND key = $2`, scope, key)
-		} else {
-			headers := map[string]string{}
-			for _, h := range replayedHeaders {
-				if v := rec.header.Get(h); v != "" {
-					headers[h] = v
-				}
-			}
-			hj, _ := json.Marshal(headers)
-			if _, err := k.db.Pool.Exec(ctx, `UPDATE `+k.table+` SET status = $3, headers = $4, body = $5
-				WHERE scope = $1 AND key = $2`, scope, key, rec.status, hj, rec.body.Bytes()); err != nil {
-				platform.LoggerFrom(ctx).WarnContext(ctx, "idempotency: could not store the response", "error", err.Error())
-			}
+		} else if _, err := k.db.Pool.Exec(ctx, `UPDATE `+k.table+` SET status = $3, headers = $4, body = $5
+				WHERE scope = $1 AND key = $2`, scope, key, rec.status, rec.storedHeaders(), rec.body.Bytes()); err != nil {
+			platform.LoggerFrom(ctx).WarnContext(ctx, "idempotency: could not store the response", "error", err.Error())
 		}
-		for h, v := range rec.header {
-			w.Header()[h] = v
-		}
-		w.WriteHeader(rec.status)
-		_, err = w.Write(rec.body.Bytes())
-		return err
+		return rec.send(w)
 	}
 }
 
@@ -196,6 +213,28 @@ type recorder struct {
 }
 
 func (r *recorder) Header() http.Header { return r.header }
+
+// storedHeaders are the replayed headers of the answer, as the headers column keeps them.
+func (r *recorder) storedHeaders() []byte {
+	headers := map[string]string{}
+	for _, h := range replayedHeaders {
+		if v := r.header.Get(h); v != "" {
+			headers[h] = v
+		}
+	}
+	hj, _ := json.Marshal(headers)
+	return hj
+}
+
+// send writes the recorded answer to w.
+func (r *recorder) send(w http.ResponseWriter) error {
+	for h, v := range r.header {
+		w.Header()[h] = v
+	}
+	w.WriteHeader(r.status)
+	_, err := w.Write(r.body.Bytes())
+	return err
+}
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code

@@ -86,7 +86,9 @@ type Line struct {
 }
 
 // RatesRequest is the body of POST /api/pricing/rates: the batch calculator the fleet's
-// availability search calls, one item per vehicle.
+// availability search calls. Items are priced independently; a caller with many items of the
+// same kind (category and own rate) sends the kind once and maps the price back itself, as
+// the fleet does (issue 19: a search sends a handful of items, not one per candidate car).
 type RatesRequest struct {
 	PickupLocation string      `json:"pickupLocation"`
 	PickupAt       string      `json:"pickupAt"`
