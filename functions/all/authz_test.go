@@ -21,6 +21,7 @@ import (
 	"github.com/orangecarrental/orange/functions/all"
 	"github.com/orangecarrental/orange/functions/gateway"
 	"github.com/orangecarrental/orange/functions/host"
+	"github.com/orangecarrental/orange/internal/devtest"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
@@ -81,7 +82,7 @@ func locationBody(seq int) string {
 
 // detailsBody keeps Berlin open around the clock: later rows book there at any hour.
 func detailsBody(int) string {
-	return `{"name":"Berlin Hauptbahnhof","address":{"street":"Europaplatz 1","postalCode":"10557","city":"Berlin"},"openingHours":` + aroundTheClock + `}`
+	return `{"name":"Berlin Hauptbahnhof","address":{"street":"Europaplatz 1","postalCode":"10557","city":"Berlin"},"openingHours":` + devtest.AroundTheClock + `}`
 }
 
 func statusBody(int) string { return `{"status":"active"}` }
@@ -727,7 +728,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		Env: host.Env{Lookuper: envconfig.MapLookuper(map[string]string{"RESERVATION_GUEST_HOLDS_PER_ADDRESS": "1000"})},
 	})
 	require.NoError(t, err)
-	openAroundTheClock(t, db)
+	devtest.OpenAroundTheClock(t, db)
 	public := platform.Observe(platform.NewLogger(io.Discard, "error", "authz"), m.Handler)
 
 	tokens := map[string]string{}

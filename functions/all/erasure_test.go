@@ -11,7 +11,6 @@ import (
 	"maps"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -19,21 +18,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/sethvargo/go-envconfig"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/events"
-	"github.com/orangecarrental/orange/functions/all"
 	"github.com/orangecarrental/orange/functions/host"
+	"github.com/orangecarrental/orange/internal/devtest"
 	"github.com/orangecarrental/orange/platform/auth"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
-	"github.com/orangecarrental/orange/platform/database"
 )
 
 // The person the erasure test follows through the system: every value below is theirs and
@@ -58,90 +54,19 @@ func needles() []string {
 		personLicence, hex.EncodeToString(sum[:])}
 }
 
-// logBuffer is orange dev's stdout: every log line of every function, the dead-letter
-// function's among them (a log cannot be erased: it must never hold the person).
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// devSystem is `orange dev` run in this process: every function, the in-process broker
-// with the Triggers, PingSources and EventPolicies of knative/base, the relays, the mail
-// sender writing to the mail folder, and the dead-letter sink.
+// devSystem is `orange dev` run in this process (internal/devtest): every function, the
+// in-process broker with the Triggers, PingSources and EventPolicies of knative/base, the
+// relays, the mail sender writing to the mail folder, and the dead-letter sink. Its log is
+// at debug level: a log cannot be erased, so it must never hold the person at any level.
 type devSystem struct {
-	t    *testing.T
-	base string
-	db   *database.DB
-	mail string
-	logs *logBuffer
+	*devtest.System
+	t *testing.T
 }
 
 func startDev(t *testing.T, options ...func(*host.Env)) *devSystem {
 	t.Helper()
-	reg, err := all.Registry()
-	require.NoError(t, err)
-	dbURL := pg.NewDatabaseURL(t)
-	dataDir := t.TempDir()
-	logs := &logBuffer{}
-	ready := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	env := host.Env{
-		Lookuper: envconfig.MapLookuper(map[string]string{
-			"PORT": "0", "DATABASE_URL": dbURL, "ORANGE_DATA_DIR": dataDir, "LOG_LEVEL": "debug",
-			"RELAY_POLL_INTERVAL": "100ms",
-		}),
-		Stdout: logs,
-		Ready:  func(addr string) { ready <- addr },
-	}
-	for _, o := range options {
-		o(&env)
-	}
-	go func() { done <- host.Dev(ctx, reg, env) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "orange dev stopped with an error")
-		case <-time.After(30 * time.Second):
-			t.Error("orange dev did not stop")
-		}
-	})
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("orange dev stopped before serving: %v\n%s", err, logs)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("orange dev did not start serving\n%s", logs)
-	}
-	_, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	db, err := database.Open(context.Background(), database.Config{URL: dbURL, MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	openAroundTheClock(t, db)
-	d := &devSystem{t: t, base: "http://localhost:" + port, db: db, mail: filepath.Join(dataDir, "mail"), logs: logs}
-	d.eventually(30*time.Second, "orange dev ready", func() bool {
-		resp, err := http.Get(d.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	d := &devSystem{System: devtest.Start(t, pg, map[string]string{"LOG_LEVEL": "debug"}, options...), t: t}
+	devtest.OpenAroundTheClock(t, d.DB)
 	return d
 }
 
@@ -159,55 +84,18 @@ func (d *devSystem) eventually(timeout time.Duration, what string, cond func() b
 // call sends a request to orange dev and decodes a JSON answer into out (when not nil).
 func (d *devSystem) call(method, path, token, body string, out any, header ...string) int {
 	d.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+	status, raw := d.API(d.t, method, path, token, body, out, header...)
+	if status >= 300 && out != nil {
+		d.t.Logf("%s %s: %d %s", method, path, status, raw)
 	}
-	req, err := http.NewRequest(method, d.base+path, rd)
-	require.NoError(d.t, err)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(d.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(d.t, err)
-	if out != nil && resp.StatusCode < 300 {
-		require.NoError(d.t, json.Unmarshal(raw, out), string(raw))
-	}
-	if resp.StatusCode >= 300 && out != nil {
-		d.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	return resp.StatusCode
-}
-
-// personToken is a development issuer token of demo user name (password grant).
-func (d *devSystem) personToken(name string) string {
-	d.t.Helper()
-	resp, err := http.PostForm(d.base+devissuer.RealmPath+"/protocol/openid-connect/token",
-		url.Values{"grant_type": {"password"}, "client_id": {"public-portal"}, "username": {name}, "password": {name}})
-	require.NoError(d.t, err)
-	defer resp.Body.Close()
-	require.Equal(d.t, http.StatusOK, resp.StatusCode)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	require.NoError(d.t, json.NewDecoder(resp.Body).Decode(&tok))
-	return tok.AccessToken
+	return status
 }
 
 // publishAs sends a CloudEvent to orange dev's Broker ingress as a function's service
 // account, as that function's relay does.
 func (d *devSystem) publishAs(service, typ, subject string, data any) {
 	d.t.Helper()
-	resp, err := http.PostForm(d.base+devissuer.ClusterPath+"/token", url.Values{"namespace": {auth.DefaultNamespace},
+	resp, err := http.PostForm(d.Base+devissuer.ClusterPath+"/token", url.Values{"namespace": {auth.DefaultNamespace},
 		"serviceAccount": {service}, "audience": {auth.BrokerAudience(auth.DefaultNamespace, auth.DefaultBroker)}})
 	require.NoError(d.t, err)
 	var tok struct{ Token string }
@@ -238,7 +126,7 @@ func (d *devSystem) search() []finding {
 			}
 		}
 	}
-	rows, err := d.db.Pool.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
+	rows, err := d.DB.Pool.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
 		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')
 		ORDER BY 1, 2`)
 	require.NoError(d.t, err)
@@ -250,7 +138,7 @@ func (d *devSystem) search() []finding {
 	require.Greater(d.t, len(tables), 20, "every function's tables: %v", tables)
 	for _, tb := range tables {
 		name := pgx.Identifier{tb[0], tb[1]}.Sanitize()
-		rows, err := d.db.Pool.Query(ctx, `SELECT * FROM `+name)
+		rows, err := d.DB.Pool.Query(ctx, `SELECT * FROM `+name)
 		require.NoError(d.t, err)
 		for rows.Next() {
 			values, err := rows.Values()
@@ -274,7 +162,7 @@ func (d *devSystem) search() []finding {
 		}
 		require.NoError(d.t, rows.Err())
 	}
-	_ = filepath.WalkDir(d.mail, func(path string, e os.DirEntry, err error) error {
+	_ = filepath.WalkDir(d.MailDir(), func(path string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return nil
 		}
@@ -294,7 +182,7 @@ func (d *devSystem) search() []finding {
 		}
 		return nil
 	})
-	for _, line := range strings.Split(d.logs.String(), "\n") {
+	for _, line := range strings.Split(d.Logs.String(), "\n") {
 		look("log: "+line, line)
 	}
 	return found
@@ -312,7 +200,7 @@ func TestErasureReachesEveryCopy(t *testing.T) {
 		t.Skip("runs the whole system")
 	}
 	d := startDev(t)
-	agent := d.personToken("carla")
+	agent := d.Token(d.t, "carla")
 
 	// A card, as payments-api alone sees it; the holder's name is not kept.
 	var method struct{ ID string }
@@ -347,7 +235,7 @@ func TestErasureReachesEveryCopy(t *testing.T) {
 	// buggy producer might send): refused with 400, dead-lettered.
 	d.publishAs("customers-api", events.CustomerUpdated, res.CustomerID, events.Customer{CustomerID: res.CustomerID, Version: 99,
 		Email: personFirst + " " + personLast + " <" + personEmail + ">", FirstName: personFirst, LastName: personLast, PreferredLanguage: "de"})
-	d.eventually(30*time.Second, "the dead letter", func() bool { return strings.Contains(d.logs.String(), `"msg":"dead letter"`) })
+	d.eventually(30*time.Second, "the dead letter", func() bool { return strings.Contains(d.Logs.String(), `"msg":"dead letter"`) })
 
 	before := map[string]bool{}
 	for _, f := range d.search() {
@@ -365,13 +253,13 @@ func TestErasureReachesEveryCopy(t *testing.T) {
 	require.Equal(t, http.StatusOK, d.call(http.MethodPost, "/api/customers/"+res.CustomerID+"/erasure", agent, "", &struct{}{}))
 	var erasedID string
 	d.eventually(10*time.Second, "customer.erased recorded", func() bool {
-		return d.db.Pool.QueryRow(context.Background(), `SELECT id::text FROM customers.outbox WHERE type = $1 AND subject = $2`,
+		return d.DB.Pool.QueryRow(context.Background(), `SELECT id::text FROM customers.outbox WHERE type = $1 AND subject = $2`,
 			events.CustomerErased, res.CustomerID).Scan(&erasedID) == nil
 	})
 	for _, schema := range []string{"reservations", "notifier", "deadletter"} {
 		d.eventually(30*time.Second, schema+" applies customer.erased", func() bool {
 			var n int
-			require.NoError(t, d.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM `+schema+`.inbox WHERE id = $1`, erasedID).Scan(&n))
+			require.NoError(t, d.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM `+schema+`.inbox WHERE id = $1`, erasedID).Scan(&n))
 			return n == 1
 		})
 	}

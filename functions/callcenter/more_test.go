@@ -147,7 +147,7 @@ func bookAndCancel(t *testing.T, s *system) {
 	booked := b.post(path, form)
 	require.Equal(t, http.StatusOK, booked.Status, booked.Body)
 	assert.Contains(t, booked.Body, `id="done-book"`)
-	id := strings.TrimPrefix(strings.SplitN(booked.URL, "?", 2)[0], s.base+"/call-center/reservations/")
+	id := strings.TrimPrefix(strings.SplitN(booked.URL, "?", 2)[0], s.Base+"/call-center/reservations/")
 	require.Len(t, id, 36, booked.URL)
 
 	var detail page
@@ -181,7 +181,7 @@ func declinedCard(t *testing.T, s *system) {
 	}
 	booked := b.post(path, form)
 	require.Equal(t, http.StatusOK, booked.Status, booked.Body)
-	id := strings.TrimPrefix(strings.SplitN(booked.URL, "?", 2)[0], s.base+"/call-center/reservations/")
+	id := strings.TrimPrefix(strings.SplitN(booked.URL, "?", 2)[0], s.Base+"/call-center/reservations/")
 	var declined page
 	require.Eventually(t, func() bool {
 		declined = b.get("/call-center/reservations/" + id)
@@ -203,7 +203,7 @@ func declinedCard(t *testing.T, s *system) {
 // erasure: an agent erases a customer who asks for it, after ticking the confirmation.
 func erasure(t *testing.T, s *system) {
 	var c struct{ ID string }
-	status, raw := s.api(t, http.MethodPost, "/api/customers", "", map[string]any{
+	status, raw := s.API(t, http.MethodPost, "/api/customers", "", map[string]any{
 		"firstName": "Wilma", "lastName": "Vergessen", "email": "wilma.vergessen@example.org", "phone": "+49 30 5550123",
 		"dateOfBirth": "1980-04-01", "address": map[string]any{"street": "Am Hang 3", "postalCode": "10115", "city": "Berlin"},
 	}, &c)
@@ -251,7 +251,7 @@ func admin(t *testing.T, s *system) {
 	require.Equal(t, http.StatusOK, done.Status, done.Body)
 	assert.Contains(t, done.Body, `id="done-replay"`)
 	var count int
-	require.NoError(t, s.db.Pool.QueryRow(context.Background(), `SELECT replay_count FROM deadletter.letters WHERE id = $1`, replay).Scan(&count))
+	require.NoError(t, s.DB.Pool.QueryRow(context.Background(), `SELECT replay_count FROM deadletter.letters WHERE id = $1`, replay).Scan(&count))
 	assert.Equal(t, 1, count)
 	gone := b.post("/call-center/dead-letters/"+discard+"/discard", url.Values{"key": {hidden(one.Body, "key")}})
 	require.Equal(t, http.StatusOK, gone.Status, gone.Body)
@@ -268,7 +268,7 @@ func admin(t *testing.T, s *system) {
 func deadLetter(t *testing.T, s *system, email string) string {
 	t.Helper()
 	var id string
-	require.NoError(t, s.db.Pool.QueryRow(context.Background(), `INSERT INTO deadletter.letters
+	require.NoError(t, s.DB.Pool.QueryRow(context.Background(), `INSERT INTO deadletter.letters
 		(id, trigger, event_id, source, type, subject, time, content_type, data, error_dest, error_code)
 		VALUES (gen_random_uuid(), 'notification-worker-customer-updated', gen_random_uuid()::text, 'customers-api',
 		'com.orangecarrental.customer.updated.v1', '00000000-0000-4000-8000-00000000c0de', now(), 'application/json',
@@ -281,7 +281,7 @@ func deadLetter(t *testing.T, s *system, email string) string {
 // searchPages: a search with more than a page of results pages through forms that post the
 // search again (name and page), never through a URL that carries it.
 func searchPages(t *testing.T, s *system) {
-	_, err := s.db.Pool.Exec(context.Background(), `INSERT INTO customers.customers
+	_, err := s.DB.Pool.Exec(context.Background(), `INSERT INTO customers.customers
 		SELECT (json_populate_record(c, json_build_object('id', gen_random_uuid(), 'first_name', 'Page' || chr(64 + g),
 			'last_name', 'Paginator', 'email', 'paginator' || g || '@example.com'))).*
 		FROM customers.customers c, generate_series(1, 21) g WHERE c.id = $1`, devissuer.CustomerAlice)

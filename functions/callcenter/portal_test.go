@@ -34,27 +34,27 @@ func TestCallCenter(t *testing.T) {
 // sandbox card that pays, and waits until payments-api's authorization has confirmed it.
 func confirmedBooking(t *testing.T, s *system, in time.Duration) string {
 	t.Helper()
-	alice := s.token(t, "alice")
+	alice := s.Token(t, "alice")
 	pickup := time.Now().UTC().Add(in).Truncate(time.Second)
 	ret := pickup.Add(48 * time.Hour)
 	q := url.Values{"location": {counterBranch}, "pickup": {pickup.Format(time.RFC3339)}, "return": {ret.Format(time.RFC3339)}}
 	var cars struct{ Items []struct{ ID string } }
-	status, raw := s.api(t, http.MethodGet, "/api/vehicles?"+q.Encode(), "", nil, &cars)
+	status, raw := s.API(t, http.MethodGet, "/api/vehicles?"+q.Encode(), "", nil, &cars)
 	require.Equal(t, http.StatusOK, status, raw)
 	require.NotEmpty(t, cars.Items, "no free car at %s", counterBranch)
 	var pm struct{ ID string }
-	status, raw = s.api(t, http.MethodPost, "/api/payments/methods", alice, map[string]any{"token": "tok_success"}, &pm)
+	status, raw = s.API(t, http.MethodPost, "/api/payments/methods", alice, map[string]any{"token": "tok_success"}, &pm)
 	require.Equal(t, http.StatusCreated, status, raw)
 	var res struct{ ID string }
-	status, raw = s.api(t, http.MethodPost, "/api/reservations", alice, map[string]any{
+	status, raw = s.API(t, http.MethodPost, "/api/reservations", alice, map[string]any{
 		"vehicleId": cars.Items[0].ID, "pickupLocation": counterBranch,
 		"pickupAt": pickup.Format(time.RFC3339), "returnAt": ret.Format(time.RFC3339), "paymentMethodId": pm.ID,
 	}, &res, "Idempotency-Key", rand.Text())
 	require.Equal(t, http.StatusCreated, status, raw)
-	carla := s.token(t, "carla")
+	carla := s.Token(t, "carla")
 	require.Eventually(t, func() bool {
 		var r struct{ Status string }
-		s.api(t, http.MethodGet, "/api/reservations/"+res.ID, carla, nil, &r)
+		s.API(t, http.MethodGet, "/api/reservations/"+res.ID, carla, nil, &r)
 		return r.Status == "confirmed"
 	}, 20*time.Second, 100*time.Millisecond, "the booking was never confirmed")
 	return res.ID

@@ -196,7 +196,7 @@ func (p *page) fail(what string, err error) {
 // status the page was answered with. A 404 or a server error fails the journey at once.
 func (p *page) open(path string) int64 {
 	p.t.Helper()
-	resp := run(p, "open "+path, chromedp.NavigateResponse(p.sys.base+path))
+	resp := run(p, "open "+path, chromedp.NavigateResponse(p.sys.Base+path))
 	p.do("open "+path, chromedp.WaitReady(chromedp.CSS("body")))
 	if resp != nil && (resp.Status == 404 || resp.Status >= 500) {
 		p.fail("open "+path, fmt.Errorf("answered %d", resp.Status))

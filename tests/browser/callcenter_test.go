@@ -28,14 +28,14 @@ func bookForTheCounter(t *testing.T, s *system) string {
 	ret := pickup.Add(48 * time.Hour)
 	q := url.Values{"location": {counterBranch}, "pickup": {pickup.Format(time.RFC3339)}, "return": {ret.Format(time.RFC3339)}}
 	var cars struct{ Items []struct{ ID string } }
-	status, raw := s.api(t, http.MethodGet, "/api/vehicles?"+q.Encode(), "", nil, &cars)
+	status, raw := s.API(t, http.MethodGet, "/api/vehicles?"+q.Encode(), "", nil, &cars)
 	require.Equal(t, http.StatusOK, status, raw)
 	require.NotEmpty(t, cars.Items, "no free car at %s", counterBranch)
 
 	var pm struct{ ID string }
 	card := map[string]any{"card": map[string]any{"number": cardPays, "expMonth": 12, "expYear": time.Now().Year() + 2,
 		"cvc": "123", "holder": "Hanna Thekenkraft"}}
-	status, raw = s.api(t, http.MethodPost, "/api/payments/methods", "", card, &pm)
+	status, raw = s.API(t, http.MethodPost, "/api/payments/methods", "", card, &pm)
 	require.Equal(t, http.StatusCreated, status, raw)
 
 	g := counterGuest
@@ -47,14 +47,14 @@ func bookForTheCounter(t *testing.T, s *system) string {
 		"pickupAt": pickup.Format(time.RFC3339), "returnAt": ret.Format(time.RFC3339), "insurance": "LIABILITY",
 		"paymentMethodId": pm.ID}
 	var res struct{ ID string }
-	status, raw = s.api(t, http.MethodPost, "/api/reservations/guest", "", body, &res, "Idempotency-Key", rand.Text())
+	status, raw = s.API(t, http.MethodPost, "/api/reservations/guest", "", body, &res, "Idempotency-Key", rand.Text())
 	require.Equal(t, http.StatusCreated, status, raw)
 
-	carla := s.token(t, "carla")
+	carla := s.Token(t, "carla")
 	deadline := time.Now().Add(settle)
 	for {
 		var r struct{ Status string }
-		status, raw = s.api(t, http.MethodGet, "/api/reservations/"+res.ID, carla, nil, &r)
+		status, raw = s.API(t, http.MethodGet, "/api/reservations/"+res.ID, carla, nil, &r)
 		require.Equal(t, http.StatusOK, status, raw)
 		if r.Status == "confirmed" {
 			return res.ID

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orangecarrental/orange/internal/devtest"
 )
 
 // harnessPages are pages with known faults, served with the portals' kind of CSP, to show
@@ -56,7 +58,7 @@ func TestHarnessChecksCanFail(t *testing.T) {
 	t.Parallel()
 	b := startBrowser(t)
 	srv := harnessServer(t)
-	p := b.newPage(t, &system{base: srv.URL}, time.Minute)
+	p := b.newPage(t, &system{&devtest.System{Base: srv.URL}}, time.Minute)
 
 	p.open("/good")
 	assert.Empty(t, p.violations("serious", "critical"), "a labelled form under a strict CSP")

@@ -133,7 +133,7 @@ func waitStatus(p *page, want string) {
 			p.fail("wait for the booking to be "+want, fmt.Errorf("still %q", got))
 		}
 		time.Sleep(500 * time.Millisecond)
-		p.open(strings.TrimPrefix(p.location(), p.sys.base))
+		p.open(strings.TrimPrefix(p.location(), p.sys.Base))
 	}
 }
 
@@ -235,7 +235,7 @@ func journeyBadInput(t *testing.T, b *browser, s *system) {
 	p.mainPage("public-booking-error")
 	// The refused form changed nothing: no customer was registered for the guest.
 	var found struct{ Total int }
-	status, raw := s.api(t, http.MethodGet, "/api/customers?email="+url.QueryEscape(d["email"]), s.token(t, "carla"), nil, &found)
+	status, raw := s.API(t, http.MethodGet, "/api/customers?email="+url.QueryEscape(d["email"]), s.Token(t, "carla"), nil, &found)
 	require.Equal(t, http.StatusOK, status, raw)
 	assert.Zero(t, found.Total, "a refused booking form registers no customer")
 }
