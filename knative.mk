@@ -47,17 +47,23 @@ resolve: $(KO)
 # image (Knative Services, the migration Job, CronJobs) is pinned by digest. All overlays
 # go through one ko run: ko builds each import path once for all of them (two runs built
 # every image twice, minutes of a cold CI run).
+# resolve-check runs inside `make test`, right after the race-enabled tests: its two small
+# tools run race-built too, so they reuse the packages the tests just compiled (kustomize,
+# Kubernetes' API machinery, go-containerregistry) instead of compiling them a second time
+# without -race — minutes of a cold CI run. ko's images are built as always.
+RACE_RUN := go run -race
+
 resolve-check: $(KO)
 	@set -e; mkdir -p $(KO_CACHE) $(RESOLVED_DIR); files=""; services=0; \
 	for o in $(KNATIVE_OVERLAYS); do \
 		r=$(RESOLVED_DIR)/$$o.rendered.yaml; \
-		go run ./tools/render knative/overlays/$$o > $$r; \
+		$(RACE_RUN) ./tools/render knative/overlays/$$o > $$r; \
 		n=$$(grep -c '^kind: Service$$' $$r || true); \
 		if [ "$$n" -lt 1 ]; then echo "resolve-check: $$o: no Knative Service in output" >&2; exit 1; fi; \
 		services=$$((services + n)); files="$$files -f $$r"; \
 	done; \
 	f=$(RESOLVED_DIR)/resolve-check.yaml; \
-	base=$$(go run ./tools/offlinebase -layout $(KO_CACHE)/img -arch $(GOARCH_HOST)); \
+	base=$$($(RACE_RUN) ./tools/offlinebase -layout $(KO_CACHE)/img -arch $(GOARCH_HOST)); \
 	env $(KO_ENV) KO_DEFAULTBASEIMAGE=$$base KO_DOCKER_REPO=$(RESOLVE_REPO) \
 		$(KO) resolve $(KO_FLAGS) --sbom=none --push=false --platform=linux/$(GOARCH_HOST) \
 		$$files > $$f 2>$(RESOLVED_DIR)/resolve-check.log \
