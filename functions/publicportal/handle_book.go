@@ -189,7 +189,9 @@ func (s *Service) handleBook(w http.ResponseWriter, r *http.Request, p *web.Requ
 		return err
 	}
 	if guest {
-		rememberGuestBooking(w, r, res.ID, f.Get("email"))
+		if err := s.guests.rememberBooking(w, r, res.ID, f.Get("email")); err != nil {
+			return err
+		}
 	}
 	return p.Redirect(w, "bookings/"+res.ID)
 }

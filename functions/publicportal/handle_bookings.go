@@ -45,7 +45,7 @@ func (h holder) page(p *web.Request, rel string) string {
 }
 
 // holderOf resolves the holder of a my-bookings or manage-booking request.
-func holderOf(r *http.Request, p *web.Request, guest bool) (holder, error) {
+func (s *Service) holderOf(r *http.Request, p *web.Request, guest bool) (holder, error) {
 	if !guest {
 		id, err := platform.PathUUID(r, "booking")
 		return holder{ID: id}, err
@@ -54,7 +54,7 @@ func holderOf(r *http.Request, p *web.Request, guest bool) (holder, error) {
 	if err != nil {
 		return holder{}, err
 	}
-	token, ok := guestLink(r, id)
+	token, ok := s.guests.link(r, id)
 	if !ok {
 		return holder{}, platform.NotFound("no booking")
 	}
@@ -152,7 +152,7 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, p *web.Re
 	var res Reservation
 	guest := !p.SignedIn()
 	if guest {
-		email, ok := guestBooking(r, id)
+		email, ok := s.guests.booking(r, id)
 		if !ok {
 			return platform.NotFound("no booking %s", id)
 		}
@@ -179,7 +179,7 @@ func (s *Service) handleRetryCard(guest bool) web.PageFunc {
 		var h holder
 		var err error
 		if guest {
-			h, err = holderOf(r, p, true)
+			h, err = s.holderOf(r, p, true)
 		} else if !p.SignedIn() {
 			return platform.Errorf(platform.KindUnauthorized, "sign in first")
 		} else {

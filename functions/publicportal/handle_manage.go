@@ -52,15 +52,17 @@ func (s *Service) handleBooking(guest bool) web.PageFunc {
 				// A link with the token in its query (not the mailed form): keep the token
 				// and drop it from the address bar and history.
 				if linkTokenPattern.MatchString(t) {
-					rememberGuestLink(w, r, id, t)
+					if err := s.guests.rememberLink(w, r, id, t); err != nil {
+						return err
+					}
 				}
 				return redirectTo(w, r, p.Path("manage-booking")+"?reservation="+url.QueryEscape(id))
 			}
-			if _, ok := guestLink(r, id); !ok {
+			if _, ok := s.guests.link(r, id); !ok {
 				return p.Render(w, http.StatusOK, "manage-token", tokenView{Reservation: id, Form: web.NewForm(nil)})
 			}
 		}
-		h, err := holderOf(r, p, guest)
+		h, err := s.holderOf(r, p, guest)
 		if err != nil {
 			return err
 		}
@@ -139,7 +141,9 @@ func (s *Service) handleManageToken(w http.ResponseWriter, r *http.Request, p *w
 		f.Values.Set("token", r.PostFormValue("token"))
 		return p.Render(w, http.StatusBadRequest, "manage-token", tokenView{Reservation: id, Form: f})
 	}
-	rememberGuestLink(w, r, id, token)
+	if err := s.guests.rememberLink(w, r, id, token); err != nil {
+		return err
+	}
 	return redirectTo(w, r, holder{ID: id, Token: token}.page(p, ""))
 }
 
@@ -155,7 +159,7 @@ type changeView struct {
 
 func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
-		h, err := holderOf(r, p, guest)
+		h, err := s.holderOf(r, p, guest)
 		if err != nil {
 			return err
 		}
@@ -211,7 +215,7 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 
 func (s *Service) handleChange(guest bool) web.PageFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
-		h, err := holderOf(r, p, guest)
+		h, err := s.holderOf(r, p, guest)
 		if err != nil {
 			return err
 		}
@@ -276,7 +280,7 @@ func (s *Service) handleCancelForm(guest bool) web.PageFunc {
 }
 
 func (s *Service) renderCancel(w http.ResponseWriter, r *http.Request, p *web.Request, guest bool, status int, f *web.Form) error {
-	h, err := holderOf(r, p, guest)
+	h, err := s.holderOf(r, p, guest)
 	if err != nil {
 		return err
 	}
@@ -305,7 +309,7 @@ func (s *Service) renderCancel(w http.ResponseWriter, r *http.Request, p *web.Re
 
 func (s *Service) handleCancel(guest bool) web.PageFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
-		h, err := holderOf(r, p, guest)
+		h, err := s.holderOf(r, p, guest)
 		if err != nil {
 			return err
 		}

@@ -69,6 +69,7 @@ func (c *Config) Validate() error {
 // Service serves the public portal.
 type Service struct {
 	site    *web.Site
+	guests  guestCookies
 	cfg     Config
 	proxies platform.TrustedProxies
 	now     func() time.Time
@@ -89,7 +90,11 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{site: site, cfg: cfg, proxies: ps, now: time.Now}, nil
+	guests, err := newGuestCookies(site)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{site: site, guests: guests, cfg: cfg, proxies: ps, now: time.Now}, nil
 }
 
 // Function describes public-portal to hosts.

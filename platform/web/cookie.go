@@ -211,3 +211,38 @@ func (j cookieJar) cookie(secure bool, i int, value string, maxAge int) *http.Co
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	}
 }
+
+// SealedCookie is a small value a portal keeps in the browser outside the session — e.g.
+// what a guest without a session needs on the next page — sealed like the session (AES-256-GCM
+// under a key of this portal and this cookie's name): the browser carries it but can neither
+// read nor change it, and a copy from disk shows nothing. HttpOnly, SameSite=Lax, Secure
+// over TLS, only on path, gone when the browser closes.
+type SealedCookie struct {
+	jar   cookieJar
+	codec *codec
+}
+
+// SealedCookie returns the portal's sealed cookie name, sent only to pages under path.
+func (s *Site) SealedCookie(name, path string) (*SealedCookie, error) {
+	c, err := newCodec(s.keys, s.opts.Service, "cookie "+name)
+	if err != nil {
+		return nil, err
+	}
+	return &SealedCookie{jar: cookieJar{name: s.cookieBase() + "-" + name, path: path, hostOnly: path == "/"}, codec: c}, nil
+}
+
+// Set seals v into the cookie.
+func (c *SealedCookie) Set(w http.ResponseWriter, r *http.Request, v any) error {
+	sealed, err := c.codec.seal(v)
+	if err != nil {
+		return err
+	}
+	return c.jar.write(w, r, sealed, 0)
+}
+
+// Get opens the request's cookie into v; false when there is none or it does not open
+// (tampered, another portal's or another cookie's, sealed with a retired key).
+func (c *SealedCookie) Get(r *http.Request, v any) bool {
+	raw := c.jar.read(r)
+	return raw != "" && c.codec.open(raw, v) == nil
+}

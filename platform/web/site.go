@@ -115,6 +115,7 @@ type Site struct {
 	base      string
 	roles     []platform.Role
 	messages  Messages
+	keys      [][]byte
 	sessions  *codec
 	logins    *codec
 	pages     map[string]*template.Template
@@ -177,6 +178,7 @@ func New(ctx context.Context, o Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.keys = keys
 	if s.sessions, err = newCodec(keys, o.Service, "session"); err != nil {
 		return nil, err
 	}
