@@ -22,7 +22,10 @@ const DefaultMaxBodyBytes = 64 << 10
 //
 // The UTF-8 check runs on the raw bytes before decoding: encoding/json would otherwise
 // replace every invalid byte inside a string with U+FFFD and carry on, so a name or a reason
-// would be stored as something the caller never sent.
+// would be stored as something the caller never sent. For the same reason a string may not
+// escape a lone surrogate (`\ud800`, also decoded to U+FFFD), and no string may hold NUL
+// (`\u0000`): PostgreSQL's text refuses it, so it would fail as a 500 deep in a store
+// instead of a 400 here.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBodyBytes
@@ -49,7 +52,61 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return Invalid("the request body must hold a single JSON value")
 	}
+	if bytes.Contains(body, []byte(`\u`)) {
+		return checkEscapes(body)
+	}
 	return nil
+}
+
+// checkEscapes refuses the \u escapes that decode to something the caller did not mean:
+// NUL, and a surrogate that is not half of a pair. body is well-formed JSON (it decoded).
+func checkEscapes(body []byte) error {
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			i++
+			if body[i] != 'u' {
+				continue
+			}
+			r := hex4(body[i+1 : i+5])
+			i += 4
+			switch {
+			case r == 0:
+				return Invalid("a string of the request body holds the NUL character (\\u0000)")
+			case r >= 0xD800 && r < 0xDC00:
+				if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
+					if low := hex4(body[i+3 : i+7]); low >= 0xDC00 && low < 0xE000 {
+						i += 6
+						continue
+					}
+				}
+				return Invalid("a string of the request body escapes half of a UTF-16 surrogate pair")
+			case r >= 0xDC00 && r < 0xE000:
+				return Invalid("a string of the request body escapes half of a UTF-16 surrogate pair")
+			}
+		}
+	}
+	return nil
+}
+
+// hex4 is the value of four hexadecimal digits (well-formed: the JSON decoded).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }
 
 // decodeError turns encoding/json's errors into caller-safe messages.

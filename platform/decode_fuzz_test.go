@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -61,6 +62,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		{"application/json", `{"version":"12"}`, 0},
 		{"application/json", `{"Name":"case-insensitive"}`, 0},
 		{"application/json", "\ufeff{}", 0},
+		{"application/json", `{"name":"a\u0000"}`, 0},
+		{"application/json", `{"name":"\\u0000"}`, 0},
+		{"application/json", `{"name":"\ud83d\ude97","tags":["\udc00"]}`, 0},
+		{"application/json", `{"name":"\u00d6\"\\\/\t\ufffd"}`, 0},
 	}
 	for _, s := range seeds {
 		f.Add(s.ct, []byte(s.body), s.max)
@@ -110,6 +115,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		mediaOK := isJSONMedia(contentType)
 		accept := mediaOK && int64(len(body)) <= limit && utf8.Valid(body) && wantErr == nil
+		if accept {
+			unmeant, sure := unmeantText(body)
+			if !sure {
+				return // a U+FFFD was sent too: the oracle cannot tell it from a lone surrogate's
+			}
+			accept = !unmeant
+		}
 		if accept != (err == nil) {
 			t.Fatalf("DecodeJSON(%q, %q, max %d) error = %v; oracle says accept=%v (decode error %v, media ok %v)",
 				contentType, body, maxBytes, err, accept, wantErr, mediaOK)
@@ -166,4 +178,43 @@ func FuzzIfMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// unmeantText is the oracle's reading of what DecodeJSON refuses in well-formed JSON: a
+// string (key or value) holding NUL, or a U+FFFD the body never sent — what encoding/json
+// makes of an escaped lone surrogate. sure is false when the body sends U+FFFD itself.
+func unmeantText(body []byte) (unmeant, sure bool) {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return false, true
+	}
+	var nul, replacement bool
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			nul = nul || strings.ContainsRune(v, 0)
+			replacement = replacement || strings.ContainsRune(v, utf8.RuneError)
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range v {
+				walk(k)
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	switch {
+	case nul:
+		return true, true
+	case !replacement:
+		return false, true
+	case bytes.Contains(body, []byte("\xef\xbf\xbd")) || bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)):
+		return false, false
+	default:
+		return true, true
+	}
 }

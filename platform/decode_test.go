@@ -84,6 +84,12 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "UTF-8 encoded surrogate", contentType: "application/json", body: "{\"name\":\"\xed\xa0\x80\"}", wantKind: platform.KindInvalid},
 		{name: "invalid UTF-8 in an unknown key", contentType: "application/json", body: "{\"name\":\"Ada\",\"\xfe\":1}", wantKind: platform.KindInvalid},
 		{name: "invalid UTF-8 after the value", contentType: "application/json", body: "{\"name\":\"Ada\"}\n\x80", wantKind: platform.KindInvalid},
+		// PostgreSQL's text refuses NUL; encoding/json turns a lone surrogate into U+FFFD.
+		{name: "NUL escaped in a string", contentType: "application/json", body: `{"name":"Ad\u0000a"}`, wantKind: platform.KindInvalid},
+		{name: "NUL escaped in a nested string", contentType: "application/json", body: `{"pickup":{"code":"\u0000"}}`, wantKind: platform.KindInvalid},
+		{name: "lone high surrogate", contentType: "application/json", body: `{"name":"\ud800x"}`, wantKind: platform.KindInvalid},
+		{name: "lone low surrogate", contentType: "application/json", body: `{"name":"\uDC00"}`, wantKind: platform.KindInvalid},
+		{name: "surrogate pair accepted", contentType: "application/json", body: `{"name":"\ud83d\ude97"}`, wantName: "🚗"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
