@@ -24,8 +24,10 @@ func Migrations() database.Migrations {
 	return database.Migrations{FS: migrationFiles, Dir: "migrations", Track: "events_migrations"}
 }
 
-// Notification is the PostgreSQL channel a commit with new outbox rows notifies; the payload
-// is the schema. The relay listens, but polls too: notifications are a hint, not a promise.
+// Notification is the channel a commit with new outbox rows notifies, after it committed
+// (database.Tx.NotifyAfterCommit: in-process, and through PostgreSQL unless the schema's
+// relay leads in this process); the payload is the schema. The relay listens, but polls
+// too: notifications are a hint, not a promise.
 const Notification = "orange_outbox"
 
 // New builds a CloudEvent of typ about subject from source with data as JSON.
@@ -73,7 +75,7 @@ func RecordReplay(ctx context.Context, tx pgx.Tx, schema string, e cloudevents.E
 }
 
 // insert is Record and RecordReplay: it validates e, inserts it into schema's outbox (with
-// onConflict, "" for none) and notifies the relay; verb names the caller in errors. A
+// onConflict, "" for none) and has the relay notified once tx commits; verb names the caller in errors. A
 // conflict that updates nothing is ErrIDTaken.
 func insert(ctx context.Context, tx pgx.Tx, schema, verb string, e cloudevents.Event, onConflict string) error {
 	if err := e.Validate(); err != nil {
@@ -96,6 +98,14 @@ func insert(ctx context.Context, tx pgx.Tx, schema, verb string, e cloudevents.E
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", verb, e.Type(), err)
 	}
+	// The relay is woken after the commit, not by pg_notify in this transaction: a NOTIFY
+	// holds PostgreSQL's global notify-queue lock through the commit's WAL flush, serialising
+	// every committing writer (issue 19; platform/database/notify.go).
+	if after, ok := tx.(interface{ NotifyAfterCommit(channel, payload string) }); ok {
+		after.NotifyAfterCommit(Notification, schema)
+		return nil
+	}
+	// A transaction begun elsewhere (not by database.DB) cannot say when it commits.
 	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Notification, schema)
 	return err
 }

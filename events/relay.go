@@ -129,6 +129,10 @@ func (r *Relay) lead(ctx context.Context, wake *database.Subscription) error {
 		return err // nil lock: another replica relays; try again after Poll
 	}
 	defer lock.Release()
+	// Leading here, this relay is woken in-process by this process's commits: they need not
+	// notify through PostgreSQL (database.DB.Notify).
+	wake.Lead(true)
+	defer wake.Lead(false)
 	// A lost lock stops the pass in flight: what it published unmarked goes out again
 	// (at-least-once), rather than two leaders interleaving one aggregate's events.
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -171,7 +175,7 @@ func (r *Relay) lead(ctx context.Context, wake *database.Subscription) error {
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	r.defaults()
 	outbox := pgx.Identifier{r.Schema, "outbox"}.Sanitize()
-	rows, err := r.DB.Pool.Query(ctx, fmt.Sprintf(pendingSQL, outbox), r.Batch)
+	rows, err := r.DB.Background().Query(ctx, fmt.Sprintf(pendingSQL, outbox), r.Batch)
 	if err != nil {
 		return 0, err
 	}
@@ -235,7 +239,7 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		return len(batch), err
 	}
 	if len(published) > 0 {
-		if _, err := r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = ANY($1)`, published); err != nil {
+		if _, err := r.DB.Background().Exec(ctx, `UPDATE `+outbox+` SET published_at = now() WHERE seq = ANY($1)`, published); err != nil {
 			return len(batch), fmt.Errorf("mark %d published events: %w", len(published), err)
 		}
 	}
@@ -266,7 +270,7 @@ func (r *Relay) publishInOrder(ctx context.Context, outbox string, group []pendi
 		r.Logger.WarnContext(ctx, "relay: publish failed; will retry",
 			slog.String("schema", r.Schema), slog.String("event", p.event.ID()), slog.String("type", p.event.Type()),
 			slog.Int("attempt", p.attempts+1), slog.Duration("retryIn", delay), slog.String("error", err.Error()))
-		_, _ = r.DB.Pool.Exec(ctx, `UPDATE `+outbox+` SET attempts = attempts + 1, last_error = $2,
+		_, _ = r.DB.Background().Exec(ctx, `UPDATE `+outbox+` SET attempts = attempts + 1, last_error = $2,
 			next_attempt_at = now() + $3 * interval '1 millisecond' WHERE seq = $1`, p.seq, err.Error(), delay.Milliseconds())
 		return published
 	}

@@ -78,6 +78,7 @@ type Broker struct {
 	replies  sync.WaitGroup
 	db       *database.DB
 	leases   leaseSet
+	appends  appendBatch // concurrent publishes' rows, inserted together (durable.go)
 
 	recent recentFailures
 }
@@ -193,8 +194,10 @@ func (b *Broker) Run(ctx context.Context) error {
 // early return: don't modify them.
 //
 // With Options.DB the queues are durable and Publish returns once e is queued for every
-// matching Trigger, in one INSERT (see durable.go): it then survives a crash, and an error
-// means nothing was queued.
+// matching Trigger, in one INSERT shared with the publishes arriving meanwhile (see
+// durable.go): it then survives a crash. An error means it may not be queued: publish again
+// (a ctx that ended while the INSERT ran may leave a copy queued, which the consumers'
+// inboxes drop).
 func (b *Broker) Publish(ctx context.Context, e cloudevents.Event) error {
 	if b.db != nil {
 		return b.append(ctx, &e, maxHops)

@@ -95,8 +95,8 @@
 //
 // Queues (durable.go; docs/events.md): with Options.DB — as `orange dev` runs it — each
 // Trigger's queue is its rows in the broker's own table (schema broker, Migrations), one row
-// per event per matching Trigger, written by Publish in one INSERT before it returns, so an
-// accepted event survives a crash. Each Trigger's workers claim its rows with SKIP LOCKED and
+// per event per matching Trigger, written by Publish in one INSERT (shared with the publishes
+// arriving meanwhile: group commit) before it returns, so an accepted event survives a crash. Each Trigger's workers claim its rows with SKIP LOCKED and
 // a renewed lease, run its delivery spec and delete the row; a slow or failing subscriber
 // holds only its own Trigger's workers. Rows of a crashed process are delivered again when
 // their leases run out (at-least-once), a Trigger at MaxQueued rows makes Publish wait

@@ -27,8 +27,11 @@ var Migrations = database.Migrations{Schema: "broker", FS: migrationFiles, Dir: 
 var ErrQueueFull = errors.New("in-process broker: a Trigger's queue is full")
 
 const (
-	insertSQL = `INSERT INTO broker.deliveries (trigger, event, hops) SELECT unnest($1::text[]), $2, $3`
-	claimSQL  = `UPDATE broker.deliveries d SET visible_at = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1
+	// insertSQL queues the rows of every publish of a batch: row i is (trigger i, event of
+	// publish which[i], hops of publish which[i]), one statement and one commit for them all.
+	insertSQL = `INSERT INTO broker.deliveries (trigger, event, hops)
+SELECT r.trigger, ($2::bytea[])[r.which], ($3::int[])[r.which] FROM unnest($1::text[], $4::int[]) AS r(trigger, which)`
+	claimSQL = `UPDATE broker.deliveries d SET visible_at = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1
 FROM (SELECT id FROM broker.deliveries WHERE trigger = $1 AND visible_at <= now()
       ORDER BY visible_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) c
 WHERE d.id = c.id
@@ -64,7 +67,7 @@ func (b *Broker) append(ctx context.Context, e *cloudevents.Event, hops int) err
 	for i, r := range matched {
 		names[i] = r.key
 	}
-	if _, err := b.db.Pool.Exec(ctx, insertSQL, names, data, hops); err != nil {
+	if err := b.appends.add(ctx, b.db, names, data, hops); err != nil {
 		return fmt.Errorf("broker: queue event %s: %w", e.ID(), err)
 	}
 	for _, r := range matched {
@@ -72,6 +75,83 @@ func (b *Broker) append(ctx context.Context, e *cloudevents.Event, hops int) err
 		r.wakeUp()
 	}
 	return nil
+}
+
+// appendBatch is group commit for the durable ingress (issue 19): a publish that finds an
+// INSERT in flight waits for it and goes into the next one with every publish that arrived
+// meanwhile — one statement and one commit (a WAL flush with fsync on) per batch, not per
+// event. Alone, a publish is inserted at once: batching adds no wait, only sharing. The
+// relay publishes up to Relay.Parallel aggregates at once, so a pass's events arrive
+// together. A failed INSERT fails every publish of its batch (all are retried: the relay
+// publishes again what the broker did not accept).
+type appendBatch struct {
+	mu      sync.Mutex
+	queue   []*appendReq
+	running bool
+}
+
+type appendReq struct {
+	names []string
+	data  []byte
+	hops  int
+	done  chan error
+}
+
+// add queues one publish's rows and waits until they are committed. A caller whose ctx
+// ends first gets its error, though its rows may still be committed: at-least-once, the
+// consumers' inboxes drop the copy.
+func (a *appendBatch) add(ctx context.Context, db *database.DB, names []string, data []byte, hops int) error {
+	req := &appendReq{names: names, data: data, hops: hops, done: make(chan error, 1)}
+	a.mu.Lock()
+	a.queue = append(a.queue, req)
+	if !a.running {
+		a.running = true
+		go a.flush(db)
+	}
+	a.mu.Unlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// appendTimeout bounds one batch's INSERT.
+const appendTimeout = 30 * time.Second
+
+// flush inserts what is queued, batch after batch, until the queue is empty.
+func (a *appendBatch) flush(db *database.DB) {
+	for {
+		a.mu.Lock()
+		batch := a.queue
+		a.queue = nil
+		if len(batch) == 0 {
+			a.running = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		var (
+			names []string
+			which []int32
+			data  = make([][]byte, len(batch))
+			hops  = make([]int32, len(batch))
+		)
+		for i, req := range batch {
+			data[i], hops[i] = req.data, int32(req.hops)
+			for _, n := range req.names {
+				names = append(names, n)
+				which = append(which, int32(i+1))
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+		_, err := db.Background().Exec(ctx, insertSQL, names, data, hops, which)
+		cancel()
+		for _, req := range batch {
+			req.done <- err
+		}
+	}
 }
 
 // waitForRoom blocks while one of routes holds MaxQueued rows or more.

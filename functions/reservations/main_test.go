@@ -68,8 +68,14 @@ type api struct {
 
 func newAPI(t testing.TB) *api {
 	t.Helper()
+	return newAPIOn(t, pg)
+}
+
+// newAPIOn is newAPI with its databases on inst (BenchmarkBooking's fsync-on cluster).
+func newAPIOn(t testing.TB, inst *pgtest.Instance) *api {
+	t.Helper()
 	id := authtest.New(t)
-	a := &api{t: t, id: id, db: pg.NewDB(t, reservations.Migrations), customers: pg.NewDB(t, customers.Migrations), tokens: map[string]string{}}
+	a := &api{t: t, id: id, db: inst.NewDB(t, reservations.Migrations), customers: inst.NewDB(t, customers.Migrations), tokens: map[string]string{}}
 	for _, u := range []string{"alice", "bob", "carla", "frank", "ada", "service:payments-api"} {
 		a.tokens[u] = id.Bearer(t, u)
 	}
@@ -79,7 +85,7 @@ func newAPI(t testing.TB) *api {
 	tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
 	tr.Mount("pricing-api", a.onlyReservations(a.fakePricing()))
 	tr.Mount("vehicles-api", a.onlyReservations(fakeFleet()))
-	a.branches = pg.NewDB(t, locations.Migrations)
+	a.branches = inst.NewDB(t, locations.Migrations)
 	openAroundTheClock(t, a.branches)
 	branches, err := locations.New(context.Background(), locations.Config{}, platform.Deps{DB: a.branches})
 	require.NoError(t, err)

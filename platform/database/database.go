@@ -80,6 +80,8 @@ type DB struct {
 
 	sessMu sync.Mutex
 	sess   *session
+	notes  notifier      // DB.Notify's coalescing (notify.go)
+	bg     *pgxpool.Pool // the event pipeline's own pool (background.go)
 }
 
 // Open connects a pool and checks the server answers.
@@ -110,6 +112,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 // Close releases every connection, the session's too.
 func (db *DB) Close() {
 	db.closeSession()
+	db.closeBackground()
 	db.Pool.Close()
 }
 
@@ -121,7 +124,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // InTxWith is InTx with explicit options (isolation level, read-only).
 func (db *DB) InTxWith(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
+	tx, err := db.BeginTx(ctx, opts) // a *Tx: its AfterCommit hooks run after the commit (notify.go)
+	if err != nil {
+		return err
+	}
+	return runTx(ctx, tx, fn)
 }
 
 // Ping reports whether the database answers; it is a readiness check.

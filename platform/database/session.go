@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,7 +43,13 @@ type Subscription struct {
 	channel string
 	payload string
 	s       *session
+	leading atomic.Bool
 }
+
+// Lead says whether the subscriber acts on every matching notification itself (a relay
+// holding its schema's lock): DB.Notify then wakes it in-process and sends nothing to
+// PostgreSQL, no other process needing to hear.
+func (sub *Subscription) Lead(on bool) { sub.leading.Store(on) }
 
 // Close ends the subscription.
 func (sub *Subscription) Close() { sub.s.unsubscribe(sub) }
@@ -389,14 +396,17 @@ func (s *session) exec(conn *pgx.Conn, sql string) error {
 	return err
 }
 
-func (s *session) dispatch(channel, payload string) {
+// dispatch wakes channel's subscribers to payload and reports whether one of them leads.
+func (s *session) dispatch(channel, payload string) (led bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for sub := range s.subs[channel] {
 		if sub.payload == "" || sub.payload == payload {
 			sub.wake()
+			led = led || sub.leading.Load()
 		}
 	}
+	return led
 }
 
 func (s *session) wakeAll() {

@@ -116,7 +116,7 @@ func InTx(ctx context.Context, db *database.DB, fn func(pgx.Tx) error) error {
 	if j.tx != nil {
 		return pgx.BeginFunc(ctx, j.tx, fn)
 	}
-	tx, err := db.Pool.Begin(ctx)
+	tx, err := db.Begin(ctx) // a database.Tx: what waits for its commit is woken after it
 	if err != nil {
 		return err
 	}

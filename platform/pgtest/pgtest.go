@@ -83,6 +83,28 @@ func Start(ctx context.Context) (*Instance, error) {
 	return i, nil
 }
 
+// StartDurable is Start with fsync and synchronous commit on in the private cluster, as
+// production runs: for benchmarks of commit-bound paths (issue 19's booking), whose figures
+// the throwaway clusters' fsync=off would hide. With DATABASE_URL it is Start: that server
+// keeps its own settings.
+func StartDurable(ctx context.Context) (*Instance, error) {
+	if os.Getenv("DATABASE_URL") != "" {
+		return Start(ctx)
+	}
+	dir, err := os.MkdirTemp("", "orange-pgtest-durable-")
+	if err != nil {
+		return nil, err
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, Durable: true})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	i := &Instance{templates: map[string]string{}, cluster: c, dataDir: dir}
+	i.adminURL, _ = url.Parse(c.URL("postgres"))
+	return i, nil
+}
+
 // Close stops the private cluster and removes its files.
 func (i *Instance) Close() error {
 	if i.cluster == nil {
