@@ -120,7 +120,11 @@ func TestServesAloneAndCallsPricingOverTheNetwork(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &res))
 	require.Len(t, res.Items, 2)
 	assert.EqualValues(t, 14276, res.Items[0].Price.TotalGrossCents)
-	status, _ = get("/api/vehicles?"+q.Encode(), "") // an anonymous search, same identity
+	// An anonymous search, same identity; another period, as the same one's prices are kept
+	// for FLEET_PRICE_CACHE_TTL and pricing would not be asked again.
+	q.Set("pickup", pickup.Add(24*time.Hour).Format(time.RFC3339))
+	q.Set("return", pickup.Add(96*time.Hour).Format(time.RFC3339))
+	status, _ = get("/api/vehicles?"+q.Encode(), "")
 	require.Equal(t, http.StatusOK, status)
 	mu.Lock()
 	require.Len(t, tokens, 2)

@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,17 +9,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/functions/fleet"
 	"github.com/orangecarrental/orange/functions/pricing"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
+	"github.com/orangecarrental/orange/platform/database"
 )
 
 // BenchmarkSearchAtScale is issue 19's search row: the availability search over 10k cars and
@@ -42,14 +50,21 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	transport.Mount(pricingapi.Service, platform.Handler(prices, id.Authenticator(pricingapi.Service)))
-	svc, err := fleet.New(context.Background(), fleet.Config{MaxCandidates: 200, PricingTimeout: 5 * time.Second}, platform.Deps{
-		DB: db, Client: platform.ForwardingClient(transport, id.ServiceTokens(fleet.ServiceName), 5*time.Second), Transport: transport})
-	if err != nil {
-		b.Fatal(err)
+	// The search as deployed (FLEET_PRICE_CACHE_TTL's default, 30 s) and, for the same-run
+	// comparison, with the price cache off (every search asks pricing-api).
+	serve := func(ttl time.Duration) *httptest.Server {
+		svc, err := fleet.New(context.Background(), fleet.Config{MaxCandidates: 200, PricingTimeout: 5 * time.Second,
+			PriceCacheTTL: ttl, PriceCacheEntries: 2000}, platform.Deps{
+			DB: db, Client: platform.ForwardingClient(transport, id.ServiceTokens(fleet.ServiceName), 5*time.Second), Transport: transport})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return httptest.NewServer(platform.Observe(platform.NewLogger(io.Discard, "info", fleet.ServiceName),
+			platform.Handler(svc, id.Authenticator(fleet.ServiceName))))
 	}
-	search := httptest.NewServer(platform.Observe(platform.NewLogger(io.Discard, "info", fleet.ServiceName),
-		platform.Handler(svc, id.Authenticator(fleet.ServiceName))))
+	search, uncached := serve(30*time.Second), serve(0)
 	defer search.Close()
+	defer uncached.Close()
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var name, category string
 		if err := db.Pool.QueryRow(r.Context(), `SELECT name, category FROM fleet.vehicles WHERE id = $1`, vwGolf).Scan(&name, &category); err != nil {
@@ -68,10 +83,18 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	if r := closedLoop(client, searches, time.Second); r.errors > 0 {
 		b.Fatalf("the search answered %d errors while warming up", r.errors)
 	}
+	if r := closedLoop(client, benchSearches(uncached.URL), time.Second); r.errors > 0 {
+		b.Fatalf("the uncached search answered %d errors while warming up", r.errors)
+	}
 	b.ResetTimer()
-	base := closedLoop(client, []string{bare.URL}, 3*time.Second)
-	closed := closedLoop(client, searches, 3*time.Second)
+	var baseCPU, closedCPU, uncachedCPU cpuUse
+	base := measureCPU(db, &baseCPU, func() result { return closedLoop(client, []string{bare.URL}, 3*time.Second) })
+	closed := measureCPU(db, &closedCPU, func() result { return closedLoop(client, searches, 3*time.Second) })
+	noCache := measureCPU(db, &uncachedCPU, func() result { return closedLoop(client, benchSearches(uncached.URL), 3*time.Second) })
 	b.Logf("closed loop, 16 clients: bare handler + 1 SELECT %s; search %s; ratio %.3f", base, closed, closed.rate/base.rate)
+	b.Logf("closed loop, 16 clients: search with the price cache off %s; ratio %.3f", noCache, noCache.rate/base.rate)
+	b.Logf("CPU per request (this process incl. the load generator / PostgreSQL backends): bare %s; search %s; search, cache off %s",
+		baseCPU.per(base), closedCPU.per(closed), uncachedCPU.per(noCache))
 	// A fixed ladder, not fractions of the closed-loop rate: on a shared box that one round
 	// moves with the neighbours' load. It stops where the search is plainly saturated.
 	best := result{}
@@ -93,6 +116,11 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	b.ReportMetric(float64(closed.p99.Microseconds())/1000, "closed-p99-ms")
 	b.ReportMetric(best.rate, "open-loop-req/s-at-p99≤20ms")
 	b.ReportMetric(float64(best.p99.Microseconds())/1000, "open-loop-p99-ms")
+	b.ReportMetric(closedCPU.goPer(closed), "search-go-cpu-µs/req")
+	b.ReportMetric(closedCPU.pgPer(closed), "search-pg-cpu-µs/req")
+	b.ReportMetric(uncachedCPU.goPer(noCache), "nocache-go-cpu-µs/req")
+	b.ReportMetric(uncachedCPU.pgPer(noCache), "nocache-pg-cpu-µs/req")
+	b.ReportMetric(baseCPU.goPer(base), "bare-go-cpu-µs/req")
 	if best.rate == 0 {
 		b.Logf("no open-loop rate met p99 ≤ 20 ms with 0 errors")
 	}
@@ -223,4 +251,71 @@ func summarize(lats []time.Duration, errs int, elapsed time.Duration) result {
 		r.p50, r.p99 = lats[len(lats)/2], lats[min(len(lats)-1, len(lats)*99/100)]
 	}
 	return r
+}
+
+// cpuUse is the CPU a round used: this process's (server and load generator alike: both
+// sides of loopback HTTP) and that of the PostgreSQL backends serving the database's pool.
+// CPU per request is steadier than rates on a shared box: the neighbours' load stretches
+// the time a request waits, much less the CPU it needs.
+type cpuUse struct{ self, pg time.Duration }
+
+func (c cpuUse) goPer(r result) float64 { return perRequest(c.self, r) }
+func (c cpuUse) pgPer(r result) float64 { return perRequest(c.pg, r) }
+
+func (c cpuUse) per(r result) string {
+	return fmt.Sprintf("%.0f / %.0f µs", c.goPer(r), c.pgPer(r))
+}
+
+func perRequest(d time.Duration, r result) float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(r.requests)
+}
+
+// measureCPU runs round and records the CPU it took into use.
+func measureCPU(db *database.DB, use *cpuUse, round func() result) result {
+	self0, pg0 := processCPU(), backendsCPU(db)
+	r := round()
+	use.self, use.pg = processCPU()-self0, backendsCPU(db)-pg0
+	return r
+}
+
+// processCPU is this process's user + system CPU so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendsCPU is the user + system CPU so far of the database's client backends (from
+// /proc; the server runs on this box), in clock ticks of 10 ms: a 3 s round on two cores is
+// a few hundred ticks.
+func backendsCPU(db *database.DB) time.Duration {
+	rows, err := db.Pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'`)
+	if err != nil {
+		return 0
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state is the 3rd field of the
+		// line, utime and stime the 14th and 15th.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }

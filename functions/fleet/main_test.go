@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -62,6 +63,8 @@ type api struct {
 type setup struct {
 	cfg         fleet.Config
 	callTimeout time.Duration
+	clock       func() time.Time // nil: the real clock
+	service     **fleet.Service  // set to the service built, when not nil
 }
 
 // option adjusts a setup; nil options are skipped.
@@ -93,6 +96,12 @@ func newAPIOn(t *testing.T, db *database.DB, opts ...option) *api {
 		Transport: transport,
 	})
 	require.NoError(t, err)
+	if st.clock != nil {
+		fleet.SetClock(svc, st.clock)
+	}
+	if st.service != nil {
+		*st.service = svc
+	}
 	logger := platform.NewLogger(io.Discard, "error", "vehicles-api")
 	return &api{t: t, db: db, store: fleet.NewStore(db), pricing: pricing, id: id, fleet: id.Bearer(t, "frank"),
 		handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(fleet.ServiceName)))}
@@ -203,6 +212,7 @@ type fakePricing struct {
 	mu    sync.Mutex
 	mode  string // "", "fail", "hang", "partial"
 	calls []pricingCall
+	rates map[string]int64 // a test's own policy rates by category, over policyCents
 }
 
 type pricingCall struct {
@@ -216,6 +226,16 @@ func (f *fakePricing) setMode(mode string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mode = mode
+}
+
+// setRate changes the policy's daily net rate of category, as an admin would at pricing-api.
+func (f *fakePricing) setRate(category string, cents int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rates == nil {
+		f.rates = map[string]int64{}
+	}
+	f.rates[category] = cents
 }
 
 func (f *fakePricing) recorded() []pricingCall {
@@ -235,6 +255,7 @@ func (f *fakePricing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls = append(f.calls, pricingCall{authorization: r.Header.Get("Authorization"), body: in})
 	mode := f.mode
+	rates := maps.Clone(f.rates)
 	f.mu.Unlock()
 	switch mode {
 	case "fail":
@@ -262,6 +283,9 @@ func (f *fakePricing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		daily := policyCents[it.Category]
+		if r, ok := rates[it.Category]; ok {
+			daily = r
+		}
 		if it.DailyRateNetCents != nil {
 			daily = *it.DailyRateNetCents
 		}

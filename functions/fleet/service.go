@@ -19,6 +19,11 @@
 //     applied after pricing, over at most FLEET_SEARCH_MAX_CANDIDATES vehicles per search.
 //     When pricing fails or is slower than FLEET_PRICING_TIMEOUT the search answers 503 with
 //     Retry-After: a result without prices, or with guessed ones, is worse than a retry.
+//     Prices pricing gave are reused for FLEET_PRICE_CACHE_TTL (30 s) per branch, period and
+//     kind of car: a search's price is a display the booking re-quotes, so a policy change
+//     may show that late in searches (pricing publishes no event to invalidate by).
+//   - Each booking in the read model carries its car's branch (triggers keep it so), so a
+//     branch's blocked cars are one range of a GiST index, not a probe per car.
 //   - The branch code of a vehicle is checked for its form, not against locations-api:
 //     fleet's writes do not depend on another function being up.
 //   - Facts about cars from outside (telematics readings, damage reports, repairs; published
@@ -58,6 +63,12 @@ type Config struct {
 	// PricingTimeout bounds the call to pricing-api within a search (CALL_TIMEOUT, the
 	// platform client's own limit, still applies).
 	PricingTimeout time.Duration `env:"FLEET_PRICING_TIMEOUT, default=5s"`
+	// PriceCacheTTL is how long a search reuses the prices pricing gave for a branch, period
+	// and kind of car (prices.go; 0 turns the cache off). Search prices are a display the
+	// booking re-quotes, so a policy change shows in searches at most this late.
+	PriceCacheTTL time.Duration `env:"FLEET_PRICE_CACHE_TTL, default=30s"`
+	// PriceCacheEntries bounds how many (branch, period) price sets the cache keeps.
+	PriceCacheEntries int `env:"FLEET_PRICE_CACHE_ENTRIES, default=2000"`
 }
 
 // Validate checks the settings.
@@ -67,6 +78,10 @@ func (c Config) Validate() error {
 		return errors.New("FLEET_SEARCH_MAX_CANDIDATES must be between 1 and 1000")
 	case c.PricingTimeout <= 0:
 		return errors.New("FLEET_PRICING_TIMEOUT must be positive")
+	case c.PriceCacheTTL < 0 || c.PriceCacheTTL > 10*time.Minute:
+		return errors.New("FLEET_PRICE_CACHE_TTL must be from 0 (off) to 10m")
+	case c.PriceCacheTTL > 0 && (c.PriceCacheEntries < 1 || c.PriceCacheEntries > 100_000):
+		return errors.New("FLEET_PRICE_CACHE_ENTRIES must be between 1 and 100000")
 	}
 	return nil
 }
@@ -76,6 +91,7 @@ type Service struct {
 	cfg     Config
 	store   *Store
 	pricing *pricingapi.Client
+	prices  *priceCache
 	now     func() time.Time
 }
 
@@ -92,6 +108,7 @@ func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 		cfg:     cfg,
 		store:   NewStore(deps.DB),
 		pricing: pricingapi.NewClient(deps.Client),
+		prices:  newPriceCache(cfg.PriceCacheTTL, cfg.PriceCacheEntries),
 		now:     time.Now,
 	}, nil
 }
