@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/admission"
 )
 
 // Gateway forwards public requests to functions.
@@ -22,6 +24,7 @@ type Gateway struct {
 	callers   *limiter // per subject (else address), after it
 	trusted   platform.TrustedProxies
 	origins   map[string]bool
+	upstreams *upstreams // adaptive per-function limits (upstreams.go); nil: off
 }
 
 type upstreamKey struct{}
@@ -38,6 +41,9 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Gateway, error) 
 		callers:   newLimiter(cfg.RateLimit, cfg.RateBurst, "per caller"),
 		origins:   map[string]bool{},
 	}
+	if cfg.UpstreamMaxInFlight > 0 {
+		g.upstreams = newUpstreams(cfg.UpstreamMaxInFlight)
+	}
 	for _, o := range cfg.AllowedOrigins {
 		g.origins[strings.TrimSuffix(strings.TrimSpace(o), "/")] = true
 	}
@@ -51,6 +57,9 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Gateway, error) 
 		Rewrite:        rewrite,
 		ModifyResponse: checkResponse,
 		ErrorHandler:   upstreamError,
+		// Without a pool ReverseProxy allocates a 32 KiB copy buffer for every response
+		// (two thirds of what a forward allocates, docs/performance.md).
+		BufferPool: copyBuffers{},
 	}
 	if deps.Logger != nil {
 		g.proxy.ErrorLog = slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)
@@ -81,10 +90,21 @@ func (g *Gateway) forward(service string) platform.HandlerFunc {
 			r.Body = body
 			ctx = context.WithValue(ctx, bodyKey{}, body)
 		}
+		if s := slotOf(r.Context()); s != nil {
+			s.forwarded = true
+		}
 		g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upstreamKey{}, service)))
 		return nil
 	}
 }
+
+// copyBuffers lends ReverseProxy its 32 KiB buffers for copying answers.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 type bodyKey struct{}
 
@@ -106,15 +126,22 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 // checkResponse vets a function's answer before it is passed on: the gateway has already set
-// the request id (the function echoes the same one), and a body that outgrew the limit is a
-// 413 whatever the function made of it.
+// the request id (the function echoes the same one), a refusal for overload adapts the
+// function's limit (upstreams.go), and a body that outgrew the limit is a 413 whatever the
+// function made of it.
 func checkResponse(res *http.Response) error {
 	res.Header.Del(platform.RequestIDHeader)
-	if res.Request != nil {
-		if body, _ := res.Request.Context().Value(bodyKey{}).(*limitedBody); body != nil {
-			if tooLarge := body.exceeded.Load(); tooLarge != nil {
-				return tooLarge
-			}
+	refused := overloaded(res)
+	res.Header.Del(admission.RefusedHeader) // between functions only
+	if res.Request == nil {
+		return nil
+	}
+	if s := slotOf(res.Request.Context()); s != nil && refused {
+		s.overload = true
+	}
+	if body, _ := res.Request.Context().Value(bodyKey{}).(*limitedBody); body != nil {
+		if tooLarge := body.exceeded.Load(); tooLarge != nil {
+			return tooLarge
 		}
 	}
 	return nil
@@ -156,6 +183,9 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &tooLarge):
 		perr = platform.Errorf(platform.KindTooLarge, "the request body exceeds %d bytes", tooLarge.Limit)
 	case errors.Is(err, context.DeadlineExceeded):
+		if s := slotOf(r.Context()); s != nil {
+			s.overload = true // as telling as a refusal: the function is behind
+		}
 		perr = &platform.Error{Kind: platform.KindGatewayTimeout, Message: service + " did not answer in time", Err: err}
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The caller left; nobody reads this answer.

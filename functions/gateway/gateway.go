@@ -67,6 +67,10 @@ type Config struct {
 	// the client. On Knative list the queue-proxy (loopback) and the pod network of the
 	// ingress and activator (docs/security.md).
 	TrustedProxies []string `env:"TRUSTED_PROXIES"`
+	// UpstreamMaxInFlight is where each function's adaptive limit starts and the most it
+	// reaches: requests forwarded to one function and not yet answered (upstreams.go); the
+	// front door's own admission budget by default. 0 turns the per-function limits off.
+	UpstreamMaxInFlight int `env:"GATEWAY_UPSTREAM_MAX_IN_FLIGHT, default=192"`
 }
 
 // Validate checks the settings.
@@ -80,6 +84,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("RATE_LIMIT_ADDRESS_RPS and RATE_LIMIT_ADDRESS_BURST must be positive")
 	case c.UpstreamTimeout <= 0:
 		return fmt.Errorf("UPSTREAM_TIMEOUT must be positive")
+	case c.UpstreamMaxInFlight < 0:
+		return fmt.Errorf("GATEWAY_UPSTREAM_MAX_IN_FLIGHT must not be negative")
 	}
 	return nil
 }
@@ -118,7 +124,11 @@ func (g *Gateway) Routes() []platform.Route {
 	return routes
 }
 
-// Wrap puts CORS outside everything, so a browser can read even a 401 or 429, and the
-// per-address limit in front of token verification, so a flood of bad tokens costs a map
-// lookup each, not a signature check, and is refused with 429 after the burst.
-func (g *Gateway) Wrap(next http.Handler) http.Handler { return g.cors(g.limitAddresses(next)) }
+// Wrap puts CORS outside everything, so a browser can read even a 401 or 429, then the
+// per-function limits (a saturated function's excess is refused before anything is spent
+// on it), and the per-address limit in front of token verification, so a flood of bad
+// tokens costs a map lookup each, not a signature check, and is refused with 429 after the
+// burst.
+func (g *Gateway) Wrap(next http.Handler) http.Handler {
+	return g.cors(g.limitUpstreams(g.limitAddresses(next)))
+}

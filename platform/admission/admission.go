@@ -14,12 +14,15 @@
 // and a longer wait (ADMISSION_MAX_WAIT_EVENTS), so that a flood of HTTP requests cannot
 // starve the event pipeline nor a backlog of events the API. A delivery refused with 503 is retried by the Broker (and the in-process broker)
 // with its backoff: nothing is lost. The header only chooses the budget: the delivery is
-// still authenticated behind it. Health, readiness and /metrics are served by the host
+// still authenticated behind it. An in-process call made by a request a function admitted
+// (Admitted) is served without a slot: the work was admitted at its edge, and is not refused
+// half-way. Health, readiness and /metrics are served by the host
 // outside every function's handler, so they never meet a limit. The decisions and the
 // measured figures are in docs/performance.md.
 package admission
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -86,6 +89,11 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// RefusedHeader marks a 503 as a limiter's refusal for overload, so that a caller that adapts
+// its own sending (the gateway's per-function limits) tells it from another 503 — a
+// function whose dependency is down. The gateway drops it from what it passes on.
+const RefusedHeader = "Orange-Admission-Refused"
+
 // Budget names the two budgets of a function, as its metrics label them.
 type Budget string
 
@@ -99,8 +107,10 @@ const (
 type Limiter struct {
 	service  string
 	off      bool
+	public   bool
 	requests *pool
 	events   *pool
+	nested   atomic.Uint64
 }
 
 // New returns service's limiter. public marks a front door (FrontDoorFactor).
@@ -116,8 +126,16 @@ func New(service string, cfg Config, public bool) *Limiter {
 	if e == 0 {
 		e = n
 	}
-	return &Limiter{service: service, off: cfg.Off, requests: newPool(n, cfg.MaxWait), events: newPool(e, cfg.MaxWaitEvents)}
+	return &Limiter{service: service, off: cfg.Off, public: public, requests: newPool(n, cfg.MaxWait), events: newPool(e, cfg.MaxWaitEvents)}
 }
+
+// workKey marks a context whose request a function's limiter (not a front door's) admitted.
+type workKey struct{}
+
+// Admitted tells whether ctx belongs to a request that a function behind the front doors
+// has already admitted in this process: an in-process call it makes (vehicles-api asking
+// pricing-api for prices) is part of work already admitted, and is not refused half-way.
+func Admitted(ctx context.Context) bool { return ctx.Value(workKey{}) != nil }
 
 // Wrap admits each request to next within its budget, refusing the rest with 503.
 func (l *Limiter) Wrap(next http.Handler) http.Handler {
@@ -125,6 +143,14 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if Admitted(r.Context()) {
+			// Admitted at the edge of the work: refusing it here would waste what the
+			// caller has done and make it fail (or retry) a request it was allowed to run.
+			// The caller's own limit bounds how many of these run.
+			l.nested.Add(1)
+			next.ServeHTTP(w, r)
+			return
+		}
 		p := l.requests
 		if IsDelivery(r) {
 			p = l.events
@@ -134,6 +160,11 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		defer p.release()
+		if !l.public {
+			// A front door's requests are not the work itself: the function behind it
+			// admits them against its own budget.
+			r = r.WithContext(context.WithValue(r.Context(), workKey{}, true))
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -151,8 +182,17 @@ func IsDelivery(r *http.Request) bool {
 // line and the metrics count them.
 func (l *Limiter) refuse(w http.ResponseWriter, r *http.Request, p *pool) {
 	p.rejected.Add(1)
-	prob := platform.ProblemFor(r, platform.Errorf(platform.KindUnavailable,
-		"%s is at its limit of %d requests in progress; retry after %d s", l.service, p.limit, int(RetryAfter.Seconds())))
+	if !l.public {
+		w.Header().Set(RefusedHeader, "1") // for the gateway; a front door answers clients
+	}
+	Refuse(w, r, fmt.Sprintf("%s is at its limit of %d requests in progress; retry after %d s",
+		l.service, p.limit, int(RetryAfter.Seconds())))
+}
+
+// Refuse answers r 503 problem+json (type unavailable) with detail and Retry-After, without
+// logging it as a failure: what a limiter says, here or in the gateway.
+func Refuse(w http.ResponseWriter, r *http.Request, detail string) {
+	prob := platform.ProblemFor(r, platform.Errorf(platform.KindUnavailable, "%s", detail))
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(int(RetryAfter.Seconds())))
 	h.Set("Content-Type", "application/problem+json")
@@ -169,6 +209,9 @@ type Stats struct {
 	Admitted uint64 // at once
 	Queued   uint64 // after a wait of at most MaxWait
 	Rejected uint64 // answered 503
+	// Nested counts in-process calls made by work another function admitted, served
+	// without taking a slot (requests budget only).
+	Nested uint64
 }
 
 // Stats returns the state of budget b.
@@ -177,8 +220,12 @@ func (l *Limiter) Stats(b Budget) Stats {
 	if b == Deliveries {
 		p = l.events
 	}
-	return Stats{Limit: p.limit, InFlight: len(p.slots), Waiting: int(p.waiting.Load()),
+	st := Stats{Limit: p.limit, InFlight: len(p.slots), Waiting: int(p.waiting.Load()),
 		Admitted: p.admitted.Load(), Queued: p.queued.Load(), Rejected: p.rejected.Load()}
+	if b == Requests {
+		st.Nested = l.nested.Load()
+	}
+	return st
 }
 
 // Service is the function the limiter belongs to.

@@ -59,6 +59,9 @@ func BenchmarkOverload(b *testing.B) {
 				b.ReportMetric(float64(r.p99())/float64(unloaded.p99()), "p99/unloaded-p99")
 				b.ReportMetric(r.otherPerSecond(), "non-503-errors/s")
 			}
+			if run.cfg.MaxInFlight == 0 && !run.cfg.Off {
+				b.ReportMetric(r.goodput()/capacity, "default-goodput/capacity")
+			}
 			if run.cfg.Off {
 				b.ReportMetric(r.goodput()/capacity, "off-goodput/capacity")
 			}
@@ -78,6 +81,11 @@ const (
 // OVERLOAD_CLIENTS closed-loop clients to find its capacity (default 32). Skipped when
 // OVERLOAD_URL is unset; for comparison run it once more against a process started with
 // ADMISSION_OFF=true.
+//
+// The generator runs on the same cores as the server, so each phase also reports what it
+// cost: the generator's own CPU (getrusage) and, with OVERLOAD_PID set to the server's
+// process, the server's (/proc/<pid>/stat), both per request sent and in cores used. A run's
+// goodput is relative to the capacity measured in the same run, generator included.
 func BenchmarkOverloadURL(b *testing.B) {
 	url := os.Getenv("OVERLOAD_URL")
 	if url == "" {
@@ -91,17 +99,45 @@ func BenchmarkOverloadURL(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("OVERLOAD_SECONDS")); err == nil && v > 0 {
 		seconds = v
 	}
+	pid, _ := strconv.Atoi(os.Getenv("OVERLOAD_PID"))
+	conns := 256
+	if v, err := strconv.Atoi(os.Getenv("OVERLOAD_CONNS")); err == nil && v > 0 {
+		conns = v
+	}
+	// OVERLOAD_CLIENT=http drives it with net/http's client as BenchmarkOverload does (each
+	// request its goroutine, a connection closed at each timeout); the default is rawLoad.
+	closed, open := func(n int, d time.Duration) (float64, time.Duration) { return closedLoopURL(b, url, n, d) },
+		func(rate float64, d time.Duration) *result { return openLoopURL(b, url, rate, d) }
+	if os.Getenv("OVERLOAD_CLIENT") != "http" {
+		raw, err := newRawLoad(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		closed = func(n int, d time.Duration) (float64, time.Duration) {
+			r := raw.closedLoop(n, d)
+			if len(r.ok) == 0 {
+				b.Fatalf("no request succeeded: %v", r.codes)
+			}
+			return r.goodput(), r.p99()
+		}
+		open = func(rate float64, d time.Duration) *result { return raw.openLoop(rate, d, conns) }
+	}
 	for range b.N {
-		capacity, atCap := closedLoopURL(b, url, clients, 3*time.Second)
-		unloaded := openLoopURL(b, url, capacity/4, 2*time.Second)
-		r := openLoopURL(b, url, 4*capacity, time.Duration(seconds)*time.Second)
-		after := openLoopURL(b, url, capacity/4, 2*time.Second)
+		m := startCPU(pid)
+		capacity, atCap := closed(clients, 3*time.Second)
+		b.Logf("capacity phase: %s", m.stop(capacity*3))
+		unloaded := open(capacity/4, 2*time.Second)
+		m = startCPU(pid)
+		r := open(4*capacity, time.Duration(seconds)*time.Second)
+		b.Logf("4× phase: %s", m.stop(r.offered*r.took.Seconds()))
+		after := open(capacity/4, 2*time.Second)
 		b.Logf("%s: capacity %.0f req/s (p99 %s), unloaded p99 %s; at 4×: offered %.0f/s, goodput %.0f/s = %.2f of capacity, 503 %.0f/s, other errors %.0f/s %v, accepted p99 %s = %.1f× unloaded; after: %.0f%% ok, p99 %s",
 			url, capacity, atCap, unloaded.p99(), r.offered, r.goodput(), r.goodput()/capacity,
 			r.perSecond(http.StatusServiceUnavailable), r.otherPerSecond(), r.codes, r.p99(),
 			float64(r.p99())/float64(unloaded.p99()), 100*after.goodput()/after.offered, after.p99())
 		b.ReportMetric(r.goodput()/capacity, "goodput/capacity")
 		b.ReportMetric(float64(r.p99())/float64(unloaded.p99()), "p99/unloaded-p99")
+		b.ReportMetric(r.otherPerSecond(), "non-503-errors/s")
 	}
 }
 
