@@ -51,7 +51,7 @@ func (s *Service) handleBooking(guest bool) web.PageFunc {
 			if t := r.URL.Query().Get("token"); t != "" {
 				// A link with the token in its query (not the mailed form): keep the token
 				// and drop it from the address bar and history.
-				if linkTokenPattern.MatchString(t) {
+				if isLinkToken(t) {
 					if err := s.guests.rememberLink(w, r, id, t); err != nil {
 						return err
 					}
@@ -136,7 +136,7 @@ func (s *Service) handleManageToken(w http.ResponseWriter, r *http.Request, p *w
 	if t, err := url.QueryUnescape(token); err == nil {
 		token = t
 	}
-	if !linkTokenPattern.MatchString(token) {
+	if !isLinkToken(token) {
 		f := invalidLink(p)
 		f.Values.Set("token", r.PostFormValue("token"))
 		return p.Render(w, http.StatusBadRequest, "manage-token", tokenView{Reservation: id, Form: f})

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -42,11 +43,14 @@ type migration struct {
 }
 
 var migrationName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
-var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// schemaName is a schema's shape; its length (at most 63, PostgreSQL's identifiers) is checked
+// apart: the counted repetition {0,62} compiled to 62 copies of the class at every start.
+var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // load reads and orders the migration files.
 func (m Migrations) load() ([]migration, error) {
-	if !schemaName.MatchString(m.Schema) {
+	if len(m.Schema) > 63 || !schemaName.MatchString(m.Schema) {
 		return nil, fmt.Errorf("invalid schema name %q", m.Schema)
 	}
 	dir := m.Dir
@@ -94,7 +98,14 @@ func (m Migrations) Latest() (int, error) {
 // Migrate applies the pending migrations of m and of the sets it brings along, each set in
 // one transaction. A transaction-scoped advisory lock per schema lets several replicas start
 // at once: one applies, the others wait and then find nothing to do.
+//
+// A replica starting on a schema that is up to date (every start but a rollout's first) only
+// asks, in one round trip, which versions are applied: no transaction, no lock, no DDL
+// (docs/performance.md, "Start time").
 func (db *DB) Migrate(ctx context.Context, m Migrations) (applied int, err error) {
+	if db.CheckMigrated(ctx, m) == nil {
+		return 0, nil
+	}
 	applied, err = db.migrateOne(ctx, m)
 	if err != nil {
 		return 0, err
@@ -158,28 +169,59 @@ CREATE TABLE IF NOT EXISTS `+track+` (
 var ErrMigrationsPending = errors.New("migrations pending")
 
 // CheckMigrated returns nil when every migration of m (and of the sets it brings along) is
-// applied; it is a readiness check.
+// applied; it is a readiness check. It asks for every set's version in one query.
 func (db *DB) CheckMigrated(ctx context.Context, m Migrations) error {
-	for _, w := range m.With {
-		w.Schema = m.Schema
-		if err := db.CheckMigrated(ctx, w); err != nil {
+	sets := m.sets()
+	latest := make([]int, len(sets))
+	for i, s := range sets {
+		v, err := s.Latest()
+		if err != nil {
 			return err
 		}
+		latest[i] = v
 	}
-	latest, err := m.Latest()
-	if err != nil {
-		return err
-	}
-	var current int
-	err = db.Pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+pgx.Identifier{m.Schema}.Sanitize()+`.`+pgx.Identifier{m.track()}.Sanitize()).Scan(&current)
+	current, err := db.applied(ctx, sets)
 	if err != nil {
 		if IsCode(err, "42P01") || IsCode(err, "3F000") { // undefined table / schema
 			return ErrMigrationsPending
 		}
 		return errors.New("database unreachable")
 	}
-	if current < latest {
-		return ErrMigrationsPending
+	for i := range sets {
+		if current[i] < latest[i] {
+			return ErrMigrationsPending
+		}
 	}
 	return nil
+}
+
+// sets is m followed by the sets it brings along (recursively), each in m's schema.
+func (m Migrations) sets() []Migrations {
+	out := []Migrations{m}
+	for _, w := range m.With {
+		w.Schema = m.Schema
+		out = append(out, w.sets()...)
+	}
+	return out
+}
+
+// applied reads the highest applied version of each set in one statement over the simple
+// protocol: one round trip, where a statement per set, each prepared on a new connection,
+// took two per set (a replica's start and every readiness probe pay it).
+func (db *DB) applied(ctx context.Context, sets []Migrations) ([]int, error) {
+	var q strings.Builder
+	q.WriteString("SELECT ")
+	for i, s := range sets {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(SELECT coalesce(max(version), 0) FROM " + pgx.Identifier{s.Schema}.Sanitize() + "." + pgx.Identifier{s.track()}.Sanitize() + ")")
+	}
+	current := make([]int, len(sets))
+	dest := make([]any, len(sets))
+	for i := range current {
+		dest[i] = &current[i]
+	}
+	err := db.Pool.QueryRow(ctx, q.String(), pgx.QueryExecModeSimpleProtocol).Scan(dest...)
+	return current, err
 }

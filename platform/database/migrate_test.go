@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -257,4 +258,43 @@ func TestCheckMigrated(t *testing.T) {
 	empty := database.Migrations{Schema: "empty", FS: fstest.MapFS{}}
 	assert.ErrorIs(t, db.CheckMigrated(ctx, empty), database.ErrMigrationsPending,
 		"a set without files has still never been migrated")
+}
+
+// A replica starting on an up-to-date schema (sets brought along included) neither applies
+// nor waits: it does not queue behind the migration lock another replica holds.
+func TestMigrateUpToDateTakesNoLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pg.NewDB(t)
+	m := database.Migrations{Schema: "fleet", FS: fstest.MapFS{"0001_cars.sql": file(`CREATE TABLE fleet.cars (plate text)`)},
+		With: []database.Migrations{{FS: fstest.MapFS{"0001_box.sql": file(`CREATE TABLE fleet.box (n int)`)}, Track: "box_migrations"}}}
+	applied, err := db.Migrate(ctx, m)
+	require.NoError(t, err)
+	require.Equal(t, 2, applied)
+
+	// Another replica holds the schema's migration lock, as while it applies a migration.
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('orange.migrate.' || $1))`, "fleet")
+	require.NoError(t, err)
+
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	applied, err = db.Migrate(short, m)
+	require.NoError(t, err, "an up-to-date schema must not wait for the lock")
+	assert.Equal(t, 0, applied)
+
+	// One more file in the set brought along: now it is pending, and Migrate waits its turn.
+	m.With[0].FS = fstest.MapFS{"0001_box.sql": m.With[0].FS.(fstest.MapFS)["0001_box.sql"], "0002_more.sql": file(`ALTER TABLE fleet.box ADD COLUMN m int`)}
+	require.ErrorIs(t, db.CheckMigrated(ctx, m), database.ErrMigrationsPending)
+	blocked, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	_, err = db.Migrate(blocked, m)
+	require.Error(t, err, "a pending migration waits for the lock")
+	require.NoError(t, tx.Rollback(ctx))
+	applied, err = db.Migrate(ctx, m)
+	require.NoError(t, err)
+	assert.Equal(t, 1, applied)
+	require.NoError(t, db.CheckMigrated(ctx, m))
 }
