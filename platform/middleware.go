@@ -112,7 +112,8 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 			} else if status == 0 {
 				status = http.StatusOK
 			}
-			line := note.attrs(
+			// Room for the span's ids and "aborted": the line's one allocation.
+			line := note.attrs(make([]slog.Attr, 0, 9),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
@@ -158,32 +159,54 @@ func callerGone(ctx context.Context, status int) string {
 func Traced(tp trace.TracerProvider, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, span := tracing.StartServer(tp, r)
-		if note, ok := ctx.Value(spanNoteKey{}).(*spanNote); ok && note.sc.Load() == nil {
-			sc := span.SpanContext()
-			note.sc.CompareAndSwap(nil, &sc) // calls fanned out in-process may race for it
+		if note, ok := ctx.Value(spanNoteKey{}).(*spanNote); ok {
+			note.set(span.SpanContext())
 		}
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			status := rec.status
-			if v := recover(); v != nil {
-				tracing.EndServer(span, http.StatusInternalServerError)
-				panic(v) // Observe answers it
-			}
-			if status == 0 {
-				status = http.StatusOK
-			}
-			tracing.EndServer(span, status)
-		}()
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		if span.IsRecording() {
+			serveRecorded(span, next, w, r.WithContext(ctx))
+			return
+		}
+		// Nothing to record (tracing off, or sampled out): no status to capture, and End
+		// does nothing, so a panic need not reach it. This frame stays small: every
+		// in-process call's goroutine starts with a small stack that grows by copying.
+		next.ServeHTTP(w, r.WithContext(ctx))
+		span.End()
 	})
+}
+
+// serveRecorded serves r in a recording server span, which gets the response status.
+func serveRecorded(span trace.Span, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		status := rec.status
+		if v := recover(); v != nil {
+			tracing.EndServer(span, http.StatusInternalServerError)
+			panic(v) // Observe answers it
+		}
+		if status == 0 {
+			status = http.StatusOK
+		}
+		tracing.EndServer(span, status)
+	}()
+	next.ServeHTTP(rec, r)
 }
 
 type spanNoteKey struct{}
 
 // spanNote carries the first server span's ids from Traced out to Observe's log line.
 type spanNote struct {
-	sc        atomic.Pointer[trace.SpanContext]
+	claimed   atomic.Bool // calls fanned out in-process may race for the note: the first wins
+	done      atomic.Bool // sc is written
+	sc        trace.SpanContext
 	headTrace bool // the request's own traceparent already put traceId on the logger
+}
+
+// set notes sc unless a span was noted already (no allocation: a request's hot path).
+func (n *spanNote) set(sc trace.SpanContext) {
+	if !n.claimed.Load() && n.claimed.CompareAndSwap(false, true) {
+		n.sc = sc
+		n.done.Store(true)
+	}
 }
 
 func withSpanNote(ctx context.Context, traceparent string) (context.Context, *spanNote) {
@@ -193,11 +216,12 @@ func withSpanNote(ctx context.Context, traceparent string) (context.Context, *sp
 }
 
 // attrs adds the span's ids to the request log line's attributes.
-func (n *spanNote) attrs(line ...slog.Attr) []slog.Attr {
-	sc := n.sc.Load()
-	if sc == nil || !sc.IsValid() {
+func (n *spanNote) attrs(line []slog.Attr, attrs ...slog.Attr) []slog.Attr {
+	line = append(line, attrs...)
+	if !n.done.Load() || !n.sc.IsValid() {
 		return line
 	}
+	sc := n.sc
 	if !n.headTrace {
 		line = append(line, slog.String("traceId", sc.TraceID().String()))
 	}

@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +33,8 @@ func Instrument(f *Function, routes []platform.Route, next http.Handler) http.Ha
 	}
 	m := newMatcher(routes)
 	// Each route's series are resolved once per method and status code and kept: a request
-	// then costs map reads, not the vectors' hashing of label values under a lock.
+	// then costs an array read and a scan of the few codes its route has answered, not the
+	// vectors' hashing of label values under a lock.
 	byRoute := make([]*routeSeries, len(m.routes)+1)
 	for i := range byRoute {
 		label := Unmatched
@@ -40,15 +43,16 @@ func Instrument(f *Function, routes []platform.Route, next http.Handler) http.Ha
 		}
 		byRoute[i] = &routeSeries{f: f, label: label, inFlight: f.inFlight.WithLabelValues(label)}
 		if i < len(m.routes) && m.routes[i].method != "" {
-			byRoute[i].observer(m.routes[i].method) // on the dashboard from the start, at 0
+			byRoute[i].series(methodIndex(m.routes[i].method)) // on the dashboard from the start, at 0
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s := byRoute[m.match(r.Method, r.URL.Path)]
-		method := foldMethod(r.Method)
+		ms := s.series(methodIndex(r.Method))
 		s.inFlight.Inc()
-		rec := &codeRecorder{ResponseWriter: w}
+		// The status recorder and the context carrying f are one allocation.
+		rec := &recorder{codeRecorder: codeRecorder{ResponseWriter: w}, ctx: fnContext{Context: r.Context(), f: f}}
 		defer func() {
 			s.inFlight.Dec()
 			code := rec.code
@@ -56,58 +60,118 @@ func Instrument(f *Function, routes []platform.Route, next http.Handler) http.Ha
 				// A handler that panicked is answered 500 by the server's recovery.
 				code = http.StatusOK
 				if v := recover(); v != nil {
-					s.counter(method, http.StatusInternalServerError).Inc()
+					ms.counter(http.StatusInternalServerError).Inc()
 					panic(v)
 				}
 			}
-			s.observer(method).Observe(time.Since(start).Seconds())
-			s.counter(method, code).Inc()
+			ms.duration.Observe(time.Since(start).Seconds())
+			ms.counter(code).Inc()
 		}()
-		next.ServeHTTP(rec, r.WithContext(With(r.Context(), f)))
+		next.ServeHTTP(&rec.codeRecorder, r.WithContext(&rec.ctx))
 	})
+}
+
+// recorder is a request's status recorder and the context that carries its function's
+// bundle (what With would add), allocated together.
+type recorder struct {
+	codeRecorder
+	ctx fnContext
+}
+
+// fnContext is a context carrying f under With's key.
+type fnContext struct {
+	context.Context
+	f *Function
+}
+
+func (c *fnContext) Value(k any) any {
+	if k == (functionKey{}) {
+		return c.f
+	}
+	return c.Context.Value(k)
+}
+
+// methods are the method label's values (foldMethod), indexed by methodIndex.
+var methods = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, "OTHER"}
+
+// methodIndex is the index in methods of m's label: the standard methods, the rest OTHER.
+func methodIndex(m string) int {
+	switch m {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	}
+	return 7
 }
 
 // routeSeries are one route's series, resolved on first use per method and status code.
 type routeSeries struct {
-	f         *Function
-	label     string
-	inFlight  prometheus.Gauge
-	durations sync.Map // method → prometheus.Observer
-	counters  sync.Map // seriesKey → prometheus.Counter
+	f        *Function
+	label    string
+	inFlight prometheus.Gauge
+	mu       sync.Mutex // taken only to add a method or a status code
+	methods  [len(methods)]atomic.Pointer[methodSeries]
 }
 
-type seriesKey struct {
-	method string
-	code   int
+// methodSeries are a route's series of one method: its duration histogram and its request
+// counters by status code, a copy-on-write list (a route answers a handful of codes).
+type methodSeries struct {
+	s        *routeSeries
+	method   string
+	duration prometheus.Observer
+	codes    atomic.Pointer[[]codeCounter]
 }
 
-func (s *routeSeries) observer(method string) prometheus.Observer {
-	if o, ok := s.durations.Load(method); ok {
-		return o.(prometheus.Observer)
+type codeCounter struct {
+	code    int
+	counter prometheus.Counter
+}
+
+func (s *routeSeries) series(method int) *methodSeries {
+	if ms := s.methods[method].Load(); ms != nil {
+		return ms
 	}
-	o := s.f.duration.WithLabelValues(s.label, method)
-	s.durations.Store(method, o)
-	return o
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ms := s.methods[method].Load(); ms != nil {
+		return ms
+	}
+	ms := &methodSeries{s: s, method: methods[method], duration: s.f.duration.WithLabelValues(s.label, methods[method])}
+	ms.codes.Store(&[]codeCounter{})
+	s.methods[method].Store(ms)
+	return ms
 }
 
-func (s *routeSeries) counter(method string, code int) prometheus.Counter {
-	k := seriesKey{method, code}
-	if c, ok := s.counters.Load(k); ok {
-		return c.(prometheus.Counter)
+func (ms *methodSeries) counter(code int) prometheus.Counter {
+	for _, c := range *ms.codes.Load() {
+		if c.code == code {
+			return c.counter
+		}
 	}
-	c := s.f.requests.WithLabelValues(s.label, method, strconv.Itoa(code))
-	s.counters.Store(k, c)
+	ms.s.mu.Lock()
+	defer ms.s.mu.Unlock()
+	old := *ms.codes.Load()
+	for _, c := range old {
+		if c.code == code {
+			return c.counter
+		}
+	}
+	c := ms.s.f.requests.WithLabelValues(ms.s.label, ms.method, strconv.Itoa(code))
+	codes := append(old[:len(old):len(old)], codeCounter{code, c})
+	ms.codes.Store(&codes)
 	return c
-}
-
-// foldMethod bounds the method label to the standard methods.
-func foldMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions:
-		return m
-	}
-	return "OTHER"
 }
 
 // codeRecorder remembers the status code a handler wrote.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,4 +186,50 @@ func TestOneBundlePerFunction(t *testing.T) {
 	reg := metrics.NewRegistry()
 	assert.Same(t, reg.Function("a"), reg.Function("a"))
 	assert.NotSame(t, reg.Function("a"), reg.Function("b"))
+}
+
+// TestCountsUnderConcurrency: requests racing on one route with several methods and status
+// codes (its series are added while others are counted) are each counted once.
+func TestCountsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	routes := []platform.Route{{Name: "any", Path: "/api/echo", Access: platform.Public,
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			code, err := strconv.Atoi(r.URL.Query().Get("code"))
+			if err != nil {
+				return err
+			}
+			w.WriteHeader(code)
+			return nil
+		}}}
+	h := metrics.Instrument(reg.Function("echo-api"), routes, platform.Handler(platform.RouteTable(routes), anonymous{}))
+	codes := []int{200, 201, 404, 409, 503}
+	methods := []string{http.MethodGet, http.MethodPost}
+	const workers, each = 8, 50
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				code, method := codes[(w+i)%len(codes)], methods[i%len(methods)]
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/api/echo?code="+strconv.Itoa(code), nil))
+			}
+		}()
+	}
+	wg.Wait()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var total float64
+	series := 0
+	for _, mf := range mfs {
+		if mf.GetName() == "orange_http_requests_total" {
+			for _, m := range mf.Metric {
+				total += m.GetCounter().GetValue()
+				series++
+			}
+		}
+	}
+	assert.Equal(t, float64(workers*each), total)
+	assert.Equal(t, len(codes)*len(methods), series, "one series per method and code")
 }

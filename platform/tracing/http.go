@@ -19,6 +19,9 @@ import (
 // root without one). It is named by the method until the router names the route
 // (NameRoute).
 func StartServer(tp trace.TracerProvider, r *http.Request) (context.Context, trace.Span) {
+	if _, off := tp.(offProvider); off {
+		return startOffServer(r)
+	}
 	ctx := Propagator.Extract(r.Context(), headerCarrier(r.Header))
 	ctx, span := tp.Tracer(Scope).Start(ctx, r.Method, serverKind...)
 	if span.IsRecording() {
@@ -62,6 +65,9 @@ func StartClient(req *http.Request) (*http.Request, trace.Span) {
 	parent := trace.SpanFromContext(req.Context())
 	if !parent.SpanContext().IsValid() {
 		return req, nil
+	}
+	if p, off := parent.(*offSpan); off {
+		return startOffClient(req, p)
 	}
 	ctx, span := parent.TracerProvider().Tracer(Scope).Start(req.Context(), req.Method, clientKind...)
 	if span.IsRecording() {
@@ -130,12 +136,12 @@ func EndClient(span trace.Span, resp *http.Response, err error) {
 // Traceparent returns the W3C traceparent and tracestate of the span in ctx ("" when there
 // is none): what an event records of the work that made it.
 func Traceparent(ctx context.Context) (traceparent, tracestate string) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
 		return "", ""
 	}
-	c := propagation.MapCarrier{}
-	Propagator.Inject(ctx, c)
-	return c["traceparent"], c["tracestate"]
+	// What Propagator.Inject writes, without a carrier map (TestParseTraceparent).
+	return formatTraceparent(sc), sc.TraceState().String()
 }
 
 // WithRemoteParent returns ctx with the span context of traceparent and tracestate as its

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -173,4 +174,118 @@ func TestClientAndServer(t *testing.T) {
 	assert.Equal(t, "GET /api/x", spans[1].Name)
 	assert.Equal(t, trace.SpanKindServer, spans[1].SpanKind)
 	assert.True(t, spans[1].Parent.IsRemote())
+}
+
+// TestParseTraceparent: with tracing off the server span's parent is read, and a client's
+// traceparent written, by the package's own shortcuts; they must agree with the
+// propagator's Extract and Inject on every kind of header.
+func TestParseTraceparent(t *testing.T) {
+	t.Parallel()
+	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	tests := []struct {
+		name        string
+		traceparent string
+		tracestate  string
+	}{
+		{"sampled", "00-" + tid + "-" + sid + "-01", ""},
+		{"not sampled", "00-" + tid + "-" + sid + "-00", ""},
+		{"random flag kept", "00-" + tid + "-" + sid + "-03", ""},
+		{"reserved flags in version 00", "00-" + tid + "-" + sid + "-09", ""},
+		{"with tracestate", "00-" + tid + "-" + sid + "-01", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"},
+		{"bad tracestate dropped", "00-" + tid + "-" + sid + "-01", "not a state"},
+		{"later version with more fields", "cc-" + tid + "-" + sid + "-09-what-the-future-holds", ""},
+		{"later version glued field", "cc-" + tid + "-" + sid + "-09xyz", ""},
+		{"version ff", "ff-" + tid + "-" + sid + "-01", ""},
+		{"extra field in version 00", "00-" + tid + "-" + sid + "-01-x", ""},
+		{"upper case", "00-" + strings.ToUpper(tid) + "-" + sid + "-01", ""},
+		{"zero trace id", "00-" + strings.Repeat("0", 32) + "-" + sid + "-01", ""},
+		{"zero span id", "00-" + tid + "-" + strings.Repeat("0", 16) + "-01", ""},
+		{"short", "00-" + tid[1:] + "-" + sid + "-01", ""},
+		{"not hex", "00-" + tid[:31] + "g-" + sid + "-01", ""},
+		{"dashes moved", "00-" + tid + sid[:1] + "-" + sid[1:] + "-01", ""},
+		{"empty", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.traceparent != "" {
+				r.Header.Set("Traceparent", tc.traceparent)
+			}
+			if tc.tracestate != "" {
+				r.Header.Set("Tracestate", tc.tracestate)
+			}
+			want := trace.SpanContextFromContext(tracing.Propagator.Extract(context.Background(), propagation.HeaderCarrier(r.Header)))
+			ctx, span := tracing.StartServer(tracing.Off, r)
+			got := span.SpanContext()
+			assert.Same(t, span, trace.SpanFromContext(ctx), "the span is the context's")
+			if want.IsValid() {
+				assert.Equal(t, want.TraceID(), got.TraceID())
+				assert.Equal(t, want.TraceFlags(), got.TraceFlags())
+				assert.Equal(t, want.TraceState().String(), got.TraceState().String())
+				assert.NotEqual(t, want.SpanID(), got.SpanID())
+			} else {
+				assert.True(t, got.IsValid(), "a new root")
+				assert.True(t, got.IsSampled())
+			}
+
+			// The child's traceparent as a client sends it, and as an event records it.
+			out := httptest.NewRequest(http.MethodGet, "http://callee/", nil).WithContext(ctx)
+			out.Header.Set("Accept", "application/json")
+			out.Header.Set("Tracestate", "stale=1")
+			sent, client := tracing.StartClient(out)
+			require.NotNil(t, client)
+			c := propagation.MapCarrier{}
+			tracing.Propagator.Inject(trace.ContextWithSpanContext(context.Background(), client.SpanContext()), c)
+			assert.Equal(t, c["traceparent"], sent.Header.Get("Traceparent"))
+			assert.Equal(t, c["tracestate"], sent.Header.Get("Tracestate"))
+			assert.Equal(t, "application/json", sent.Header.Get("Accept"))
+			assert.Equal(t, "stale=1", out.Header.Get("Tracestate"), "the caller's request is not changed")
+			assert.Empty(t, out.Header.Get("Traceparent"))
+			tp, ts := tracing.Traceparent(sent.Context())
+			assert.Equal(t, c["traceparent"], tp)
+			assert.Equal(t, c["tracestate"], ts)
+		})
+	}
+}
+
+// TestOffContext: an Off span's context behaves as one ContextWithSpan made — the span is
+// found, other values still are, a span set above it wins — and cancellation passes through.
+func TestOffContext(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx, span := tracing.Off.Tracer("test").Start(parent, "work")
+	assert.Same(t, span, trace.SpanFromContext(ctx))
+	assert.Equal(t, span.SpanContext(), trace.SpanContextFromContext(ctx))
+	assert.Equal(t, "v", ctx.Value(key{}))
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	_, inner := tracing.Off.Tracer("test").Start(child, "inner")
+	assert.Equal(t, span.SpanContext().TraceID(), inner.SpanContext().TraceID())
+	other := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	assert.False(t, trace.SpanContextFromContext(other).IsValid(), "a span set above it wins")
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancellation did not pass through the span's context")
+	}
+}
+
+// BenchmarkOff: what a request's spans cost with tracing off — a server span from the
+// caller's traceparent, a client span for one call and its traceparent.
+func BenchmarkOff(b *testing.B) {
+	in := httptest.NewRequest(http.MethodGet, "/api/x", nil)
+	in.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	out := httptest.NewRequest(http.MethodGet, "http://callee/api/y", nil)
+	out.Header.Set("Authorization", "Bearer x")
+	b.ReportAllocs()
+	for range b.N {
+		ctx, server := tracing.StartServer(tracing.Off, in)
+		tracing.NameRoute(ctx, http.MethodGet, "/api/x")
+		sent, client := tracing.StartClient(out.WithContext(ctx))
+		tracing.EndClient(client, &http.Response{StatusCode: http.StatusOK, Request: sent}, nil)
+		tracing.EndServer(server, http.StatusOK)
+	}
 }
