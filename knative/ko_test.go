@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"go/build"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -236,4 +237,59 @@ func TestKoConfigMutationsAreCaught(t *testing.T) {
 	ps := checkKoConfig(cfg, refs, "example.com/m")
 	mustContain(t, ps, `ko.yaml: defaultBaseImage = "gcr.io/distroless/static-debian12:nonroot", want a reference pinned by @sha256: digest`)
 	mustContain(t, ps, "ko.yaml: builds: no entry for example.com/m/cmd/new (used by Service new-api)")
+}
+
+// imageForbidden are the module prefixes no image may link (design.md §3): Knative's and
+// Kubernetes' Go packages belong to tests and developer tools, never to a shipped binary.
+var imageForbidden = []string{"knative.dev/", "k8s.io/", "sigs.k8s.io/"}
+
+// TestImagesLinkNoKnative builds nothing: `go list` reads the imports of every ko.yaml build
+// as ko builds it (its -tags, CGO_ENABLED=0, linux) and fails on a forbidden package.
+func TestImagesLinkNoKnative(t *testing.T) {
+	t.Parallel()
+	modDir, _ := moduleRoot(t)
+	b, err := os.ReadFile(filepath.Join(modDir, "ko.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg koConfig
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("ko.yaml: %v", err)
+	}
+	byTags := map[string][]string{} // -tags value → mains built with it
+	for _, bld := range cfg.Builds {
+		tags := ""
+		for _, f := range bld.Flags {
+			if v, ok := strings.CutPrefix(f, "-tags="); ok {
+				tags = v
+			}
+		}
+		byTags[tags] = append(byTags[tags], bld.Main)
+	}
+	for tags, mains := range byTags {
+		args := append([]string{"list", "-tags=" + tags, "-f", "{{.ImportPath}} {{join .Deps \" \"}}"}, mains...)
+		cmd := exec.Command("go", args...)
+		cmd.Dir = modDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go %s: %v", strings.Join(args, " "), err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			fields := strings.Fields(line)
+			var bad []string
+			for _, dep := range fields[1:] {
+				for _, prefix := range imageForbidden {
+					if strings.HasPrefix(dep, prefix) {
+						bad = append(bad, dep)
+						break
+					}
+				}
+			}
+			if len(bad) > 0 {
+				t.Errorf("%s (tags %q) links %d of Knative's and Kubernetes' packages, e.g. %s: they stay out of images (design.md §3)",
+					fields[0], tags, len(bad), strings.Join(bad[:min(3, len(bad))], ", "))
+			}
+		}
+	}
 }

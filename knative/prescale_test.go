@@ -217,8 +217,8 @@ func TestPrescaleSchedulePatchAndRBAC(t *testing.T) {
 		}
 		sort.Strings(args)
 		want := []string{
-			"0 20 * * 6 Europe/Berlin [api-gateway=3 locations-api=2 payments-api=3 pricing-api=3 public-portal=3 reservations-api=5 vehicles-api=5]",
-			"0 8 * * 5 Europe/Berlin [api-gateway=6 locations-api=4 payments-api=6 pricing-api=6 public-portal=6 reservations-api=10 vehicles-api=10]",
+			"0 20 * * 6 Europe/Berlin [api-gateway=3 vehicles-api=5]",
+			"0 8 * * 5 Europe/Berlin [api-gateway=4 vehicles-api=6]",
 		}
 		if !slices.Equal(args, want) {
 			t.Errorf("%s: CronJobs = %q, want %q", dir, args, want)
@@ -261,7 +261,7 @@ func TestPrescaleMutationsAreCaught(t *testing.T) {
 			mutate: func(tr *tree) {
 				tr.editDoc(f, "Role", prescalerAccount, func(m map[string]any) { delete(list(m, "rules")[0].(map[string]any), "resourceNames") })
 			},
-			want: `overlays/production/prescale.yaml: Role orange-prescaler: rules[0].resourceNames = [], want exactly ["api-gateway" "locations-api" "payments-api" "pricing-api" "public-portal" "reservations-api" "vehicles-api"]`,
+			want: `overlays/production/prescale.yaml: Role orange-prescaler: rules[0].resourceNames = [], want exactly ["api-gateway" "vehicles-api"]`,
 		},
 		{
 			name: "second rule",
@@ -290,10 +290,10 @@ func TestPrescaleMutationsAreCaught(t *testing.T) {
 			name: "wrong value",
 			mutate: func(tr *tree) {
 				tr.editDoc(f, "CronJob", "prescale-friday-up", func(m map[string]any) {
-					cronArgs(m)["args"] = []any{"api-gateway=6", "locations-api=6", "payments-api=6", "pricing-api=6", "reservations-api=10", "vehicles-api=10"}
+					cronArgs(m)["args"] = []any{"api-gateway=6", "vehicles-api=6"}
 				})
 			},
-			want: `overlays/production/prescale.yaml: CronJob prescale-friday-up: spec.jobTemplate.spec.template.spec.containers[prescale].args = ["api-gateway=6" "locations-api=6" "payments-api=6" "pricing-api=6" "reservations-api=10" "vehicles-api=10"], want ["api-gateway=6" "locations-api=4" "payments-api=6" "pricing-api=6" "public-portal=6" "reservations-api=10" "vehicles-api=10"] (scale table: PeakMin)`,
+			want: `overlays/production/prescale.yaml: CronJob prescale-friday-up: spec.jobTemplate.spec.template.spec.containers[prescale].args = ["api-gateway=6" "vehicles-api=6"], want ["api-gateway=4" "vehicles-api=6"] (scale table: PeakMin)`,
 		},
 		{
 			name: "binding to the default account",

@@ -18,19 +18,20 @@ type scaleRow struct {
 //
 // Staging max is ours too (§6 gives none): equal to production max, so a
 // staging load test can reach production's ceiling; lower is allowed, higher
-// is not (checkScaleTable). Peak min (Friday 08:00 until Saturday 20:00) is
-// 2 × production min, capped at production max, for the Services on the
-// booking path, until the capacity model replaces it with a measured value.
+// is not (checkScaleTable). Peak min (Friday 08:00 until Saturday 20:00) is the
+// capacity model's (docs/capacity.md, "Derived"): 2 × the replicas the seed's
+// Black Friday peak needs at 70 % of one replica's measured capacity, within
+// [production min, max]; 0 where the production min already suffices.
 var scaleTable = []scaleRow{
-	{Service: "vehicles-api", StagingMin: 3, StagingMax: 20, ProdMin: 5, ProdMax: 20, PeakMin: 10, Source: "seed (HPA 5–20)"},
-	{Service: "reservations-api", StagingMin: 3, StagingMax: 15, ProdMin: 5, ProdMax: 15, PeakMin: 10, Source: "seed (recommended HPA 5–15)"},
+	{Service: "vehicles-api", StagingMin: 3, StagingMax: 20, ProdMin: 5, ProdMax: 20, PeakMin: 6, Source: "seed (HPA 5–20)"},
+	{Service: "reservations-api", StagingMin: 3, StagingMax: 15, ProdMin: 5, ProdMax: 15, Source: "seed (recommended HPA 5–15)"},
 	{Service: "customers-api", StagingMin: 3, StagingMax: 9, ProdMin: 3, ProdMax: 9, Source: "seed min"},
-	{Service: "pricing-api", StagingMin: 2, StagingMax: 9, ProdMin: 3, ProdMax: 9, PeakMin: 6, Source: "seed min"},
-	{Service: "locations-api", StagingMin: 2, StagingMax: 6, ProdMin: 2, ProdMax: 6, PeakMin: 4, Source: "seed min"},
-	{Service: "payments-api", StagingMin: 2, StagingMax: 9, ProdMin: 3, ProdMax: 9, PeakMin: 6, Source: "seed min"},
+	{Service: "pricing-api", StagingMin: 2, StagingMax: 9, ProdMin: 3, ProdMax: 9, Source: "seed min"},
+	{Service: "locations-api", StagingMin: 2, StagingMax: 6, ProdMin: 2, ProdMax: 6, Source: "seed min"},
+	{Service: "payments-api", StagingMin: 2, StagingMax: 9, ProdMin: 3, ProdMax: 9, Source: "seed min"},
 	{Service: "notifications-api", StagingMin: 1, StagingMax: 6, ProdMin: 2, ProdMax: 6, Source: "seed min"},
-	{Service: "api-gateway", StagingMin: 2, StagingMax: 20, ProdMin: 3, ProdMax: 20, PeakMin: 6, Source: "seed min; max follows vehicles-api, all traffic passes it"},
-	{Service: "public-portal", StagingMin: 2, StagingMax: 9, ProdMin: 3, ProdMax: 9, PeakMin: 6, Source: "seed"},
+	{Service: "api-gateway", StagingMin: 2, StagingMax: 20, ProdMin: 3, ProdMax: 20, PeakMin: 4, Source: "seed min; max follows vehicles-api, all traffic passes it"},
+	{Service: "public-portal", StagingMin: 2, StagingMax: 9, ProdMin: 3, ProdMax: 9, Source: "seed"},
 	{Service: "call-center-portal", StagingMin: 1, StagingMax: 6, ProdMin: 2, ProdMax: 6, Source: "seed min"},
 	{Service: "notification-worker", StagingMin: 1, StagingMax: 10, ProdMin: 2, ProdMax: 10, Source: "seed's worker deployment (2)"},
 	{Service: "report-worker", StagingMin: 0, StagingMax: 2, ProdMin: 0, ProdMax: 2, Source: "cron-driven: scale to zero between runs"},

@@ -141,43 +141,6 @@ func filterEnv(env []string, prefix string) []string {
 	return out
 }
 
-// BenchmarkStartToReady reports the time from exec to the first 200 on /readyz for
-// locations-api and, measured in the same run, for a bare static net/http server; the ratio
-// is what design.md §8's target (≤ 5×) is about. It also reports the idle RSS.
-func BenchmarkStartToReady(b *testing.B) {
-	dbURL := pg.NewDatabaseURL(b, locations.Migrations)
-	_, issuerEnv := startIssuer(b)
-	for _, tc := range []struct {
-		name string
-		pkg  string
-		env  []string
-	}{
-		{"bare", "./testdata/bare", []string{"PORT=0"}},
-		{"locations-api", ".", []string{"PORT=0", "DATABASE_URL=" + dbURL, "LOG_LEVEL=info", issuerEnv}},
-		// As production runs it: the migration Job has already run (overlays/production).
-		{"locations-api-migrated", ".", []string{"PORT=0", "DATABASE_URL=" + dbURL, "LOG_LEVEL=info", issuerEnv, "MIGRATE_ON_START=false"}},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			bin := proctest.Build(b, tc.pkg)
-			var rssKiB int
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				p := proctest.Start(b, bin, nil, tc.env...)
-				proctest.WaitReady(b, p.Addr)
-				b.StopTimer()
-				if i == 0 {
-					time.Sleep(200 * time.Millisecond) // let start-up garbage settle: idle RSS
-					rssKiB = proctest.RSSKiB(b, p.Cmd.Process.Pid)
-				}
-				_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-				<-p.Exited
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(rssKiB)/1024, "idle-RSS-MiB")
-		})
-	}
-}
-
 // startIssuer serves a development issuer over HTTP, as Keycloak would be, and returns it
 // with the environment entry that points a function at it.
 func startIssuer(tb testing.TB) (*devissuer.Issuer, string) {

@@ -5,6 +5,8 @@
 //	orange migrate          apply every function's migrations, then exit (the Knative Job)
 //	orange emit -type T …   send a CloudEvent to the local broker or a URL
 //	orange status           readiness, requests, backlogs, queues and dead letters of a running system
+//	orange load             open-loop load of user journeys against a running system (docs/load.md)
+//	orange up               every function as its own processes, scaled by Knative's KPA (docs/up.md)
 //	orange version          print the build version
 package main
 
@@ -37,6 +39,8 @@ commands:
   migrate           apply every function's migrations and exit (needs DATABASE_URL)
   emit              send a CloudEvent (orange emit -h for the flags)
   status            readiness, backlogs, queues, dead letters (orange status -h)
+  load              open-loop load of user journeys (orange load -h)
+  up                every function as its own processes, autoscaled (orange up -h)
   version           print the version
 `
 
@@ -78,6 +82,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return emit(ctx, args[1:], stdout)
 	case "status":
 		return status(ctx, args[1:], stdout)
+	case "load":
+		return load(ctx, args[1:], stdout)
+	case "up":
+		return upCmd(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

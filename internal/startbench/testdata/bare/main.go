@@ -1,5 +1,5 @@
-// Command bare is the baseline for locations-api's start-up benchmark: a static net/http
-// server answering 200 on /readyz, with nothing else to do at start.
+// Command bare is the baseline of the start-up benchmark (internal/startbench): a static
+// net/http server answering 200 on /readyz, with nothing else to do at start.
 package main
 
 import (
