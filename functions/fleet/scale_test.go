@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/fleet"
+	"github.com/orangecarrental/orange/functions/fleet/fleetscale"
 	"github.com/orangecarrental/orange/platform/database"
 )
 
@@ -19,43 +20,11 @@ import (
 // (200 a branch, the "~200 candidates" of a busy branch) with scaleBookings bookings, and
 // the branch the measurements search.
 const (
-	scaleVehicles = 10_000
-	scaleBookings = 100_000
-	scaleBranches = 50
+	scaleVehicles = fleetscale.Vehicles
+	scaleBookings = fleetscale.Bookings
+	scaleBranches = fleetscale.Branches
 	scaleBranch   = "GEN-07"
 )
-
-// generateFleetSQL fills a migrated fleet schema with $1 cars and $2 bookings in a few
-// statements (generate_series, no round trip per row), deterministically (setseed): cars of
-// every category, fuel and gearbox at branches GEN-00 … GEN-(n-1), 5 % of them in the
-// workshop; bookings 1–14 days long starting within the next year, about 70 % of them
-// blocking (pending, confirmed, active) as in a busy season. Plates are Z-AA 1 … Z-AK 999,
-// outside the demo fleet's area codes. It ends as autovacuum would after such a load, with
-// VACUUM ANALYZE (statistics for the planner).
-const generateFleetSQL = `
-SELECT setseed(0.19);
-INSERT INTO fleet.vehicles (id, name, category, location_code, seats, fuel, transmission, licence_plate, status, daily_rate_net_cents)
-SELECT ('f2ee0000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
-       (ARRAY['VW', 'BMW', 'Audi', 'Opel', 'Ford', 'Škoda', 'Mercedes-Benz', 'Toyota'])[1 + i % 8] || ' ' || (1000 + i % 97)::text,
-       (ARRAY['KLEIN', 'KOMPAKT', 'MITTEL', 'OBER', 'SUV', 'KOMBI', 'TRANS', 'LUXUS'])[1 + (i / 7) % 8],
-       'GEN-' || lpad((i % $2::int)::text, 2, '0'),
-       2 + i % 8,
-       (ARRAY['petrol', 'diesel', 'electric', 'hybrid', 'plug_in_hybrid', 'hydrogen'])[1 + i % 6],
-       (ARRAY['manual', 'automatic'])[1 + (i / 3) % 2],
-       'Z-A' || chr(65 + i / 999) || ' ' || (1 + i % 999)::text,
-       CASE WHEN i % 20 = 0 THEN 'maintenance' ELSE 'available' END,
-       CASE WHEN i % 10 = 0 THEN 2000 + i % 5000 END
-FROM generate_series(0, $1::int - 1) AS i;
-INSERT INTO fleet.bookings (reservation_id, vehicle_id, period, status, version)
-SELECT gen_random_uuid(),
-       ('f2ee0000-0000-4000-8000-' || lpad(to_hex((random() * ($1::int - 1))::int), 12, '0'))::uuid,
-       tstzrange(s, s + (1 + (random() * 13)::int) * interval '1 day', '[)'),
-       (ARRAY['pending', 'confirmed', 'confirmed', 'confirmed', 'confirmed', 'confirmed', 'active', 'completed', 'cancelled', 'expired'])[1 + (random() * 9)::int],
-       1
-FROM (SELECT date_trunc('hour', now()) + (random() * 365 * 24)::int * interval '1 hour' AS s
-      FROM generate_series(1, $2::int)) AS g;
-VACUUM ANALYZE fleet.vehicles;
-VACUUM ANALYZE fleet.bookings;`
 
 // newScaleDB is a fresh fleet database holding the demo fleet and the generated one.
 func newScaleDB(t testing.TB) *database.DB {
@@ -63,18 +32,10 @@ func newScaleDB(t testing.TB) *database.DB {
 	ctx := context.Background()
 	db := pg.NewDB(t, fleet.Migrations)
 	start := time.Now()
-	// One connection, so that setseed holds for the random() calls after it; one statement
-	// per Exec, as the extended protocol binds parameters to one statement.
 	conn, err := db.Pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer conn.Release()
-	stmts := strings.Split(strings.TrimSpace(generateFleetSQL), ";\n")
-	args := [][]any{nil, {scaleVehicles, scaleBranches}, {scaleVehicles, scaleBookings}, nil, nil}
-	require.Len(t, stmts, len(args))
-	for i, s := range stmts {
-		_, err := conn.Exec(ctx, strings.TrimSuffix(s, ";"), args[i]...)
-		require.NoError(t, err, s)
-	}
+	require.NoError(t, fleetscale.Generate(ctx, conn.Conn(), scaleVehicles, scaleBranches, scaleBookings))
 	t.Logf("generated %d cars and %d bookings in %s", scaleVehicles, scaleBookings, time.Since(start).Round(time.Millisecond))
 	return db
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/orangecarrental/orange/functions/fleet/fleetscale"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/pgcluster"
 )
@@ -448,38 +449,6 @@ func start(ctx context.Context, prefix []string, bin string, env []string) (*exe
 	return nil, "", errors.New("never became ready")
 }
 
-// generateFleetSQL is functions/fleet's scale generator (scale_test.go: 10k cars at branches
-// GEN-00 … GEN-49, 100k bookings, 70 % blocking), so that the search runs on a busy
-// season's data as BenchmarkSearchAtScale does.
-var generateFleetSQL = []struct {
-	sql  string
-	args []any
-}{
-	{`SELECT setseed(0.19)`, nil},
-	{`INSERT INTO fleet.vehicles (id, name, category, location_code, seats, fuel, transmission, licence_plate, status, daily_rate_net_cents)
-SELECT ('f2ee0000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
-       (ARRAY['VW', 'BMW', 'Audi', 'Opel', 'Ford', 'Škoda', 'Mercedes-Benz', 'Toyota'])[1 + i % 8] || ' ' || (1000 + i % 97)::text,
-       (ARRAY['KLEIN', 'KOMPAKT', 'MITTEL', 'OBER', 'SUV', 'KOMBI', 'TRANS', 'LUXUS'])[1 + (i / 7) % 8],
-       'GEN-' || lpad((i % $2::int)::text, 2, '0'),
-       2 + i % 8,
-       (ARRAY['petrol', 'diesel', 'electric', 'hybrid', 'plug_in_hybrid', 'hydrogen'])[1 + i % 6],
-       (ARRAY['manual', 'automatic'])[1 + (i / 3) % 2],
-       'Z-A' || chr(65 + i / 999) || ' ' || (1 + i % 999)::text,
-       CASE WHEN i % 20 = 0 THEN 'maintenance' ELSE 'available' END,
-       CASE WHEN i % 10 = 0 THEN 2000 + i % 5000 END
-FROM generate_series(0, $1::int - 1) AS i`, []any{10_000, 50}},
-	{`INSERT INTO fleet.bookings (reservation_id, vehicle_id, period, status, version)
-SELECT gen_random_uuid(),
-       ('f2ee0000-0000-4000-8000-' || lpad(to_hex((random() * ($1::int - 1))::int), 12, '0'))::uuid,
-       tstzrange(s, s + (1 + (random() * 13)::int) * interval '1 day', '[)'),
-       (ARRAY['pending', 'confirmed', 'confirmed', 'confirmed', 'confirmed', 'confirmed', 'active', 'completed', 'cancelled', 'expired'])[1 + (random() * 9)::int],
-       1
-FROM (SELECT date_trunc('hour', now()) + (random() * 365 * 24)::int * interval '1 hour' AS s
-      FROM generate_series(1, $2::int)) AS g`, []any{10_000, 100_000}},
-	{`VACUUM ANALYZE fleet.vehicles`, nil},
-	{`VACUUM ANALYZE fleet.bookings`, nil},
-}
-
 // generateFleet fills vehicles-api's migrated database (once per database).
 func generateFleet(ctx context.Context, dbURL string) error {
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -491,12 +460,7 @@ func generateFleet(ctx context.Context, dbURL string) error {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM fleet.vehicles WHERE location_code = 'GEN-07'`).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	for _, s := range generateFleetSQL {
-		if _, err := conn.Exec(ctx, s.sql, s.args...); err != nil {
-			return fmt.Errorf("generate fleet: %w", err)
-		}
-	}
-	return nil
+	return fleetscale.Generate(ctx, conn, fleetscale.Vehicles, fleetscale.Branches, fleetscale.Bookings)
 }
 
 func uptime() string {
