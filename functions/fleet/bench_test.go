@@ -98,7 +98,7 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	// A fixed ladder, not fractions of the closed-loop rate: on a shared box that one round
 	// moves with the neighbours' load. It stops where the search is plainly saturated.
 	best := result{}
-	for _, rate := range []float64{50, 100, 150, 200, 300, 400, 500, 700} {
+	for _, rate := range []float64{50, 100, 150, 200, 300, 400, 500, 700, 1000, 1400} {
 		r := openLoop(client, searches, rate, 3*time.Second)
 		ok := r.errors == 0 && r.p99 <= 20*time.Millisecond
 		b.Logf("open loop at %.0f req/s: %s, target p99 ≤ 20 ms with 0 errors: %v", rate, r, ok)
