@@ -38,9 +38,9 @@ import (
 const (
 	// DefaultMaxInFlight is three times the default pool (DB_MAX_CONNS=16): every
 	// connection busy, a request ready for each one freed, and as many again for the work
-	// around the queries. It is above the 35 in flight at which Knative's autoscaler scales
-	// a pod out (target 50 × 70 %, docs/capacity.md), so a pod sheds only when scaling out
-	// has not caught up. Accepted requests then wait about MaxInFlight / throughput: a
+	// around the queries. It is far above the 3.5–5.6 in flight at which Knative's
+	// autoscaler scales a pod out (the measured targets 5–8 × 70 %, docs/capacity.md), so a
+	// pod sheds only when scaling out has not caught up. Accepted requests then wait about MaxInFlight / throughput: a
 	// function whose requests are slow (a search at ~250 req/s) sets a lower limit.
 	DefaultMaxInFlight = 48
 	// FrontDoorFactor multiplies the default of a public function (the gateway, the
