@@ -1,17 +1,18 @@
 package startbench_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/orangecarrental/orange/internal/kobuild"
 	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/proctest"
 )
@@ -114,21 +115,16 @@ func functions(b *testing.B) []string {
 	return out
 }
 
-// build compiles every function and the bare server in one go build, with ko.yaml's env,
-// flags and ldflags (version and commit set to "bench": ko takes them from git), into a
-// temporary directory.
+// build compiles every function and the bare server in one go build as ko builds the images
+// (internal/kobuild), into a temporary directory.
 func build(b *testing.B, services []string) string {
 	dir := b.TempDir()
 	pkgs := []string{"./internal/startbench/testdata/bare"}
 	for _, s := range services {
 		pkgs = append(pkgs, "./cmd/"+s)
 	}
-	args := append([]string{"build", "-trimpath", "-ldflags", "-s -w -X main.version=bench -X main.commit=bench", "-o", dir + "/"}, pkgs...)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+	if err := kobuild.Build(context.Background(), root, dir, "bench", pkgs...); err != nil {
+		b.Fatal(err)
 	}
 	return dir
 }
