@@ -64,15 +64,18 @@ func (s *Server) Serve(ctx context.Context, handler http.Handler) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// New connections are refused before any in-flight answer says "Connection: close":
+	// a client told to reconnect then gets a refusal it can act on, not a reset.
+	stopListening(s.listener)
 	logger.InfoContext(ctx, "draining in-flight requests", slog.String("timeout", s.cfg.DrainTimeout.String()))
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
+	// The stopped listener may have ended Serve's accept loop with an error of its own
+	// (EINVAL) before Shutdown marked the server closed: expected, not a failure.
+	<-errc
 	logger.InfoContext(ctx, "stopped")
 	return nil
 }

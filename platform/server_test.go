@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -449,5 +450,63 @@ func TestClientAddress(t *testing.T) {
 			}
 			assert.Equal(t, tc.want, platform.ClientAddress(req))
 		})
+	}
+}
+
+// TestServeRefusesBeforeAcceptWakes is the drain on a busy machine: the goroutine blocked in
+// Accept has not run again since SIGTERM (here: the test holds the listener's descriptor,
+// as that goroutine does), while in-flight requests are answered with "Connection: close".
+// A client that then reconnects must be refused — not queued by the kernel and reset once
+// the descriptor finally closes, a failure no client retries.
+func TestServeRefusesBeforeAcceptWakes(t *testing.T) {
+	t.Parallel()
+	srv, err := platform.NewServer(platform.ServerConfig{Port: "0", ReadHeaderTimeout: time.Second, DrainTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	addr := srv.Addr().String()
+	entered, release := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(platform.WithLogger(context.Background(), platform.NewLogger(io.Discard, "error", "")))
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.Serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(entered)
+			<-release
+			_, _ = io.WriteString(w, "done")
+		}))
+	}()
+	answer := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		answer <- err
+	}()
+	<-entered
+
+	raw, err := platform.ListenerOf(srv).(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	held, unhold := make(chan struct{}), make(chan struct{})
+	go func() { _ = raw.Control(func(uintptr) { close(held); <-unhold }) }()
+	<-held
+	defer close(unhold)
+
+	cancel()
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return errors.Is(err, syscall.ECONNREFUSED)
+		}
+		_ = c.Close()
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "a draining server must refuse new connections while its descriptor is still open")
+
+	close(release)
+	require.NoError(t, <-answer, "the in-flight request is answered")
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) while the listener's descriptor was held", err)
+	case <-time.After(20 * time.Millisecond):
 	}
 }
