@@ -43,9 +43,15 @@ type counter struct {
 func (c *counter) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.statements++
 	c.trips++
-	verb := strings.ToLower(strings.Fields(d.SQL)[0])
+	c.statement(conn, d.SQL)
+	return ctx
+}
+
+// statement counts one statement sent on conn, alone or in a pipeline.
+func (c *counter) statement(conn *pgx.Conn, sql string) {
+	c.statements++
+	verb := strings.ToLower(strings.Fields(sql)[0])
 	switch {
 	case verb == "begin":
 		c.inTx[conn] = true
@@ -60,13 +66,13 @@ func (c *counter) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.Tra
 	default:
 		c.commits++
 	}
-	return ctx
 }
 
 func (c *counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// The statements of a batch (a pipeline: one round trip) are counted one by one; only
-// Create sends one, inside its transaction.
+// The statements of a batch (a pipeline: one round trip) are counted one by one: the
+// transaction's BEGIN goes with its first statements, its outbox row and key with its COMMIT
+// (platform/database/tx.go).
 func (c *counter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -74,10 +80,10 @@ func (c *counter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceB
 	return ctx
 }
 
-func (c *counter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+func (c *counter) TraceBatchQuery(_ context.Context, conn *pgx.Conn, d pgx.TraceBatchQueryData) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.statements++
+	c.statement(conn, d.SQL)
 }
 
 func (c *counter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
