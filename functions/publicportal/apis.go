@@ -52,10 +52,10 @@ type Branch struct {
 
 // Zone is the branch's time zone (Europe/Berlin when it names none it can load).
 func (b Branch) Zone() *time.Location {
-	if z, err := time.LoadLocation(cmp.Or(b.TimeZone, "Europe/Berlin")); err == nil {
+	if z, err := platform.LoadZone(cmp.Or(b.TimeZone, "Europe/Berlin")); err == nil {
 		return z
 	}
-	z, _ := time.LoadLocation("Europe/Berlin")
+	z, _ := platform.LoadZone("Europe/Berlin")
 	return z
 }
 

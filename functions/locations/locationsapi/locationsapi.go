@@ -60,7 +60,7 @@ func (l Location) Zone() (*time.Location, error) {
 	if l.TimeZone == "" || l.TimeZone == "Local" {
 		return nil, fmt.Errorf("branch %s has no time zone", l.Code)
 	}
-	return time.LoadLocation(l.TimeZone)
+	return platform.LoadZone(l.TimeZone)
 }
 
 // OpenAt reports whether instant t falls inside one of the branch's windows, read in the
