@@ -79,6 +79,7 @@ type Broker struct {
 	db       *database.DB
 	leases   leaseSet
 	appends  appendBatch // concurrent publishes' rows, inserted together (durable.go)
+	counted  sync.Once   // the queues' depths read from the table (durable.go)
 
 	recent recentFailures
 }

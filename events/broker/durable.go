@@ -56,6 +56,7 @@ func (b *Broker) append(ctx context.Context, e *cloudevents.Event, hops int) err
 	if len(matched) == 0 {
 		return nil
 	}
+	b.countOnce(ctx)
 	if err := b.waitForRoom(ctx, matched); err != nil {
 		return err
 	}
@@ -194,9 +195,7 @@ type row struct {
 // runDurable is Run for a broker whose queues live in PostgreSQL: per Trigger, one
 // dispatcher claiming rows and Workers goroutines delivering them, and one lease keeper.
 func (b *Broker) runDurable(ctx context.Context) error {
-	if err := b.countQueued(ctx); err != nil {
-		b.log.WarnContext(ctx, "broker: cannot count queued events", slog.String("error", err.Error()))
-	}
+	b.countOnce(ctx)
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
 	keeperDone := make(chan struct{})
@@ -219,6 +218,19 @@ func (b *Broker) runDurable(ctx context.Context) error {
 	close(keeperDone)
 	keeper.Wait()
 	return nil
+}
+
+// countOnce counts the queues (countQueued) before the first publish is queued or Run
+// starts, whichever comes first: a count taken after a publish had added its row would
+// overwrite that publish's increment, and a full queue would take one more.
+func (b *Broker) countOnce(ctx context.Context) {
+	b.counted.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := b.countQueued(ctx); err != nil {
+			b.log.WarnContext(ctx, "broker: cannot count queued events", slog.String("error", err.Error()))
+		}
+	})
 }
 
 // countQueued starts the queue depths from the table (rows left by an earlier run).
