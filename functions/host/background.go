@@ -25,6 +25,22 @@ type background struct {
 	tracing *tracing.Tracing
 	// metrics puts each function's series into its Runner's context (none when nil).
 	metrics *metrics.Registry
+	// ready, when set, holds each Runner back until it is closed (readyGate) or readyWait
+	// has passed: a start's CPU and its pool's connection go to becoming ready, not to a
+	// sender's first pass (docs/performance.md, "notification-worker and sync-worker").
+	ready <-chan struct{}
+}
+
+// readyWait is how long a Runner waits for the first ready answer before it starts anyway
+// (a host nobody probes). Knative probes a new pod's /readyz at once and often.
+const readyWait = time.Second
+
+// readyGate returns a channel closed by the first call of mark: the last of /readyz's
+// checks (mountHealth), so it is closed when the process first answers ready.
+func readyGate() (ready <-chan struct{}, mark platform.ReadyFunc) {
+	c := make(chan struct{})
+	var once sync.Once
+	return c, func(context.Context) error { once.Do(func() { close(c) }); return nil }
 }
 
 func newBackground(ctx context.Context, logger *slog.Logger) *background {
@@ -47,8 +63,28 @@ func (b *background) goRun(name string, fn func(context.Context) error) {
 func (b *background) runner(service string, api platform.API) {
 	if r, ok := api.(platform.Runner); ok {
 		f := b.metrics.Function(service)
-		b.goRun(service, func(ctx context.Context) error { return r.Run(metrics.With(ctx, f)) })
+		b.goRun(service, func(ctx context.Context) error {
+			if !b.awaitReady(ctx) {
+				return nil
+			}
+			return r.Run(metrics.With(ctx, f))
+		})
 	}
+}
+
+// awaitReady waits for b.ready (at most readyWait) and reports whether to go on: false
+// when the process stops first.
+func (b *background) awaitReady(ctx context.Context) bool {
+	if b.ready != nil {
+		t := time.NewTimer(readyWait)
+		defer t.Stop()
+		select {
+		case <-b.ready:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return ctx.Err() == nil
 }
 
 // relay starts publishing fn's outbox through pub, if fn has one. publishTimeout bounds one

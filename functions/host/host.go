@@ -103,8 +103,8 @@ func startTracing(ctx context.Context, env Env, cfg tracing.Config, logger *slog
 func (e Env) lookup(key string) (string, bool) { return e.Lookuper.Lookup(key) }
 
 // mountHealth adds /healthz and /readyz to mux, ready when the database answers and every
-// schema is migrated.
-func mountHealth(mux *http.ServeMux, db *database.DB, sets []database.Migrations) {
+// schema is migrated; then run after those checks have passed (readyGate's mark).
+func mountHealth(mux *http.ServeMux, db *database.DB, sets []database.Migrations, then ...platform.ReadyFunc) {
 	var checks []platform.ReadyFunc
 	if db != nil {
 		checks = append(checks, db.Ping)
@@ -112,7 +112,7 @@ func mountHealth(mux *http.ServeMux, db *database.DB, sets []database.Migrations
 			checks = append(checks, func(ctx context.Context) error { return db.CheckMigrated(ctx, m) })
 		}
 	}
-	platform.NewHealth(checks...).Mount(mux)
+	platform.NewHealth(append(checks, then...)...).Mount(mux)
 }
 
 // mountPublic serves on mux the prefixes of fn that the port exposes: all of a public

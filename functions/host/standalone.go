@@ -84,12 +84,14 @@ func Standalone(ctx context.Context, fn platform.Function, env Env) error {
 	h = limiter.Wrap(h)
 	h = metrics.Instrument(fm, api.Routes(), h) // RED per route template
 	mux := http.NewServeMux()
-	mountHealth(mux, db, sets)
+	ready, markReady := readyGate()
+	mountHealth(mux, db, sets, markReady)
 	mux.Handle("/", h)
 
 	bg := newBackground(ctx, logger)
 	bg.tracing = tr
 	bg.metrics = mreg
+	bg.ready = ready // the Runner starts once /readyz first answers 200
 	defer bg.stop()
 	if _, err := serveMetrics(ctx, cfg, bg, mux, mreg); err != nil {
 		return err

@@ -124,7 +124,11 @@ func (s *Service) notify(ctx context.Context, tx pgx.Tx, e cloudevents.Event, ty
 	}
 	d := data(r.Language)
 	d.Name = fullName(r)
-	subject, body, err := s.templates.render(typ, r.Language, d)
+	tmpl, err := workerTemplates()
+	if err != nil {
+		return err
+	}
+	subject, body, err := tmpl.render(typ, r.Language, d)
 	if err != nil {
 		return err
 	}

@@ -241,7 +241,11 @@ func (s *Service) remind(ctx context.Context, tx pgx.Tx, m dueReminder) (int, er
 		if ch == ChannelSMS {
 			p.Recipient = r.Phone
 		}
-		if p.Subject, p.Body, err = s.templates.renderFor(pickupReminder, ch, r.Language, d); err != nil {
+		tmpl, err := workerTemplates()
+		if err != nil {
+			return 0, err
+		}
+		if p.Subject, p.Body, err = tmpl.renderFor(pickupReminder, ch, r.Language, d); err != nil {
 			return 0, err
 		}
 		id, err := queue(ctx, tx, p)

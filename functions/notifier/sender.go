@@ -18,6 +18,11 @@ const batch = 16
 // REMINDER_SWEEP_INTERVAL it also turns due pickup reminders into notifications
 // (reminder.go), which is as safe with several replicas.
 func (s *Service) Run(ctx context.Context) error {
+	// Parsed here, after the host has become ready, so that the first event does not wait
+	// for it (workerTemplates).
+	if _, err := workerTemplates(); err != nil {
+		s.logger.ErrorContext(ctx, "mail templates do not parse: events are answered 500", slog.String("error", err.Error()))
+	}
 	wake := s.db.Subscribe(wakeChannel, "")
 	defer wake.Close()
 	ticker := time.NewTicker(s.cfg.PollInterval)

@@ -74,7 +74,6 @@ type Service struct {
 	// sms is the SMS provider (nil: SMS_MODE=off); smsFolder its folder in folder mode.
 	sms       SMSSender
 	smsFolder string
-	templates templateSet
 	zone      *time.Location
 	logger    *slog.Logger
 	// links gives guests' mails their manage link (guestlink.go).
@@ -108,16 +107,12 @@ func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	tmpl, err := parseTemplates()
-	if err != nil {
-		return nil, err
-	}
 	zone, err := time.LoadLocation(displayZone)
 	if err != nil {
 		logger.Warn("no time zone data: mail shows times in UTC", slog.String("zone", displayZone))
 		zone = time.UTC
 	}
-	s := &Service{db: db, cfg: cfg, templates: tmpl, zone: zone, logger: logger}
+	s := &Service{db: db, cfg: cfg, zone: zone, logger: logger}
 	switch cfg.Mode {
 	case ModeSMTP:
 		s.sender = NewSMTPSender(cfg.SMTP)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/orangecarrental/orange/events"
@@ -435,6 +436,15 @@ var smsTexts = map[string]map[string]string{
 
 // templateSet is texts parsed, by event type and language.
 type templateSet map[string]map[string]*template.Template
+
+// workerTemplates are the worker's texts, parsed once per process on first use — the
+// sender's first pass (Run, which the host starts once the process is ready) or the first
+// event, whichever comes first — not in New: parsing every text was ~0.7 ms of a ~17 ms
+// start spent before /readyz could answer (docs/benchmarks.md, "Start time"). The texts are
+// compiled in, so a parse cannot fail in one process and not in another:
+// TestWorkerTemplatesParse parses them; should it fail anyway, each event is answered 500
+// (and retried by the Broker) and Run logs it.
+var workerTemplates = sync.OnceValues(parseTemplates)
 
 // parseTemplates parses every text; the "greeting" function opens a mail in its language.
 // An SMS text is kept under smsKey(its key), with an empty subject.

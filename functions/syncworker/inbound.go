@@ -222,7 +222,7 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 	if len(data) == 0 {
 		return append(invalid, "data: is required"), "", nil
 	}
-	problems, err := s.schemas.validate(e.Type(), data)
+	problems, err := validateInbound(e.Type(), data)
 	return append(invalid, problems...), "", err
 }
 

@@ -52,6 +52,11 @@ RETURNING d.id::text, s.id::text, s.url, s.secret, d.payload, d.attempts, d.trie
 // Run is the background sender: it sends due deliveries every Poll, at most Concurrency at
 // a time, until ctx ends, then waits for the requests in flight.
 func (s *Service) Run(ctx context.Context) error {
+	// The inbound schemas are compiled here, after the host has become ready (schema.go),
+	// so that the first partner's request does not wait for them.
+	if _, err := inboundSchemas(); err != nil {
+		s.logger.ErrorContext(ctx, "inbound event schemas do not compile: /api/events answers 500", slog.String("error", err.Error()))
+	}
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
 	for {

@@ -105,14 +105,13 @@ func (c Config) Validate() error {
 
 // Service is sync-worker.
 type Service struct {
-	db      *database.DB
-	cfg     Config
-	keys    *idempotency.Keys
-	logger  *slog.Logger
-	client  *http.Client // the webhook client: guarded dialer, no redirects, no proxy
-	guard   *Guard
-	schemas validators
-	now     func() time.Time
+	db     *database.DB
+	cfg    Config
+	keys   *idempotency.Keys
+	logger *slog.Logger
+	client *http.Client // the webhook client: guarded dialer, no redirects, no proxy
+	guard  *Guard
+	now    func() time.Time
 }
 
 // Function describes sync-worker to hosts.
@@ -137,13 +136,9 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	schemas, err := compileSchemas()
-	if err != nil {
-		return nil, err
-	}
 	guard := &Guard{AllowLoopback: cfg.AllowLoopback}
 	s := &Service{db: deps.DB, cfg: cfg, keys: idempotency.New(deps.DB, Migrations.Schema), logger: logger,
-		guard: guard, client: guard.Client(cfg.Timeout), schemas: schemas, now: time.Now}
+		guard: guard, client: guard.Client(cfg.Timeout), now: time.Now}
 	for _, p := range cfg.SeedPartners {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
