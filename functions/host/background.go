@@ -96,7 +96,14 @@ func (b *background) relay(fn platform.Function, db *database.DB, pub events.Pub
 	}
 	r := &events.Relay{DB: db, Schema: fn.Migrations.Schema, Publisher: pub, Logger: b.logger.With(slog.String("relay", fn.Service)),
 		Poll: poll, PublishTimeout: publishTimeout, Tracer: b.tracing.Provider(fn.Service)}
-	b.goRun("relay "+fn.Service, r.Run)
+	// Behind the same gate as a Runner: its first pass and its LISTEN connection would
+	// compete with the first probe; what committed before it starts, its first pass finds.
+	b.goRun("relay "+fn.Service, func(ctx context.Context) error {
+		if !b.awaitReady(ctx) {
+			return nil
+		}
+		return r.Run(ctx)
+	})
 }
 
 // stop ends the background work and waits for it.

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // The template contract. The shared layout (assets/templates/layout.html) defines "layout":
@@ -42,13 +45,24 @@ func (s *Site) parseTemplates(portal fs.FS) error {
 			return fmt.Errorf("web: templates: %w", err)
 		}
 	}
-	s.pages = map[string]*template.Template{}
+	// Each page is parsed on its first render, not here: cloning the layout and parsing every
+	// page was ~4 ms of the call center's ~20 ms start (docs/performance.md, "Start time"),
+	// paid before /readyz could answer. The templates are embedded, so a page that does not
+	// parse fails TestPagesParse (and every portal's page tests), not one replica; should
+	// one fail anyway, its render is the 500 page.
+	s.pages = map[string]func() (*template.Template, error){}
 	for _, p := range pages {
-		t, err := template.Must(base.Clone()).ParseFS(portal, p)
-		if err != nil {
-			return fmt.Errorf("web: template %s: %w", p, err)
-		}
-		s.pages[strings.TrimSuffix(p, ".html")] = t
+		s.pages[strings.TrimSuffix(p, ".html")] = sync.OnceValues(func() (*template.Template, error) {
+			clone, err := base.Clone() // base is never executed: only its clones are
+			if err != nil {
+				return nil, err
+			}
+			t, err := clone.ParseFS(portal, p)
+			if err != nil {
+				return nil, fmt.Errorf("web: template %s: %w", p, err)
+			}
+			return t, nil
+		})
 	}
 	errPage, err := template.Must(base.Clone()).ParseFS(sharedTemplates(), "error.html")
 	if err != nil {
@@ -93,9 +107,13 @@ type fieldView struct {
 // Render answers with the page name in the layout, data as .Data. It renders into a buffer
 // first, so that a template error is a clean 500 page, never half a page.
 func (p *Request) Render(w http.ResponseWriter, status int, name string, data any) error {
-	t, ok := p.site.pages[name]
+	page, ok := p.site.pages[name]
 	if !ok {
 		return fmt.Errorf("web: no page template %q", name)
+	}
+	t, err := page()
+	if err != nil {
+		return err
 	}
 	return p.execute(w, t, status, View{Request: p, Data: data, Status: status})
 }
@@ -114,4 +132,16 @@ func (p *Request) execute(w http.ResponseWriter, t *template.Template, status in
 	w.WriteHeader(status)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+// CheckPages parses every page not parsed yet and returns the first error: pages are parsed
+// on their first render, so each portal's tests call it to find a broken page before a
+// user does.
+func (s *Site) CheckPages() error {
+	for _, name := range slices.Sorted(maps.Keys(s.pages)) {
+		if _, err := s.pages[name](); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -118,7 +118,7 @@ type Site struct {
 	keys      [][]byte
 	sessions  *codec
 	logins    *codec
-	pages     map[string]*template.Template
+	pages     map[string]func() (*template.Template, error) // parsed on first render (render.go)
 	errorPage *template.Template
 	// signoutPage continues a sign-out at the issuer with a posted form.
 	signoutPage *template.Template
