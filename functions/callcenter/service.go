@@ -93,6 +93,10 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	return &Service{site: site, now: time.Now, sandboxCards: cfg.SandboxCards}, nil
 }
 
+// CheckPages parses every page of the portal: pages parse on their first render
+// (platform/web), so tests call this to find a broken one before a user does.
+func (s *Service) CheckPages() error { return s.site.CheckPages() }
+
 // Routes is the portal's route table: every page is public at the platform level and
 // checked by platform/web against the session (sign-in, roles); what a page shows is then
 // what the APIs answer the user.

@@ -108,6 +108,10 @@ func Function() platform.Function {
 	}
 }
 
+// CheckPages parses every page of the portal: pages parse on their first render
+// (platform/web), so tests call this to find a broken one before a user does.
+func (s *Service) CheckPages() error { return s.site.CheckPages() }
+
 // Routes is the portal's route table: its pages (platform/web adds sign-in, assets and the
 // friendly 404). Every page is public at the platform level; the pages that need a
 // signed-in customer say so (SignIn), decided from the session cookie.

@@ -48,7 +48,7 @@ func (s *Site) parseTemplates(portal fs.FS) error {
 	// Each page is parsed on its first render, not here: cloning the layout and parsing every
 	// page was ~4 ms of the call center's ~20 ms start (docs/performance.md, "Start time"),
 	// paid before /readyz could answer. The templates are embedded, so a page that does not
-	// parse fails TestPagesParse (and every portal's page tests), not one replica; should
+	// parse fails TestPortalPagesParse (functions/all), not one replica; should
 	// one fail anyway, its render is the 500 page.
 	s.pages = map[string]func() (*template.Template, error){}
 	for _, p := range pages {
