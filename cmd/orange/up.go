@@ -12,10 +12,10 @@ import (
 	"flag"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/internal/kobuild"
 	"github.com/orangecarrental/orange/internal/up"
 )
 
@@ -55,31 +55,16 @@ func upCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.Annotations = map[string]string{"autoscaling.knative.dev/window": *window}
 	}
 	if cfg.BinDir == "" {
-		root, err := moduleRoot()
+		root, err := kobuild.ModuleRoot()
+		if errors.Is(err, kobuild.ErrNoModule) {
+			return errors.New("orange up builds the functions from the source tree: run it inside the module, or pass -bin")
+		}
 		if err != nil {
 			return err
 		}
 		cfg.Root = root
 	}
 	return up.Run(ctx, cfg)
-}
-
-// moduleRoot is the folder of the go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("orange up builds the functions from the source tree: run it inside the module, or pass -bin")
-		}
-		dir = parent
-	}
 }
 
 func envOr(key, def string) string {

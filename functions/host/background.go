@@ -63,13 +63,19 @@ func (b *background) goRun(name string, fn func(context.Context) error) {
 func (b *background) runner(service string, api platform.API) {
 	if r, ok := api.(platform.Runner); ok {
 		f := b.metrics.Function(service)
-		b.goRun(service, func(ctx context.Context) error {
-			if !b.awaitReady(ctx) {
-				return nil
-			}
-			return r.Run(metrics.With(ctx, f))
-		})
+		b.goRunWhenReady(service, func(ctx context.Context) error { return r.Run(metrics.With(ctx, f)) })
 	}
+}
+
+// goRunWhenReady is goRun once b.ready is closed or readyWait has passed — unless the
+// process stops first.
+func (b *background) goRunWhenReady(name string, fn func(context.Context) error) {
+	b.goRun(name, func(ctx context.Context) error {
+		if !b.awaitReady(ctx) {
+			return nil
+		}
+		return fn(ctx)
+	})
 }
 
 // awaitReady waits for b.ready (at most readyWait) and reports whether to go on: false
@@ -98,12 +104,7 @@ func (b *background) relay(fn platform.Function, db *database.DB, pub events.Pub
 		Poll: poll, PublishTimeout: publishTimeout, Tracer: b.tracing.Provider(fn.Service)}
 	// Behind the same gate as a Runner: its first pass and its LISTEN connection would
 	// compete with the first probe; what committed before it starts, its first pass finds.
-	b.goRun("relay "+fn.Service, func(ctx context.Context) error {
-		if !b.awaitReady(ctx) {
-			return nil
-		}
-		return r.Run(ctx)
-	})
+	b.goRunWhenReady("relay "+fn.Service, r.Run)
 }
 
 // stop ends the background work and waits for it.

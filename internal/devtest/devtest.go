@@ -171,7 +171,14 @@ func (s *System) API(t testing.TB, method, path, token string, body, out any, he
 // README shows; each demo user's password is its name).
 func (s *System) Token(t testing.TB, name string) string {
 	t.Helper()
-	resp, err := http.PostForm(s.Base+devissuer.RealmPath+"/protocol/openid-connect/token",
+	return PasswordToken(t, s.Base, name)
+}
+
+// PasswordToken signs dev user name in (password grant, the dev password is the name) at the
+// dev issuer served under base ("http://host:port") and returns the access token.
+func PasswordToken(t testing.TB, base, name string) string {
+	t.Helper()
+	resp, err := http.PostForm(base+devissuer.RealmPath+"/protocol/openid-connect/token",
 		url.Values{"grant_type": {"password"}, "client_id": {"public-portal"}, "username": {name}, "password": {name}})
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -180,6 +187,7 @@ func (s *System) Token(t testing.TB, name string) string {
 		AccessToken string `json:"access_token"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	require.NotEmpty(t, tok.AccessToken)
 	return tok.AccessToken
 }
 

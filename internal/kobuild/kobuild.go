@@ -7,6 +7,7 @@ package kobuild
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,4 +31,26 @@ func Build(ctx context.Context, root, dir, version string, pkgs ...string) error
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// ErrNoModule is ModuleRoot's answer outside the source tree.
+var ErrNoModule = errors.New("no go.mod above the working directory")
+
+// ModuleRoot is the folder of the go.mod above the working directory: where Build's package
+// paths start.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ErrNoModule
+		}
+		dir = parent
+	}
 }

@@ -2,11 +2,9 @@ package up_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -20,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/gateway"
+	"github.com/orangecarrental/orange/internal/devtest"
 	"github.com/orangecarrental/orange/internal/up"
-	"github.com/orangecarrental/orange/platform/auth/devissuer"
 	"github.com/orangecarrental/orange/platform/pgtest"
 )
 
@@ -405,7 +403,7 @@ func TestUpWholeOverlay(t *testing.T) {
 	}
 	t.Logf("%d Services, %d processes ready %s after start", len(snaps), processes, time.Since(start).Round(time.Millisecond))
 
-	token := adminToken(t, u.Addr())
+	token := devtest.PasswordToken(t, "http://"+u.Addr(), "ada")
 	client := &http.Client{Timeout: 70 * time.Second} // a Service at zero starts first
 	seen := map[string]bool{}
 	for _, area := range gateway.Upstreams {
@@ -458,21 +456,4 @@ func brief(snaps []up.Snapshot) string {
 		fmt.Fprintf(&b, "%s %d/%d restarts %d; ", s.Service, s.Ready, s.Min, s.Restarts)
 	}
 	return b.String()
-}
-
-// adminToken is ada's token from the development issuer on the up port (the password
-// grant the README shows; each demo user's password is its name).
-func adminToken(t *testing.T, addr string) string {
-	t.Helper()
-	resp, err := http.PostForm("http://"+addr+devissuer.RealmPath+"/protocol/openid-connect/token",
-		url.Values{"grant_type": {"password"}, "client_id": {"public-portal"}, "username": {"ada"}, "password": {"ada"}})
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
-	require.NotEmpty(t, tok.AccessToken)
-	return tok.AccessToken
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/orangecarrental/orange/internal/kobuild"
 )
 
 // axeVersion is the axe-core release the audit runs; the Makefile's AXE_VERSION fetches it.
@@ -28,7 +30,7 @@ func axeScript(t *testing.T) string {
 	axeOnce.Do(func() {
 		path := os.Getenv("ORANGE_AXE_JS")
 		if path == "" {
-			root, err := moduleRoot()
+			root, err := kobuild.ModuleRoot()
 			if err != nil {
 				axeErr = err
 				return
@@ -47,24 +49,6 @@ func axeScript(t *testing.T) string {
 		t.Fatal(axeErr)
 	}
 	return axeSource
-}
-
-// moduleRoot is the folder of go.mod above the test's directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
 }
 
 // axeViolation is one rule a page breaks, as axe.run reports it.

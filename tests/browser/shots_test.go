@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/orangecarrental/orange/internal/kobuild"
 )
 
 // The two widths every main page is checked and photographed at.
@@ -30,7 +32,7 @@ func screenshotDir() (string, bool) {
 		return "", false
 	}
 	if !filepath.IsAbs(dir) {
-		if root, err := moduleRoot(); err == nil {
+		if root, err := kobuild.ModuleRoot(); err == nil {
 			dir = filepath.Join(root, dir)
 		}
 	}
