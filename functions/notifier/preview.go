@@ -111,7 +111,7 @@ func (a *APIService) handlePreview(w http.ResponseWriter, r *http.Request) error
 // sampleData is what a preview shows: a made-up booking, formatted as the worker formats a
 // real one for lang.
 func sampleData(lang string) mailData {
-	zone, err := time.LoadLocation(displayZone)
+	zone, err := platform.LoadZone(displayZone)
 	if err != nil {
 		zone = time.UTC
 	}

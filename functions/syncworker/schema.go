@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/platform"
 )
 
 // The inbound payloads are checked against their published JSON Schemas (events.Schema,
@@ -276,7 +277,7 @@ func (f *fieldSchema) check(val any) []string {
 	}
 	switch f.format {
 	case "uuid":
-		if !isUUID(s) {
+		if !platform.ValidUUID(s) {
 			out = append(out, quote(s)+" is not valid uuid")
 		}
 	case "date-time":
@@ -310,28 +311,6 @@ func jsonType(v any) string {
 }
 
 func ratFloat(r *big.Rat) float64 { f, _ := r.Float64(); return f }
-
-// isUUID reports whether s is a UUID in its hyphenated form (8-4-4-4-12 hex digits, either
-// case), the format assertion's rule.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // isDateTime reports whether s is an RFC 3339 date-time ("t" and "z" in either case; a
 // leap second's :60 is accepted at 23:59 of any offset, as RFC 3339 allows).

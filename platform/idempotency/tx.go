@@ -40,7 +40,7 @@ type joinKey struct{}
 type joined struct {
 	k   *Keys
 	req *request
-	tx  pgx.Tx
+	tx  *database.Tx
 }
 
 // keepSQL inserts a key with its answer; like Wrap's claim it takes over an expired key, or
@@ -149,21 +149,13 @@ func (j *joined) keep(ctx context.Context, rec *recorder) (bool, error) {
 	}
 	tx := j.tx
 	j.tx = nil
-	if dtx, ok := tx.(*database.Tx); ok {
-		// The key, what the transaction deferred (its outbox rows) and the COMMIT in one
-		// round trip.
-		_, err := dtx.CommitWith(ctx, j.k.keepOrFail, args...)
-		if database.IsCode(err, keyTaken) {
-			return false, nil
-		}
-		return err == nil, err
+	// The key, what the transaction deferred (its outbox rows) and the COMMIT in one round
+	// trip.
+	_, err := tx.CommitWith(ctx, j.k.keepOrFail, args...)
+	if database.IsCode(err, keyTaken) {
+		return false, nil
 	}
-	tag, err := tx.Exec(ctx, j.k.keep, args...)
-	if err != nil || tag.RowsAffected() == 0 {
-		_ = tx.Rollback(ctx)
-		return false, err
-	}
-	return true, tx.Commit(ctx)
+	return err == nil, err
 }
 
 // rollback ends the request's transaction, if one is open, keeping nothing.
