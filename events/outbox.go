@@ -88,22 +88,10 @@ func insert(ctx context.Context, tx pgx.Tx, schema, verb string, e cloudevents.E
 	outbox := pgx.Identifier{schema, "outbox"}.Sanitize()
 	// The event keeps the trace it came with (a replay's); a new one joins the work's span.
 	tr := TraceOf(ctx, e)
-	insertSQL := `INSERT INTO ` + outbox + ` AS o (id, type, source, subject, time, data, traceparent, tracestate)
-		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''))` + onConflict
-	args := []any{e.ID(), e.Type(), e.Source(), e.Subject(), e.Time(), data, tr.TraceParent, tr.TraceState}
-	deferring, canDefer := tx.(interface {
-		Defer(sql string, args ...any)
-		NotifyAfterCommit(channel, payload string)
-	})
-	if canDefer && onConflict == "" {
-		// Nobody reads the row back: it goes with the transaction's next statement or its
-		// commit, in one round trip (platform/database/tx.go); its failure fails those.
-		deferring.Defer(insertSQL, args...)
-		deferring.NotifyAfterCommit(Notification, schema)
-		return nil
-	}
 	var seq int64
-	err := tx.QueryRow(ctx, insertSQL+` RETURNING seq`, args...).Scan(&seq)
+	err := tx.QueryRow(ctx, `INSERT INTO `+outbox+` AS o (id, type, source, subject, time, data, traceparent, tracestate)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''))`+
+		onConflict+` RETURNING seq`, e.ID(), e.Type(), e.Source(), e.Subject(), e.Time(), data, tr.TraceParent, tr.TraceState).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s %s %s: %w", verb, e.Type(), e.ID(), ErrIDTaken)
 	}

@@ -30,20 +30,82 @@ import (
 // one channel and payload; a variable so tests can change it.
 var NotifyWindow = 20 * time.Millisecond
 
+// Tx is a transaction of the pool that can run work after it commits (AfterCommit). Its
+// savepoints (Begin) share the hooks: they run when the outermost transaction commits, and
+// are dropped when it rolls back.
+type Tx struct {
+	pgx.Tx
+	db     *DB
+	hooks  *txHooks
+	nested bool
+}
+
+type txHooks struct {
+	fns   []func()
+	notes map[[2]string]bool
+}
+
+// Begin starts a transaction on the pool whose commit runs its AfterCommit hooks.
+func (db *DB) Begin(ctx context.Context) (*Tx, error) { return db.BeginTx(ctx, pgx.TxOptions{}) }
+
+// BeginTx is Begin with options.
+func (db *DB) BeginTx(ctx context.Context, opts pgx.TxOptions) (*Tx, error) {
+	tx, err := db.Pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, db: db, hooks: &txHooks{}}, nil
+}
+
+// Begin starts a savepoint sharing t's hooks.
+func (t *Tx) Begin(ctx context.Context) (pgx.Tx, error) {
+	inner, err := t.Tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: inner, db: t.db, hooks: t.hooks, nested: true}, nil
+}
+
+// Commit commits and, for the outermost transaction, then runs the hooks. A failed commit
+// (or one whose outcome is unknown) runs none: the pollers find what did commit.
+func (t *Tx) Commit(ctx context.Context) error {
+	if err := t.Tx.Commit(ctx); err != nil {
+		return err
+	}
+	if !t.nested {
+		fns := t.hooks.fns
+		*t.hooks = txHooks{}
+		for _, fn := range fns {
+			fn()
+		}
+	}
+	return nil
+}
+
+// Rollback rolls back; for the outermost transaction its hooks are dropped. (A savepoint's
+// hooks stay: at worst a spurious wake-up.)
+func (t *Tx) Rollback(ctx context.Context) error {
+	err := t.Tx.Rollback(ctx)
+	if !t.nested {
+		*t.hooks = txHooks{}
+	}
+	return err
+}
+
 // AfterCommit runs fn once the outermost transaction committed (not if it rolls back).
-func (t *Tx) AfterCommit(fn func()) { t.st.hooks.fns = append(t.st.hooks.fns, fn) }
+func (t *Tx) AfterCommit(fn func()) { t.hooks.fns = append(t.hooks.fns, fn) }
 
 // NotifyAfterCommit calls DB.Notify(channel, payload) once the transaction committed; asked
 // twice in one transaction, it notifies once.
 func (t *Tx) NotifyAfterCommit(channel, payload string) {
 	key := [2]string{channel, payload}
-	if t.st.hooks.notes[key] {
+	if t.hooks.notes[key] {
 		return
 	}
-	if t.st.hooks.notes == nil {
-		t.st.hooks.notes = map[[2]string]bool{}
+	if t.hooks.notes == nil {
+		t.hooks.notes = map[[2]string]bool{}
 	}
-	t.st.hooks.notes[key] = true
+	t.hooks.notes[key] = true
 	t.AfterCommit(func() { t.db.Notify(channel, payload) })
 }
 

@@ -47,15 +47,14 @@ type Keys struct {
 	// running request holds its key before a retry may take over (a crashed replica's key).
 	TTL   time.Duration
 	Lease time.Duration
-	// keep is keepSQL for table, keepOrFail keepOrFailSQL (tx.go).
-	keep, keepOrFail string
+	// keep is keepSQL for table (tx.go).
+	keep string
 }
 
 // New returns the keys in schema.
 func New(db *database.DB, schema string) *Keys {
 	table := pgx.Identifier{schema, "idempotency_keys"}.Sanitize()
-	return &Keys{db: db, table: table, TTL: 24 * time.Hour, Lease: time.Minute, keep: fmt.Sprintf(keepSQL, table),
-		keepOrFail: fmt.Sprintf(keepOrFailSQL, fmt.Sprintf(keepSQL, table))}
+	return &Keys{db: db, table: table, TTL: 24 * time.Hour, Lease: time.Minute, keep: fmt.Sprintf(keepSQL, table)}
 }
 
 // replayedHeaders are the response headers stored with a key.

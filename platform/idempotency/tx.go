@@ -40,7 +40,7 @@ type joinKey struct{}
 type joined struct {
 	k   *Keys
 	req *request
-	tx  *database.Tx
+	tx  pgx.Tx
 }
 
 // keepSQL inserts a key with its answer; like Wrap's claim it takes over an expired key, or
@@ -53,15 +53,6 @@ const keepSQL = `INSERT INTO %[1]s AS k (scope, key, request_hash, status, heade
 		expires_at = EXCLUDED.expires_at, created_at = now()
 	WHERE k.status IS NULL AND k.locked_until < now() AND k.request_hash = EXCLUDED.request_hash
 	   OR k.expires_at < now()`
-
-// keepOrFailSQL is keepSQL failing — division by zero, SQLSTATE 22012 (keyTaken) — when it
-// kept nothing, so that the COMMIT sent with it in one round trip (database.Tx.CommitWith)
-// is skipped and the transaction rolled back: PostgreSQL has no conditional COMMIT, and an
-// error is how a pipeline stops.
-const keepOrFailSQL = `WITH kept AS (%s RETURNING 1) SELECT 1 / count(*) FROM kept`
-
-// keyTaken is the SQLSTATE of keepOrFailSQL when the key was taken.
-const keyTaken = "22012"
 
 // WrapTx makes next idempotent like Wrap, in next's own transaction (see the notes above):
 // next runs its transaction through InTx.
@@ -149,13 +140,12 @@ func (j *joined) keep(ctx context.Context, rec *recorder) (bool, error) {
 	}
 	tx := j.tx
 	j.tx = nil
-	// The key, what the transaction deferred (its outbox rows) and the COMMIT in one round
-	// trip.
-	_, err := tx.CommitWith(ctx, j.k.keepOrFail, args...)
-	if database.IsCode(err, keyTaken) {
-		return false, nil
+	tag, err := tx.Exec(ctx, j.k.keep, args...)
+	if err != nil || tag.RowsAffected() == 0 {
+		_ = tx.Rollback(ctx)
+		return false, err
 	}
-	return err == nil, err
+	return true, tx.Commit(ctx)
 }
 
 // rollback ends the request's transaction, if one is open, keeping nothing.
