@@ -65,7 +65,9 @@ func newAPIWith(t *testing.T, withCustomers bool) *api {
 		tr.Mount(customers.ServiceName, platform.Handler(cust, id.Authenticator(customers.ServiceName)))
 	}
 	client := platform.ForwardingClient(tr, id.ServiceTokens(payments.ServiceName), 5*time.Second)
-	svc, err := payments.New(context.Background(), payments.Config{ProviderTimeout: 300 * time.Millisecond, Using: sandbox}, platform.Deps{DB: db, Client: client})
+	// The provider's deadline: the timeout card waits it out, so it is short, but not so short
+	// that the sandbox's own transaction misses it on a loaded CI box (300 ms did: a 504).
+	svc, err := payments.New(context.Background(), payments.Config{ProviderTimeout: 2 * time.Second, Using: sandbox}, platform.Deps{DB: db, Client: client})
 	require.NoError(t, err)
 	logger := platform.NewLogger(io.Discard, "error", "payments-api")
 	a := &api{t: t, db: db, svc: svc, id: id, handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(payments.ServiceName))), tokens: map[string]string{}}
