@@ -42,7 +42,9 @@ type Instance struct {
 	counter   atomic.Int64
 }
 
-// Main starts an instance, stores it in *inst, runs the tests and exits with their status.
+// Main starts an instance, stores it in *inst, runs the tests and stops the instance. It
+// returns rather than exiting — the testing package exits with m.Run's status when TestMain
+// returns — so the caller's defers (proctest.Cleanup removes half a gigabyte of binaries) run.
 func Main(m *testing.M, inst **Instance) {
 	i, err := Start(context.Background())
 	if err != nil {
@@ -50,11 +52,10 @@ func Main(m *testing.M, inst **Instance) {
 		os.Exit(1)
 	}
 	*inst = i
-	code := m.Run()
+	m.Run()
 	if err := i.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 	}
-	os.Exit(code)
 }
 
 // Start uses DATABASE_URL when set (its role needs CREATEDB), else a private cluster in a

@@ -34,7 +34,8 @@ func Build(tb testing.TB, pkg string) string {
 		return bin
 	}
 	if binDir == "" {
-		dir, err := os.MkdirTemp("", "proctest-bin-")
+		removeOrphans()
+		dir, err := os.MkdirTemp("", binDirPrefix+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -46,6 +47,29 @@ func Build(tb testing.TB, pkg string) string {
 	}
 	built[pkg] = bin
 	return bin
+}
+
+// binDirPrefix names Build's folders; the test binary's pid follows it, so a folder whose
+// process is gone can be told from one in use.
+const binDirPrefix = "proctest-bin-"
+
+// removeOrphans deletes the folders of test binaries that ended without Cleanup (a -timeout
+// panic, a kill): each holds every function's binary, ~550 MB for cmd/orange, and a few
+// such runs fill a CI disk.
+func removeOrphans() {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return // no /proc: no way to tell a live owner from a gone one
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), binDirPrefix+"*"))
+	for _, dir := range dirs {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), binDirPrefix), "-")
+		if _, err := strconv.Atoi(pid); !ok || err != nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // Cleanup removes what Build made; call it from TestMain after the tests ran.

@@ -49,6 +49,8 @@ func startBrowser(t *testing.T) *browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium leaves a scratch folder in TMPDIR behind; the test's own is removed.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
