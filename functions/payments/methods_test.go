@@ -139,6 +139,80 @@ func TestPaymentMethodsPayOnlyForTheirCustomer(t *testing.T) {
 	assert.Equal(t, "invalid_payment_method", p.FailureReason)
 }
 
+// TestOneCardPaysSideBySide: payments on a card already bound to its customer do not wait
+// for each other (a second one goes through while the first's transaction is still open);
+// the first uses of an unbound card are decided one after the other — the customer who
+// bound it may use it again at once, another customer is refused.
+func TestOneCardPaysSideBySide(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	store := a.svc.Store()
+	ctx := context.Background()
+	begin := func() pgx.Tx {
+		tx, err := a.db.Pool.Begin(ctx)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tx.Rollback(ctx) })
+		return tx
+	}
+	r := a.do("alice", http.MethodPost, "/api/payments/methods", `{"token":"tok_success"}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	alices := decode[payments.PaymentMethod](t, r).ID
+
+	first := begin()
+	_, err := store.UseMethod(ctx, first, alices, devissuer.CustomerAlice)
+	require.NoError(t, err)
+	// Before, the first payment's row lock held this one until the first ended.
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = store.UseMethod(waitCtx, begin(), alices, devissuer.CustomerAlice)
+	require.NoError(t, err, "a second payment on Alice's card waited for the first")
+	_, err = store.UseMethod(waitCtx, begin(), alices, devissuer.CustomerBob)
+	require.ErrorIs(t, err, payments.ErrUnusableMethod, "Bob pays with Alice's card")
+	require.NoError(t, first.Rollback(ctx))
+
+	for _, tc := range []struct {
+		name, second string
+		want         error
+	}{
+		{"the same customer", devissuer.CustomerBob, nil},
+		{"another customer", devissuer.CustomerAlice, payments.ErrUnusableMethod},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			guests := a.method(payments.TokenSuccess)
+			binding := begin()
+			_, err := store.UseMethod(ctx, binding, guests, devissuer.CustomerBob)
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() {
+				tx, err := a.db.Pool.Begin(ctx)
+				if err != nil {
+					done <- err
+					return
+				}
+				defer func() { _ = tx.Rollback(ctx) }()
+				_, err = store.UseMethod(ctx, tx, guests, tc.second)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("a first use of an unbound card did not wait for the other: %v", err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			require.NoError(t, binding.Commit(ctx))
+			select {
+			case err := <-done:
+				if tc.want == nil {
+					require.NoError(t, err)
+				} else {
+					require.ErrorIs(t, err, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the second use never ended")
+			}
+		})
+	}
+}
+
 // TestErasureForgetsPaymentMethods: after customer.erased the customer's cards are gone —
 // no provider token, brand, last four digits or expiry of theirs is kept — and a booking that
 // names one of them fails without reaching the provider; other customers' cards stay, and a
