@@ -39,8 +39,10 @@ type Instance struct {
 
 	mu        sync.Mutex
 	templates map[string]string
-	counter   atomic.Int64
 }
+
+// databases numbers the databases NewDB creates in this process.
+var databases atomic.Int64
 
 // Main starts an instance, stores it in *inst, runs the tests and stops the instance. It
 // returns rather than exiting — the testing package exits with m.Run's status when TestMain
@@ -200,7 +202,9 @@ func (i *Instance) NewDatabaseURL(t testing.TB, sets ...database.Migrations) str
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	name := fmt.Sprintf("test_%d_%d", os.Getpid(), i.counter.Add(1))
+	// The counter is the package's, not the instance's: with DATABASE_URL two instances of one
+	// test binary (StartDurable beside Main's) share one server.
+	name := fmt.Sprintf("test_%d_%d", os.Getpid(), databases.Add(1))
 	// Cloning needs the template free of sessions; the lock keeps two clones from racing.
 	i.mu.Lock()
 	err = i.exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl))
