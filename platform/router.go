@@ -51,7 +51,13 @@ func NewRouter(routes []Route) *mux.Router {
 		} else {
 			m = r.Path(rt.Path)
 		}
-		if rt.Method != "" {
+		switch rt.Method {
+		case "":
+		case http.MethodGet:
+			// HEAD is GET without the body (RFC 9110 §9.3.2); net/http drops what the
+			// handler writes. Link checkers and uptime probes ask for it.
+			m = m.Methods(http.MethodGet, http.MethodHead)
+		default:
 			m = m.Methods(rt.Method)
 		}
 		m.Handler(guard(rt)).Name(rt.Name)

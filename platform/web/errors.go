@@ -42,9 +42,9 @@ func statusOf(err error) int {
 // pageStatus folds a status into the ones with a page of their own.
 func pageStatus(s int) int {
 	switch s {
-	case 400, 401, 403, 404, 409, 500, 503:
+	case 400, 401, 403, 404, 405, 409, 500, 503:
 		return s
-	case http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusMethodNotAllowed:
+	case http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		return http.StatusBadRequest
 	case http.StatusPreconditionFailed:
 		return http.StatusConflict

@@ -129,6 +129,43 @@ func TestErrorPages(t *testing.T) {
 	}
 }
 
+// TestMethods: a page's path asked with a method none of its pages takes is 405 with Allow
+// and the error page (before any form token check); HEAD is GET without the body; a path
+// without pages stays 404 whatever the method.
+func TestMethods(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	cases := []struct {
+		method, path string
+		status       int
+		allow, title string
+	}{
+		{http.MethodPost, "/", 405, "GET, HEAD", "Not possible this way"},
+		{http.MethodDelete, "/form", 405, "GET, HEAD, POST", "Not possible this way"},
+		{http.MethodGet, "/form/ok", 405, "POST", "Not possible this way"},
+		{http.MethodPost, "/no/such/page", 404, "", "Page not found"},
+		{http.MethodHead, "/", 200, "", ""},
+		{http.MethodHead, "/form", 200, "", ""},
+		{http.MethodHead, "/no/such/page", 404, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+			b := s.browser(t)
+			b.header.Set("Accept-Language", "en")
+			p := b.do(tc.method, tc.path, nil)
+			assert.Equal(t, tc.status, p.StatusCode)
+			assert.Equal(t, tc.allow, p.Header.Get("Allow"))
+			if tc.method == http.MethodHead {
+				assert.Empty(t, p.Body)
+				assert.Equal(t, "text/html; charset=utf-8", p.Header.Get("Content-Type"))
+				return
+			}
+			assert.Contains(t, p.Body, "<h1 id=\"error-title\">"+escapeHTML(tc.title)+"</h1>")
+		})
+	}
+}
+
 // TestErrorLogsNoSecrets: a failed call's error is logged without its URL's query, which
 // may hold a guest link's token or what an agent searched for.
 func TestErrorLogsNoSecrets(t *testing.T) {

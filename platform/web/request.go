@@ -52,7 +52,14 @@ func (s *Site) serve(pg Page) platform.HandlerFunc {
 			}
 		}
 		p.st, p.Session = st, st.User
-		if unsafeMethod(r.Method) {
+		if pg.allowed != nil {
+			// The fallback changes nothing, so no form token is asked of it: a page's path
+			// asked with another method is 405, any other path 404.
+			if allow := pg.allowed(r); allow != "" {
+				w.Header().Set("Allow", allow)
+				return p.Fail(w, platform.Errorf(platform.KindMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+			}
+		} else if unsafeMethod(r.Method) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := s.checkCSRF(r, st); err != nil {
 				return p.Fail(w, err)

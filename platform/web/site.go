@@ -233,6 +233,10 @@ type Page struct {
 	// sends no Referer from them.
 	NoReferrer bool
 	Handler    PageFunc
+
+	// allowed, set on the portal's fallback page only, names the methods a path's pages
+	// take when the request's is not one of them ("" when no page has the path).
+	allowed func(*http.Request) string
 }
 
 // Routes returns the portal's route table: its pages, the sign-in routes, the assets, and a
@@ -242,20 +246,28 @@ type Page struct {
 func (s *Site) Routes(pages ...Page) []platform.Route {
 	var out []platform.Route
 	next := mux.NewRouter()
+	byPath := map[string][]string{} // a path's methods, for a 405's Allow
 	for _, pg := range pages {
 		method := pg.Method
 		if method == "" {
 			method = http.MethodGet
 		}
-		if method == http.MethodGet {
-			next.Path(s.Path(pg.Path))
-		}
+		path := s.Path(pg.Path)
 		out = append(out, platform.Route{
-			Name: s.opts.Service + "." + pg.Name, Method: method, Path: s.Path(pg.Path),
+			Name: s.opts.Service + "." + pg.Name, Method: method, Path: path,
 			Access: platform.Public, Handler: s.serve(pg),
 		})
+		byPath[path] = append(byPath[path], method)
+		if method == http.MethodGet {
+			next.Path(path)
+			byPath[path] = append(byPath[path], http.MethodHead) // platform.NewRouter's GET routes take HEAD too
+		}
 	}
 	s.nextPages.Store(next)
+	methods := mux.NewRouter()
+	for path, allow := range byPath {
+		methods.Path(path).Name(strings.Join(allow, ", "))
+	}
 	out = append(out, s.oidc.routes()...)
 	out = append(out, platform.Route{
 		Name: s.opts.Service + ".static", Method: http.MethodGet, Path: s.Path("static/"), Prefix: true,
@@ -276,6 +288,12 @@ func (s *Site) Routes(pages ...Page) []platform.Route {
 		Name: s.opts.Service + ".not-found", Path: s.base, Prefix: true, Access: platform.Public,
 		Handler: s.serve(Page{Name: "not-found", Handler: func(http.ResponseWriter, *http.Request, *Request) error {
 			return platform.NotFound("no page here")
+		}, allowed: func(r *http.Request) string {
+			var m mux.RouteMatch
+			if !methods.Match(r, &m) {
+				return ""
+			}
+			return m.Route.GetName()
 		}}),
 	})
 	return out
