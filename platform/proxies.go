@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -32,6 +33,20 @@ func ParseTrustedProxies(list []string) (TrustedProxies, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// WarnIfNone logs, when the function runs as a Knative Service (K_SERVICE set) and no proxy
+// is trusted, that every client is seen as the pod's queue-proxy: what the front door keeps
+// per client address — limits is what that is — is then shared by all of them.
+func (ps TrustedProxies) WarnIfNone(ctx context.Context, deps Deps, limits string) {
+	if len(ps) > 0 || deps.Logger == nil || deps.Env == nil {
+		return
+	}
+	if v, ok := deps.Env.Lookup("K_SERVICE"); !ok || v == "" {
+		return
+	}
+	deps.Logger.WarnContext(ctx, "TRUSTED_PROXIES is empty: every client is seen as the queue-proxy's address "+
+		"and all share "+limits+"; list the queue-proxy and the ingress's pod network (docs/security.md)")
 }
 
 // Trusts tells whether a is one of the trusted proxies.

@@ -1,11 +1,14 @@
 package platform_test
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/sethvargo/go-envconfig"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/platform"
@@ -44,4 +47,32 @@ func TestTrustedProxiesClientAddr(t *testing.T) {
 func raw(ps platform.TrustedProxies, r *http.Request) string {
 	_, s, _ := ps.ClientAddr(r)
 	return s
+}
+
+// TestWarnIfNone: on Knative (K_SERVICE set) a front door without trusted proxies says at
+// start that every client shares its per-address limits; with proxies, or off Knative, it
+// says nothing.
+func TestWarnIfNone(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		proxies []string
+		warn    bool
+	}{
+		{"on Knative without trusted proxies", map[string]string{"K_SERVICE": "public-portal"}, nil, true},
+		{"on Knative with trusted proxies", map[string]string{"K_SERVICE": "public-portal"}, []string{"127.0.0.1", "10.244.0.0/16"}, false},
+		{"not on Knative (orange dev)", map[string]string{}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := platform.ParseTrustedProxies(tc.proxies)
+			require.NoError(t, err)
+			var logs bytes.Buffer
+			ps.WarnIfNone(context.Background(), platform.Deps{Env: envconfig.MapLookuper(tc.env),
+				Logger: platform.NewLogger(&logs, "info", "public-portal")}, "the guest-booking limits")
+			assert.Equal(t, tc.warn, bytes.Contains(logs.Bytes(), []byte("TRUSTED_PROXIES is empty")), logs.String())
+			if tc.warn {
+				assert.Contains(t, logs.String(), "the guest-booking limits")
+			}
+		})
+	}
 }

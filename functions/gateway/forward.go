@@ -63,13 +63,8 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Gateway, error) 
 	}
 	if deps.Logger != nil {
 		g.proxy.ErrorLog = slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)
-		if onKnative(deps) && len(g.trusted) == 0 {
-			// Behind Knative the peer is always the pod's queue-proxy: without trusted
-			// proxies every client is one address and shares one bucket.
-			deps.Logger.WarnContext(ctx, "TRUSTED_PROXIES is empty: every client is seen as the queue-proxy's address "+
-				"and all share one rate limit; list the queue-proxy and the ingress's pod network (docs/security.md)")
-		}
 	}
+	g.trusted.WarnIfNone(ctx, deps, "one rate limit")
 	return g, nil
 }
 

@@ -100,15 +100,6 @@ func Function() platform.Function {
 	}
 }
 
-// onKnative tells whether the gateway runs as a Knative Service (K_SERVICE is set).
-func onKnative(deps platform.Deps) bool {
-	if deps.Env == nil {
-		return false
-	}
-	v, ok := deps.Env.Lookup("K_SERVICE")
-	return ok && v != ""
-}
-
 // Routes forwards every public area; anything else under /api is a 404 from the router.
 func (g *Gateway) Routes() []platform.Route {
 	// The event catalogue's documents are the gateway's own (catalogue.go), ahead of the

@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
+	ps.WarnIfNone(ctx, deps, "the guest-booking limits")
 	guests, err := newGuestCookies(site)
 	if err != nil {
 		return nil, err
