@@ -51,18 +51,25 @@ func NewRouter(routes []Route) *mux.Router {
 		} else {
 			m = r.Path(rt.Path)
 		}
-		switch rt.Method {
-		case "":
-		case http.MethodGet:
-			// HEAD is GET without the body (RFC 9110 §9.3.2); net/http drops what the
-			// handler writes. Link checkers and uptime probes ask for it.
-			m = m.Methods(http.MethodGet, http.MethodHead)
-		default:
-			m = m.Methods(rt.Method)
+		if methods := Methods(rt.Method); methods != nil {
+			m = m.Methods(methods...)
 		}
 		m.Handler(guard(rt)).Name(rt.Name)
 	}
 	return r
+}
+
+// Methods are the HTTP methods a route of method answers (nil: every method). A GET route
+// answers HEAD too: HEAD is GET without the body (RFC 9110 §9.3.2), net/http drops what the
+// handler writes, and link checkers and uptime probes ask for it.
+func Methods(method string) []string {
+	switch method {
+	case "":
+		return nil
+	case http.MethodGet:
+		return []string{http.MethodGet, http.MethodHead}
+	}
+	return []string{method}
 }
 
 func guard(rt Route) HandlerFunc {

@@ -246,6 +246,7 @@ type Page struct {
 func (s *Site) Routes(pages ...Page) []platform.Route {
 	var out []platform.Route
 	next := mux.NewRouter()
+	var paths []string              // in the pages' order, as the router tries them
 	byPath := map[string][]string{} // a path's methods, for a 405's Allow
 	for _, pg := range pages {
 		method := pg.Method
@@ -257,16 +258,18 @@ func (s *Site) Routes(pages ...Page) []platform.Route {
 			Name: s.opts.Service + "." + pg.Name, Method: method, Path: path,
 			Access: platform.Public, Handler: s.serve(pg),
 		})
-		byPath[path] = append(byPath[path], method)
+		if byPath[path] == nil {
+			paths = append(paths, path)
+		}
+		byPath[path] = append(byPath[path], platform.Methods(method)...)
 		if method == http.MethodGet {
 			next.Path(path)
-			byPath[path] = append(byPath[path], http.MethodHead) // platform.NewRouter's GET routes take HEAD too
 		}
 	}
 	s.nextPages.Store(next)
 	methods := mux.NewRouter()
-	for path, allow := range byPath {
-		methods.Path(path).Name(strings.Join(allow, ", "))
+	for _, path := range paths {
+		methods.Path(path).Name(strings.Join(byPath[path], ", "))
 	}
 	out = append(out, s.oidc.routes()...)
 	out = append(out, platform.Route{
