@@ -17,6 +17,7 @@ import (
 	"github.com/orangecarrental/orange/internal/devtest"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
+	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // BenchmarkConfirmationLag is the lag row of issue 19's table: bookings through the gateway
@@ -104,11 +105,12 @@ func BenchmarkConfirmationLag(b *testing.B) {
 	time.Sleep(3 * time.Second) // what follows the pipeline (mails, sweeps) too
 
 	for range b.N {
-		idle := pipelineStats(b, sys.DB)
+		idle, idleGo, idlePG := pipelineStats(b, sys.DB), proctest.SelfCPU(), durable.ServerCPU(ctx)
 		time.Sleep(2 * time.Second)
 		idleRate := pipelineStats(b, sys.DB).sub(idle).per(2)
+		idleGoRate, idlePGRate := (proctest.SelfCPU()-idleGo)/2, (durable.ServerCPU(ctx)-idlePG)/2
 
-		before := pipelineStats(b, sys.DB)
+		before, goBefore, pgBefore := pipelineStats(b, sys.DB), proctest.SelfCPU(), durable.ServerCPU(ctx)
 		t0 := time.Now()
 		var (
 			mu      sync.Mutex
@@ -146,6 +148,11 @@ func BenchmarkConfirmationLag(b *testing.B) {
 		outbox, deliveries := backlog(b, sys.DB)
 		waitSettled(b, sys.DB, 120*time.Second)
 		settled := time.Since(t0)
+		// CPU of the whole pipeline per booking: this process (every function, and the
+		// bookings' client) and PostgreSQL, each less its idle rate (the pollers).
+		window := settled.Seconds()
+		goCPU := (proctest.SelfCPU() - goBefore - time.Duration(float64(idleGoRate)*window)).Seconds() * 1000
+		pgCPU := (durable.ServerCPU(ctx) - pgBefore - time.Duration(float64(idlePGRate)*window)).Seconds() * 1000
 		time.Sleep(1500 * time.Millisecond) // the backends' statistics reach pg_stat_* at most a second late
 		delta := pipelineStats(b, sys.DB).sub(before).minus(idleRate.times(time.Since(t0).Seconds()))
 
@@ -175,15 +182,17 @@ func BenchmarkConfirmationLag(b *testing.B) {
 		b.ReportMetric(float64(refused.Load()), "refused-503")
 		b.ReportMetric(float64(outbox), "outbox-backlog")
 		b.ReportMetric(float64(deliveries), "broker-backlog")
+		b.ReportMetric(goCPU/n, "go-cpu-ms/booking")
+		b.ReportMetric(pgCPU/n, "pg-cpu-ms/booking")
 		b.ReportMetric(delta.commits/n, "commits/booking")
 		b.ReportMetric(delta.walRecords/n, "wal-records/booking")
 		b.ReportMetric(delta.walBytes/n, "wal-bytes/booking")
 		b.ReportMetric(delta.walSyncs/n, "wal-fsyncs/booking")
 		b.Logf("%d bookings in %s (%.0f/s), all confirmed %s after the first: lag p50 %.0f ms, p99 %.0f ms, max %.0f ms (target p99 ≤ 1 s); "+
-			"%d refused 503 (admission); backlog when the bookings stopped: %d outbox rows, %d broker deliveries; per booking with its pipeline: %.1f commits, "+
+			"%d refused 503 (admission); backlog when the bookings stopped: %d outbox rows, %d broker deliveries; per booking with its pipeline: %.2f ms CPU in this process and %.2f ms in PostgreSQL, %.1f commits, "+
 			"%.1f WAL records, %.0f WAL bytes, %.2f WAL fsyncs (idle rate subtracted: %.1f commits/s, %.1f fsyncs/s)",
 			len(lags), elapsed.Round(time.Millisecond), n/elapsed.Seconds(), settled.Round(time.Millisecond), quantile(lags, 0.5), quantile(lags, 0.99),
-			lags[len(lags)-1], refused.Load(), outbox, deliveries, delta.commits/n, delta.walRecords/n, delta.walBytes/n, delta.walSyncs/n,
+			lags[len(lags)-1], refused.Load(), outbox, deliveries, goCPU/n, pgCPU/n, delta.commits/n, delta.walRecords/n, delta.walBytes/n, delta.walSyncs/n,
 			idleRate.commits, idleRate.walSyncs)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
+	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // The cost of one booking in reservations' own database (issue 19), counted by a pgx tracer
@@ -221,6 +222,7 @@ func BenchmarkBooking(b *testing.B) {
 	}
 	type setup struct {
 		name, suffix string
+		inst         *pgtest.Instance
 		book, insert func(int64) int
 	}
 	var setups []setup
@@ -229,28 +231,48 @@ func BenchmarkBooking(b *testing.B) {
 		inst         *pgtest.Instance
 	}{{"fsync on", "", durable}, {"fsync off", "-fsync-off", pg}} {
 		book, insert := bookingLoad(b, m.inst)
-		setups = append(setups, setup{m.name, m.suffix, book, insert})
+		setups = append(setups, setup{m.name, m.suffix, m.inst, book, insert})
 	}
 	const conc = 32
 	for range b.N {
 		for _, s := range setups {
 			rate(b, conc, d/6, http.StatusCreated, s.book) // warm: tokens, branch cache, plans
-			baseline := rate(b, conc, d, http.StatusCreated, s.insert)
-			booking := rate(b, conc, d, http.StatusCreated, s.book)
+			baseline, bareCPU := cpuPerRequest(s.inst, func() float64 { return rate(b, conc, d, http.StatusCreated, s.insert) }, d)
+			booking, bookCPU := cpuPerRequest(s.inst, func() float64 { return rate(b, conc, d, http.StatusCreated, s.book) }, d)
 			b.ReportMetric(baseline, "bare-req/s"+s.suffix)
 			b.ReportMetric(booking, "bookings/s"+s.suffix)
 			b.ReportMetric(booking/baseline, "booking/bare"+s.suffix)
-			b.Logf("%s: booking %.0f req/s, bare handler + 1 INSERT tx %.0f req/s: ratio %.3f (target ≥ 0.40)",
-				s.name, booking, baseline, booking/baseline)
+			b.ReportMetric(bookCPU.goSide, "go-µs/booking"+s.suffix)
+			b.ReportMetric(bookCPU.server, "pg-µs/booking"+s.suffix)
+			b.ReportMetric(bareCPU.goSide, "go-µs/bare"+s.suffix)
+			b.ReportMetric(bareCPU.server, "pg-µs/bare"+s.suffix)
+			b.Logf("%s: booking %.0f req/s, bare handler + 1 INSERT tx %.0f req/s: ratio %.3f (target ≥ 0.40); "+
+				"CPU per booking %.0f µs Go + %.0f µs PostgreSQL, per bare request %.0f + %.0f µs",
+				s.name, booking, baseline, booking/baseline, bookCPU.goSide, bookCPU.server, bareCPU.goSide, bareCPU.server)
 		}
 	}
+}
+
+// cpu is the CPU a round took per request, in µs: this process's (the handlers, the
+// in-process calls and the goroutines driving them) and the database server's.
+type cpu struct{ goSide, server float64 }
+
+// cpuPerRequest runs round, which returns requests per second over d, and the CPU it took
+// per request.
+func cpuPerRequest(inst *pgtest.Instance, round func() float64, d time.Duration) (float64, cpu) {
+	ctx := context.Background()
+	self0, server0 := proctest.SelfCPU(), inst.ServerCPU(ctx)
+	perSecond := round()
+	self, server := proctest.SelfCPU()-self0, inst.ServerCPU(ctx)-server0
+	n := max(perSecond*d.Seconds(), 1)
+	return perSecond, cpu{float64(self.Microseconds()) / n, float64(server.Microseconds()) / n}
 }
 
 // bookingLoad is BenchmarkBooking's two loads on inst: a booking (a new car and key each
 // time) and the bare handler's INSERT transaction.
 func bookingLoad(b *testing.B, inst *pgtest.Instance) (book, insert func(int64) int) {
 	a := newAPIOn(b, inst)
-	h, _ := traced(b, a)
+	h := a.handler // its pool as database.Open makes it: no counting tracer in the way
 	base := inst.NewDB(b, baselineSchema)
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgcluster"
+	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // Instance is a PostgreSQL server tests may create databases on.
@@ -216,4 +217,30 @@ func (i *Instance) NewDatabaseURL(t testing.TB, sets ...database.Migrations) str
 		_ = i.exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
 	})
 	return i.URL(name)
+}
+
+// ServerCPU is the CPU time the server's processes now running have used so far — every
+// backend and background process pg_stat_activity lists (the WAL writer and checkpointer
+// included), read from /proc, so only for a server on this machine (0 otherwise). Take it
+// before and after a round, with the pools of the round already open: a backend that exits
+// within the round is missed.
+func (i *Instance) ServerCPU(ctx context.Context) time.Duration {
+	conn, err := pgx.Connect(ctx, i.adminURL.String())
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()`)
+	if err != nil {
+		return 0
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0
+	}
+	var sum time.Duration
+	for _, pid := range pids {
+		sum += proctest.CPU(int(pid))
+	}
+	return sum
 }
