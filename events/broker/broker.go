@@ -79,7 +79,10 @@ type Broker struct {
 	db       *database.DB
 	leases   leaseSet
 	appends  appendBatch // concurrent publishes' rows, inserted together (durable.go)
-	counted  sync.Once   // the queues' depths read from the table (durable.go)
+	// dispatching is true while runDurable's dispatchers take rows: only then are new rows
+	// handed to them leased.
+	dispatching atomic.Bool
+	counted     sync.Once // the queues' depths read from the table (durable.go)
 
 	recent recentFailures
 }
@@ -102,6 +105,11 @@ type route struct {
 	key    string
 	wake   chan struct{}
 	queued atomic.Int64
+	// fresh holds rows this process inserted already leased, for the dispatcher to take
+	// without a claim; backlog counts rows inserted visible since a claim last found none
+	// (durable.go).
+	fresh   chan row
+	backlog atomic.Int64
 	counters
 }
 
@@ -146,6 +154,7 @@ func New(triggers []Trigger, deliver Deliverer, opts Options) *Broker {
 			toDeadLetter: &sendInfo{sender: sender, namespace: t.Namespace, noReply: true},
 			subject:      SenderSubject(sender, t.Namespace),
 			key:          t.String(), wake: make(chan struct{}, 1),
+			fresh: make(chan row, 4*opts.Workers),
 		})
 	}
 	return b

@@ -218,4 +218,92 @@ func TestDurableFullQueueBlocksPublish(t *testing.T) {
 	assert.Len(t, sub.ids(), 4)
 }
 
+// The rows a running broker queues reach its workers from memory, leased at insertion,
+// without a claim (an UPDATE per row, the durable queue's largest cost): Claimed stays at
+// what a warm-up may have needed.
+func TestDurableHandsNewRowsOver(t *testing.T) {
+	t.Parallel()
+	sub := &recorder{}
+	b, db := startDurable(t, []broker.Trigger{trigger("t", events.CustomerRegistered, "worker", 0, "")},
+		broker.Options{}, map[string]http.Handler{"worker": sub})
+	require.NoError(t, b.Publish(ctxTimeout(t, 5*time.Second), event(events.CustomerRegistered)))
+	finished(t, b, db, 1, "t") // Run has started its dispatchers
+	warm := statsOf(b, "t").Claimed
+	const n = 30
+	for range n {
+		require.NoError(t, b.Publish(ctxTimeout(t, 5*time.Second), event(events.CustomerRegistered)))
+	}
+	finished(t, b, db, n+1, "t")
+	assert.Len(t, sub.ids(), n+1)
+	assert.Equal(t, warm, statsOf(b, "t").Claimed, "no row of a keeping-up Trigger is claimed")
+}
+
+// Rows queued while a Trigger is behind wait in the table, and the rows handed over before
+// them still go first: one worker gets the events in the order they were published.
+func TestDurableKeepsOrderPastTheHandOff(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var order []string
+	var mu sync.Mutex
+	sub := &recorder{respond: func(_ int, w http.ResponseWriter, r *http.Request) {
+		<-release
+		mu.Lock()
+		order = append(order, r.Header.Get("Ce-Id"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}}
+	b, db := startDurable(t, []broker.Trigger{trigger("t", events.CustomerRegistered, "worker", 0, "")},
+		broker.Options{Workers: 1}, map[string]http.Handler{"worker": sub})
+	warm := event(events.CustomerRegistered)
+	close(release) // a first event, so that Run's dispatcher is up
+	require.NoError(t, b.Publish(ctxTimeout(t, 5*time.Second), warm))
+	finished(t, b, db, 1, "t")
+	release = make(chan struct{})
+
+	const n = 24 // the fresh queue holds 4 × Workers: most of these wait in the table
+	sent := []string{warm.ID()}
+	for range n {
+		e := event(events.CustomerRegistered)
+		sent = append(sent, e.ID())
+		require.NoError(t, b.Publish(ctxTimeout(t, 5*time.Second), e))
+	}
+	close(release)
+	finished(t, b, db, n+1, "t")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, sent, order)
+	assert.Positive(t, statsOf(b, "t").Claimed, "the rows behind were claimed")
+}
+
+// A broker that stops with rows handed over but not started releases them: the next run
+// delivers them at once, not a lease later.
+func TestDurableStopReleasesHandedOverRows(t *testing.T) {
+	t.Parallel()
+	db := pgInstance(t).NewDB(t, broker.Migrations)
+	// Retries, so that the attempt the stop cuts short keeps its row too.
+	triggers := []broker.Trigger{trigger("t", events.CustomerRegistered, "worker", 3, "")}
+	stuck := &recorder{respond: func(_ int, w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}}
+	first, stop := startManual(t, triggers, broker.Options{DB: db, Workers: 1, DrainTimeout: 100 * time.Millisecond, Lease: time.Hour},
+		map[string]http.Handler{"worker": stuck})
+	const n = 6
+	sent := map[string]int{}
+	for i := range n {
+		e := event(events.CustomerRegistered)
+		sent[e.ID()] = 1
+		require.NoError(t, first.Publish(ctxTimeout(t, 5*time.Second), e))
+		if i == 0 {
+			require.Eventually(t, func() bool { return stuck.attempts.Load() == 1 }, 10*time.Second, time.Millisecond)
+		}
+	}
+	require.NoError(t, <-stop())
+
+	sub := &recorder{}
+	second := start(t, triggers, broker.Options{DB: db, Lease: time.Hour}, map[string]http.Handler{"worker": sub})
+	finished(t, second, db, n, "t")
+	assert.Equal(t, sent, sub.ids(), "every event, none waiting out its lease of an hour")
+}
+
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

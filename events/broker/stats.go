@@ -14,6 +14,7 @@ import (
 // counters are a Trigger's running totals.
 type counters struct {
 	delivered, retried, deadLettered, dropped atomic.Int64
+	claimed                                   atomic.Int64
 	inFlight, blocked                         atomic.Int64
 	lag                                       lagHistogram // metrics.go
 }
@@ -36,6 +37,10 @@ type TriggerStats struct {
 	Retried      int64 `json:"retried"`
 	DeadLettered int64 `json:"deadLettered"`
 	Dropped      int64 `json:"dropped"`
+	// Claimed counts the durable queue's rows taken from the table by a claim (an UPDATE
+	// each) rather than handed over in memory by the insert that queued them: rows queued
+	// while the Trigger was behind, retries, rows of an earlier run or another process.
+	Claimed int64 `json:"claimed,omitempty"`
 }
 
 // Stats returns every Trigger's counters, in the order the Triggers were given.
@@ -50,6 +55,7 @@ func (b *Broker) Stats() []TriggerStats {
 			Trigger: r.trigger.String(), Broker: r.trigger.Broker, Subscriber: r.trigger.Subscriber.URL(), File: r.trigger.File,
 			Queued: queued, Capacity: capacity, Blocked: r.blocked.Load(), InFlight: r.inFlight.Load(),
 			Delivered: r.delivered.Load(), Retried: r.retried.Load(), DeadLettered: r.deadLettered.Load(), Dropped: r.dropped.Load(),
+			Claimed: r.claimed.Load(),
 		})
 	}
 	return out
