@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
 	"github.com/orangecarrental/orange/platform/metrics"
+	"github.com/orangecarrental/orange/platform/proctest"
 	"github.com/orangecarrental/orange/platform/tracing"
 )
 
@@ -100,7 +100,7 @@ func BenchmarkObservabilityOverhead(b *testing.B) {
 func loadRound(b *testing.B, client *http.Client, url string, d time.Duration) (rate float64, cpuPerRequest time.Duration) {
 	var ok atomic.Int64
 	var wg sync.WaitGroup
-	cpu0 := processCPU(b)
+	cpu0 := proctest.SelfCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	for range 16 {
@@ -125,16 +125,7 @@ func loadRound(b *testing.B, client *http.Client, url string, d time.Duration) (
 	}
 	wg.Wait()
 	n := max(ok.Load(), 1)
-	return float64(n) / time.Since(start).Seconds(), (processCPU(b) - cpu0) / time.Duration(n)
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return float64(n) / time.Since(start).Seconds(), (proctest.SelfCPU() - cpu0) / time.Duration(n)
 }
 
 func medianOf(xs []float64) float64 {

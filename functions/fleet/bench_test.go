@@ -1,7 +1,6 @@
 package fleet_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,13 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +22,7 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
 	"github.com/orangecarrental/orange/platform/database"
+	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // BenchmarkSearchAtScale is issue 19's search row: the availability search over 10k cars and
@@ -275,19 +271,10 @@ func perRequest(d time.Duration, r result) float64 {
 
 // measureCPU runs round and records the CPU it took into use.
 func measureCPU(db *database.DB, use *cpuUse, round func() result) result {
-	self0, pg0 := processCPU(), backendsCPU(db)
+	self0, pg0 := proctest.SelfCPU(), backendsCPU(db)
 	r := round()
-	use.self, use.pg = processCPU()-self0, backendsCPU(db)-pg0
+	use.self, use.pg = proctest.SelfCPU()-self0, backendsCPU(db)-pg0
 	return r
-}
-
-// processCPU is this process's user + system CPU so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // backendsCPU is the user + system CPU so far of the database's client backends (from
@@ -302,20 +289,9 @@ func backendsCPU(db *database.DB) time.Duration {
 	if err != nil {
 		return 0
 	}
-	var ticks int64
+	var sum time.Duration
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// Fields after the command's closing parenthesis: state is the 3rd field of the
-		// line, utime and stime the 14th and 15th.
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			s, _ := strconv.ParseInt(f[12], 10, 64)
-			ticks += u + s
-		}
+		sum += proctest.CPU(int(pid))
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return sum
 }
