@@ -45,10 +45,16 @@ const (
 	FROM input i
 )
 SELECT id, pos FROM input WHERE leased`
-	claimSQL = `UPDATE broker.deliveries d SET visible_at = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1
-FROM (SELECT id FROM broker.deliveries WHERE trigger = $1 AND visible_at <= now()
-      ORDER BY visible_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) c
-WHERE d.id = c.id
+	//
+	// claimSQL picks the rows in a MATERIALIZED CTE: as a subquery in FROM, the planner may
+	// rescan it for each row of a nested loop, and with SKIP LOCKED each rescan can pick other
+	// rows, so the UPDATE leased more rows than the LIMIT — which stalled a dispatcher for
+	// good (it handed out more rows than it had slots; seen under load in orange dev).
+	claimSQL = `WITH c AS MATERIALIZED (
+	SELECT id FROM broker.deliveries WHERE trigger = $1 AND visible_at <= now()
+	ORDER BY visible_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+UPDATE broker.deliveries d SET visible_at = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1
+FROM c WHERE d.id = c.id
 RETURNING d.id, d.event, d.hops, d.attempts`
 	ackSQL     = `DELETE FROM broker.deliveries WHERE id = ANY($1)`
 	releaseSQL = `UPDATE broker.deliveries SET visible_at = now() + $2 * interval '1 millisecond' WHERE id = $1`
@@ -472,6 +478,7 @@ func (b *Broker) claim(ctx context.Context, r *route, n int) ([]row, error) {
 	}
 	defer rows.Close()
 	var out []row
+	var extra []int64
 	for rows.Next() {
 		var rw row
 		var data []byte
@@ -483,11 +490,23 @@ func (b *Broker) claim(ctx context.Context, r *route, n int) ([]row, error) {
 			b.log.ErrorContext(ctx, "broker: undecodable queued event", slog.Int64("row", rw.id), slog.String("error", err.Error()))
 			continue
 		}
+		if len(out) == n {
+			// More rows than asked for must never reach the dispatcher, which has a slot
+			// for n (claimSQL): give any extra back at once.
+			extra = append(extra, rw.id)
+			continue
+		}
 		b.leases.add(rw.id)
 		r.claimed.Add(1)
 		out = append(out, rw)
 	}
-	return out, rows.Err()
+	err = rows.Err()
+	if len(extra) > 0 {
+		b.log.ErrorContext(ctx, "broker: a claim returned more rows than asked; released the extra",
+			slog.String("trigger", r.trigger.String()), slog.Int("asked", n), slog.Int("extra", len(extra)))
+		_, _ = b.db.Pool.Exec(context.WithoutCancel(ctx), renewSQL, extra, 0)
+	}
+	return out, err
 }
 
 // deliverRow runs r's delivery spec on one row and settles it: deleted (by ackRows) once
