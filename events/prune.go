@@ -21,12 +21,14 @@ const PruneBatch = 500
 
 // pruneOutboxSQL deletes a batch of rows published before $1. Unpublished rows are never
 // deleted, however old: the relay still owes them to the Broker.
-const pruneOutboxSQL = `DELETE FROM %s WHERE seq IN (
-	SELECT seq FROM %[1]s WHERE published_at < $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)`
+const pruneOutboxSQL = `WITH picked AS MATERIALIZED (
+	SELECT seq FROM %[1]s WHERE published_at < $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+DELETE FROM %[1]s WHERE seq IN (SELECT seq FROM picked)`
 
 // pruneInboxSQL deletes a batch of rows received before $1.
-const pruneInboxSQL = `DELETE FROM %s WHERE (source, id) IN (
-	SELECT source, id FROM %[1]s WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+const pruneInboxSQL = `WITH picked AS MATERIALIZED (
+	SELECT source, id FROM %[1]s WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+DELETE FROM %[1]s WHERE (source, id) IN (SELECT source, id FROM picked)`
 
 // OutboxSchemas returns the schemas that have an outbox, found in information_schema
 // rather than listed, so a function added later is pruned too.

@@ -204,14 +204,15 @@ func queue(ctx context.Context, tx pgx.Tx, p pending) (string, error) {
 
 // claimSQL leases up to $1 due notifications for $2 seconds, counting the attempt: another
 // replica skips them, and if this one dies mid-send they are due again when the lease ends.
-const claimSQL = `UPDATE notifier.notifications n
-SET attempts = n.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
-WHERE n.id IN (
+const claimSQL = `WITH picked AS MATERIALIZED (
 	SELECT id FROM notifier.notifications
 	WHERE status = 'pending' AND next_attempt_at <= now()
 	ORDER BY next_attempt_at, created_at
 	LIMIT $1
 	FOR UPDATE SKIP LOCKED)
+UPDATE notifier.notifications n
+SET attempts = n.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+WHERE n.id IN (SELECT id FROM picked)
 RETURNING n.id::text, n.type, n.channel, n.recipient, n.recipient_name, n.language, n.subject, n.body, n.attempts, n.created_at`
 
 // The marks apply only to a row still pending: an erasure may have given it up meanwhile.

@@ -45,11 +45,12 @@ const unarchivedColumn = "period"
 // archiveSQL moves a batch of bookings finished before $1 in one statement — deleted from
 // the live table and inserted into the archive, or neither — skipping rows another
 // transaction holds (a second archiver, an erasure, a late event). %s is the column list.
-const archiveSQL = `WITH moved AS (
-	DELETE FROM reservations.reservations WHERE id IN (
-		SELECT id FROM reservations.reservations
-		WHERE status IN ('completed', 'cancelled', 'expired', 'no_show') AND ` + finishedAt + ` < $1
-		ORDER BY ` + finishedAt + ` LIMIT $2 FOR UPDATE SKIP LOCKED)
+const archiveSQL = `WITH picked AS MATERIALIZED (
+	SELECT id FROM reservations.reservations
+	WHERE status IN ('completed', 'cancelled', 'expired', 'no_show') AND ` + finishedAt + ` < $1
+	ORDER BY ` + finishedAt + ` LIMIT $2 FOR UPDATE SKIP LOCKED
+), moved AS (
+	DELETE FROM reservations.reservations WHERE id IN (SELECT id FROM picked)
 	RETURNING *)
 INSERT INTO reservations.archived_reservations (%[1]s) SELECT %[1]s FROM moved`
 

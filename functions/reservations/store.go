@@ -76,11 +76,12 @@ WHERE id = $1 AND status = ANY($2) AND ($7::int = 0 OR version = $7)
 RETURNING ` + selectColumns
 
 // expireSQL takes a batch of past-due holds, skipping rows another sweep holds.
-const expireSQL = `UPDATE reservations.reservations r SET status = 'expired', hold_expires_at = NULL,
-	cancelled_at = now(), version = version + 1, updated_at = now()
-WHERE r.id IN (SELECT id FROM reservations.reservations
+const expireSQL = `WITH picked AS MATERIALIZED (SELECT id FROM reservations.reservations
 	WHERE status = 'pending' AND hold_expires_at < now()
 	ORDER BY hold_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+UPDATE reservations.reservations r SET status = 'expired', hold_expires_at = NULL,
+	cancelled_at = now(), version = version + 1, updated_at = now()
+WHERE r.id IN (SELECT id FROM picked)
 RETURNING ` + selectColumns
 
 func scanReservation(row pgx.Row) (Reservation, error) {

@@ -41,12 +41,13 @@ type due struct {
 // claimDue takes up to $1 due deliveries of active subscriptions and moves their
 // next_attempt_at past the lease, so another sender (a second replica) leaves them alone
 // and a crash mid-attempt only delays them.
-const claimDue = `UPDATE sync.deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
-FROM sync.subscriptions s
-WHERE s.id = d.subscription_id AND d.id IN (
+const claimDue = `WITH picked AS MATERIALIZED (
     SELECT d2.id FROM sync.deliveries d2 JOIN sync.subscriptions s2 ON s2.id = d2.subscription_id
     WHERE d2.status = 'pending' AND d2.next_attempt_at <= now() AND s2.status = 'active'
     ORDER BY d2.next_attempt_at LIMIT $1 FOR UPDATE OF d2 SKIP LOCKED)
+UPDATE sync.deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
+FROM sync.subscriptions s
+WHERE s.id = d.subscription_id AND d.id IN (SELECT id FROM picked)
 RETURNING d.id::text, s.id::text, s.url, s.secret, d.payload, d.attempts, d.tries_left`
 
 // Run is the background sender: it sends due deliveries every Poll, at most Concurrency at

@@ -20,8 +20,9 @@ import (
 const PruneBatch = 500
 
 // pruneSQL deletes a batch of keys that expired before $1.
-const pruneSQL = `DELETE FROM %s WHERE (scope, key) IN (
-	SELECT scope, key FROM %[1]s WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+const pruneSQL = `WITH picked AS MATERIALIZED (
+	SELECT scope, key FROM %[1]s WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+DELETE FROM %[1]s WHERE (scope, key) IN (SELECT scope, key FROM picked)`
 
 // Schemas returns the schemas that have a key table, found in information_schema rather
 // than listed, so a function added later is pruned too.
