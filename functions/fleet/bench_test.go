@@ -14,14 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orangecarrental/orange/functions/fleet"
 	"github.com/orangecarrental/orange/functions/pricing"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
-	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/proctest"
 )
 
@@ -84,9 +81,9 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	}
 	b.ResetTimer()
 	var baseCPU, closedCPU, uncachedCPU cpuUse
-	base := measureCPU(db, &baseCPU, func() result { return closedLoop(client, []string{bare.URL}, 3*time.Second) })
-	closed := measureCPU(db, &closedCPU, func() result { return closedLoop(client, searches, 3*time.Second) })
-	noCache := measureCPU(db, &uncachedCPU, func() result { return closedLoop(client, benchSearches(uncached.URL), 3*time.Second) })
+	base := measureCPU(&baseCPU, func() result { return closedLoop(client, []string{bare.URL}, 3*time.Second) })
+	closed := measureCPU(&closedCPU, func() result { return closedLoop(client, searches, 3*time.Second) })
+	noCache := measureCPU(&uncachedCPU, func() result { return closedLoop(client, benchSearches(uncached.URL), 3*time.Second) })
 	b.Logf("closed loop, 16 clients: bare handler + 1 SELECT %s; search %s; ratio %.3f", base, closed, closed.rate/base.rate)
 	b.Logf("closed loop, 16 clients: search with the price cache off %s; ratio %.3f", noCache, noCache.rate/base.rate)
 	b.Logf("CPU per request (this process incl. the load generator / PostgreSQL backends): bare %s; search %s; search, cache off %s",
@@ -270,28 +267,9 @@ func perRequest(d time.Duration, r result) float64 {
 }
 
 // measureCPU runs round and records the CPU it took into use.
-func measureCPU(db *database.DB, use *cpuUse, round func() result) result {
-	self0, pg0 := proctest.SelfCPU(), backendsCPU(db)
+func measureCPU(use *cpuUse, round func() result) result {
+	self0, pg0 := proctest.SelfCPU(), pg.ServerCPU(context.Background())
 	r := round()
-	use.self, use.pg = proctest.SelfCPU()-self0, backendsCPU(db)-pg0
+	use.self, use.pg = proctest.SelfCPU()-self0, pg.ServerCPU(context.Background())-pg0
 	return r
-}
-
-// backendsCPU is the user + system CPU so far of the database's client backends (from
-// /proc; the server runs on this box), in clock ticks of 10 ms: a 3 s round on two cores is
-// a few hundred ticks.
-func backendsCPU(db *database.DB) time.Duration {
-	rows, err := db.Pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'`)
-	if err != nil {
-		return 0
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return 0
-	}
-	var sum time.Duration
-	for _, pid := range pids {
-		sum += proctest.CPU(int(pid))
-	}
-	return sum
 }
