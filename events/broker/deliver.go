@@ -127,6 +127,13 @@ func (b *Broker) try(ctx context.Context, w *worker, r *route, to Destination, i
 		if err == nil && status >= 200 && status < 300 {
 			return nil, reply, nil
 		}
+		if err != nil && w.hard.Err() != nil {
+			// The broker's drain timeout cut this attempt short: not the subscriber's
+			// failure, so neither dropped nor dead-lettered — the job is not finished (a
+			// durable row is released for the next run, as Knative's dispatchers leave an
+			// unacknowledged event to the next pod).
+			return nil, nil, ErrClosed
+		}
 		last := &attempt{status: status, err: err}
 		var re *ResponseError
 		if errors.As(err, &re) {

@@ -275,13 +275,15 @@ func TestDurableKeepsOrderPastTheHandOff(t *testing.T) {
 	assert.Positive(t, statsOf(b, "t").Claimed, "the rows behind were claimed")
 }
 
-// A broker that stops with rows handed over but not started releases them: the next run
-// delivers them at once, not a lease later.
+// A broker that stops with rows handed over but not started releases them, and the row
+// whose attempt its drain timeout cut short: the next run delivers them all at once, not a
+// lease later, and drops none.
 func TestDurableStopReleasesHandedOverRows(t *testing.T) {
 	t.Parallel()
 	db := pgInstance(t).NewDB(t, broker.Migrations)
-	// Retries, so that the attempt the stop cuts short keeps its row too.
-	triggers := []broker.Trigger{trigger("t", events.CustomerRegistered, "worker", 3, "")}
+	// No retries and no dead-letter sink: the attempt the stop cuts short is not the
+	// subscriber's failure, so its event is not dropped either.
+	triggers := []broker.Trigger{trigger("t", events.CustomerRegistered, "worker", 0, "")}
 	stuck := &recorder{respond: func(_ int, w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		w.WriteHeader(http.StatusServiceUnavailable)
