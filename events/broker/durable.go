@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/platform/database"
 )
@@ -207,20 +208,11 @@ func (b *Broker) insertRows(ctx context.Context, batch []*appendReq, names []str
 	if err != nil {
 		return err
 	}
-	type handed struct {
-		id  int64
-		pos int64
-	}
-	var ids []handed
-	for res.Next() {
-		var h handed
-		if err := res.Scan(&h.id, &h.pos); err != nil {
-			res.Close()
-			return err
-		}
-		ids = append(ids, h)
-	}
-	if err := res.Err(); err != nil {
+	type handed struct{ id, pos int64 }
+	ids, err := pgx.CollectRows(res, func(row pgx.CollectableRow) (h handed, err error) {
+		return h, row.Scan(&h.id, &h.pos)
+	})
+	if err != nil {
 		return err
 	}
 	for i, r := range rows {
@@ -450,24 +442,30 @@ func (b *Broker) dispatch(ctx, hard context.Context, r *route, acks chan<- ack) 
 // this stays leased until its lease runs out: delivered later, not lost.
 func (b *Broker) releaseFresh(hard context.Context, r *route) {
 	var ids []int64
+drain:
 	for {
 		select {
 		case rw := <-r.fresh:
 			ids = append(ids, rw.id)
-			continue
 		default:
+			break drain
 		}
-		break
 	}
-	if len(ids) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(hard), 10*time.Second)
-	defer cancel()
-	_, _ = b.db.Pool.Exec(ctx, renewSQL, ids, 0)
+	b.releaseNow(hard, ids)
 	for _, id := range ids {
 		b.leases.remove(id)
 	}
+}
+
+// releaseNow makes rows this process leased visible at once (best effort: a row it misses
+// comes back when its lease runs out).
+func (b *Broker) releaseNow(ctx context.Context, ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, _ = b.db.Pool.Exec(ctx, renewSQL, ids, 0)
 }
 
 // claim leases up to n of r's visible rows to this process.
@@ -504,7 +502,7 @@ func (b *Broker) claim(ctx context.Context, r *route, n int) ([]row, error) {
 	if len(extra) > 0 {
 		b.log.ErrorContext(ctx, "broker: a claim returned more rows than asked; released the extra",
 			slog.String("trigger", r.trigger.String()), slog.Int("asked", n), slog.Int("extra", len(extra)))
-		_, _ = b.db.Pool.Exec(context.WithoutCancel(ctx), renewSQL, extra, 0)
+		b.releaseNow(ctx, extra)
 	}
 	return out, err
 }
