@@ -17,7 +17,6 @@ import (
 	"github.com/orangecarrental/orange/internal/devtest"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
-	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // BenchmarkConfirmationLag is the lag row of issue 19's table: bookings through the gateway
@@ -105,12 +104,15 @@ func BenchmarkConfirmationLag(b *testing.B) {
 	time.Sleep(3 * time.Second) // what follows the pipeline (mails, sweeps) too
 
 	for range b.N {
-		idle, idleGo, idlePG := pipelineStats(b, sys.DB), proctest.SelfCPU(), durable.ServerCPU(ctx)
+		idle := pipelineStats(b, sys.DB)
+		idleGo, idlePG := durable.CPU(ctx)
 		time.Sleep(2 * time.Second)
 		idleRate := pipelineStats(b, sys.DB).sub(idle).per(2)
-		idleGoRate, idlePGRate := (proctest.SelfCPU()-idleGo)/2, (durable.ServerCPU(ctx)-idlePG)/2
+		goNow, pgNow := durable.CPU(ctx)
+		idleGoRate, idlePGRate := (goNow-idleGo)/2, (pgNow-idlePG)/2
 
-		before, goBefore, pgBefore := pipelineStats(b, sys.DB), proctest.SelfCPU(), durable.ServerCPU(ctx)
+		before := pipelineStats(b, sys.DB)
+		goBefore, pgBefore := durable.CPU(ctx)
 		t0 := time.Now()
 		var (
 			mu      sync.Mutex
@@ -151,8 +153,9 @@ func BenchmarkConfirmationLag(b *testing.B) {
 		// CPU of the whole pipeline per booking: this process (every function, and the
 		// bookings' client) and PostgreSQL, each less its idle rate (the pollers).
 		window := settled.Seconds()
-		goCPU := (proctest.SelfCPU() - goBefore - time.Duration(float64(idleGoRate)*window)).Seconds() * 1000
-		pgCPU := (durable.ServerCPU(ctx) - pgBefore - time.Duration(float64(idlePGRate)*window)).Seconds() * 1000
+		goAfter, pgAfter := durable.CPU(ctx)
+		goCPU := (goAfter - goBefore - time.Duration(float64(idleGoRate)*window)).Seconds() * 1000
+		pgCPU := (pgAfter - pgBefore - time.Duration(float64(idlePGRate)*window)).Seconds() * 1000
 		time.Sleep(1500 * time.Millisecond) // the backends' statistics reach pg_stat_* at most a second late
 		delta := pipelineStats(b, sys.DB).sub(before).minus(idleRate.times(time.Since(t0).Seconds()))
 

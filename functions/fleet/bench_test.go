@@ -19,7 +19,6 @@ import (
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
-	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // BenchmarkSearchAtScale is issue 19's search row: the availability search over 10k cars and
@@ -268,8 +267,9 @@ func perRequest(d time.Duration, r result) float64 {
 
 // measureCPU runs round and records the CPU it took into use.
 func measureCPU(use *cpuUse, round func() result) result {
-	self0, pg0 := proctest.SelfCPU(), pg.ServerCPU(context.Background())
+	self0, pg0 := pg.CPU(context.Background())
 	r := round()
-	use.self, use.pg = proctest.SelfCPU()-self0, pg.ServerCPU(context.Background())-pg0
+	self, server := pg.CPU(context.Background())
+	use.self, use.pg = self-self0, server-pg0
 	return r
 }

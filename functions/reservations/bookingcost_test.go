@@ -23,7 +23,6 @@ import (
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/pgtest"
-	"github.com/orangecarrental/orange/platform/proctest"
 )
 
 // The cost of one booking in reservations' own database (issue 19), counted by a pgx tracer
@@ -260,10 +259,10 @@ type cpu struct{ goSide, server float64 }
 // cpuPerRequest runs round, which returns requests per second over d, and the CPU it took
 // per request.
 func cpuPerRequest(inst *pgtest.Instance, round func() float64, d time.Duration) (float64, cpu) {
-	ctx := context.Background()
-	self0, server0 := proctest.SelfCPU(), inst.ServerCPU(ctx)
+	self0, server0 := inst.CPU(context.Background())
 	perSecond := round()
-	self, server := proctest.SelfCPU()-self0, inst.ServerCPU(ctx)-server0
+	self, server := inst.CPU(context.Background())
+	self, server = self-self0, server-server0
 	n := max(perSecond*d.Seconds(), 1)
 	return perSecond, cpu{float64(self.Microseconds()) / n, float64(server.Microseconds()) / n}
 }

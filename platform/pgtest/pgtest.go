@@ -244,3 +244,10 @@ func (i *Instance) ServerCPU(ctx context.Context) time.Duration {
 	}
 	return sum
 }
+
+// CPU is the CPU time this process (proctest.SelfCPU) and the server (ServerCPU) have used
+// so far: a benchmark takes it before and after a round for the CPU per request on both
+// sides of the connection.
+func (i *Instance) CPU(ctx context.Context) (self, server time.Duration) {
+	return proctest.SelfCPU(), i.ServerCPU(ctx)
+}
