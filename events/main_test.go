@@ -146,11 +146,11 @@ type consumerServer struct {
 	statuses map[int]int
 }
 
-func newConsumer(t *testing.T, db *database.DB, h events.Handler) *consumerServer {
+func newConsumer(t *testing.T, db *database.DB, h events.Handler, opts ...events.ReceiverOption) *consumerServer {
 	t.Helper()
 	c := &consumerServer{statuses: map[int]int{}}
 	mux := http.NewServeMux()
-	mux.Handle("POST "+events.ReceivePath, events.Receiver(db, consumer, h))
+	mux.Handle("POST "+events.ReceivePath, events.Receiver(db, consumer, h, opts...))
 	observed := platform.Observe(quiet(), mux)
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}

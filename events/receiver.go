@@ -49,8 +49,12 @@ func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(
 // wrong shape: a 5xx there would make the Broker retry forever), 5xx to be retried.
 // It decodes the request itself instead of using sdk-go's receive handler, which stalls
 // under concurrent load (cloudevents/sdk-go#1224).
-func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFunc {
+func Receiver(db *database.DB, schema string, handle Handler, opts ...ReceiverOption) platform.HandlerFunc {
 	inbox := pgx.Identifier{schema, "inbox"}.Sanitize()
+	var o receiverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		e, err := decode(w, r)
 		if err != nil {
@@ -59,6 +63,20 @@ func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFu
 		ctx, span := startProcess(r.Context(), *e)
 		defer span.End()
 		logger := platform.LoggerFrom(ctx).With(slog.String("event", e.ID()), slog.String("type", e.Type()), slog.String("source", e.Source()))
+		if o.unwanted != nil {
+			unwanted, err := o.unwanted(ctx, *e)
+			if err != nil {
+				markFailed(span, "not processed")
+				countReceived(ctx, e.Type(), err, false)
+				return fmt.Errorf("handle event %s (%s): %w", e.ID(), e.Type(), err)
+			}
+			if unwanted {
+				countReceived(ctx, e.Type(), nil, false)
+				logger.DebugContext(ctx, "event wanted by nobody: nothing to do")
+				w.WriteHeader(http.StatusAccepted)
+				return nil
+			}
+		}
 		var reply *cloudevents.Event
 		duplicate := false
 		err = db.InTx(ctx, func(tx pgx.Tx) error {
@@ -108,6 +126,23 @@ func Receiver(db *database.DB, schema string, handle Handler) platform.HandlerFu
 			return nil
 		}
 	}
+}
+
+// ReceiverOption configures a Receiver.
+type ReceiverOption func(*receiverOptions)
+
+type receiverOptions struct {
+	unwanted func(context.Context, cloudevents.Event) (bool, error)
+}
+
+// Unwanted lets a Receiver answer an event it has nothing to do for before its transaction:
+// when unwanted reports true the event is acknowledged (202) without a transaction, an
+// inbox row or the handler. For a function whose handler's effect is idempotent by itself
+// and often empty — sync-worker queues an event for the partners subscribed to its type,
+// usually none — that is a read instead of a writing commit. An error is the delivery's
+// failure (5xx: retried).
+func Unwanted(unwanted func(ctx context.Context, e cloudevents.Event) (bool, error)) ReceiverOption {
+	return func(o *receiverOptions) { o.unwanted = unwanted }
 }
 
 // decode reads one CloudEvent (binary or structured mode) from r, answering 413 for an

@@ -326,6 +326,53 @@ func TestReceiverHandlerOutcomes(t *testing.T) {
 	})
 }
 
+// An event the Unwanted option turns away is acknowledged without the handler, a
+// transaction or an inbox row; the option's failure is a 5xx that leaves nothing either, so
+// the redelivery is judged again.
+func TestReceiverUnwanted(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	var ran atomic.Int32
+	handler := func(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+		ran.Add(1)
+		return applyEffect(ctx, tx, e)
+	}
+	var down atomic.Bool
+	down.Store(true)
+	sink := newConsumer(t, db, handler, events.Unwanted(func(ctx context.Context, e cloudevents.Event) (bool, error) {
+		if e.Subject() == "wanted" {
+			return false, nil
+		}
+		if down.Load() {
+			return false, errors.New("subscriptions unreadable: password=hunter2")
+		}
+		return true, nil
+	}))
+	hc := httpClient(2)
+	send := func(e cloudevents.Event) *http.Response {
+		resp, err := hc.Do(binaryRequest(t, context.Background(), sink.sink(), e))
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	inbox := func(id string) int { return count(t, db, `SELECT count(*) FROM evsink.inbox WHERE id = $1`, id) }
+
+	e := newChange(t, "unwanted", 1)
+	p := requireProblem(t, send(e), http.StatusInternalServerError)
+	assert.NotContains(t, p.Detail, "hunter2", "internal errors stay internal")
+	down.Store(false)
+	assert.Equal(t, http.StatusAccepted, send(e).StatusCode)
+	assert.Zero(t, inbox(e.ID()))
+	assert.Zero(t, effects(t, db, e.ID()))
+	assert.Zero(t, ran.Load(), "the handler never ran")
+
+	w := newChange(t, "wanted", 1)
+	assert.Equal(t, http.StatusAccepted, send(w).StatusCode)
+	assert.Equal(t, http.StatusOK, send(w).StatusCode, "a duplicate of a wanted event is one still")
+	assert.Equal(t, 1, inbox(w.ID()))
+	assert.Equal(t, 1, effects(t, db, w.ID()))
+}
+
 // TestReceiverAppliesEachEventOnce: 1,000 events, each delivered twice, in shuffled order,
 // by 16 concurrent senders — 1,000 effects and 2,000 successful answers.
 func TestReceiverAppliesEachEventOnce(t *testing.T) {

@@ -22,6 +22,22 @@ type Payload struct {
 	Data      json.RawMessage `json:"data"`
 }
 
+// unsubscribed reports whether no active subscription takes e's type, so the event is
+// acknowledged without a transaction (events.Unwanted): the usual case, and before, every
+// event cost sync-worker a writing commit — three per booking. No inbox row is needed for
+// that: handleEvent would have queued nothing, and a redelivery after a subscription
+// appeared queues the event for it once (sync.deliveries is unique per subscription and
+// event). A type sync-worker never takes goes on to handleEvent, which refuses it.
+func (s *Service) unsubscribed(ctx context.Context, e cloudevents.Event) (bool, error) {
+	if !subscribable(e.Type()) {
+		return false, nil
+	}
+	var wanted bool
+	err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sync.subscriptions WHERE status = 'active' AND $1 = ANY (types))`,
+		e.Type()).Scan(&wanted)
+	return !wanted, err
+}
+
 // handleEvent queues e for every active subscription to its type, in the transaction that
 // records it in the inbox: a redelivered event is queued no second time.
 func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {

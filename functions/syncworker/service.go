@@ -160,7 +160,7 @@ func (s *Service) Routes() []platform.Route {
 	sub := WebhooksPrefix + "/{id}"
 	return []platform.Route{
 		{Name: "receiveEvent", Method: http.MethodPost, Path: events.ReceivePath, Access: platform.Deliveries(triggerSenders()...),
-			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent)},
+			Handler: events.Receiver(s.db, Migrations.Schema, s.handleEvent, events.Unwanted(s.unsubscribed))},
 		{Name: "listWebhooks", Method: http.MethodGet, Path: WebhooksPrefix, Access: admins, Handler: s.handleList},
 		// Not under an Idempotency-Key: its answer holds the secret, which the key store would
 		// keep, replayable, for a day (docs/webhooks.md).

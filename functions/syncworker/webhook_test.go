@@ -182,6 +182,32 @@ func TestSignedDelivery(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, r.status)
 }
 
+// TestUnsubscribedEventCostsNoCommit: an event of a type no partner subscribed to is
+// acknowledged without a transaction — no inbox row, no delivery. Redelivered once a
+// partner subscribed, it is queued for them once.
+func TestUnsubscribedEventCostsNoCommit(t *testing.T) {
+	t.Parallel()
+	w := newWorker(t, testConfig())
+	rows := func(table string) int {
+		var n int
+		require.NoError(t, w.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sync.`+table).Scan(&n))
+		return n
+	}
+	e := confirmed(t)
+	require.Equal(t, http.StatusAccepted, w.deliver(e).status)
+	assert.Zero(t, rows("inbox"))
+	assert.Zero(t, rows("deliveries"))
+
+	rc := newReceiver(t, http.StatusNoContent)
+	sub, secret := w.subscribe(rc.URL + "/hooks")
+	rc.secret = secret
+	require.Equal(t, http.StatusAccepted, w.deliver(e).status)
+	require.Equal(t, http.StatusOK, w.deliver(e).status, "now a redelivery is a duplicate")
+	assert.Equal(t, 1, rows("inbox"))
+	w.sendUntil(func() bool { return w.delivery(sub)["status"] == "delivered" })
+	assert.Len(t, rc.got(), 1)
+}
+
 // TestRetryThenSuccess: failures (5xx, a redirect, which is never followed) are retried with
 // backoff until the endpoint answers 2xx; the log has every attempt.
 func TestRetryThenSuccess(t *testing.T) {
