@@ -239,6 +239,18 @@ func TestReceiverStatuses(t *testing.T) {
 	}
 }
 
+// sender delivers events to c in binary mode, one at a time; the answers are closed when the
+// test ends.
+func sender(t *testing.T, c *consumerServer) func(cloudevents.Event) *http.Response {
+	hc := httpClient(4)
+	return func(e cloudevents.Event) *http.Response {
+		resp, err := hc.Do(binaryRequest(t, context.Background(), c.sink(), e))
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+}
+
 // TestReceiverHandlerOutcomes: what a worker answers for what its handler did.
 func TestReceiverHandlerOutcomes(t *testing.T) {
 	t.Parallel()
@@ -266,14 +278,7 @@ func TestReceiverHandlerOutcomes(t *testing.T) {
 		}
 		return applyEffect(ctx, tx, e)
 	}
-	sink := newConsumer(t, db, handler)
-	hc := httpClient(4)
-	send := func(e cloudevents.Event) *http.Response {
-		resp, err := hc.Do(binaryRequest(t, context.Background(), sink.sink(), e))
-		require.NoError(t, err)
-		t.Cleanup(func() { resp.Body.Close() })
-		return resp
-	}
+	send := sender(t, newConsumer(t, db, handler))
 	inbox := func(id string) int {
 		return count(t, db, `SELECT count(*) FROM evsink.inbox WHERE id = $1`, id)
 	}
@@ -348,13 +353,7 @@ func TestReceiverUnwanted(t *testing.T) {
 		}
 		return true, nil
 	}))
-	hc := httpClient(2)
-	send := func(e cloudevents.Event) *http.Response {
-		resp, err := hc.Do(binaryRequest(t, context.Background(), sink.sink(), e))
-		require.NoError(t, err)
-		t.Cleanup(func() { resp.Body.Close() })
-		return resp
-	}
+	send := sender(t, sink)
 	inbox := func(id string) int { return count(t, db, `SELECT count(*) FROM evsink.inbox WHERE id = $1`, id) }
 
 	e := newChange(t, "unwanted", 1)
