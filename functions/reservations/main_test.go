@@ -257,9 +257,15 @@ func decode[T any](t testing.TB, r response) T {
 	return v
 }
 
-// period is a rental from pickup in days days (on the hour) lasting hours hours.
+// testHour is the hour this test binary started in: every period counts from it, so two
+// periods a test asks for with the same arguments are the same rental even when the test
+// runs across the top of an hour (it then books, say, the same car twice on purpose).
+var testHour = time.Now().UTC().Truncate(time.Hour)
+
+// period is a rental from pickup in days days (on the hour, counted from testHour) lasting
+// hours hours.
 func period(days, hours int) (time.Time, time.Time) {
-	p := time.Now().Add(time.Duration(days) * 24 * time.Hour).UTC().Truncate(time.Hour)
+	p := testHour.Add(time.Duration(days) * 24 * time.Hour)
 	return p, p.Add(time.Duration(hours) * time.Hour)
 }
 
