@@ -52,7 +52,7 @@ bench:
 	$(BENCH) -run '^$$' -bench Overload -benchtime 1x ./platform/admission/ # 4× capacity open loop: goodput/capacity, accepted p99/unloaded p99 (OVERLOAD_SECONDS=20 for the acceptance run)
 	$(BENCH) -v -run '^$$' -bench SearchAtScale -benchtime 1x ./functions/fleet/ # search on 10k cars/100k bookings vs bare SELECT; open-loop rate at p99 ≤ 20 ms
 	$(BENCH) -v -run '^$$|^TestBookingIsOneCommit$$' -bench Booking -benchtime 1x ./functions/reservations/ # booking vs bare handler + 1 INSERT tx: ratio (target ≥ 0.40); statements and commits per booking
-	$(BENCH) -v -run '^$$' -bench ConfirmationLag -benchtime 1x ./functions/all/ # booking → confirmed through the whole pipeline, fsync on, LAG_RATE/s (50) open loop: lag p50/p99 (target p99 ≤ 1 s), backlog, WAL fsyncs and commits per booking
+	$(BENCH) -v -run '^$$' -bench ConfirmationLag -benchtime 1x ./functions/all/ # booking → confirmed through the whole pipeline, fsync on, LAG_RATE/s (50) open loop: lag p50/p99 (target p99 ≤ 1 s), backlog, WAL fsyncs and commits per booking; then a ladder of rates (LAG_LADDER): the highest with p99 ≤ 1 s
 	$(BENCH) -v -run '^$$' -bench GeneratorOverhead -benchtime 1x ./internal/loadgen/ # `orange load` alone vs a minimal client on a bare server: max rate, CPU µs/request (OVERHEAD_SECONDS)
 	$(GO) run ./tools/benchgate $(if $(BENCH_ONLY),-subset) $(BENCH_OUT)
 

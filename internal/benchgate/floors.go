@@ -65,6 +65,11 @@ func Floors() []Row {
 			Dir:    Info,
 		},
 		{
+			Name:   "  highest open-loop booking rate with lag p99 ≤ 1 s, none refused (bookings/s)",
+			Figure: Ref{"functions/all", "BenchmarkConfirmationLag", "bookings/s-at-lag-p99≤1s"},
+			Dir:    Info,
+		},
+		{
 			Name:   "  WAL fsyncs per booking, its event pipeline included",
 			Figure: Ref{"functions/all", "BenchmarkConfirmationLag", "wal-fsyncs/booking"},
 			Dir:    Info,
