@@ -63,43 +63,34 @@ func Receiver(db *database.DB, schema string, handle Handler, opts ...ReceiverOp
 		ctx, span := startProcess(r.Context(), *e)
 		defer span.End()
 		logger := platform.LoggerFrom(ctx).With(slog.String("event", e.ID()), slog.String("type", e.Type()), slog.String("source", e.Source()))
-		if o.unwanted != nil {
-			unwanted, err := o.unwanted(ctx, *e)
-			if err != nil {
-				markFailed(span, "not processed")
-				countReceived(ctx, e.Type(), err, false)
-				return fmt.Errorf("handle event %s (%s): %w", e.ID(), e.Type(), err)
-			}
-			if unwanted {
-				countReceived(ctx, e.Type(), nil, false)
-				logger.DebugContext(ctx, "event wanted by nobody: nothing to do")
-				w.WriteHeader(http.StatusAccepted)
-				return nil
-			}
-		}
 		var reply *cloudevents.Event
-		duplicate := false
-		err = db.InTx(ctx, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `INSERT INTO `+inbox+` (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-				e.Source(), e.ID(), e.Type())
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				duplicate = true
-				return nil
-			}
-			if reply, err = handle(ctx, tx, *e); err != nil {
-				return err
-			}
-			if reply != nil {
-				// Checked before commit: an invalid reply must not leave the event marked done.
-				if err := reply.Validate(); err != nil {
-					return Permanentf("the reply to %s is not a valid CloudEvent: %v", e.ID(), err)
+		duplicate, unwanted := false, false
+		if o.unwanted != nil {
+			unwanted, err = o.unwanted(ctx, *e)
+		}
+		if err == nil && !unwanted {
+			err = db.InTx(ctx, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctx, `INSERT INTO `+inbox+` (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+					e.Source(), e.ID(), e.Type())
+				if err != nil {
+					return err
 				}
-			}
-			return nil
-		})
+				if tag.RowsAffected() == 0 {
+					duplicate = true
+					return nil
+				}
+				if reply, err = handle(ctx, tx, *e); err != nil {
+					return err
+				}
+				if reply != nil {
+					// Checked before commit: an invalid reply must not leave the event marked done.
+					if err := reply.Validate(); err != nil {
+						return Permanentf("the reply to %s is not a valid CloudEvent: %v", e.ID(), err)
+					}
+				}
+				return nil
+			})
+		}
 		countReceived(ctx, e.Type(), err, duplicate) // metrics.go
 		var perm permanentError
 		if err != nil {
@@ -111,6 +102,10 @@ func Receiver(db *database.DB, schema string, handle Handler, opts ...ReceiverOp
 			return platform.Invalid("the event cannot be processed: " + perm.Error())
 		case err != nil:
 			return fmt.Errorf("handle event %s (%s): %w", e.ID(), e.Type(), err)
+		case unwanted:
+			logger.DebugContext(ctx, "event wanted by nobody: nothing to do")
+			w.WriteHeader(http.StatusAccepted)
+			return nil
 		case duplicate:
 			markDuplicate(span)
 			logger.DebugContext(ctx, "duplicate delivery ignored")
