@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // opening hours and schedules use IANA zones; distroless has no zoneinfo
 
@@ -44,6 +45,44 @@ commands:
   version           print the version
 `
 
+// devUsage is `orange dev -h`: dev is configured by its environment, like every function.
+const devUsage = `usage: orange dev
+
+Runs every function in one process behind one port, with an in-process broker, a
+development OIDC issuer and a private PostgreSQL. Settings are environment variables:
+
+  PORT             the port (8080)
+  ORANGE_LISTEN    the address to listen on (127.0.0.1; 0.0.0.0 exposes the demo
+                   users' known passwords to the network)
+  ORANGE_DATA_DIR  where the private PostgreSQL, the issuer's key, mail and SMS live (.data)
+  ORANGE_DATABASE  the database created on the private cluster (orange)
+  DATABASE_URL     a PostgreSQL of your own instead of the private one
+  LOG_LEVEL        debug, info, warn or error (info)
+
+Every function's own settings apply too (docs/deploy.md). Ctrl-C or SIGTERM drains and stops.
+`
+
+// serveUsage is `orange serve -h`; %s lists the functions.
+const serveUsage = `usage: orange serve <service>
+
+Runs one function alone, as its Knative Service does, configured by its environment
+(docs/deploy.md). Services: %s
+`
+
+// serviceNames lists reg's services for a usage text.
+func serviceNames(reg *platform.Registry) string {
+	var names []string
+	for _, fn := range reg.Functions() {
+		names = append(names, fn.Service)
+	}
+	return strings.Join(names, ", ")
+}
+
+// isHelp tells whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -66,9 +105,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "dev":
+		if len(args) > 1 {
+			if isHelp(args[1]) {
+				fmt.Fprint(stdout, devUsage)
+				return nil
+			}
+			fmt.Fprint(stdout, devUsage)
+			return fmt.Errorf("orange dev takes no arguments (its settings are environment variables), got %q", args[1:])
+		}
 		return host.Dev(ctx, reg, env)
 	case "serve":
+		if len(args) == 2 && isHelp(args[1]) {
+			fmt.Fprintf(stdout, serveUsage, serviceNames(reg))
+			return nil
+		}
 		if len(args) != 2 {
+			fmt.Fprintf(stdout, serveUsage, serviceNames(reg))
 			return errors.New("usage: orange serve <service>")
 		}
 		fn, ok := reg.Lookup(args[1])

@@ -156,11 +156,35 @@ func TestMigrateAppliesOnce(t *testing.T) {
 
 func TestUnknownCommandFails(t *testing.T) {
 	bin := proctest.Build(t, ".")
-	for _, args := range [][]string{{}, {"fly"}, {"serve"}, {"serve", "no-such-api"}} {
+	for _, args := range [][]string{{}, {"fly"}, {"serve"}, {"serve", "no-such-api"}, {"dev", "--port=9090"}, {"serve", "pricing-api", "extra"}} {
 		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()
 		require.Error(t, err, "orange %v: %s", args, out)
 		assert.Equal(t, 1, cmd.ProcessState.ExitCode())
+	}
+}
+
+// TestHelpStartsNothing: asking a command for help prints its usage and exits 0 — `orange dev
+// -h` once started the whole system, a PostgreSQL included.
+func TestHelpStartsNothing(t *testing.T) {
+	bin := proctest.Build(t, ".")
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"-h"}, "usage: orange <command>"},
+		{[]string{"dev", "-h"}, "ORANGE_DATA_DIR"},
+		{[]string{"dev", "--help"}, "ORANGE_LISTEN"},
+		{[]string{"serve", "-h"}, "reservations-api"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Dir = t.TempDir() // a start would leave .data here
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "orange %v: %s", tc.args, out)
+		assert.Contains(t, string(out), tc.says, "orange %v", tc.args)
+		entries, err := os.ReadDir(cmd.Dir)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "orange %v wrote files: it started something", tc.args)
 	}
 }
 
