@@ -52,15 +52,23 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return Invalid("the request body must hold a single JSON value")
 	}
-	if bytes.Contains(body, []byte(`\u`)) {
-		return checkEscapes(body)
+	if problem := BadEscape(body); problem != "" {
+		return Invalid("a string of the request body " + problem)
 	}
 	return nil
 }
 
-// checkEscapes refuses the \u escapes that decode to something the caller did not mean:
-// NUL, and a surrogate that is not half of a pair. body is well-formed JSON (it decoded).
-func checkEscapes(body []byte) error {
+// BadEscape finds the \u escapes that decode to something the caller did not mean:
+// NUL, and a surrogate that is not half of a pair — neither of which PostgreSQL stores, in
+// text or jsonb, so a body holding one would otherwise fail on its way into the database
+// (a 500, retried for ever by a caller that retries 5xx). body must be well-formed JSON.
+// Every JSON document taken from outside goes through it: request bodies (DecodeJSON),
+// CloudEvent data a partner or a delivery brings. It returns what is wrong ("holds the NUL
+// character (\u0000)"), or "" when nothing is.
+func BadEscape(body []byte) string {
+	if !bytes.Contains(body, []byte(`\u`)) {
+		return ""
+	}
 	inString := false
 	for i := 0; i < len(body); i++ {
 		switch c := body[i]; {
@@ -75,7 +83,7 @@ func checkEscapes(body []byte) error {
 			i += 4
 			switch {
 			case r == 0:
-				return Invalid("a string of the request body holds the NUL character (\\u0000)")
+				return `holds the NUL character (\u0000)`
 			case r >= 0xD800 && r < 0xDC00:
 				if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
 					if low := hex4(body[i+3 : i+7]); low >= 0xDC00 && low < 0xE000 {
@@ -83,13 +91,13 @@ func checkEscapes(body []byte) error {
 						continue
 					}
 				}
-				return Invalid("a string of the request body escapes half of a UTF-16 surrogate pair")
+				return "escapes half of a UTF-16 surrogate pair"
 			case r >= 0xDC00 && r < 0xE000:
-				return Invalid("a string of the request body escapes half of a UTF-16 surrogate pair")
+				return "escapes half of a UTF-16 surrogate pair"
 			}
 		}
 	}
-	return nil
+	return ""
 }
 
 // hex4 is the value of four hexadecimal digits (well-formed: the JSON decoded).

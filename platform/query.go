@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Query reads a request's query string strictly, the one way every list endpoint reads it:
@@ -34,6 +35,9 @@ func ParseQuery(r *http.Request, allowed ...string) *Query {
 			q.Fail(printable(rawKey), "malformed: parameters are separated by '&', not ';'")
 		case kerr != nil || verr != nil:
 			q.Fail(printable(rawKey), "malformed %-escape")
+		case !textOK(key) || !textOK(value):
+			// PostgreSQL stores neither (a 500 where the value reaches a query).
+			q.Fail(printable(strings.ToValidUTF8(key, "?")), "must be valid UTF-8 without NUL characters")
 		default:
 			q.values[key] = append(q.values[key], value)
 		}
@@ -53,6 +57,9 @@ func ParseQuery(r *http.Request, allowed ...string) *Query {
 	}
 	return q
 }
+
+// textOK tells whether s is text PostgreSQL can hold: valid UTF-8 without NUL.
+func textOK(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // printable bounds a name taken from the request before it goes into an answer.
 func printable(s string) string {

@@ -30,6 +30,10 @@ func TestParseQuery(t *testing.T) {
 		{"too large", "pageSize=101", []string{"pageSize"}, 1, 20},
 		{"not a number", "page=two", []string{"page"}, 1, 20},
 		{"stray ampersands", "&&page=2&", nil, 2, 20},
+		// Text PostgreSQL cannot hold: a 500 where it reached a query (dead letters' filters).
+		{"NUL", "page=1&pageSize=%00", []string{"pageSize"}, 1, 20},
+		{"invalid UTF-8", "page=%ff", []string{"page"}, 1, 20},
+		{"invalid UTF-8 name", "%ff=1", []string{"?"}, 1, 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

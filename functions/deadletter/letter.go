@@ -129,7 +129,7 @@ func codeOf(v any) (int, bool) {
 }
 
 // isJSON tells whether data is one JSON value PostgreSQL can keep as jsonb: valid UTF-8,
-// no NUL escapes. Anything else is kept as bytes.
+// no NUL escapes nor half a surrogate pair. Anything else is kept as bytes.
 func isJSON(data []byte) bool {
-	return utf8.Valid(data) && json.Valid(data) && !strings.Contains(string(data), `\u0000`)
+	return utf8.Valid(data) && json.Valid(data) && platform.BadEscape(data) == ""
 }

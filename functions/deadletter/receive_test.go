@@ -111,12 +111,14 @@ func TestNotACloudEventIsRefused(t *testing.T) {
 	assert.Equal(t, 0, s.letters("").Total)
 }
 
-// TestDataPostgreSQLCannotKeepAsJSONIsKeptAsBytes: JSON with a NUL escape or invalid UTF-8
-// is stored (as bytes, shown by size), not refused with a 500 the Broker would retry.
+// TestDataPostgreSQLCannotKeepAsJSONIsKeptAsBytes: JSON with a NUL escape, half a surrogate
+// pair or invalid UTF-8 is stored (as bytes, shown by size), not refused with a 500 the
+// Broker would retry.
 func TestDataPostgreSQLCannotKeepAsJSONIsKeptAsBytes(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	for i, data := range [][]byte{[]byte(`{"note":"a\u0000b"}`), []byte("{\"note\":\"\xff\"}")} {
+	for i, data := range [][]byte{[]byte(`{"note":"a\u0000b"}`), []byte("{\"note\":\"\xff\"}"),
+		[]byte(`{"email":"\ud800"}`), []byte(`{"note":"\udc00x"}`)} {
 		e := customerUpdated(t, newCustomer(), "a@example.com")
 		require.NoError(t, e.SetData("application/json", data))
 		r := s.deadLetter(trigger, e)

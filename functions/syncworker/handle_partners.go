@@ -47,7 +47,9 @@ func (s *Service) handleListPartners(w http.ResponseWriter, r *http.Request) err
 func (s *Service) handlePutPartner(w http.ResponseWriter, r *http.Request) error {
 	client := platform.PathVar(r, "client")
 	if !clientIDPattern.MatchString(client) {
-		return platform.NotFound("no partner %s", printable(client))
+		// A create-or-replace: the id is input, not a lookup.
+		return platform.Invalid("the partner is not valid", platform.FieldError{Field: "client",
+			Reason: "a client id: 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"})
 	}
 	var in struct {
 		Types []string `json:"types"`
@@ -78,6 +80,9 @@ ON CONFLICT (client_id) DO UPDATE SET types = EXCLUDED.types, updated_at = now()
 // handleDeletePartner takes every type from a partner: its events are refused from then on.
 func (s *Service) handleDeletePartner(w http.ResponseWriter, r *http.Request) error {
 	client := platform.PathVar(r, "client")
+	if !clientIDPattern.MatchString(client) {
+		return platform.NotFound("no partner %s", printable(client)) // nor can there be one
+	}
 	tag, err := s.db.Pool.Exec(r.Context(), `DELETE FROM sync.partners WHERE client_id = $1`, client)
 	if err != nil {
 		return err

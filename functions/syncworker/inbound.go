@@ -156,7 +156,7 @@ func (s *Service) readEvents(w http.ResponseWriter, r *http.Request) ([]cloudeve
 			if errors.As(err, &tooLarge) {
 				return nil, false, platform.Errorf(platform.KindTooLarge, "an event may have at most %d bytes", events.MaxEventBytes)
 			}
-			return nil, false, platform.Invalid("not a CloudEvent (binary or structured mode): " + strings.TrimSpace(err.Error()))
+			return nil, false, platform.Invalid("not a CloudEvent (binary or structured mode): " + sdkReason(err))
 		}
 		return []cloudevents.Event{*e}, false, nil
 	}
@@ -185,7 +185,7 @@ func (s *Service) readEvents(w http.ResponseWriter, r *http.Request) ([]cloudeve
 	var fields []platform.FieldError
 	for i, raw := range raws {
 		if err := json.Unmarshal(raw, &evs[i]); err != nil {
-			fields = append(fields, platform.FieldError{Field: fmt.Sprintf("events[%d]", i), Reason: "not a CloudEvent: " + strings.TrimSpace(err.Error())})
+			fields = append(fields, platform.FieldError{Field: fmt.Sprintf("events[%d]", i), Reason: "not a CloudEvent: " + sdkReason(err)})
 		}
 	}
 	if len(fields) > 0 {
@@ -194,10 +194,21 @@ func (s *Service) readEvents(w http.ResponseWriter, r *http.Request) ([]cloudeve
 	return evs, true, nil
 }
 
+// sdkReason is the CloudEvents SDK's reason for refusing an event, without the parser's
+// position report and the excerpt of the body it quotes ("error found in #10 byte of
+// ...|…|..., bigger context ..."): the sender has the body, the answer needs the reason.
+func sdkReason(err error) string {
+	msg, _, _ := strings.Cut(strings.TrimSpace(err.Error()), ", error found in #")
+	if len(msg) > 200 {
+		msg = strings.ToValidUTF8(msg[:200], "") + "…"
+	}
+	return msg
+}
+
 // checkEvent returns what is wrong with e (invalid) or why partner may not send it (deny).
 func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []string, deny string, err error) {
 	if err := e.Validate(); err != nil {
-		return []string{"not a valid CloudEvent: " + strings.TrimSpace(err.Error())}, "", nil
+		return []string{"not a valid CloudEvent: " + sdkReason(err)}, "", nil
 	}
 	for _, a := range [][2]string{{"id", e.ID()}, {"source", e.Source()}, {"subject", e.Subject()}} {
 		if !utf8.ValidString(a[1]) || strings.ContainsFunc(a[1], func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }) {
@@ -223,6 +234,13 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 		return append(invalid, "data: is required"), "", nil
 	}
 	problems, err := validateInbound(e.Type(), data)
+	if len(problems) == 0 && err == nil {
+		// Valid by the schema, yet not storable: PostgreSQL keeps no NUL nor half a
+		// surrogate pair, and the event's way to the outbox would end in a 500.
+		if p := platform.BadEscape(data); p != "" {
+			problems = []string{"data: a string " + p}
+		}
+	}
 	return append(invalid, problems...), "", err
 }
 

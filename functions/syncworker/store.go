@@ -34,7 +34,9 @@ type Delivery struct {
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
 	CreatedAt     time.Time  `json:"createdAt"`
 	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
-	Log           []Attempt  `json:"log"`
+	// Log is the attempts, in GET …/deliveries/{delivery} only: the list leaves it out
+	// rather than show an empty log of a delivery that was tried.
+	Log *[]Attempt `json:"log,omitempty"`
 }
 
 // Attempt is one try of a delivery: never the bodies.
@@ -102,7 +104,6 @@ func scanDelivery(row pgx.Row) (*Delivery, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errNotFound
 	}
-	d.Log = []Attempt{}
 	return &d, err
 }
 
@@ -134,13 +135,15 @@ func (s *Service) getDelivery(ctx context.Context, sub, id string) (*Delivery, e
 		return nil, err
 	}
 	defer rows.Close()
+	log := []Attempt{}
 	for rows.Next() {
 		var a Attempt
 		if err := rows.Scan(&a.Attempt, &a.At, &a.StatusCode, &a.DurationMs, &a.Error); err != nil {
 			return nil, err
 		}
-		d.Log = append(d.Log, a)
+		log = append(log, a)
 	}
+	d.Log = &log
 	return d, rows.Err()
 }
 

@@ -109,9 +109,12 @@ func (w *worker) delivery(sub string) map[string]any {
 	items := r.json(w.t)["items"].([]any)
 	require.Len(w.t, items, 1)
 	id := items[0].(map[string]any)["id"].(string)
+	assert.NotContains(w.t, items[0], "log", "the list shows no log (an empty one said the delivery was never tried)")
 	r = w.admin_(http.MethodGet, syncworker.WebhooksPrefix+"/"+sub+"/deliveries/"+id, nil)
 	require.Equal(w.t, http.StatusOK, r.status, string(r.body))
-	return r.json(w.t)
+	d := r.json(w.t)
+	assert.Contains(w.t, d, "log")
+	return d
 }
 
 func statuses(d map[string]any) []any {
@@ -150,8 +153,13 @@ func TestSignedDelivery(t *testing.T) {
 	assert.Equal(t, "r-1", body.Data["reservationId"])
 	for _, f := range events.PersonalFields {
 		assert.NotContains(t, body.Data, f)
-		assert.NotContains(t, string(got[0].body), "alice@example.com")
+		assert.NotContains(t, body.Data["driver"], f)
 	}
+	for _, v := range []string{"alice@example.com", "bob@example.com", "+49 30"} {
+		assert.NotContains(t, string(got[0].body), v)
+	}
+	assert.Equal(t, "B", body.Data["driver"].(map[string]any)["licence"])
+	assert.Contains(t, string(got[0].body), "12345678901234567", "numbers pass as sent, not through a float64")
 	d := w.delivery(sub)
 	assert.Equal(t, got[0].id, d["id"], "the webhook-id is the delivery's id")
 	assert.Equal(t, []any{float64(204)}, statuses(d))

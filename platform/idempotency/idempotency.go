@@ -77,11 +77,17 @@ type request struct {
 // prepare reads a request's key and body (restoring the body for the handler); nil without
 // a key. An invalid key, a body too large or unreadable are the caller's errors.
 func prepare(w http.ResponseWriter, r *http.Request) (*request, error) {
-	key := r.Header.Get(Header)
-	if key == "" {
+	keys := r.Header.Values(Header)
+	if len(keys) == 0 {
 		return nil, nil
 	}
-	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+	key := keys[0]
+	if len(keys) > 1 {
+		return nil, platform.Invalid("give the Idempotency-Key once")
+	}
+	// Present but empty is a client that meant to send a key and lost it on the way: run
+	// without one, and a retry would do the work twice.
+	if key == "" || len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 		return nil, platform.Invalid("the Idempotency-Key must be 1 to 255 visible ASCII characters")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, platform.DefaultMaxBodyBytes))

@@ -156,6 +156,15 @@ func TestInvalidKeyAndPurge(t *testing.T) {
 	_, h, db := setup(t, 0)
 	assert.Equal(t, http.StatusBadRequest, post(h, strings.Repeat("x", 256), `{}`).Code)
 	assert.Equal(t, http.StatusBadRequest, post(h, "has space", `{}`).Code)
+	// Present but empty, or given twice: not "no key", which would do a retry's work again.
+	for _, keys := range [][]string{{""}, {"a", "b"}} {
+		req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header[idempotency.Header] = keys
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusBadRequest, rec.Code, "%q: %s", keys, rec.Body)
+	}
 	assert.Equal(t, 0, count(t, db))
 
 	require.Equal(t, http.StatusCreated, post(h, "old", `{}`).Code)
