@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -41,6 +43,14 @@ func TestServesAlone(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&method))
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	// An agent's authorization retries a booking's declined payment, which payments-api made
+	// from the booking's reservation.created: here, put in place.
+	db, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	_, err = db.Exec(context.Background(), `INSERT INTO payments.payments (reservation_id, customer_id, status, authorized_cents, provider, failure_reason)
+		VALUES ('9a9e0000-0000-4000-8000-000000000001', $1, 'failed', 14276, 'sandbox', 'card_declined')`, devissuer.CustomerAlice)
+	require.NoError(t, err)
+	require.NoError(t, db.Close(context.Background()))
 	body := `{"reservationId":"9a9e0000-0000-4000-8000-000000000001","customerId":"` + devissuer.CustomerAlice + `","amountCents":14276,"paymentMethodId":"` + method.ID + `"}`
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.Addr+"/api/payments", strings.NewReader(body))
 	require.NoError(t, err)

@@ -275,6 +275,16 @@ func paymentFixtures(t *testing.T, db *database.DB) {
 	require.NoError(t, err)
 }
 
+// declinedPayments gives every booking of authorizationBody a declined payment, once: an
+// agent's authorization is another attempt at one (payments' retriesFailed).
+func declinedPayments(t *testing.T, db *database.DB) {
+	_, err := db.Pool.Exec(context.Background(), `INSERT INTO payments.payments (reservation_id, customer_id, status, authorized_cents, provider, failure_reason)
+		SELECT ('9a9e0000-0000-4000-8000-' || lpad((100000 + g)::text, 12, '0'))::uuid, $1, 'failed', 14276, 'sandbox', 'card_declined'
+		FROM generate_series(0, 20000) g
+		WHERE NOT EXISTS (SELECT 1 FROM payments.payments WHERE reservation_id = '9a9e0000-0000-4000-8000-000000100000')`, devissuer.CustomerAlice)
+	require.NoError(t, err)
+}
+
 // paymentMethod is a payment-method id of the form payments-api issues (no such method: an
 // authorization with it is recorded as failed, 201, and a booking only passes it on).
 const paymentMethod = "pm_a11ce0000000000000000000000000aa"
@@ -512,7 +522,7 @@ var expected = map[string]row{
 
 	"payments-api getOpenAPI":         {path: "/openapi.json", expect: everyone(200)},
 	"payments-api getPaymentsOpenAPI": {path: "/api/payments/openapi.json", expect: everyone(200)},
-	"payments-api authorizePayment":   {path: "/api/payments", body: authorizationBody, expect: paymentWrite(201)},
+	"payments-api authorizePayment":   {path: "/api/payments", body: authorizationBody, reset: declinedPayments, expect: paymentWrite(201)},
 	"payments-api findPayments":       {path: "/api/payments?reservation=" + paymentReservation, reset: paymentFixtures, expect: paymentList},
 	"payments-api getPayment":         {path: "/api/payments/" + paymentFixture, reset: paymentFixtures, expect: paymentRead},
 	"payments-api capturePayment":     {path: paymentMissing + "/capture", body: amountBody, expect: paymentWrite(404)},

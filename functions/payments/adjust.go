@@ -13,8 +13,8 @@ import (
 // onChanged follows a change of the booking (dates, car, extras, insurance): the
 // authorization is adjusted to the new total (docs/payments.md). Only an authorized
 // payment is adjusted, and only by a reservation version newer than the one it follows, so
-// a redelivered, copied or late change does nothing. A failed payment needs nothing (the
-// next attempt authorizes the total it carries) unless the change names a newer attempt
+// a redelivered, copied or late change does nothing. A failed payment takes the new total
+// as the amount its next attempt is to authorize, unless the change names a newer attempt
 // than the payment's (that attempt's authorization is on its way: retried); a payment that
 // does not exist yet (its created event is still on the way) is retried.
 func (s *Service) onChanged(ctx context.Context, tx pgx.Tx, res events.Reservation) error {
@@ -33,6 +33,13 @@ func (s *Service) onChanged(ctx context.Context, tx pgx.Tx, res events.Reservati
 		// (reservation.payment_requested, its own Trigger) has not arrived yet: acknowledging
 		// now would lose the change. Retried, it adjusts the authorization once there.
 		return fmt.Errorf("reservation %s changed while payment attempt %d is on its way", res.ReservationID, res.PaymentAttempt)
+	}
+	if p.Status == StatusFailed && res.Version > p.ReservationVersion {
+		// What the next attempt is to authorize: an agent's retry is held to it
+		// (retriesFailed).
+		_, err := tx.Exec(ctx, `UPDATE payments.payments SET authorized_cents = $2, reservation_version = $3, updated_at = now()
+			WHERE id = $1 AND status = 'failed' AND reservation_version < $3`, p.ID, res.TotalGross, res.Version)
+		return err
 	}
 	if p.Status != StatusAuthorized || res.Version <= p.ReservationVersion {
 		return nil

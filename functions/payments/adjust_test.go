@@ -1,7 +1,9 @@
 package payments_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/payments"
+	"github.com/orangecarrental/orange/platform/auth/devissuer"
 )
 
 // adjusted counts the provider's successful adjustments and what they released.
@@ -119,8 +122,9 @@ func TestDeclinedIncreaseIsCollectedAtTheReturn(t *testing.T) {
 }
 
 // TestChangesOfPaymentsNotAuthorized: a change before the payment exists is retried (5xx,
-// nothing kept); of a failed payment it does nothing (the next attempt carries the total);
-// a change to no total is refused (dead letter).
+// nothing kept); of a failed payment it sets the amount the next attempt is to authorize
+// (an agent's retry is held to it), and nothing else; a change to no total is refused
+// (dead letter).
 func TestChangesOfPaymentsNotAuthorized(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
@@ -133,12 +137,32 @@ func TestChangesOfPaymentsNotAuthorized(t *testing.T) {
 	declined := a.booking(20000, payments.TokenDecline)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, declined).status)
 	declined.Version, declined.TotalGross = 2, 30000
-	before = a.snapshot()
+	ops, outbox := a.ops("authorize"), a.outbox()
 	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationChanged, declined).status)
-	assert.Equal(t, before, a.snapshot())
+	p := a.paymentOf(declined.ReservationID)
+	assert.Equal(t, payments.StatusFailed, p.Status)
+	assert.EqualValues(t, 30000, p.AuthorizedCents, "what the next attempt authorizes")
+	assert.Equal(t, ops, a.ops("authorize"))
+	assert.Equal(t, outbox, a.outbox())
+	// An agent's retry must be for that amount, the booking's customer, the booking.
+	for _, body := range []string{
+		a.authorizeBody(declined.ReservationID, payments.TokenSuccess, 20000),
+		strings.Replace(a.authorizeBody(declined.ReservationID, payments.TokenSuccess, 30000), devissuer.CustomerAlice, devissuer.CustomerBob, 1),
+	} {
+		r := a.do("carla", http.MethodPost, "/api/payments", body)
+		assert.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	}
+	r := a.do("carla", http.MethodPost, "/api/payments", fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":30000,"paymentMethodId":%q}`,
+		uuid.NewString(), devissuer.CustomerAlice, a.method(payments.TokenSuccess)))
+	assert.Equal(t, http.StatusNotFound, r.status, "a booking payments-api never heard of: %s", r.body)
+	assert.Equal(t, ops, a.ops("authorize"), "nothing reached the provider")
+	r = a.do("carla", http.MethodPost, "/api/payments", a.authorizeBody(declined.ReservationID, payments.TokenSuccess, 30000))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, payments.StatusAuthorized, decode[payments.Payment](t, r).Status)
+	before = a.snapshot()
 
 	declined.TotalGross = 0
-	r := a.deliver(uuid.NewString(), events.ReservationChanged, declined)
-	assert.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	r2 := a.deliver(uuid.NewString(), events.ReservationChanged, declined)
+	assert.Equal(t, http.StatusBadRequest, r2.status, string(r2.body))
 	assert.Equal(t, before, a.snapshot())
 }

@@ -1,7 +1,9 @@
 package payments
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +57,12 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) error 
 	ctx, _ := s.readBuyer(r.Context(), in.CustomerID)
 	var p Payment
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockReservation(ctx, tx, in.ReservationID); err != nil {
+			return err
+		}
+		if err := retriesFailed(ctx, tx, s.store, in); err != nil {
+			return err
+		}
 		var err error
 		p, err = s.store.Authorize(ctx, tx, in, true)
 		return err
@@ -66,6 +74,35 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) error 
 		return providerError(err)
 	}
 	return writePayment(w, http.StatusCreated, p)
+}
+
+// retriesFailed checks that an agent's authorization (POST /api/payments) is another
+// attempt at a booking's declined payment: the payment payments-api made from the booking's
+// reservation.created, for the same customer and the booking's amount (its total, kept up to
+// date on the failed payment by onChanged). Anything else — a reservation payments-api
+// never heard of, another customer's card, an amount the booking does not cost — would hold
+// money nobody owes and, through payment.authorized, confirm a booking that is not paid.
+func retriesFailed(ctx context.Context, tx pgx.Tx, store *Store, in AuthorizeInput) error {
+	prev, found, err := store.ByReservation(ctx, tx, in.ReservationID)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return platform.NotFound("reservation %s has no payment to retry (payments-api takes a booking's first payment from its reservation.created)", in.ReservationID)
+	case prev.Status != StatusFailed:
+		return ErrAlreadyPaid
+	}
+	var errs platform.FieldErrors
+	if in.CustomerID != prev.CustomerID {
+		errs.Add("customerId", "is not the booking's customer")
+	}
+	if in.AmountCents != prev.AuthorizedCents {
+		errs.Add("amountCents", fmt.Sprintf("the booking costs %d cents", prev.AuthorizedCents))
+	}
+	if len(errs) > 0 {
+		return platform.Invalid("the authorization does not fit the booking's payment", errs...)
+	}
+	return nil
 }
 
 // handleFind lists payments: customers their own (another customer's id answers 404),

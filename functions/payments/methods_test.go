@@ -73,7 +73,8 @@ func TestCardDetailsAreTokenizedNotKept(t *testing.T) {
 		`"` + cvc + `"`, "," + cvc + ",", "(" + cvc + ",", "," + cvc + ")"} {
 		assert.Empty(t, a.cardRows(needle), "%s is stored", needle)
 	}
-	assert.Len(t, a.cardRows("4242"), 2, "the last four digits: the method and the sandbox's card")
+	// As a whole column value: a timestamp or a UUID may hold the digits by chance.
+	assert.Len(t, a.cardRows(",4242,"), 2, "the last four digits: the method and the sandbox's card")
 
 	// Refusals name the field, never its value.
 	bad := []struct {
@@ -112,7 +113,9 @@ func TestPaymentMethodsPayOnlyForTheirCustomer(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	authorize := func(customer, method string) payments.Payment {
-		body := fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":5000,"paymentMethodId":%q}`, uuid.NewString(), customer, method)
+		reservation := uuid.NewString()
+		a.declined(reservation, customer, 5000)
+		body := fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":5000,"paymentMethodId":%q}`, reservation, customer, method)
 		r := a.do("carla", http.MethodPost, "/api/payments", body)
 		require.Equal(t, http.StatusCreated, r.status, string(r.body))
 		return decode[payments.Payment](t, r)

@@ -168,14 +168,33 @@ func (a *api) method(card string) string {
 }
 
 // authorizeBody is an authorization of customer A's reservation on card: a test card or
-// token, tokenized first, or a payment-method id (pm_…) as it is.
+// token, tokenized first, or a payment-method id (pm_…) as it is. An agent's authorization
+// is another attempt at a declined payment (retriesFailed): a reservation payments-api has
+// not heard of gets one first (a.declined).
 func (a *api) authorizeBody(reservation, card string, amount int64) string {
 	a.t.Helper()
 	if !strings.HasPrefix(card, "pm_") {
 		card = a.method(card)
 	}
+	if platform.ValidUUID(reservation) && amount > 0 {
+		a.declined(reservation, devissuer.CustomerAlice, amount)
+	}
 	return fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":%d,"paymentMethodId":%q}`,
 		reservation, devissuer.CustomerAlice, amount, card)
+}
+
+// declined gives reservation of customer a declined payment of amount, unless it has a
+// payment: what its reservation.created with a declined card makes, minus what the tests
+// of the agent's authorization count — no event, no provider call, and attempt and version
+// 0, so that the authorization replacing it is attempt 1, version 1, as when an agent's
+// authorization could be a booking's first.
+func (a *api) declined(reservation, customer string, amount int64) {
+	a.t.Helper()
+	_, err := a.db.Pool.Exec(context.Background(), `INSERT INTO payments.payments
+		(reservation_id, customer_id, currency, status, authorized_cents, provider, failure_reason, attempt, version)
+		VALUES ($1, $2, 'EUR', 'failed', $3, 'sandbox', 'card_declined', 1, 0) ON CONFLICT (reservation_id) DO NOTHING`,
+		reservation, customer, amount)
+	require.NoError(a.t, err)
 }
 
 // authorized authorizes amount for a new reservation of customer A and returns the payment.
@@ -564,7 +583,8 @@ func TestIdempotencyReplay(t *testing.T) {
 	assert.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
 	assert.Equal(t, http.StatusUnprocessableEntity, a.do("carla", http.MethodPost, "/api/payments",
 		a.authorizeBody(uuid.NewString(), payments.TokenSuccess, 9900), "Idempotency-Key", "auth-1").status)
-	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.payments`))
+	assert.Equal(t, 2, a.count(`SELECT count(*) FROM payments.payments`), "the first, and the declined one of the refused request's booking")
+	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.payments WHERE status <> 'failed'`))
 	assert.Equal(t, 1, a.ops("authorize"))
 
 	p := decode[payments.Payment](t, first)

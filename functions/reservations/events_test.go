@@ -28,6 +28,11 @@ func TestPaymentAuthorizedConfirmsOnce(t *testing.T) {
 	a := newAPI(t)
 	p, ret := period(3, 48)
 	res := a.book(vehicle1, p, ret)
+	// A payment of another customer (an agent's on someone else's card) confirms nothing.
+	other := payment(res.ID, "authorized")
+	other.CustomerID = "b0b00000-0000-4000-8000-000000000002"
+	assert.Equal(t, 202, a.event("pay-other", events.PaymentAuthorized, other).status)
+	assert.Equal(t, reservations.StatusPending, a.status(res.ID))
 	var wg sync.WaitGroup
 	statuses := make([]int, 20)
 	for i := range statuses {

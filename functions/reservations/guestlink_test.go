@@ -28,7 +28,9 @@ func guestLinkAPI(t *testing.T) (*api, reservations.Reservation, reservations.Gu
 	r := a.guestFrom("192.0.2.20", vehicle1, "gina@example.com", p, ret)
 	require.Equal(t, http.StatusCreated, r.status, r.String())
 	res := decode[reservations.Reservation](t, r)
-	require.Equal(t, http.StatusAccepted, a.event("auth-"+res.ID, events.PaymentAuthorized, payment(res.ID, "authorized")).status)
+	paid := payment(res.ID, "authorized")
+	paid.CustomerID = res.CustomerID // the guest's
+	require.Equal(t, http.StatusAccepted, a.event("auth-"+res.ID, events.PaymentAuthorized, paid).status)
 	r = a.do("notifier", http.MethodGet, "/api/reservations/"+res.ID+"/guest-link", "")
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))

@@ -50,6 +50,15 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 			}
 			return nil, err
 		}
+		// A payment for another customer confirms nothing: payments-api holds an agent's
+		// authorization to the booking's customer and amount, and this checks it again.
+		var customer string
+		err = tx.QueryRow(ctx, `SELECT customer_id::text FROM reservations.reservations WHERE id = $1`, p.ReservationID).Scan(&customer)
+		if err == nil && customer != p.CustomerID {
+			platform.LoggerFrom(ctx).WarnContext(ctx, "payment of another customer ignored",
+				slog.String("reservation", p.ReservationID), slog.String("payment", p.PaymentID))
+			return nil, nil
+		}
 		_, err = transitionTx(ctx, tx, p.ReservationID, ActionConfirm, []Status{StatusPending}, change{})
 		if errors.Is(err, pgx.ErrNoRows) {
 			platform.LoggerFrom(ctx).InfoContext(ctx, "payment event changes nothing",
