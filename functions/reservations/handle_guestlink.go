@@ -74,7 +74,11 @@ func (s *Service) handleGuestCancel(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	res, err := s.Cancel(r.Context(), a, id, in.Reason)
+	version, err := platform.IfMatch(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.Cancel(r.Context(), a, id, in.Reason, version)
 	if err != nil {
 		return err
 	}

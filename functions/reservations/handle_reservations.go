@@ -194,7 +194,11 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Cancel(r.Context(), signedIn(r), id, in.Reason)
+	version, err := platform.IfMatch(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.Cancel(r.Context(), signedIn(r), id, in.Reason, version)
 	if err != nil {
 		return err
 	}

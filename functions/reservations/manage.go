@@ -71,8 +71,10 @@ func (s *Service) feeAt(ctx context.Context, res Reservation) (int64, error) {
 
 // Cancel cancels a pending or confirmed booking a may act on, for reason. A confirmed one
 // (its payment authorized) costs the fee of pricing's cancellation rule; a pending hold is
-// free. Cancelling a cancelled booking answers it unchanged.
-func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string) (Reservation, error) {
+// free. Cancelling a cancelled booking answers it unchanged. ifVersion > 0 (If-Match) makes
+// it conditional: a booking changed since is 412, so the fee the client showed is the one
+// charged.
+func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string, ifVersion int64) (Reservation, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 500 {
 		return Reservation{}, platform.Invalid("the cancellation is invalid", platform.FieldError{Field: "reason", Reason: "required, at most 500 characters"})
@@ -82,7 +84,10 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string) (Reser
 		return Reservation{}, err
 	}
 	if res.Status == StatusCancelled {
-		return res, nil
+		return res, nil // a repeat, even of a request whose answer was lost: its If-Match is the old version
+	}
+	if ifVersion > 0 && int64(res.Version) != ifVersion {
+		return Reservation{}, platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
 	}
 	if !Allowed(ActionCancel, res.Status) {
 		return Reservation{}, illegal(ActionCancel, res.Status)

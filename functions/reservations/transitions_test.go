@@ -128,15 +128,23 @@ func TestCancel(t *testing.T) {
 	// Another customer cannot even see it.
 	assert.Equal(t, 404, a.do("bob", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"x"}`).status)
 	assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":""}`).status)
-	r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"plans changed"}`)
+	// If-Match: a malformed one is 400, another version 412, and nothing changes.
+	cur := a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, "")
+	etag := cur.header.Get("ETag")
+	require.NotEmpty(t, etag)
+	assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"x"}`, "If-Match", "garbage").status)
+	assert.Equal(t, 412, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"x"}`, "If-Match", `"99"`).status)
+	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
+	r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"plans changed"}`, "If-Match", etag)
 	require.Equal(t, 200, r.status, r.String())
 	c := decode[reservations.Reservation](t, r)
 	assert.Equal(t, reservations.StatusCancelled, c.Status)
 	assert.Equal(t, quoteGross/2, c.FeeCents)
 	assert.Equal(t, "plans changed", c.CancelReason)
 	events := a.recorded()
-	// Repeating is a no-op 200: same state, same version, no new event.
-	r = a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"again"}`)
+	// Repeating is a no-op 200: same state, same version, no new event — with the If-Match
+	// of the first request too (its answer may have been lost).
+	r = a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"again"}`, "If-Match", etag)
 	require.Equal(t, 200, r.status)
 	again := decode[reservations.Reservation](t, r)
 	assert.Equal(t, c.Version, again.Version)
