@@ -81,10 +81,10 @@ func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeReque
 	if err := s.checkBranches(ctx, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt); err != nil {
 		return Reservation{}, err
 	}
-	if !b.pickupAt.Equal(res.PickupAt) || !b.returnAt.Equal(res.ReturnAt) {
-		if _, err := s.peers.eligibleCustomer(ctx, b); err != nil {
-			return Reservation{}, err
-		}
+	// Every change asks again, not only one of the dates: a customer blocked or erased since
+	// the booking must not upgrade the car or the cover (cancelling stays open to them).
+	if _, err := s.peers.eligibleCustomer(ctx, b); err != nil {
+		return Reservation{}, err
 	}
 	if err := s.peers.checkVehicle(ctx, &b); err != nil {
 		return Reservation{}, err

@@ -1,6 +1,7 @@
 package reservations_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -261,4 +262,49 @@ func TestChangeDoesNotWearTheFeesDown(t *testing.T) {
 	got = change(shortened.ID, fmt.Sprintf(`{"vehicleId":%q}`, "f1ee0000-0000-4000-8000-000000000303"))
 	assert.Equal(t, int64(11897), got.TotalGrossCents, "the fee incurred stays")
 	assert.Equal(t, []line{{"RENTAL", 2, "day", 3999, 7998}, {"INSURANCE_LIABILITY", 2, "day", 0, 0}, {"CHANGE_FEE", 1, "rental", 1999, 1999}}, linesOf(got.Lines))
+}
+
+// TestSameExtrasChangeNothing: extras asked again in another spelling or order, or with the
+// default quantity written out, are the booking's extras: no new version, no event (each
+// such change once mailed the customer "your booking has changed").
+func TestSameExtrasChangeNothing(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p, ret := period(5, 48)
+	r := a.do("alice", http.MethodPost, "/api/reservations", bookingBody(vehicle1, p, ret, `,"extras":[{"code":"gps"},{"code":" child_seat","quantity":1}]`))
+	require.Equal(t, http.StatusCreated, r.status, r.String())
+	res := decode[reservations.Reservation](t, r)
+	recorded := a.recorded()
+	for _, extras := range []string{`[{"code":"GPS"},{"code":"CHILD_SEAT","quantity":1}]`, `[{"code":"GPS"},{"code":"CHILD_SEAT"}]`,
+		`[{"code":"CHILD_SEAT"},{"code":"gps","quantity":1}]`} {
+		r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/change", `{"extras":`+extras+`}`)
+		require.Equal(t, http.StatusOK, r.status, r.String())
+		assert.Equal(t, res.Version, decode[reservations.Reservation](t, r).Version, extras)
+	}
+	assert.Equal(t, recorded, a.recorded(), "no reservation.changed")
+	r = a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/change", `{"extras":[{"code":"GPS"}]}`)
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	assert.Equal(t, res.Version+1, decode[reservations.Reservation](t, r).Version, "one extra fewer is a change")
+}
+
+// TestChangeAsksEligibilityAndNamesPricingsFields: every change asks customers-api again
+// (a customer blocked since the booking cannot upgrade it; once only new dates asked), and
+// a change pricing refuses names pricing's field.
+func TestChangeAsksEligibilityAndNamesPricingsFields(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p, ret := period(5, 48)
+	res := a.book(vehicle1, p, ret)
+	r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/change", `{"extras":[{"code":"CHILD_SEAT","quantity":-1}]}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status, r.String())
+	assert.Contains(t, r.String(), `"field":"extras[0].quantity"`)
+
+	_, err := a.customers.Pool.Exec(context.Background(), `UPDATE customers.customers SET status = 'blocked', status_reason = 'test', status_changed_at = now() WHERE id = $1`, alice)
+	require.NoError(t, err)
+	before := a.snapshot()
+	r = a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/change", `{"extras":[{"code":"GPS"}]}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status, r.String())
+	assert.Equal(t, before, a.snapshot(), "nothing changed")
+	r = a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"blocked"}`)
+	assert.Equal(t, http.StatusOK, r.status, "cancelling stays open: %s", r)
 }

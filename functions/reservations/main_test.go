@@ -178,6 +178,14 @@ func (a *api) fakePricing() http.Handler {
 			problem(w, http.StatusNotFound, "no rate for this branch")
 			return
 		}
+		for i, e := range in.Extras {
+			if e.Quantity != nil && *e.Quantity < 1 { // as pricing-api answers it
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"title":"Bad Request","status":400,"detail":"the quote request is invalid","errors":[{"field":"extras[%d].quantity","reason":"must be from 1 to 3"}]}`, i)
+				return
+			}
+		}
 		reply(w, pricingapi.Quote{Days: 3, DailyRateNetCents: 3999, DailyRateGrossCents: dailyGross, Insurance: "LIABILITY",
 			Lines:    []pricingapi.Line{{Code: "RENTAL", Description: "Rental KOMPAKT", Quantity: 3, Per: pricingapi.PerDay, UnitNetCents: 3999, NetCents: 11997}},
 			NetCents: 11997, VATPercent: 19, VATCents: 2279, GrossCents: quoteGross, Currency: "EUR"})

@@ -200,7 +200,10 @@ func (p peers) quote(ctx context.Context, b booking) (price, error) {
 	if err != nil {
 		a := answer(err)
 		if a.Status >= 400 && a.Status < 500 && a.Status != http.StatusUnauthorized && a.Status != http.StatusForbidden && a.Status != http.StatusTooManyRequests {
-			return price{}, platform.Errorf(platform.KindUnprocessable, "the booking cannot be priced: %s", explain(a.Problem))
+			// Pricing's field errors name the booking's own fields (extras[0].quantity,
+			// insurance): passed on, so the client learns which.
+			return price{}, &platform.Error{Kind: platform.KindUnprocessable,
+				Message: "the booking cannot be priced: " + explain(a.Problem), Fields: a.Problem.Errors}
 		}
 		return price{}, unavailable("pricing-api quote", err)
 	}

@@ -181,7 +181,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 		pickupLocation: strings.ToUpper(strings.TrimSpace(b.PickupLocation)),
 		returnLocation: strings.ToUpper(strings.TrimSpace(b.ReturnLocation)),
 		insurance:      strings.ToUpper(strings.TrimSpace(b.Insurance)),
-		extras:         b.Extras,
+		extras:         normalExtras(b.Extras),
 	}
 	out.paymentMethodID = strings.TrimSpace(b.PaymentMethodID)
 	if checkCustomer && !platform.ValidUUID(out.customerID) {
@@ -229,6 +229,25 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 		errs.Add("extras", "at most 20 entries")
 	}
 	return out, errs
+}
+
+// normalExtras is extras as stored and compared: codes in capitals, the quantity given (1
+// when left out), in code order — so that the same extras asked again, in another order or
+// spelling, are the same booking (a change that changes nothing changes nothing).
+func normalExtras(extras []Extra) []Extra {
+	if extras == nil {
+		return nil
+	}
+	out := make([]Extra, len(extras))
+	for i, e := range extras {
+		q := 1
+		if e.Quantity != nil {
+			q = *e.Quantity
+		}
+		out[i] = Extra{Code: strings.ToUpper(strings.TrimSpace(e.Code)), Quantity: &q}
+	}
+	slices.SortStableFunc(out, func(a, b Extra) int { return strings.Compare(a.Code, b.Code) })
+	return out
 }
 
 // CancelRequest is the body of a cancel.
