@@ -149,6 +149,8 @@ func Dev(ctx context.Context, reg *platform.Registry, env Env) error {
 	env.Lookuper = envconfig.MultiLookuper(env.Lookuper, envconfig.MapLookuper(map[string]string{
 		"PORTAL_SESSION_KEYS": portalKey,
 		"MAIL_DIR":            filepath.Join(cfg.DataDir, "mail"),
+		// Links in mails (a guest's manage link, a verification) point at this port.
+		"MAIL_LINK_BASE": local,
 		// Guests' manage links are signed with a key made at each start (links mailed before a
 		// restart stop working; set RESERVATION_LINK_KEY to keep them).
 		"RESERVATION_LINK_KEY": rand.Text() + rand.Text(),

@@ -82,7 +82,9 @@ func TestPaymentFailedKeepsTheHold(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, r.status, r.String())
 
 	require.Equal(t, 202, a.event("auth-late", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
-	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
+	got = decode[reservations.Reservation](t, a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, ""))
+	assert.Equal(t, reservations.StatusConfirmed, got.Status)
+	assert.Empty(t, got.PaymentDeclinedReason, "paid: the decline is history")
 	before := a.snapshot()
 	assert.Equal(t, 202, a.event("fail-2", events.PaymentFailed, failed).status)
 	assert.Equal(t, before, a.snapshot(), "a decline of a confirmed booking changes nothing here")

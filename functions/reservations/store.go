@@ -65,6 +65,7 @@ FROM reservations.reservations WHERE id = $1`
 const transitionSQL = `UPDATE reservations.reservations SET
 	status = $3,
 	hold_expires_at = CASE WHEN $3 = 'pending' THEN hold_expires_at ELSE NULL END,
+	payment_declined_reason = CASE WHEN $3 = 'confirmed' THEN '' ELSE payment_declined_reason END,
 	cancel_reason = coalesce($4, cancel_reason),
 	fee_cents = coalesce($5, fee_cents),
 	late_fee_cents = coalesce($6, late_fee_cents),
