@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -75,6 +76,9 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter, when set, is sent as Retry-After (whole seconds, rounded up): when a
+	// refusal for now (429, 503) may be worth asking again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

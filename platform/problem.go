@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // ProblemTypeBase prefixes every problem type URI. The kinds are stable, so clients may
@@ -58,6 +60,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if p.Status >= 500 {
 		LoggerFrom(r.Context()).ErrorContext(r.Context(), "request failed",
 			slog.String("error", err.Error()), slog.Int("status", p.Status))
+	}
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -117,8 +117,11 @@ func (in MethodInput) validate(now time.Time) (Card, []platform.FieldError) {
 	}
 	c := *in.Card
 	number := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
-	if !digitsOnly(number) || len(number) < 12 || len(number) > 19 || !luhn(number) {
+	switch {
+	case !digitsOnly(number) || len(number) < 12 || len(number) > 19:
 		errs.Add("card.number", "must be a card number of 12 to 19 digits")
+	case !luhn(number):
+		errs.Add("card.number", "is not a card number: its check digit does not match (a typo?)")
 	}
 	if c.ExpMonth < 1 || c.ExpMonth > 12 {
 		errs.Add("card.expMonth", "must be a month from 1 to 12")

@@ -97,6 +97,9 @@ func TestCardDetailsAreTokenizedNotKept(t *testing.T) {
 	for _, tt := range bad {
 		r := a.do("", http.MethodPost, "/api/payments/methods", tt.body)
 		assert.Equal(t, tt.status, r.status, "%s: %s", tt.name, r.body)
+		if tt.name == "checksum" {
+			assert.Contains(t, string(r.body), "check digit", "a typo is told as such, not as a wrong length")
+		}
 		for _, digits := range []string{"4242424242", "4111111111", "42424242"} {
 			assert.NotContains(t, string(r.body), digits, tt.name)
 		}

@@ -106,9 +106,11 @@ func (g guestLimits) claim(ctx context.Context, email, client string) (string, e
 		}
 		switch {
 		case byMailbox >= g.perEmail:
-			return platform.Errorf(platform.KindTooManyRequests, "this email address already holds %d unpaid guest bookings: pay for one or let it lapse (a guest hold lasts %s), or sign in to book", byMailbox, g.hold)
+			return &platform.Error{Kind: platform.KindTooManyRequests, RetryAfter: g.hold, Message: fmt.Sprintf(
+				"this email address already holds %d unpaid guest bookings: pay for one or let it lapse (a guest hold lasts %s), or sign in to book", byMailbox, g.hold)}
 		case byAddress >= g.perAddress:
-			return platform.Errorf(platform.KindTooManyRequests, "at most %d guest bookings per %s from one address: sign in to book more", g.perAddress, window(g.window))
+			return &platform.Error{Kind: platform.KindTooManyRequests, RetryAfter: g.window, Message: fmt.Sprintf(
+				"at most %d guest bookings per %s from one address: sign in to book more", g.perAddress, window(g.window))}
 		}
 		return tx.QueryRow(ctx, claimGuestHoldSQL, mailbox, client).Scan(&id)
 	})

@@ -54,6 +54,7 @@ func TestGuestHoldsCannotEmptyABranch(t *testing.T) {
 		prob := decode[platform.Problem](t, r)
 		assert.Equal(t, platform.ProblemTypeBase+"too-many-requests", prob.Type)
 		assert.Contains(t, prob.Detail, "at most 3 guest bookings per hour")
+		assert.Equal(t, "3600", r.header.Get("Retry-After"), "when the window lets one more through")
 	}
 	assert.Equal(t, customers+3, a.customerRows(), "a refused guest is not registered")
 

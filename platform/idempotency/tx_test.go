@@ -34,6 +34,9 @@ func (o *txOrders) create(w http.ResponseWriter, r *http.Request) error {
 	if string(body) == "refuse" {
 		return platform.Conflict("refused")
 	}
+	if string(body) == "malformed" {
+		return platform.Invalid("malformed")
+	}
 	var id int
 	err := idempotency.InTx(r.Context(), o.db, func(tx pgx.Tx) error {
 		time.Sleep(o.delay)
@@ -95,6 +98,14 @@ func TestWrapTx(t *testing.T) {
 			assert.Equal(t, first.Body.String(), again.Body.String())
 			assert.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
 			assert.EqualValues(t, 1, o.runs.Load())
+		}},
+		{"a request refused for its form keeps the key free for the corrected one", func(t *testing.T, o *txOrders, h http.Handler, db *database.DB) {
+			assert.Equal(t, http.StatusBadRequest, post(h, "k", `malformed`).Code)
+			assert.Zero(t, keyRows(t, db))
+			again := post(h, "k", `{"fixed":true}`)
+			require.Equal(t, http.StatusCreated, again.Code, "not 422: the key was not used")
+			assert.NotEqual(t, "true", again.Header().Get("Idempotent-Replayed"))
+			assert.Equal(t, 1, count(t, db))
 		}},
 		{"without a key every request runs", func(t *testing.T, o *txOrders, h http.Handler, db *database.DB) {
 			post(h, "", `{}`)
