@@ -134,6 +134,56 @@ type newHold struct {
 // (idempotency.WrapTx) the transaction is the request's: the key and its answer commit with
 // the reservation and its event, one commit per booking.
 func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
+	r, err := s.create(ctx, h)
+	if database.IsCode(err, database.ExclusionViolation) {
+		// The car may be held only by a hold past its expiry that the sweep (once a minute)
+		// has not reached: expire those now, and book if that freed the car — rather than
+		// tell a guest whose hold lapsed "already booked" for up to a minute.
+		if n, xerr := s.expirePastDueHolds(ctx, h.vehicleID); xerr == nil && n > 0 {
+			r, err = s.create(ctx, h)
+		}
+	}
+	switch {
+	case database.IsCode(err, database.ExclusionViolation):
+		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period")
+	case database.IsCode(err, database.CheckViolation):
+		return Reservation{}, platform.Invalid("the reservation breaks a rule of the reservations table")
+	}
+	return r, err
+}
+
+// expireVehicleHoldsSQL is expireSQL for one car.
+const expireVehicleHoldsSQL = `UPDATE reservations.reservations SET status = 'expired', hold_expires_at = NULL,
+	cancelled_at = now(), version = version + 1, updated_at = now()
+WHERE vehicle_id = $1 AND status = 'pending' AND hold_expires_at < now()
+RETURNING ` + selectColumns
+
+// expirePastDueHolds expires vehicleID's holds past their expiry, each with its
+// reservation.expired, as the sweep would, in a transaction of its own.
+func (s *Store) expirePastDueHolds(ctx context.Context, vehicleID string) (int, error) {
+	var n int
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, expireVehicleHoldsSQL, vehicleID)
+		if err != nil {
+			return err
+		}
+		expired, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reservation, error) { return scanReservation(row) })
+		if err != nil {
+			return err
+		}
+		for _, r := range expired {
+			if err := emit(ctx, tx, events.ReservationExpired, payload(r)); err != nil {
+				return err
+			}
+		}
+		n = len(expired)
+		return nil
+	})
+	return n, err
+}
+
+// create is Create's transaction.
+func (s *Store) create(ctx context.Context, h newHold) (Reservation, error) {
 	var r Reservation
 	err := idempotency.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		// Concurrent inserts checked against one another by the exclusion constraint can
@@ -175,12 +225,6 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 		p.PaymentMethodID = h.paymentMethodID
 		return emit(ctx, tx, events.ReservationCreated, p)
 	})
-	switch {
-	case database.IsCode(err, database.ExclusionViolation):
-		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period")
-	case database.IsCode(err, database.CheckViolation):
-		return Reservation{}, platform.Invalid("the reservation breaks a rule of the reservations table")
-	}
 	return r, err
 }
 
