@@ -43,7 +43,7 @@ type Route struct {
 func NewRouter(routes []Route) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = NotFoundHandler()
-	r.MethodNotAllowedHandler = MethodNotAllowedHandler()
+	r.MethodNotAllowedHandler = allowHeader(r, MethodNotAllowedHandler())
 	for _, rt := range routes {
 		var m *mux.Route
 		if rt.Prefix {
@@ -113,5 +113,25 @@ func Authenticate(a Authenticator, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), c)))
 		return nil
+	})
+}
+
+// allowHeader sets the Allow header a 405 must carry (RFC 9110 §15.5.6): the methods whose
+// routes match the request's path, found by asking r again with each.
+func allowHeader(r *mux.Router, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := req.Clone(req.Context())
+			probe.Method = m
+			var match mux.RouteMatch
+			if r.Match(probe, &match) && match.MatchErr == nil {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		}
+		next.ServeHTTP(w, req)
 	})
 }

@@ -203,6 +203,9 @@ func TestTransportContract(t *testing.T) {
 			if tc.wantStatus >= 400 {
 				assert.Equal(t, "application/problem+json", local.header.Get("Content-Type"))
 			}
+			if tc.wantStatus == http.StatusMethodNotAllowed {
+				assert.Equal(t, "GET, HEAD, DELETE", local.header.Get("Allow"), "a 405 names what the path takes")
+			}
 			assert.NotContains(t, local.body, "SELECT")
 		})
 	}
