@@ -387,6 +387,8 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 		{"fee: nothing given", "POST", "/api/pricing/cancellation-fee", "application/json", `{}`, nil, 400, "invalid", []string{"pickupAt", "totalGrossCents"}},
 		{"fee: bad times, negative total", "POST", "/api/pricing/cancellation-fee", "application/json",
 			`{"pickupAt":"monday","cancelledAt":"now","totalGrossCents":-1}`, nil, 400, "invalid", []string{"pickupAt", "cancelledAt", "totalGrossCents"}},
+		{"fee: times no booking has", "POST", "/api/pricing/cancellation-fee", "application/json",
+			`{"pickupAt":"0001-01-01T00:00:00Z","cancelledAt":"9999-12-31T23:59:59Z","totalGrossCents":100}`, nil, 400, "invalid", []string{"pickupAt", "cancelledAt"}},
 		{"fee: total over the limit", "POST", "/api/pricing/cancellation-fee", "application/json",
 			`{"pickupAt":"2026-03-10T10:00:00+01:00","totalGrossCents":100000001}`, nil, 400, "invalid", []string{"totalGrossCents"}},
 		{"fee: total in euros", "POST", "/api/pricing/cancellation-fee", "application/json",

@@ -20,8 +20,14 @@ func parseTime(raw string) (time.Time, bool) {
 // checkTime parses a required time field, recording an error when it is missing or malformed.
 func checkTime(e *platform.FieldErrors, field, raw string) (time.Time, bool) {
 	t, ok := parseTime(raw)
-	if !ok {
+	switch {
+	case !ok:
 		e.Add(field, timeReason)
+	case t.Year() < 2000 || t.Year() > 2199:
+		// A time no booking has: beyond ±292 years the hours between two times are not
+		// even representable (a fee for year 1 answered -2,562,048 hours).
+		e.Add(field, "must lie between the years 2000 and 2199")
+		ok = false
 	}
 	return t, ok
 }
