@@ -172,7 +172,7 @@ func (p peers) checkVehicle(ctx context.Context, b *booking) error {
 	if b.category == "" {
 		b.category = v.Category
 	} else if b.category != v.Category {
-		errs.Add("category", "the vehicle is a "+v.Category)
+		errs.Add("category", "the vehicle's category is "+v.Category)
 	}
 	if b.pickupLocation != v.LocationCode {
 		errs.Add("pickupLocation", "the vehicle is at "+v.LocationCode)
