@@ -100,8 +100,11 @@ func (p *Profile) validate(today Date) platform.FieldErrors {
 	if reason := emailProblem(p.Email); reason != "" {
 		errs.Add("email", reason)
 	}
-	if !phonePattern.MatchString(p.Phone) {
+	switch {
+	case strings.TrimSpace(p.Phone) == "":
 		errs.Add("phone", "required: a phone number such as +49 30 1234567")
+	case !phonePattern.MatchString(p.Phone):
+		errs.Add("phone", "not a phone number: 5 to 30 digits, spaces and +()/-, such as +49 30 1234567")
 	}
 	p.parsed.dateOfBirth = Date{}
 	if dob, err := ParseDate(p.DateOfBirth); err != nil {
