@@ -156,6 +156,22 @@ func TestFinalBillBeyondTheToleranceIsChargedSeparately(t *testing.T) {
 	assert.Equal(t, int64(2000), charged.AmountCents)
 	inv := a.invoiceOf(res.ReservationID)
 	assert.Equal(t, int64(25000), inv.GrossCents, "the invoice is the whole bill")
+
+	// A refund reaches the whole bill: the capture first, then the charge, each at the
+	// provider by its own reference; beyond it is 409 naming what is left.
+	r := a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/refund", amount(22000))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Equal(t, payments.StatusPartiallyRefunded, decode[payments.Payment](t, r).Status)
+	r = a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/refund", amount(3001))
+	assert.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, string(r.body), "at most 3000 cents more")
+	r = a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/refund", amount(3000))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	refunded := decode[payments.Payment](t, r)
+	assert.Equal(t, payments.StatusRefunded, refunded.Status)
+	assert.Equal(t, int64(25000), refunded.RefundedCents)
+	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.sandbox_authorizations WHERE ref = $1 AND refunded_cents = 2000`, p.ProviderCharge), "the charge's part")
+	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.sandbox_authorizations WHERE ref = $1 AND refunded_cents = 23000`, p.ProviderAuthorization), "the capture's")
 }
 
 func TestCancellationWithFeeCapturesTheFeeAndReleasesTheRest(t *testing.T) {

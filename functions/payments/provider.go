@@ -28,7 +28,8 @@ type Provider interface {
 	Capture(ctx context.Context, key, ref string, amountCents int64) error
 	// Void releases an authorization that was not captured.
 	Void(ctx context.Context, key, ref string) error
-	// Refund pays back amount of what was captured; refunds never exceed the capture.
+	// Refund pays back amount of what ref collected — an authorization's capture, or a
+	// Charge — never more than it collected.
 	Refund(ctx context.Context, key, ref string, amountCents int64) error
 	// Adjust changes an authorization that was not captured to amount (an adjustment of the
 	// authorization, as providers offer car rental merchants): a decrease releases the
@@ -377,12 +378,16 @@ func (s *Sandbox) Adjust(ctx context.Context, key, ref string, amountCents int64
 // the timeout card does not answer. The charge is recorded as an operation with its own
 // reference.
 func (s *Sandbox) Charge(ctx context.Context, key, token string, amountCents int64) (string, error) {
-	return s.onCard(ctx, key, token, "charge", amountCents, func(_ pgx.Tx, behaviour string) (string, string, error) {
+	return s.onCard(ctx, key, token, "charge", amountCents, func(tx pgx.Tx, behaviour string) (string, string, error) {
 		switch {
 		case amountCents <= 0:
 			return "refused: a charge must be positive", "", nil
 		case behaviour == "success":
-			return "succeeded", "sbx_charge_" + uuid.NewString(), nil
+			// Kept as a captured authorization of its own: a refund reaches it by its reference.
+			ref := "sbx_charge_" + uuid.NewString()
+			_, err := tx.Exec(ctx, `INSERT INTO payments.sandbox_authorizations (ref, token, amount_cents, captured_cents, status)
+				VALUES ($1, $2, $3, $3, 'captured')`, ref, token, amountCents)
+			return "succeeded", ref, err
 		case behaviour == "decline", behaviour == "later_declined":
 			return "card_declined", "", nil
 		case behaviour == "insufficient_funds":

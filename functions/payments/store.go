@@ -304,7 +304,8 @@ func (s *Store) explain(ctx context.Context, tx pgx.Tx, id, action string, amoun
 	case action == "capture" && p.Status == StatusAuthorized:
 		return platform.Conflict("payment %s can capture at most %d cents (the authorization of %d + %d %%)", id, CaptureLimit(p.AuthorizedCents), p.AuthorizedCents, TolerancePercent)
 	case action == "refund" && (p.Status == StatusCaptured || p.Status == StatusPartiallyRefunded):
-		return platform.Conflict("payment %s can refund at most %d cents more (captured %d, refunded %d)", id, p.CapturedCents-p.RefundedCents, p.CapturedCents, p.RefundedCents)
+		return platform.Conflict("payment %s can refund at most %d cents more (captured %d, charged %d, refunded %d)", id,
+			p.CapturedCents+p.ChargedCents-p.RefundedCents, p.CapturedCents, p.ChargedCents, p.RefundedCents)
 	}
 	_ = amount
 	return platform.Conflict("payment %s is %s: it cannot be %s", id, p.Status, map[string]string{"capture": "captured", "void": "voided", "refund": "refunded"}[action])
@@ -352,10 +353,13 @@ func (s *Store) Void(ctx context.Context, tx pgx.Tx, id, reason string) (Payment
 
 // Refund pays back amount of payment id's capture; refunds in total never exceed it.
 func (s *Store) Refund(ctx context.Context, tx pgx.Tx, id string, amount int64, reason string) (Payment, error) {
+	// What was collected is the capture and the second charge (payment.charged): a refund
+	// takes from the capture first, then from the charge, each at the provider by its own
+	// reference.
 	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET refunded_cents = refunded_cents + $2,
-		status = CASE WHEN refunded_cents + $2 = captured_cents THEN 'refunded' ELSE 'partially_refunded' END,
+		status = CASE WHEN refunded_cents + $2 = captured_cents + charged_cents THEN 'refunded' ELSE 'partially_refunded' END,
 		version = version + 1, updated_at = now()
-		WHERE id = $1 AND status IN ('captured', 'partially_refunded') AND $2 > 0 AND refunded_cents + $2 <= captured_cents
+		WHERE id = $1 AND status IN ('captured', 'partially_refunded') AND $2 > 0 AND refunded_cents + $2 <= captured_cents + charged_cents
 		RETURNING `+paymentColumns, id, amount))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Payment{}, s.explain(ctx, tx, id, "refund", amount)
@@ -363,13 +367,26 @@ func (s *Store) Refund(ctx context.Context, tx pgx.Tx, id string, amount int64, 
 	if err != nil {
 		return Payment{}, err
 	}
+	before := p.RefundedCents - amount
+	fromCapture := max(min(amount, p.CapturedCents-before), 0)
 	pctx, cancel := s.providerCtx(ctx)
 	defer cancel()
 	// The key is the refund's place in the payment's refunds: a retry of a lost answer
 	// replays, a new refund gets a new key.
-	key := fmt.Sprintf("refund:%s:%d", p.ProviderAuthorization, p.RefundedCents-amount)
-	if err := s.provider.Refund(pctx, key, p.ProviderAuthorization, amount); err != nil {
-		return Payment{}, providerError(err)
+	for _, part := range []struct {
+		ref    string
+		amount int64
+	}{{p.ProviderAuthorization, fromCapture}, {p.ProviderCharge, amount - fromCapture}} {
+		if part.amount == 0 {
+			continue
+		}
+		if part.ref == "" {
+			return Payment{}, fmt.Errorf("payment %s: %d cents to refund from a charge it has no reference of", p.ID, part.amount)
+		}
+		key := fmt.Sprintf("refund:%s:%d", part.ref, before)
+		if err := s.provider.Refund(pctx, key, part.ref, part.amount); err != nil {
+			return Payment{}, providerError(err)
+		}
 	}
 	return p, emitPayment(ctx, tx, events.PaymentRefunded, p, amount, reason)
 }
