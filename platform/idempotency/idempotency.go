@@ -100,7 +100,14 @@ func prepare(w http.ResponseWriter, r *http.Request) (*request, error) {
 		return nil, platform.Invalid("the request body could not be read")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
+	// The same JSON laid out otherwise (a client that pretty-prints its retry) is the same
+	// request: whitespace between tokens does not count. Anything else still does.
+	hashed := body
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) == nil {
+		hashed = compact.Bytes()
+	}
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), hashed...))
 	return &request{scope: scopeOf(r), key: key, hash: sum[:]}, nil
 }
 

@@ -107,6 +107,11 @@ func TestSameKeyDifferentBodyIs422(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, rec.Code)
 	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
 	assert.Equal(t, 1, count(t, db))
+	// The same JSON pretty-printed is the same request: replayed, not 422.
+	again := post(h, "k-2", "{\n  \"a\": 1\n}\n")
+	assert.Equal(t, http.StatusCreated, again.Code, again.Body.String())
+	assert.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
+	assert.Equal(t, 1, count(t, db))
 }
 
 func TestConcurrentSameKeyRunsOnce(t *testing.T) {
