@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/language"
+
 	"github.com/orangecarrental/orange/platform"
 )
 
@@ -135,7 +137,7 @@ func validateAddress(errs *platform.FieldErrors, a Address) {
 		errs.Add("address.city", reason)
 	}
 	switch {
-	case !countryPattern.MatchString(a.Country):
+	case !validCountry(a.Country):
 		errs.Add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
 	case a.Country == "DE" && !germanPostalPattern.MatchString(a.PostalCode):
 		errs.Add("address.postalCode", "a German postal code has exactly 5 digits")
@@ -196,7 +198,7 @@ func (l *LicenceInput) validate(prefix string, today Date) platform.FieldErrors 
 	if !licencePattern.MatchString(l.Number) {
 		errs.Add(prefix+"number", "required: 5 to 20 letters or digits")
 	}
-	if !countryPattern.MatchString(l.IssuingCountry) {
+	if !validCountry(l.IssuingCountry) {
 		errs.Add(prefix+"issuingCountry", "must be an ISO 3166-1 alpha-2 code such as DE")
 	}
 	issued, issuedErr := ParseDate(l.IssueDate)
@@ -264,4 +266,14 @@ func (s StatusChange) validate() platform.FieldErrors {
 		errs.Add("reason", "required, at most 500 characters: say why the status changes")
 	}
 	return errs
+}
+
+// validCountry tells whether c is an ISO 3166-1 alpha-2 code of a country ("XX", "EU", "ZZ"
+// have the shape and name none).
+func validCountry(c string) bool {
+	if !countryPattern.MatchString(c) {
+		return false
+	}
+	r, err := language.ParseRegion(c)
+	return err == nil && r.IsCountry()
 }
