@@ -347,5 +347,7 @@ func TestDurableClaimsDoNotScanTheHeap(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	before := seqScans()
 	time.Sleep(2 * time.Second) // hundreds of claims at a 5 ms poll
-	assert.Equal(t, before, seqScans(), "claims scanned the whole table")
+	// A few may still come in late from before (the setup's own statements, reported by a
+	// backend that a loaded box left waiting): a claim plan that scans shows as hundreds.
+	assert.Less(t, seqScans()-before, int64(10), "claims scanned the whole table")
 }

@@ -159,8 +159,14 @@ WHERE vehicle_id = $1 AND status = 'pending' AND hold_expires_at < now()
 RETURNING ` + selectColumns
 
 // expirePastDueHolds expires vehicleID's holds past their expiry, each with its
-// reservation.expired, as the sweep would, in a transaction of its own.
+// reservation.expired, as the sweep would, in a transaction of its own — only when there is
+// one: a car simply taken costs its refusal a read, not a commit.
 func (s *Store) expirePastDueHolds(ctx context.Context, vehicleID string) (int, error) {
+	var due bool
+	if err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reservations.reservations
+		WHERE vehicle_id = $1 AND status = 'pending' AND hold_expires_at < now())`, vehicleID).Scan(&due); err != nil || !due {
+		return 0, err
+	}
 	var n int
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, expireVehicleHoldsSQL, vehicleID)
