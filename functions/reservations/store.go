@@ -169,21 +169,9 @@ func (s *Store) expirePastDueHolds(ctx context.Context, vehicleID string) (int, 
 	}
 	var n int
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, expireVehicleHoldsSQL, vehicleID)
-		if err != nil {
-			return err
-		}
-		expired, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reservation, error) { return scanReservation(row) })
-		if err != nil {
-			return err
-		}
-		for _, r := range expired {
-			if err := emit(ctx, tx, events.ReservationExpired, payload(r)); err != nil {
-				return err
-			}
-		}
-		n = len(expired)
-		return nil
+		var err error
+		n, err = expire(ctx, tx, expireVehicleHoldsSQL, vehicleID)
+		return err
 	})
 	return n, err
 }
@@ -339,7 +327,13 @@ func actionVerb(a Action) string {
 // ExpireDue expires pending holds past their expiry inside tx, each with its
 // reservation.expired event, at most limit of them; it returns how many.
 func ExpireDue(ctx context.Context, tx pgx.Tx, limit int) (int, error) {
-	rows, err := tx.Query(ctx, expireSQL, limit)
+	return expire(ctx, tx, expireSQL, limit)
+}
+
+// expire runs sql, an expiry RETURNING the expired rows, and records reservation.expired
+// for each.
+func expire(ctx context.Context, tx pgx.Tx, sql string, args ...any) (int, error) {
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return 0, err
 	}
