@@ -47,6 +47,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			if path := pathAt(body, typeErr.Offset); path != "" {
+				typeErr.Field = path // with the indices encoding/json leaves out
+			}
+		}
 		return decodeError(err, maxBytes)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
@@ -98,6 +104,66 @@ func BadEscape(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// pathAt is the path ("extras[1].quantity") of the value of body that ends at offset, as
+// encoding/json counts it for an UnmarshalTypeError; "" when no value ends there.
+func pathAt(body []byte, offset int64) string {
+	type level struct {
+		key   string
+		index int // -1 in an object
+		atKey bool
+	}
+	var stack []level
+	path := func() string {
+		var b strings.Builder
+		for _, l := range stack {
+			if l.index >= 0 {
+				fmt.Fprintf(&b, "[%d]", l.index)
+			} else {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(l.key)
+			}
+		}
+		return b.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if n := len(stack); n > 0 && stack[n-1].index < 0 && stack[n-1].atKey {
+			if key, ok := tok.(string); ok { // an object's key
+				stack[n-1].key, stack[n-1].atKey = key, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			if dec.InputOffset() == offset {
+				return path()
+			}
+		}
+		if n := len(stack); n > 0 && tok != json.Delim('{') && tok != json.Delim('[') {
+			// A value ended: the next one is the object's next key, or the array's next item.
+			if stack[n-1].index >= 0 {
+				stack[n-1].index++
+			} else {
+				stack[n-1].atKey = true
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, level{index: -1, atKey: true})
+		case json.Delim('['):
+			stack = append(stack, level{index: 0})
+		}
+	}
 }
 
 // hex4 is the value of four hexadecimal digits (well-formed: the JSON decoded).

@@ -22,6 +22,10 @@ type booking struct {
 	Pickup struct {
 		Code string `json:"code"`
 	} `json:"pickup"`
+	Extras []struct {
+		Code     string `json:"code"`
+		Quantity int    `json:"quantity"`
+	} `json:"extras,omitempty"`
 }
 
 // decodeMax is the body limit of the decode tests: small, so oversize bodies stay small too.
@@ -73,6 +77,10 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "unknown field", contentType: "application/json", body: `{"name":"Ada","colour":"red"}`, wantKind: platform.KindInvalid, wantField: "colour"},
 		{name: "wrong type", contentType: "application/json", body: `{"seats":"four"}`, wantKind: platform.KindInvalid, wantField: "seats"},
 		{name: "wrong nested type", contentType: "application/json", body: `{"pickup":{"code":5}}`, wantKind: platform.KindInvalid, wantField: "pickup.code"},
+		// The path names the item: encoding/json's own Field leaves the index out.
+		{name: "wrong type in a list", contentType: "application/json", body: `{"extras":[{"quantity":1},{"quantity":"2"}]}`, wantKind: platform.KindInvalid, wantField: "extras[1].quantity"},
+		{name: "wrong type, a list in a list's item", contentType: "application/json", body: ` {"seats":1, "extras":[{},{"code":[1]}]}`, wantKind: platform.KindInvalid, wantField: "extras[1].code"},
+		{name: "an object for a string", contentType: "application/json", body: `{"name":{"first":"Ada"}}`, wantKind: platform.KindInvalid, wantField: "name"},
 		{name: "two JSON values", contentType: "application/json", body: `{"name":"Ada"}{"name":"Bo"}`, wantKind: platform.KindInvalid},
 		{name: "value then garbage", contentType: "application/json", body: `{"name":"Ada"} x`, wantKind: platform.KindInvalid},
 		// encoding/json turns each invalid UTF-8 byte inside a string into U+FFFD and carries
