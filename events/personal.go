@@ -18,6 +18,27 @@ import (
 // is added. Personal fields sit at the top level of a payload, where ScrubOutbox finds them.
 var PersonalFields = []string{"email", "firstName", "lastName", "phone"}
 
+// EachPersonal calls fn for every personal field (PersonalFields) of the decoded JSON v, at
+// any depth, with the object holding it: our payloads keep them at the top level, a
+// stranger's event may nest them. fn may replace or delete the field; the walk does not
+// descend into a personal field's value.
+func EachPersonal(v any, fn func(obj map[string]any, key string)) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if slices.Contains(PersonalFields, k) {
+				fn(t, k)
+				continue
+			}
+			EachPersonal(val, fn)
+		}
+	case []any:
+		for _, val := range t {
+			EachPersonal(val, fn)
+		}
+	}
+}
+
 // ErasedName is what an erasure writes in place of a name (customers-api's placeholder).
 const ErasedName = "Erased"
 

@@ -106,21 +106,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "dev":
 		if len(args) > 1 {
+			fmt.Fprint(stdout, devUsage)
 			if isHelp(args[1]) {
-				fmt.Fprint(stdout, devUsage)
 				return nil
 			}
-			fmt.Fprint(stdout, devUsage)
 			return fmt.Errorf("orange dev takes no arguments (its settings are environment variables), got %q", args[1:])
 		}
 		return host.Dev(ctx, reg, env)
 	case "serve":
-		if len(args) == 2 && isHelp(args[1]) {
+		if len(args) != 2 || isHelp(args[1]) {
 			fmt.Fprintf(stdout, serveUsage, serviceNames(reg))
-			return nil
-		}
-		if len(args) != 2 {
-			fmt.Fprintf(stdout, serveUsage, serviceNames(reg))
+			if len(args) == 2 {
+				return nil
+			}
 			return errors.New("usage: orange serve <service>")
 		}
 		fn, ok := reg.Lookup(args[1])

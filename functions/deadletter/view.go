@@ -100,26 +100,13 @@ func redact(data json.RawMessage) (json.RawMessage, []string) {
 		return nil, nil
 	}
 	var found []string
-	var walk func(any) any
-	walk = func(x any) any {
-		switch t := x.(type) {
-		case map[string]any:
-			for k, val := range t {
-				if slices.Contains(events.PersonalFields, k) && val != nil {
-					collect(val, &found)
-					t[k] = Redacted
-					continue
-				}
-				t[k] = walk(val)
-			}
-		case []any:
-			for i := range t {
-				t[i] = walk(t[i])
-			}
+	events.EachPersonal(v, func(obj map[string]any, key string) {
+		if obj[key] != nil {
+			collect(obj[key], &found)
+			obj[key] = Redacted
 		}
-		return x
-	}
-	out, err := json.Marshal(walk(v))
+	})
+	out, err := json.Marshal(v)
 	if err != nil {
 		return nil, found
 	}

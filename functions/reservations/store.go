@@ -80,10 +80,12 @@ RETURNING ` + selectColumns
 const expireSQL = `WITH picked AS MATERIALIZED (SELECT id FROM reservations.reservations
 	WHERE status = 'pending' AND hold_expires_at < now()
 	ORDER BY hold_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-UPDATE reservations.reservations r SET status = 'expired', hold_expires_at = NULL,
-	cancelled_at = now(), version = version + 1, updated_at = now()
+UPDATE reservations.reservations r ` + expireSet + `
 WHERE r.id IN (SELECT id FROM picked)
 RETURNING ` + selectColumns
+
+// expireSet is what an expiry writes (the sweep's expireSQL, a booking's expireVehicleHoldsSQL).
+const expireSet = `SET status = 'expired', hold_expires_at = NULL, cancelled_at = now(), version = version + 1, updated_at = now()`
 
 func scanReservation(row pgx.Row) (Reservation, error) {
 	var r Reservation
@@ -153,8 +155,7 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 }
 
 // expireVehicleHoldsSQL is expireSQL for one car.
-const expireVehicleHoldsSQL = `UPDATE reservations.reservations SET status = 'expired', hold_expires_at = NULL,
-	cancelled_at = now(), version = version + 1, updated_at = now()
+const expireVehicleHoldsSQL = `UPDATE reservations.reservations ` + expireSet + `
 WHERE vehicle_id = $1 AND status = 'pending' AND hold_expires_at < now()
 RETURNING ` + selectColumns
 

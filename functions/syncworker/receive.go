@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"slices"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -52,7 +51,7 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 	if err := dec.Decode(&data); err != nil || data == nil {
 		return nil, events.Permanentf("%s data is not a JSON object", e.Type())
 	}
-	dropPersonal(data)
+	events.EachPersonal(data, func(obj map[string]any, key string) { delete(obj, key) }) // at any depth
 	stripped, err := json.Marshal(data)
 	if err != nil {
 		return nil, err
@@ -65,24 +64,4 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 SELECT gen_random_uuid(), id, $1, $2, $3, $4, $5 FROM sync.subscriptions WHERE status = 'active' AND $3 = ANY (types)
 ON CONFLICT DO NOTHING`, e.Source(), e.ID(), e.Type(), body, s.cfg.MaxAttempts)
 	return nil, err
-}
-
-// dropPersonal removes every personal field (events.PersonalFields) from v at any depth: our
-// payloads keep them at the top level, but what a producer nests must not reach a partner
-// either.
-func dropPersonal(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, val := range t {
-			if slices.Contains(events.PersonalFields, k) {
-				delete(t, k)
-				continue
-			}
-			dropPersonal(val)
-		}
-	case []any:
-		for _, val := range t {
-			dropPersonal(val)
-		}
-	}
 }
