@@ -51,7 +51,11 @@ func TestErasureRemovesSentMail(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, w.deliver(event(t, events.ReservationConfirmed, e.CustomerID, reservation(e.CustomerID))).status)
 	}
 	w.start()
-	waitFor(t, 5*time.Second, "four mails", func() bool { return len(w.files()) == 4 })
+	// The sender writes a file and then marks its row sent: wait for both, or the erasure may
+	// find a mail written but still pending, which it gives up (TestMailBeingWrittenDuringErasureIsRemoved).
+	waitFor(t, 5*time.Second, "four mails sent", func() bool {
+		return len(w.files()) == 4 && w.count(`SELECT count(*) FROM notifier.notifications WHERE status = 'sent'`) == 4
+	})
 	personal := []string{c.Email, "Mustermann", "Erika"}
 	for _, v := range personal {
 		require.Contains(t, w.mailFolder(), v, "precondition: the folder holds %q", v)
