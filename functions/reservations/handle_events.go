@@ -59,7 +59,7 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 				slog.String("reservation", p.ReservationID), slog.String("payment", p.PaymentID))
 			return nil, nil
 		}
-		_, err = transitionTx(ctx, tx, p.ReservationID, ActionConfirm, []Status{StatusPending}, change{})
+		_, err = transitionTx(ctx, tx, p.ReservationID, ActionConfirm, []Status{StatusPending}, change{paymentAttempt: p.Attempt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			platform.LoggerFrom(ctx).InfoContext(ctx, "payment event changes nothing",
 				slog.String("reservation", p.ReservationID), slog.String("type", e.Type()))

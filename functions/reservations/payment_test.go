@@ -89,8 +89,19 @@ func TestAnotherPaymentMethod(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	assert.Equal(t, 5, decode[reservations.Reservation](t, r).PaymentAttempt)
 
-	require.Equal(t, http.StatusAccepted, a.event("auth-3", events.PaymentAuthorized, payment(res.ID, "authorized")).status)
-	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
+	// The card of attempt 5 is declined too; an agent's authorization through payments-api
+	// (attempt 6) confirms the booking, which then shows the attempt that paid.
+	fifth := payment(res.ID, "failed")
+	fifth.Reason, fifth.Attempt = "card_declined", 5
+	require.Equal(t, http.StatusAccepted, a.event("fail-attempt-5", events.PaymentFailed, fifth).status)
+	paid := payment(res.ID, "authorized")
+	paid.Attempt = 6
+	require.Equal(t, http.StatusAccepted, a.event("auth-6", events.PaymentAuthorized, paid).status)
+	got = decode[reservations.Reservation](t, a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, ""))
+	assert.Equal(t, reservations.StatusConfirmed, got.Status)
+	assert.Equal(t, 6, got.PaymentAttempt, "the attempt that paid")
+	_, ev = a.lastEvent(res.ID)
+	assert.Equal(t, 6, ev.PaymentAttempt)
 	assert.Equal(t, []string{"created " + res.ID, "payment_requested " + res.ID, "payment_requested " + res.ID, "payment_requested " + res.ID, "confirmed " + res.ID}, a.recorded())
 }
 

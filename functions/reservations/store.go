@@ -61,7 +61,8 @@ FROM reservations.reservations WHERE id = $1`
 
 // transitionSQL is the state machine's guard: the row changes only when it is still in one
 // of the states $2 the action leaves from. $4..$6 set the cancel reason and the fees when not
-// null; the timestamps follow the new state.
+// null; the timestamps follow the new state; $8 is the payment attempt that confirmed it (0
+// for other actions).
 const transitionSQL = `UPDATE reservations.reservations SET
 	status = $3,
 	hold_expires_at = CASE WHEN $3 = 'pending' THEN hold_expires_at ELSE NULL END,
@@ -72,6 +73,7 @@ const transitionSQL = `UPDATE reservations.reservations SET
 	activated_at = CASE WHEN $3 = 'active' THEN now() ELSE activated_at END,
 	completed_at = CASE WHEN $3 = 'completed' THEN now() ELSE completed_at END,
 	cancelled_at = CASE WHEN $3 IN ('cancelled', 'expired', 'no_show') THEN now() ELSE cancelled_at END,
+	payment_attempt = GREATEST(payment_attempt, $8),
 	version = version + 1, updated_at = now()
 WHERE id = $1 AND status = ANY($2) AND ($7::int = 0 OR version = $7)
 RETURNING ` + selectColumns
@@ -247,6 +249,10 @@ type change struct {
 	// booking's total, a car checked at the branch): a change in between is refused (409,
 	// "please retry") instead of applying the decision to a booking it was not made for.
 	version int
+	// paymentAttempt is the attempt of the payment that confirms the booking: an agent's
+	// authorization through payments-api is one the booking has not numbered, adopted so the
+	// booking shows the attempt that paid.
+	paymentAttempt int
 }
 
 // Transition applies action to reservation id if its state allows, recording the action's
@@ -290,7 +296,7 @@ func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from
 	for i, s := range from {
 		states[i] = string(s)
 	}
-	r, err := scanReservation(tx.QueryRow(ctx, transitionSQL, id, states, string(t.to), c.reason, c.feeCents, c.lateFeeCents, c.version))
+	r, err := scanReservation(tx.QueryRow(ctx, transitionSQL, id, states, string(t.to), c.reason, c.feeCents, c.lateFeeCents, c.version, c.paymentAttempt))
 	if err != nil {
 		return Reservation{}, err
 	}
