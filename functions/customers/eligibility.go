@@ -141,10 +141,28 @@ type Applicant = customersapi.Applicant
 
 // validateApplicant parses an applicant into the record the rules assess (an active
 // customer without an id) and the rental, listing every invalid field under the names a
-// registration uses. A missing licence is no error: the decision refuses it.
+// registration uses (prefixed "registration." for a whole registration, which is validated
+// as POST /api/customers would). A missing licence is no error: the decision refuses it.
 func validateApplicant(a Applicant, today Date, zone *time.Location) (Customer, Rental, platform.FieldErrors) {
 	rental, errs := validatePeriod(Period{PickupAt: a.PickupAt, ReturnAt: a.ReturnAt}, zone)
 	c := Customer{Status: StatusActive}
+	if a.Registration != nil {
+		if a.DateOfBirth != "" || a.Licence != nil {
+			errs.Add("registration", "give the date of birth and the licence in the registration, not beside it")
+		}
+		profile, licence := splitRegistration(*a.Registration)
+		rerrs := validateRegistration(&profile, licence, today)
+		for _, e := range rerrs {
+			errs.Add("registration."+e.Field, e.Reason)
+		}
+		if len(rerrs) == 0 {
+			c.DateOfBirth = profile.parsed.dateOfBirth
+			if licence != nil {
+				c.Licence = &licence.parsed
+			}
+		}
+		return c, rental, errs
+	}
 	dob, err := ParseDate(strings.TrimSpace(a.DateOfBirth))
 	switch {
 	case err != nil:

@@ -127,6 +127,23 @@ func testEligibilityRules(t *testing.T, a *api) {
 			assert.Equal(t, []string{e.PickupDay, e.ReturnDay}, []string{ae.PickupDay, ae.ReturnDay})
 			assert.Empty(t, ae.CustomerID, "an applicant is nobody's record")
 			assert.Nil(t, ae.Customer)
+
+			// And given as the whole registration (a guest booking's way in): the same
+			// decision, once the registration is valid — which takes 18 years.
+			reg := newCustomer.with("dateOfBirth", p.born.String(), "licence", nil)
+			if lic, ok := applicant["licence"]; ok {
+				reg = reg.with("licence", lic)
+			}
+			r = a.json(reservations, http.MethodPost, "/api/customers/eligibility",
+				doc{"registration": reg, "pickupAt": pickupAt, "returnAt": at(R, "10:00")}.String())
+			if p.born.AddYears(18).After(today(t)) {
+				require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+				assert.Equal(t, []string{"registration.dateOfBirth"}, problemFields(t, r))
+				return
+			}
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			re := decode[customers.Eligibility](t, r)
+			assert.Equal(t, ae, re)
 		})
 	}
 }

@@ -85,11 +85,14 @@ func (p peers) eligibleCustomer(ctx context.Context, b booking) (customersapi.Cu
 
 // guestEligible asks customers-api whether the guest of a registration may rent for b's
 // period — its rules, on the registration's date of birth and licence — before anything is
-// registered. An ineligible guest is 422 with customers-api's reasons.
+// registered. customers-api validates the whole registration in the same answer, so a guest
+// is told every invalid field of it at once (400), not the eligibility's first and the
+// registration's after they are mended. An ineligible guest is 422 with customers-api's
+// reasons.
 func (p peers) guestEligible(ctx context.Context, reg customersapi.Registration, b booking) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	e, err := p.customers.ApplicantEligibility(ctx, customersapi.Applicant{DateOfBirth: reg.DateOfBirth, Licence: reg.Licence,
+	e, err := p.customers.ApplicantEligibility(ctx, customersapi.Applicant{Registration: &reg,
 		PickupAt: rfc3339(b.pickupAt), ReturnAt: rfc3339(b.returnAt)})
 	if err != nil {
 		if a := answer(err); a.Status == http.StatusBadRequest {
@@ -142,7 +145,9 @@ func (p peers) withdrawGuest(ctx context.Context, customerID string) error {
 func guestInvalid(p platform.Problem) error {
 	fields := make([]platform.FieldError, len(p.Errors))
 	for i, f := range p.Errors {
-		if f.Field != "pickupAt" && f.Field != "returnAt" {
+		if rest, ok := strings.CutPrefix(f.Field, "registration."); ok {
+			f.Field = "customer." + rest
+		} else if f.Field != "pickupAt" && f.Field != "returnAt" {
 			f.Field = "customer." + f.Field
 		}
 		fields[i] = f

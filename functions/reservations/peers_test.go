@@ -54,6 +54,10 @@ func TestGuestBooking(t *testing.T) {
 		{"malformed date of birth", guestBody(p, ret, "g5@example.com", "12.04.1990", "2010-01-01", "2040-01-01"), 400, "", []string{"customer.dateOfBirth"}},
 		{"no customer", bookingBody(vehicle1, p, ret, ""), 400, "", []string{"customer"}},
 		{"invalid registration", guestBody(p, ret, "not-an-email", "1990-01-01", "2010-01-01", "2040-01-01"), 400, "", []string{"customer.email"}},
+		// Everything wrong with the guest in one answer, not the eligibility's fields first
+		// and the registration's once those are mended.
+		{"every invalid field at once", strings.Replace(guestBody(p, ret, "not-an-email", "12.04.1990", "2010-01-01", "2040-01-01"),
+			`"phone":"+49 30 1234567"`, `"phone":"call me"`, 1), 400, "", []string{"customer.email", "customer.phone", "customer.dateOfBirth"}},
 		{"email already registered", guestBody(p, ret, aliceEmail, "1990-01-01", "2010-01-01", "2040-01-01"), 409, "sign in to book", nil},
 		{"vehicle in maintenance", strings.Replace(guestBody(p, ret, "g6@example.com", "1990-01-01", "2010-01-01", "2040-01-01"), vehicle1, vehicleMaintenance, 1), 409, "maintenance", nil},
 	}

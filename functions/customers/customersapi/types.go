@@ -23,12 +23,16 @@ type Period struct {
 
 // Applicant is the body of an eligibility check of someone who is not a customer yet (a
 // guest booking before it registers the guest): what the rules look at — the date of birth
-// and the driver's licence, as a registration gives them — and the rental period.
+// and the driver's licence, as a registration gives them — and the rental period. Or, in
+// place of the date of birth and the licence, the whole Registration: it is then validated
+// as a registration would be, so one answer lists every invalid field of it (under
+// "registration.") before the rules decide on it.
 type Applicant struct {
-	DateOfBirth string   `json:"dateOfBirth"`
-	Licence     *Licence `json:"licence,omitempty"`
-	PickupAt    string   `json:"pickupAt"`
-	ReturnAt    string   `json:"returnAt"`
+	DateOfBirth  string        `json:"dateOfBirth,omitempty"`
+	Licence      *Licence      `json:"licence,omitempty"`
+	Registration *Registration `json:"registration,omitempty"`
+	PickupAt     string        `json:"pickupAt"`
+	ReturnAt     string        `json:"returnAt"`
 }
 
 // Licence is a driver's licence as a registration or a licence update states it.
