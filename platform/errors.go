@@ -110,6 +110,23 @@ func Conflict(format string, args ...any) *Error {
 	return Errorf(KindConflict, format, args...)
 }
 
+// ConflictForNow returns a KindConflict error that passes: the resource changed while the
+// request was being decided (a confirmation landing between a cancel's read and its write),
+// or is in a state that moves on by itself (a card still being authorized). The caller may
+// send the same request again. It carries Retry-After: 1, so an idempotency key does not
+// keep it as the request's answer — the retry it asks for runs again.
+func ConflictForNow(format string, args ...any) *Error {
+	e := Conflict(format, args...)
+	e.RetryAfter = time.Second
+	return e
+}
+
+// IsConflictForNow tells whether err is a ConflictForNow.
+func IsConflictForNow(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == KindConflict && e.RetryAfter > 0
+}
+
 // KindOf reports the kind of err: the kind of the first *Error in its chain; unavailable for
 // a dependency that could not be reached; else internal.
 func KindOf(err error) Kind {

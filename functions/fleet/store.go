@@ -291,7 +291,7 @@ func (s *Store) whyNot(ctx context.Context, id string, ifVersion int64, rule fun
 	case rule != nil:
 		return rule(cur)
 	default:
-		return platform.Conflict("vehicle %s changed concurrently; try again", id)
+		return platform.ConflictForNow("vehicle %s changed concurrently; try again", id)
 	}
 }
 

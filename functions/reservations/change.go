@@ -58,6 +58,11 @@ func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeReque
 		return Reservation{}, platform.Invalid("the change is invalid", platform.FieldError{Field: "body",
 			Reason: "name at least one of vehicleId, category, pickupAt, returnAt, insurance, extras"})
 	}
+	return decideAgain(ifVersion, func() (Reservation, error) { return s.change(ctx, a, id, in, ifVersion) })
+}
+
+// change is one decision of Change.
+func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int64) (Reservation, error) {
 	res, err := s.load(ctx, a, id)
 	if err != nil {
 		return Reservation{}, err
@@ -105,7 +110,7 @@ func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeReque
 		if err := changeAllowed(cur, ifVersion, s.now()); err != nil {
 			return Reservation{}, err
 		}
-		return Reservation{}, platform.Conflict("the reservation changed while it was being changed; please retry")
+		return Reservation{}, platform.ConflictForNow("the reservation changed while it was being changed; please retry")
 	}
 	return out, err
 }

@@ -64,6 +64,16 @@ type api struct {
 	quotes    atomic.Int64
 	calls     atomic.Int64 // calls the fakes accepted
 	now       atomic.Pointer[time.Time]
+	// meanwhile, when set, runs once inside the next quote or cancellation fee pricing-api
+	// is asked for: something that happens to the booking while a request decides on it.
+	meanwhile atomic.Pointer[func()]
+}
+
+// happenMeanwhile runs the meanwhile hook, once.
+func (a *api) happenMeanwhile() {
+	if f := a.meanwhile.Swap(nil); f != nil {
+		(*f)()
+	}
 }
 
 func newAPI(t testing.TB) *api {
@@ -172,6 +182,7 @@ func (a *api) fakePricing() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/api/pricing/quotes", func(w http.ResponseWriter, r *http.Request) {
 		a.quotes.Add(1)
+		a.happenMeanwhile()
 		var in pricingapi.QuoteRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		if in.Insurance == "NONE" {
@@ -191,6 +202,7 @@ func (a *api) fakePricing() http.Handler {
 			NetCents: 11997, VATPercent: 19, VATCents: 2279, GrossCents: quoteGross, Currency: "EUR"})
 	}).Methods(http.MethodPost)
 	r.HandleFunc("/api/pricing/cancellation-fee", func(w http.ResponseWriter, r *http.Request) {
+		a.happenMeanwhile()
 		var in pricingapi.FeeRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		p, _ := time.Parse(time.RFC3339, in.PickupAt)

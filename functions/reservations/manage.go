@@ -79,6 +79,27 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string, ifVers
 	if reason == "" || len(reason) > 500 {
 		return Reservation{}, platform.Invalid("the cancellation is invalid", platform.FieldError{Field: "reason", Reason: "required, at most 500 characters"})
 	}
+	return decideAgain(ifVersion, func() (Reservation, error) { return s.cancel(ctx, a, id, reason, ifVersion) })
+}
+
+// decideAgain runs decide, a read and a write guarded by the version read, again when the
+// booking changed in between (a ConflictForNow: payment.authorized confirming a hold while
+// its renter cancels it) — for a request without If-Match, which asked for the booking as
+// it is, not as it was. A few times: each race is a transition of the booking, and a
+// booking has few. With If-Match the version is the client's, and a change in between is
+// decide's 412.
+func decideAgain(ifVersion int64, decide func() (Reservation, error)) (Reservation, error) {
+	const tries = 3
+	for try := 1; ; try++ {
+		res, err := decide()
+		if ifVersion > 0 || try == tries || !platform.IsConflictForNow(err) {
+			return res, err
+		}
+	}
+}
+
+// cancel is one decision of Cancel.
+func (s *Service) cancel(ctx context.Context, a Actor, id, reason string, ifVersion int64) (Reservation, error) {
 	res, err := s.load(ctx, a, id)
 	if err != nil {
 		return Reservation{}, err
@@ -103,8 +124,12 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string, ifVers
 			return out, nil
 		}
 		if errors.As(err, &pe) && pe.Kind == platform.KindConflict && Allowed(ActionCancel, out.Status) {
-			// Confirmed (or changed) in between: the fee basis changed; the client may retry.
-			return Reservation{}, platform.Conflict("the reservation changed while it was being cancelled; please retry")
+			// Confirmed (or changed) in between: the fee basis changed. Not the version of
+			// the client's If-Match any more; without one, decided again (decideAgain).
+			if ifVersion > 0 {
+				return Reservation{}, platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+			}
+			return Reservation{}, platform.ConflictForNow("the reservation changed while it was being cancelled; please retry")
 		}
 		return Reservation{}, err
 	}

@@ -103,7 +103,7 @@ func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in 
 		if err := paymentMethodAllowed(cur, ifVersion, s.now()); err != nil {
 			return Reservation{}, err
 		}
-		return Reservation{}, platform.Conflict("the reservation changed meanwhile; please retry")
+		return Reservation{}, platform.ConflictForNow("the reservation changed meanwhile; please retry")
 	}
 	return out, err
 }
@@ -120,7 +120,7 @@ func paymentMethodAllowed(res Reservation, ifVersion int64, now time.Time) error
 	case res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now):
 		return platform.Conflict("the hold has expired; please book again")
 	case res.PaymentDeclinedReason == "":
-		return platform.Conflict("the payment is still being authorized; another payment method can be named once it is declined")
+		return platform.ConflictForNow("the payment is still being authorized; another payment method can be named once it is declined")
 	}
 	return nil
 }

@@ -271,7 +271,7 @@ func (s *Store) Transition(ctx context.Context, id string, action Action, from [
 			return Reservation{}, gerr
 		}
 		if c.version != 0 && cur.Version != c.version && slices.Contains(from, cur.Status) {
-			return cur, platform.Conflict("the reservation changed meanwhile (version %d, now %d); please retry", c.version, cur.Version)
+			return cur, platform.ConflictForNow("the reservation changed meanwhile (version %d, now %d); please retry", c.version, cur.Version)
 		}
 		return cur, illegal(action, cur.Status)
 	}

@@ -1,7 +1,9 @@
 // Package idempotency makes a mutating POST safe to retry: with an Idempotency-Key header,
-// the first response is stored and replayed byte for byte to every repetition of the same
+// the request's answer is stored and replayed byte for byte to every repetition of the same
 // request; the same key with a different body answers 422, and while the first request is
-// still running 409. Keys are scoped per caller (the token's subject, or for anonymous callers
+// still running 409. An answer that is none — a server error, a caller gone (499), a
+// "come back later" (429, Retry-After), a refusal of the request's form — frees the key for
+// the retry instead (recorder.final). Keys are scoped per caller (the token's subject, or for anonymous callers
 // such as guest bookings the client address the gateway decided on, platform.ClientAddress)
 // and kept at least TTL. Wrap serves any handler; WrapTx (tx.go) saves Wrap's two commits for
 // a handler whose effect is one transaction, committing the key with it.
@@ -159,9 +161,9 @@ func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		// A server error is not an answer worth keeping: release the key so a retry runs again.
+		// Not an answer worth keeping: release the key so a retry runs again.
 		ctx := context.WithoutCancel(r.Context())
-		if rec.status >= 500 {
+		if !rec.final() {
 			_, _ = k.db.Pool.Exec(ctx, `DELETE FROM `+k.table+` WHERE scope = $1 AND key = $2`, scope, key)
 		} else if _, err := k.db.Pool.Exec(ctx, `UPDATE `+k.table+` SET status = $3, headers = $4, body = $5
 				WHERE scope = $1 AND key = $2`, scope, key, rec.status, rec.storedHeaders(), rec.body.Bytes()); err != nil {
@@ -226,6 +228,26 @@ type recorder struct {
 }
 
 func (r *recorder) Header() http.Header { return r.header }
+
+// final tells whether the recorded answer is the request's answer, to be kept under its key
+// and replayed to every retry. These are not, and free the key for the retry to run again:
+//   - a server error (5xx), and 499: the caller went away or its deadline passed and the
+//     handler stopped — the retry of a lost answer is exactly what the key is for;
+//   - an answer that tells the caller to come back (429, or any with Retry-After, such as a
+//     409 "changed meanwhile, please retry"): kept, it would answer the retry it asks for;
+//   - a refusal of the request's form (400, 413, 415): nothing of it was done, and a client
+//     that corrects its body keeps its key.
+//
+// A refusal on the merits (403, 404, 409, 412, 422) is an answer, and so is every success.
+func (r *recorder) final() bool {
+	switch {
+	case r.status >= 500, r.status == platform.StatusClientClosed, r.status == http.StatusTooManyRequests:
+		return false
+	case r.status == http.StatusBadRequest, r.status == http.StatusRequestEntityTooLarge, r.status == http.StatusUnsupportedMediaType:
+		return false
+	}
+	return r.header.Get("Retry-After") == ""
+}
 
 // storedHeaders are the replayed headers of the answer, as the headers column keeps them.
 func (r *recorder) storedHeaders() []byte {

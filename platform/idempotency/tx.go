@@ -81,11 +81,8 @@ func (k *Keys) WrapTx(next platform.HandlerFunc) platform.HandlerFunc {
 			rec.status = http.StatusOK
 		}
 		ctx := context.WithoutCancel(r.Context())
-		if rec.status >= 500 || refusedAsSent(rec.status) {
-			// Not an answer worth keeping: nothing of the request is, the key neither. A
-			// request refused for its form (400, 413, 415) did nothing: its key stays free for
-			// the corrected request, as a client fixing its body would expect (a refusal on
-			// the merits, 409 or 422, is an answer and is kept).
+		if !rec.final() {
+			// Not an answer worth keeping: nothing of the request is, the key neither.
 			j.rollback()
 			return rec.send(w)
 		}
@@ -106,12 +103,6 @@ func (k *Keys) WrapTx(next platform.HandlerFunc) platform.HandlerFunc {
 		}
 		return rec.send(w)
 	}
-}
-
-// refusedAsSent tells whether status refuses a request for its form, before anything of it
-// was done.
-func refusedAsSent(status int) bool {
-	return status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status == http.StatusUnsupportedMediaType
 }
 
 // InTx runs fn in a transaction on db, committed when fn returns nil. Inside a WrapTx
