@@ -221,7 +221,10 @@ func (s *Service) onEnded(ctx context.Context, tx pgx.Tx, reservationID string, 
 // onErased forgets an erased customer's payment methods: the provider's token and what named
 // the card (brand, last four digits, expiry). Payments and invoices stay, by id and amount,
 // as the books must; an authorization that names a forgotten method fails as
-// invalid_payment_method, so an erased customer's card can never be charged again.
+// invalid_payment_method, so an erased customer's card can never be charged again. The
+// customer is remembered as erased, so a card not yet bound to them — a booking made just
+// before the erasure, whose reservation.created arrives after it — is never bound to them
+// either (useMethod); the customer's lock orders the two.
 func (s *Service) onErased(ctx context.Context, tx pgx.Tx, e cloudevents.Event) error {
 	erasure, err := events.DecodeData[events.CustomerErasure](e)
 	if err != nil {
@@ -229,6 +232,12 @@ func (s *Service) onErased(ctx context.Context, tx pgx.Tx, e cloudevents.Event) 
 	}
 	if !platform.ValidUUID(erasure.CustomerID) {
 		return events.Permanentf("%s: customerId must be a UUID", e.Type())
+	}
+	if _, err := tx.Exec(ctx, lockCustomerSQL, erasure.CustomerID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO payments.erased_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING`, erasure.CustomerID); err != nil {
+		return err
 	}
 	_, err = tx.Exec(ctx, `DELETE FROM payments.payment_methods WHERE customer_id = $1`, erasure.CustomerID)
 	return err

@@ -211,14 +211,28 @@ func (s *Store) useMethod(ctx context.Context, tx pgx.Tx, id, customerID string)
 	case !unbound:
 		return "", errUnusableMethod
 	}
+	// Binding waits for an erasure of the customer in flight, and then sees it: a card is
+	// never bound to an erased customer (onErased).
+	if _, err := tx.Exec(ctx, lockCustomerSharedSQL, customerID); err != nil {
+		return "", err
+	}
 	err = tx.QueryRow(ctx, `UPDATE payments.payment_methods SET customer_id = $2
 		WHERE id = $1 AND (customer_id IS NULL OR customer_id = $2) AND provider = $3
+		  AND NOT EXISTS (SELECT 1 FROM payments.erased_customers WHERE customer_id = $2)
 		RETURNING provider_token`, id, customerID, s.provider.Name()).Scan(&token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", errUnusableMethod
 	}
 	return token, err
 }
+
+// lockCustomerSQL and lockCustomerSharedSQL order an erasure of customer $1 (exclusive)
+// and the binding of a card to them (shared: first uses of several cards do not wait for
+// each other).
+const (
+	lockCustomerSQL       = `SELECT pg_advisory_xact_lock(hashtext('payments.customer'), hashtext($1::text))`
+	lockCustomerSharedSQL = `SELECT pg_advisory_xact_lock_shared(hashtext('payments.customer'), hashtext($1::text))`
+)
 
 // MethodTTL is how long a payment method nobody used stays unbound before it is purged.
 const MethodTTL = 24 * time.Hour

@@ -299,3 +299,61 @@ func TestMigrationCutsStoredCardNumbers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"sbx_auth_1 card_4242", "sbx_auth_2 tok_success"}, got)
 }
+
+// TestErasureBeforeTheBookingsPayment: the broker keeps no order between Triggers, so
+// customer.erased may reach payments before the reservation.created of a booking made just
+// before the erasure. Its card, not yet bound to anybody, must not be bound to the erased
+// customer then (it was: the erasure had deleted only the cards bound by then) — nor while
+// the erasure is in flight: the binding waits for it.
+func TestErasureBeforeTheBookingsPayment(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	bound := func(card string) bool {
+		var bound bool
+		require.NoError(t, a.db.Pool.QueryRow(context.Background(), `SELECT customer_id IS NOT NULL FROM payments.payment_methods WHERE id = $1`, card).Scan(&bound))
+		return bound
+	}
+	before := a.ops("authorize")
+
+	card := a.method(payments.TokenSuccess)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.CustomerErased, events.CustomerErasure{CustomerID: devissuer.CustomerAlice, Version: 9}).status)
+	res := a.booking(5000, card)
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	p := a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusFailed, p.Status)
+	assert.Equal(t, "invalid_payment_method", p.FailureReason)
+	assert.False(t, bound(card), "not bound to the erased customer")
+
+	// The erasure of bob in flight (its transaction holds his lock and has remembered him):
+	// the payment of his booking waits for it, then refuses his card too.
+	ctx := context.Background()
+	erasing, err := a.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = erasing.Rollback(ctx) }()
+	_, err = erasing.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('payments.customer'), hashtext($1::text))`, devissuer.CustomerBob)
+	require.NoError(t, err)
+	_, err = erasing.Exec(ctx, `INSERT INTO payments.erased_customers (customer_id) VALUES ($1)`, devissuer.CustomerBob)
+	require.NoError(t, err)
+	card = a.method(payments.TokenSuccess)
+	res = a.booking(5000, card)
+	res.CustomerID = devissuer.CustomerBob
+	done := make(chan int, 1)
+	go func() { done <- a.deliver(uuid.NewString(), events.ReservationCreated, res).status }()
+	select {
+	case status := <-done:
+		t.Fatalf("the payment did not wait for the erasure in flight: %d", status)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, erasing.Commit(ctx))
+	select {
+	case status := <-done:
+		require.Equal(t, http.StatusAccepted, status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the payment never ended")
+	}
+	p = a.paymentOf(res.ReservationID)
+	assert.Equal(t, payments.StatusFailed, p.Status)
+	assert.Equal(t, "invalid_payment_method", p.FailureReason)
+	assert.False(t, bound(card))
+	assert.Equal(t, before, a.ops("authorize"), "neither card reached the provider")
+}
