@@ -550,6 +550,7 @@ var expected = map[string]row{
 	"reservations-api getReservation":         {path: reservationRoute, reset: reservationFixture("pending", 72*time.Hour), expect: reservationRead},
 	"reservations-api activateReservation":    {path: reservationRoute + "/activate", body: readingsBody, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},
 	"reservations-api completeReservation":    {path: reservationRoute + "/complete", body: readingsBody, reset: reservationFixture("active", -time.Hour), expect: reservationAgents},
+	"reservations-api previewCancellation":    {path: reservationRoute + "/cancellation-fee", reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
 	"reservations-api cancelReservation":      {path: reservationRoute + "/cancel", body: cancelBody, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
 	"reservations-api namePaymentMethod":      {path: reservationRoute + "/payment-method", body: func(int) string { return `{"paymentMethodId":"` + paymentMethod + `"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 409, 404, 409, 403, 409}, 403, 403)}, // no decline yet: 409 once through
 	"reservations-api changeReservation":      {path: reservationRoute + "/change", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},

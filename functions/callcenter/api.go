@@ -213,19 +213,13 @@ func (a api) quote(ctx context.Context, in pricingapi.QuoteRequest) (pricingapi.
 	return out, err
 }
 
-// cancellationFee is what cancelling res now costs, by pricing-api's rule (the route agents
-// may call). A pending hold is free: nothing is authorized yet.
-func (a api) cancellationFee(ctx context.Context, res Reservation, now time.Time) (int64, error) {
-	if res.Status != "confirmed" {
-		return 0, nil
-	}
-	total := res.TotalGrossCents
+// cancellationFee is what cancelling booking id now costs, as reservations-api would charge
+// it (a pending hold nothing; a changed booking its change fee too).
+func (a api) cancellationFee(ctx context.Context, id string) (int64, error) {
 	var out struct {
 		FeeCents int64 `json:"feeCents"`
 	}
-	err := platform.CallJSON(ctx, a.c, http.MethodPost, pricingService, pricingapi.Prefix+"/cancellation-fee", pricingapi.FeeRequest{
-		PickupAt: res.PickupAt.Format(time.RFC3339Nano), CancelledAt: now.Format(time.RFC3339Nano), TotalGrossCents: &total,
-	}, &out)
+	err := a.get(ctx, reservationsService, reservationsapi.Prefix+"/"+url.PathEscape(id)+"/cancellation-fee", nil, &out)
 	return out.FeeCents, err
 }
 

@@ -141,7 +141,7 @@ func (s *Service) showCounterForm(w http.ResponseWriter, r *http.Request, p *web
 	}
 	d := counterForm{F: s.formatter(r, p), Res: res, Form: f, Key: key, Fuel: fuelEighths}
 	if name == "cancel" {
-		if d.Fee, err = client(r, p).cancellationFee(r.Context(), res, s.now()); err != nil {
+		if d.Fee, err = client(r, p).cancellationFee(r.Context(), res.ID); err != nil {
 			return err
 		}
 	}

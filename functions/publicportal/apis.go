@@ -196,7 +196,6 @@ type Change struct {
 // Fee is what cancelling costs now.
 type Fee struct {
 	FeeCents        int64 `json:"feeCents"`
-	FeePercent      int   `json:"feePercent"`
 	TotalGrossCents int64 `json:"totalGrossCents"`
 }
 
@@ -379,22 +378,16 @@ func (a apis) NamePaymentMethod(ctx context.Context, id, token, pm string) (Rese
 	return out, err
 }
 
-// CancellationFee is what cancelling r now costs: a guest's through their link, a signed-in
-// owner's from pricing-api (nothing for a pending hold, as reservations charges nothing).
+// CancellationFee is what cancelling r now costs, as reservations-api would charge it: a
+// guest's through their link, a signed-in owner's as themselves.
 func (a apis) CancellationFee(ctx context.Context, r Reservation, token string) (Fee, error) {
+	path := reservationsapi.Prefix + "/" + r.ID + "/cancellation-fee"
 	if token != "" {
-		var out Fee
-		err := a.call(ctx, http.MethodGet, reservationsapi.Service, guestPath(r.ID, "cancellation-fee", token), nil, &out)
-		return out, err
+		path = guestPath(r.ID, "cancellation-fee", token)
 	}
-	if r.Status != "confirmed" {
-		return Fee{TotalGrossCents: r.TotalGrossCents}, nil
-	}
-	total := r.TotalGrossCents
-	var out pricingapi.FeeResponse
-	err := a.call(ctx, http.MethodPost, pricingapi.Service, pricingapi.Prefix+"/cancellation-fee",
-		pricingapi.FeeRequest{PickupAt: r.PickupAt.UTC().Format(time.RFC3339Nano), TotalGrossCents: &total}, &out)
-	return Fee{FeeCents: out.FeeCents, FeePercent: out.FeePercent, TotalGrossCents: out.TotalGrossCents}, err
+	var out Fee
+	err := a.call(ctx, http.MethodGet, reservationsapi.Service, path, nil, &out)
+	return out, err
 }
 
 // Invoices lists the signed-in customer's invoices of booking id.

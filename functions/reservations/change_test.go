@@ -262,6 +262,16 @@ func TestChangeDoesNotWearTheFeesDown(t *testing.T) {
 	got = change(shortened.ID, fmt.Sprintf(`{"vehicleId":%q}`, "f1ee0000-0000-4000-8000-000000000303"))
 	assert.Equal(t, int64(11897), got.TotalGrossCents, "the fee incurred stays")
 	assert.Equal(t, []line{{"RENTAL", 2, "day", 3999, 7998}, {"INSURANCE_LIABILITY", 2, "day", 0, 0}, {"CHANGE_FEE", 1, "rental", 1999, 1999}}, linesOf(got.Lines))
+
+	// Cancelled now, it costs what cancelling at once would have (50 % of 142.76 € =
+	// 71.38 €): the change fee owed (23.79 €) and 50 % of the rest (95.18 €: 47.59 €) — not
+	// 50 % of a total that holds the change fee (59.49 €).
+	r = a.do("alice", http.MethodGet, "/api/reservations/"+shortened.ID+"/cancellation-fee", "")
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	assert.Contains(t, r.String(), `"feeCents":7138`)
+	r = a.do("alice", http.MethodPost, "/api/reservations/"+shortened.ID+"/cancel", `{"reason":"plans changed"}`)
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	assert.Equal(t, int64(7138), decode[reservations.Reservation](t, r).FeeCents, "no cheaper than cancelling at once")
 }
 
 // TestSameExtrasChangeNothing: extras asked again in another spelling or order, or with the

@@ -52,17 +52,22 @@ type CancellationPreview struct {
 	At              time.Time `json:"at"`
 }
 
-func (s *Service) handleGuestCancellationFee(w http.ResponseWriter, r *http.Request) error {
-	a, id, err := s.guest(r)
-	if err != nil {
-		return err
+// handleCancellationFee previews the cancellation of the booking who acts on (its owner or
+// staff signed in, a guest through the link): the fee Cancel would charge now, computed by
+// the same code — the portals show this, not a fee of their own making.
+func (s *Service) handleCancellationFee(who actorOn) platform.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		a, id, err := who(r)
+		if err != nil {
+			return err
+		}
+		res, fee, err := s.CancellationFee(r.Context(), a, id)
+		if err != nil {
+			return err
+		}
+		return platform.WriteJSON(w, http.StatusOK, CancellationPreview{ReservationID: res.ID, Status: res.Status,
+			TotalGrossCents: res.TotalGrossCents, FeeCents: fee, Currency: res.Currency, At: s.now().UTC()})
 	}
-	res, fee, err := s.CancellationFee(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	return platform.WriteJSON(w, http.StatusOK, CancellationPreview{ReservationID: res.ID, Status: res.Status,
-		TotalGrossCents: res.TotalGrossCents, FeeCents: fee, Currency: res.Currency, At: s.now().UTC()})
 }
 
 func (s *Service) handleGuestCancel(w http.ResponseWriter, r *http.Request) error {

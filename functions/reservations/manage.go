@@ -58,15 +58,18 @@ func (s *Service) CancellationFee(ctx context.Context, a Actor, id string) (Rese
 	return res, fee, err
 }
 
-// feeAt is the cancellation fee of res now.
+// feeAt is the cancellation fee of res now: the change fee it already carries (owed: that
+// change was a partial cancellation) and the cancellation rule's share of the rest. Measured
+// on the whole total, the change fee would be discounted by the rule's percentage, and
+// shortening first and cancelling after would cost less than cancelling at once.
 func (s *Service) feeAt(ctx context.Context, res Reservation) (int64, error) {
 	if res.Status != StatusConfirmed {
 		return 0, nil
 	}
 	// Timed from the earliest pickup the confirmed booking had: moving the pickup away first
 	// does not make a late cancellation free.
-	f, err := s.peers.cancellationFee(ctx, res.feePickupAt, s.now(), res.TotalGrossCents)
-	return f.FeeCents, err
+	f, err := s.peers.cancellationFee(ctx, res.feePickupAt, s.now(), res.TotalGrossCents-res.changeFeeGross)
+	return res.changeFeeGross + f.FeeCents, err
 }
 
 // Cancel cancels a pending or confirmed booking a may act on, for reason. A confirmed one

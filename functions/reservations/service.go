@@ -205,13 +205,14 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "getReservation", Method: http.MethodGet, Path: byID, Access: readers, Handler: s.handleGet},
 		{Name: "activateReservation", Method: http.MethodPost, Path: byID + "/activate", Access: agents, Handler: idem(s.handleActivate)},
 		{Name: "completeReservation", Method: http.MethodPost, Path: byID + "/complete", Access: agents, Handler: idem(s.handleComplete)},
+		{Name: "previewCancellation", Method: http.MethodGet, Path: byID + "/cancellation-fee", Access: bookers, Handler: s.handleCancellationFee(signedInOn)},
 		{Name: "cancelReservation", Method: http.MethodPost, Path: byID + "/cancel", Access: bookers, Handler: idem(s.handleCancel)},
 		{Name: "namePaymentMethod", Method: http.MethodPost, Path: byID + "/payment-method", Access: bookers, Handler: idem(s.handleNamePaymentMethod(signedInOn))},
 		{Name: "changeReservation", Method: http.MethodPost, Path: byID + "/change", Access: bookers, Handler: idem(s.handleChange(signedInOn))},
 		// A guest manages the booking with the link mailed to them (the token, no account);
 		// only notification-worker gets the link, to mail it.
 		{Name: "getGuestReservation", Method: http.MethodGet, Path: byID + "/guest", Access: platform.Public, Handler: s.handleGuestGet},
-		{Name: "previewGuestCancellation", Method: http.MethodGet, Path: byID + "/guest/cancellation-fee", Access: platform.Public, Handler: s.handleGuestCancellationFee},
+		{Name: "previewGuestCancellation", Method: http.MethodGet, Path: byID + "/guest/cancellation-fee", Access: platform.Public, Handler: s.handleCancellationFee(s.guest)},
 		{Name: "cancelGuestReservation", Method: http.MethodPost, Path: byID + "/guest/cancel", Access: platform.Public, Handler: idem(s.handleGuestCancel)},
 		{Name: "changeGuestReservation", Method: http.MethodPost, Path: byID + "/guest/change", Access: platform.Public, Handler: idem(s.handleChange(s.guest))},
 		{Name: "nameGuestPaymentMethod", Method: http.MethodPost, Path: byID + "/guest/payment-method", Access: platform.Public, Handler: idem(s.handleNamePaymentMethod(s.guest))},
