@@ -1,6 +1,7 @@
 package callcenter
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
+	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/web"
 )
 
@@ -192,6 +194,13 @@ func (s *Service) book(w http.ResponseWriter, r *http.Request, p *web.Request) e
 		}
 	}
 	if offer == nil {
+		if f.Get("action") == "book" {
+			// The form sent again (a double click, a reload of the POST): its booking took the
+			// car off the offers. That booking is the answer, not "choose a free car".
+			if booked, ok := s.bookedBefore(r, p, id, vehicle, t); ok {
+				return p.Redirect(w, "reservations/"+booked+"?done=book")
+			}
+		}
 		f.Invalid("vehicleId", p.T("bad.vehicleId"))
 	}
 	insurance := strings.TrimSpace(f.Get("insurance"))
@@ -230,12 +239,41 @@ func (s *Service) book(w http.ResponseWriter, r *http.Request, p *web.Request) e
 		Insurance: insurance, Extras: ex, PaymentMethodID: pm,
 	})
 	if err != nil {
+		var call *platform.CallError
+		if errors.As(err, &call) && (call.Status == http.StatusConflict || call.Status == http.StatusUnprocessableEntity) {
+			// The car taken, or the key used with another body (a sandbox card tokenized
+			// anew for the repeat): by this form's first submit, if the customer holds it.
+			if booked, ok := s.bookedBefore(r, p, id, offer.ID, t); ok {
+				return p.Redirect(w, "reservations/"+booked+"?done=book")
+			}
+		}
 		if absorb(p, f, err, nil) {
 			return p.Render(w, statusOfForm(err), "customers/book", d)
 		}
 		return err
 	}
 	return p.Redirect(w, "reservations/"+res.ID+"?done=book")
+}
+
+// bookedBefore finds the booking a repeated submit of the booking form made before: the
+// customer's pending or confirmed booking of vehicle for the very period t asks. There is at
+// most one (the exclusion constraint), and it is the one the agent meant to make. A failed
+// lookup finds nothing: the form then says what it would have said.
+func (s *Service) bookedBefore(r *http.Request, p *web.Request, customer, vehicle string, t trip) (string, bool) {
+	if !platform.ValidUUID(vehicle) {
+		return "", false
+	}
+	found, err := client(r, p).reservations(r.Context(), url.Values{"customer": {customer}, "vehicle": {strings.ToLower(vehicle)},
+		"sort": {"-createdAt"}, "pageSize": {"20"}})
+	if err != nil {
+		return "", false
+	}
+	for _, res := range found.Items {
+		if (res.Status == "pending" || res.Status == "confirmed") && res.PickupAt.Equal(t.pickupAt) && res.ReturnAt.Equal(t.returnAt) {
+			return res.ID, true
+		}
+	}
+	return "", false
 }
 
 // paymentMethod is the payment method a form names: a pm_… typed in, else (development

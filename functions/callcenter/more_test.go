@@ -149,6 +149,11 @@ func bookAndCancel(t *testing.T, s *system) {
 	assert.Contains(t, booked.Body, `id="done-book"`)
 	id := strings.TrimPrefix(strings.SplitN(booked.URL, "?", 2)[0], s.Base+"/call-center/reservations/")
 	require.Len(t, id, 36, booked.URL)
+	// The form sent again (a double click): the car is no longer among the offers and the
+	// sandbox card is tokenized anew, but the answer is the booking made, not an error.
+	again := b.post(path, form)
+	require.Equal(t, http.StatusOK, again.Status, again.Body)
+	assert.Equal(t, booked.URL, again.URL, "the same booking")
 
 	var detail page
 	require.Eventually(t, func() bool {
