@@ -91,7 +91,11 @@ func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeReque
 	if _, err := s.peers.eligibleCustomer(ctx, b); err != nil {
 		return Reservation{}, err
 	}
-	if err := s.peers.checkVehicle(ctx, &b); err != nil {
+	check := s.peers.checkVehicle
+	if b.vehicleID == res.VehicleID && b.category == res.Category {
+		check = s.peers.keepVehicle
+	}
+	if err := check(ctx, &b); err != nil {
 		return Reservation{}, err
 	}
 	p, err := s.peers.quote(ctx, b)

@@ -164,6 +164,19 @@ func guestInvalid(p platform.Problem) error {
 // when the booking left it out) and stands at the pickup branch; its own daily rate, if it
 // has one, is what pricing prices.
 func (p peers) checkVehicle(ctx context.Context, b *booking) error {
+	return p.vehicleFits(ctx, b, false)
+}
+
+// keepVehicle is checkVehicle for a change that keeps a booking's car and category: the car
+// was held to the booking when it was booked, and what the fleet did with it since — a new
+// category, a rental that left it at another branch for now, a workshop visit — is the
+// fleet's to settle with the booking, not a reason to refuse the customer new dates or
+// cover. Its own daily rate still prices the change.
+func (p peers) keepVehicle(ctx context.Context, b *booking) error {
+	return p.vehicleFits(ctx, b, true)
+}
+
+func (p peers) vehicleFits(ctx context.Context, b *booking, booked bool) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	v, err := p.fleet.Vehicle(ctx, b.vehicleID)
@@ -172,6 +185,10 @@ func (p peers) checkVehicle(ctx context.Context, b *booking) error {
 			return platform.Invalid("the booking is invalid", platform.FieldError{Field: "vehicleId", Reason: "no such vehicle"})
 		}
 		return unavailable("vehicles-api vehicle", err)
+	}
+	if booked {
+		b.dailyRateNet = v.DailyRateNetCents
+		return nil
 	}
 	var errs platform.FieldErrors
 	if b.category == "" {
