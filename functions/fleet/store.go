@@ -69,7 +69,9 @@ RETURNING ` + vehicleColumns
 
 // setStatusSQL changes the status only along a row of fleet.status_transitions, decided by
 // the UPDATE itself, so two concurrent changes cannot both pass a check made earlier. The
-// status a vehicle already has is a no-op (same version).
+// status a vehicle already has is a no-op (same version). A car promised to a booking that
+// has not ended is not taken out of service — that would strand the booking, as a move
+// would; the workshop (maintenance) is a stay the car comes back from, and stays allowed.
 const setStatusSQL = `UPDATE fleet.vehicles v SET
 	status = $2,
 	version = version + CASE WHEN status = $2 THEN 0 ELSE 1 END,
@@ -77,8 +79,12 @@ const setStatusSQL = `UPDATE fleet.vehicles v SET
 	status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END
 WHERE id = $1 AND ($3 = 0 OR version = $3)
   AND (status = $2 OR EXISTS (
-	SELECT 1 FROM fleet.status_transitions t WHERE t.from_status = v.status AND t.to_status = $2))
+	SELECT 1 FROM fleet.status_transitions t WHERE t.from_status = v.status AND t.to_status = $2)
+	AND ($2 <> 'out_of_service' OR NOT ` + bookedAhead + `))
 RETURNING ` + vehicleColumns
+
+// bookedAhead holds for vehicle v promised to a booking that has not ended.
+const bookedAhead = `EXISTS (SELECT 1 FROM fleet.bookings b WHERE b.vehicle_id = v.id AND b.blocking AND upper(b.period) > now())`
 
 // moveSQL moves a vehicle unless it is with a customer (rented), set aside for a pickup
 // (reserved), or promised to a booking that has not ended: moving it would strand that
@@ -91,7 +97,7 @@ const moveSQL = `UPDATE fleet.vehicles v SET
 WHERE id = $1 AND ($3 = 0 OR version = $3)
   AND (location_code = $2 OR (
 	status NOT IN ('rented', 'reserved')
-	AND NOT EXISTS (SELECT 1 FROM fleet.bookings b WHERE b.vehicle_id = v.id AND b.blocking AND upper(b.period) > now())))
+	AND NOT ` + bookedAhead + `))
 RETURNING ` + vehicleColumns
 
 // setRateSQL sets or clears (NULL) the vehicle's own daily rate; the same rate is a no-op.
@@ -220,6 +226,13 @@ func (s *Store) SetStatus(ctx context.Context, id string, to Status, ifVersion i
 	v, err := s.writeEmitting(ctx, events.VehicleStatusChanged, setStatusSQL, id, string(to), ifVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Vehicle{}, s.whyNot(ctx, id, ifVersion, func(cur Vehicle) error {
+			var booked bool
+			if err := s.db.Pool.QueryRow(ctx, `SELECT `+bookedAhead+` FROM fleet.vehicles v WHERE v.id = $1`, id).Scan(&booked); err != nil {
+				return err
+			}
+			if to == StatusOutOfService && booked {
+				return platform.Conflict("vehicle %s has a booking that has not ended and cannot be taken out of service: give its customer another car first", id)
+			}
 			var allowed string
 			if err := s.db.Pool.QueryRow(ctx, allowedNextSQL, string(cur.Status)).Scan(&allowed); err != nil {
 				return err

@@ -197,6 +197,30 @@ func TestMove(t *testing.T) {
 	}
 }
 
+// TestOutOfServiceKeepsItsBookings: a car promised to a booking that has not ended is not
+// taken out of service (it stranded the booking as a move would: every change of it then
+// refused, the handover too); the workshop stays open to it, and a car whose bookings have
+// ended retires.
+func TestOutOfServiceKeepsItsBookings(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, nil)
+	ctx := context.Background()
+	now := time.Now()
+	_, err := a.store.ApplyBooking(ctx, fleet.BookingChange{ReservationID: newUUID(), VehicleID: tiguan,
+		PickupAt: now.Add(48 * time.Hour), ReturnAt: now.Add(96 * time.Hour), Status: fleet.BookingConfirmed, Version: 1})
+	require.NoError(t, err)
+	before := a.vehicle(tiguan)
+	r := a.json(http.MethodPut, "/api/vehicles/"+tiguan+"/status", `{"status":"out_of_service"}`)
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, decode[platform.Problem](t, r).Detail, "booking that has not ended")
+	assert.Equal(t, before, a.vehicle(tiguan))
+
+	r = a.json(http.MethodPut, "/api/vehicles/"+tiguan+"/status", `{"status":"maintenance"}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	r = a.json(http.MethodPut, "/api/vehicles/"+vwUp+"/status", `{"status":"out_of_service"}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+}
+
 func TestChangeDailyRate(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, nil)
