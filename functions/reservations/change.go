@@ -218,6 +218,9 @@ func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price,
 				return err
 			}
 		}
+		if err := checkChain(ctx, tx, res.ID, b.vehicleID, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt); err != nil {
+			return err
+		}
 		var err error
 		out, err = scanReservation(tx.QueryRow(ctx, changeSQL, res.ID, res.Version, b.vehicleID, b.category, b.pickupAt, b.returnAt,
 			p.insurance, extrasArg(b.extras), p.grossCents, p.dailyGrossCents, p.netCents, p.vatCents, p.lines, p.currency, now, p.changeFeeGross))

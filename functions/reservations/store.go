@@ -188,13 +188,14 @@ func (s *Store) create(ctx context.Context, h newHold) (Reservation, error) {
 		// vehicle on a transaction lock avoids that. The constraint still decides. The same
 		// statement takes the customer's lock (shared) the erasure check needs.
 		//
-		// The locks, the check and the insert go in one round trip (issue 19): PostgreSQL runs
-		// a pipeline's statements one after the other, each with its own snapshot, so the
-		// check still reads after the locks are held; an erased customer's insert is rolled
-		// back with the transaction.
+		// The locks, the checks (an erased customer, the car's chain of bookings: chain.go)
+		// and the insert go in one round trip (issue 19): PostgreSQL runs a pipeline's
+		// statements one after the other, each with its own snapshot, so the checks still read
+		// after the locks are held; a refused insert is rolled back with the transaction.
 		var b pgx.Batch
 		b.Queue(lockBookingSQL, h.vehicleID, h.customerID)
 		b.Queue(erasedSQL, h.customerID)
+		b.Queue(chainSQL, h.vehicleID, h.pickupAt, h.returnAt, nil)
 		b.Queue(insertSQL, h.customerID, h.email, h.vehicleID, h.category,
 			h.pickupLocation, h.returnLocation, h.pickupAt, h.returnAt, h.hold.Milliseconds(),
 			h.price.grossCents, h.price.dailyGrossCents, h.price.currency, h.paymentMethodID,
@@ -203,6 +204,8 @@ func (s *Store) create(ctx context.Context, h newHold) (Reservation, error) {
 		_, lockErr := results.Exec()
 		var erased bool
 		erasedErr := results.QueryRow().Scan(&erased)
+		var chain carChain
+		chainErr := chain.scan(results.QueryRow())
 		var insertErr error
 		r, insertErr = scanReservation(results.QueryRow())
 		closeErr := results.Close()
@@ -213,6 +216,13 @@ func (s *Store) create(ctx context.Context, h newHold) (Reservation, error) {
 			return erasedErr
 		case erased:
 			return erasedRefusal(h.customerID)
+		case chainErr != nil:
+			return chainErr
+		}
+		if err := chain.refusal(h.pickupLocation, h.returnLocation); err != nil {
+			return err
+		}
+		switch {
 		case insertErr != nil:
 			return insertErr
 		case closeErr != nil:
