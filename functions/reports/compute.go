@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -110,7 +111,8 @@ func (s *Service) Compute(ctx context.Context, q queryer, req Request) (Report, 
 }
 
 func (s *Service) wanted(req Request, branch, category string) bool {
-	return (req.Branch == "" || req.Branch == branch) && (req.Category == "" || req.Category == category)
+	// Codes in any case, as the search and pricing take them: "ber-hbf" found nothing.
+	return (req.Branch == "" || strings.EqualFold(req.Branch, branch)) && (req.Category == "" || strings.EqualFold(req.Category, category))
 }
 
 // midnight is the start of t's day in the zone.

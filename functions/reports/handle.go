@@ -30,6 +30,7 @@ func (s *Service) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	w.Header().Add("Vary", "Accept") // the format may follow it: a cache must key on it
 	switch format {
 	case FormatCSV:
 		return writeCSV(w, rep)
@@ -106,15 +107,57 @@ func (s *Service) parseDay(q *platform.Query, key string, end bool) (time.Time, 
 	return time.Time{}, false
 }
 
-// negotiate picks the format an Accept header asks for: CSV or SVG when named, else JSON.
+// negotiate picks the format an Accept header asks for (RFC 9110 §12.5.1): of JSON, CSV and
+// SVG the one with the highest quality — each format's quality is that of the most specific
+// range naming it; */* and application/* name JSON — the earlier range on a tie. q=0
+// refuses. Nothing acceptable, or no header: JSON.
 func negotiate(accept string) string {
-	switch {
-	case strings.Contains(accept, "text/csv"):
-		return FormatCSV
-	case strings.Contains(accept, "image/svg+xml"):
-		return FormatSVG
+	type match struct {
+		q        float64
+		specific int // 3 type/subtype, 2 type/*, 1 */*
+		at       int // the range's position
 	}
-	return FormatJSON
+	offered := []struct{ format, typ, sub string }{
+		{FormatJSON, "application", "json"}, {FormatCSV, "text", "csv"}, {FormatSVG, "image", "svg+xml"},
+	}
+	matches := map[string]match{}
+	for i, part := range strings.Split(accept, ",") {
+		fields := strings.Split(part, ";")
+		typ, sub, ok := strings.Cut(strings.ToLower(strings.TrimSpace(fields[0])), "/")
+		if !ok {
+			continue
+		}
+		q := 1.0
+		for _, param := range fields[1:] {
+			if k, v, ok := strings.Cut(strings.TrimSpace(param), "="); ok && strings.EqualFold(k, "q") {
+				if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+					q = f
+				}
+			}
+		}
+		for _, o := range offered {
+			specific := 0
+			switch {
+			case typ == o.typ && sub == o.sub:
+				specific = 3
+			case typ == o.typ && sub == "*" && o.format == FormatJSON:
+				specific = 2
+			case typ == "*" && sub == "*" && o.format == FormatJSON:
+				specific = 1
+			}
+			if m, seen := matches[o.format]; specific > 0 && (!seen || specific > m.specific) {
+				matches[o.format] = match{q: q, specific: specific, at: i}
+			}
+		}
+	}
+	best, chosen := FormatJSON, match{}
+	for _, o := range offered {
+		m, ok := matches[o.format]
+		if ok && m.q > 0 && (m.q > chosen.q || m.q == chosen.q && m.at < chosen.at) {
+			best, chosen = o.format, m
+		}
+	}
+	return best
 }
 
 // handleMonthly answers a frozen month's report, 404 when the month is not frozen.

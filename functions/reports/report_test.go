@@ -202,6 +202,10 @@ func TestDailyFigures(t *testing.T) {
 	assert.Equal(t, "2026-11-01", half.Rows[0].Period)
 	assert.Equal(t, []int64{30, 6, 50000, 1667, 8333}, []int64{half.Rows[0].AvailableCarDays, half.Rows[0].RentedCarDays,
 		half.Rows[0].RentalNetCents, half.Rows[0].RevPACCents, half.Rows[0].ADRCents}) // 50000 / 30
+	// A code in another case is the same code (it found nothing).
+	upper := decode[reports.Report](t, w.get("frank", "/api/reports?from=2026-11-01&to=2026-11-15&granularity=month&category=COMPACT", ""))
+	require.Len(t, upper.Rows, 1)
+	assert.Equal(t, half.Rows[0].Figures, upper.Rows[0].Figures)
 }
 
 // TestFreezeOnce: the ping of 1 December, 02:00 Berlin, freezes November once (a second
@@ -393,4 +397,27 @@ func TestEventWithoutTime(t *testing.T) {
 	assert.Equal(t, map[string]int64{"2026-11-04": 1}, bookingsOn())
 	require.Equal(t, http.StatusOK, w.post("ada", "/api/reports/rebuild").status)
 	assert.Equal(t, map[string]int64{"2026-11-04": 1}, bookingsOn())
+}
+
+// TestNegotiate: the Accept header's qualities and order decide, not the mere mention of a
+// type (which answered CSV to "application/json, text/csv" and to "text/csv;q=0").
+func TestNegotiate(t *testing.T) {
+	t.Parallel()
+	for accept, want := range map[string]string{
+		"":                               reports.FormatJSON,
+		"application/json":               reports.FormatJSON,
+		"text/csv":                       reports.FormatCSV,
+		"image/svg+xml":                  reports.FormatSVG,
+		"application/json, text/csv":     reports.FormatJSON,
+		"text/csv, application/json":     reports.FormatCSV,
+		"text/csv;q=0, application/json": reports.FormatJSON,
+		"image/svg+xml;q=0.1, application/json;q=0.9": reports.FormatJSON,
+		"application/json;q=0.5, TEXT/CSV":            reports.FormatCSV,
+		"text/html, */*;q=0.8":                        reports.FormatJSON,
+		"text/*, image/svg+xml;q=0.5":                 reports.FormatSVG,
+		"text/csv;q=0":                                reports.FormatJSON,
+		"garbage":                                     reports.FormatJSON,
+	} {
+		assert.Equal(t, want, reports.Negotiate(accept), accept)
+	}
 }
