@@ -136,9 +136,12 @@ func validateAddress(errs *platform.FieldErrors, a Address) {
 	} else if reason := textProblem(a.City); reason != "" {
 		errs.Add("address.city", reason)
 	}
-	switch {
-	case !validCountry(a.Country):
+	if !validCountry(a.Country) {
 		errs.Add("address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
+	}
+	// The postal code is checked whatever the country: a bad country hid a bad postal code
+	// until the next submit. By the German rule only for Germany.
+	switch {
 	case a.Country == "DE" && !germanPostalPattern.MatchString(a.PostalCode):
 		errs.Add("address.postalCode", "a German postal code has exactly 5 digits")
 	case a.Country != "DE" && !otherPostalPattern.MatchString(a.PostalCode):
