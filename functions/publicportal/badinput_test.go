@@ -78,6 +78,20 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 			assert.Contains(t, p.body, `id="booking-total"`, "the summary keeps its price")
 		})
 	}
+
+	// An option refused on the way (an extra beyond its maximum, carried here as a hidden
+	// field): the booking page says so and shows no price — it showed neither the error nor a
+	// price with the option, only one without it.
+	tooMany := s.get("/book?vehicle=" + vwGolf + "&location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret) + "&extra-CHILD_SEAT=7")
+	assert.Equal(t, http.StatusBadRequest, tooMany.status, tooMany.body)
+	assert.Contains(t, tooMany.body, `<p class="field-error">CHILD_SEAT: `)
+	f := guestForm(pickup, ret)
+	f.Set("extra-CHILD_SEAT", "7")
+	posted := s.post(book, "/book", f)
+	assert.Equal(t, http.StatusBadRequest, posted.status, posted.body)
+	assert.Contains(t, posted.body, `<p class="field-error">CHILD_SEAT: `)
+	assert.NotContains(t, posted.body, `id="booking-total"`, "no price without the option asked for")
+
 	assert.Zero(t, s.count(`SELECT count(*) FROM reservations.reservations`), "nothing was booked")
 	assert.Zero(t, s.count(`SELECT count(*) FROM customers.customers WHERE email = 'gina.gast@example.com'`), "no guest was registered")
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -42,6 +43,19 @@ type bookView struct {
 	SandboxCards []option
 	APIURL       string
 	Total        string
+	// ChoiceErrors are the errors of the trip and the options chosen on the car's page
+	// (branches, times, insurance, each extra): this page carries them as hidden fields, so
+	// their errors are listed here, with the link back to change them.
+	ChoiceErrors []string
+}
+
+// choiceField tells the fields the car's page chose from those the booking page asks for.
+func choiceField(k string) bool {
+	switch k {
+	case "location", "pickup", "return", "returnLocation", "insurance", "extras":
+		return true
+	}
+	return strings.HasPrefix(k, "extra-")
 }
 
 func (s *Service) bookView(p *web.Request, f *web.Form, o offerContext, total int64, quoted bool) *bookView {
@@ -66,6 +80,13 @@ func (s *Service) bookView(p *web.Request, f *web.Form, o offerContext, total in
 		}
 	}
 	slices.SortFunc(v.Hidden, func(a, b option) int { return strings.Compare(a.Label, b.Label) })
+	for _, k := range slices.Sorted(maps.Keys(f.Errors)) {
+		if code, ok := strings.CutPrefix(k, "extra-"); ok {
+			v.ChoiceErrors = append(v.ChoiceErrors, code+": "+f.Errors[k]) // which extra
+		} else if choiceField(k) {
+			v.ChoiceErrors = append(v.ChoiceErrors, f.Errors[k])
+		}
+	}
 	return v
 }
 
@@ -120,8 +141,11 @@ func (s *Service) handleBook(w http.ResponseWriter, r *http.Request, p *web.Requ
 		f.Invalid("card", p.T("err.card"))
 	}
 	again := func(status int) error {
-		// The summary keeps its price when the trip itself is fine (a guest's typo is not).
-		if o.trip.Location.Code != "" && !o.trip.PickupAt.IsZero() && o.trip.ReturnAt.After(o.trip.PickupAt) {
+		// The summary keeps its price when the trip itself is fine (a guest's typo is not), and
+		// so are the options: priced without an option refused, it would show a price that
+		// is not the one asked for.
+		choicesOK := !slices.ContainsFunc(slices.Collect(maps.Keys(f.Errors)), choiceField)
+		if choicesOK && o.trip.Location.Code != "" && !o.trip.PickupAt.IsZero() && o.trip.ReturnAt.After(o.trip.PickupAt) {
 			if q, err := a.Quote(r.Context(), o.quoteRequest()); err == nil {
 				v := s.bookView(p, f, o, q.GrossCents, true)
 				t := totals(p, q.Lines, q.NetCents, q.VATCents, q.GrossCents, q.VATPercent)
