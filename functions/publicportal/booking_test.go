@@ -173,12 +173,18 @@ func TestCustomerBooksChangesAndCancels(t *testing.T) {
 	assert.Equal(t, "application/pdf", pdf.header.Get("Content-Type"))
 	assert.True(t, strings.HasPrefix(pdf.body, "%PDF"), "a PDF")
 
+	// Ten days ahead cancelling is free — but for a change fee the booking carries (its
+	// change was a partial cancellation): the page shows what reservations-api charges, not
+	// a share of the total by its own reckoning, and the fee charged afterwards.
+	_, err = s.db.Pool.Exec(context.Background(), `UPDATE reservations.reservations SET change_fee_gross_cents = 2000 WHERE id = $1`, id)
+	require.NoError(t, err)
 	cancel := s.get("/my-bookings/" + id + "/cancel")
 	require.Equal(t, http.StatusOK, cancel.status, cancel.body)
-	assert.Contains(t, cancel.body, "Cancelling now is free.", "ten days ahead costs nothing")
+	assert.Contains(t, cancel.body, "Cancelling now costs €20.00.")
 	cancelled := s.post(cancel, "/my-bookings/"+id+"/cancel", url.Values{})
 	require.Equal(t, http.StatusOK, cancelled.status, cancelled.body)
 	assert.Contains(t, cancelled.body, `data-status="cancelled"`)
+	assert.Contains(t, cancelled.body, `id="booking-fee">€20.00<`)
 
 	// Bob sees nothing of alice's booking.
 	bob := s.otherBrowser()

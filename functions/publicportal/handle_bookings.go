@@ -68,9 +68,11 @@ type bookingView struct {
 	Vehicle                                    string
 	Pickup, Return, PickupBranch, ReturnBranch string
 	Total                                      string
-	Totals                                     totalsView
-	Pending                                    bool
-	Declined                                   string
+	// Fee is what a cancellation or a no-show charged (none: empty).
+	Fee      string
+	Totals   totalsView
+	Pending  bool
+	Declined string
 	// RetryAction is where another card is posted ("" when it cannot be here: a guest's
 	// status page, whose guest retries through the mailed link).
 	RetryAction    string
@@ -99,6 +101,9 @@ func (s *Service) describe(ctx context.Context, a apis, p *web.Request, res Rese
 		Totals:  totals(p, res.Lines, res.NetCents, res.VatCents, res.TotalGrossCents, 19),
 		Pending: res.Status == "pending" && res.PaymentDeclinedReason == "", Vehicle: res.Category,
 		ReservationRef: strings.ToUpper(res.ID[:8])}
+	if res.FeeCents > 0 {
+		v.Fee = money(p.Lang, res.FeeCents)
+	}
 	branches, _ := a.Branches(ctx) // names and clocks; without them codes and Berlin time
 	pb, _ := branchByCode(branches, res.PickupLocation)
 	rb, _ := branchByCode(branches, res.ReturnLocation)
