@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orangecarrental/orange/functions/fleet"
+	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/auth/authtest"
@@ -54,8 +55,10 @@ type api struct {
 	store   *fleet.Store
 	handler http.Handler
 	pricing *fakePricing
-	id      *authtest.Identity
-	fleet   string
+	// branches is locations-api's fake: a search is held to its branch.
+	branches *fakeLocations
+	id       *authtest.Identity
+	fleet    string
 }
 
 // setup is what newAPI builds from: the function's configuration and the platform client's
@@ -82,8 +85,10 @@ func newAPIOn(t *testing.T, db *database.DB, opts ...option) *api {
 	t.Helper()
 	id := authtest.New(t)
 	pricing := &fakePricing{}
+	branches := &fakeLocations{closed: map[string]bool{}}
 	transport := platform.NewTransport(nil, nil)
 	transport.Mount("pricing-api", pricing)
+	transport.Mount("locations-api", branches)
 	st := setup{cfg: fleet.Config{MaxCandidates: 200, PricingTimeout: 5 * time.Second}, callTimeout: 5 * time.Second}
 	for _, o := range opts {
 		if o != nil {
@@ -103,7 +108,7 @@ func newAPIOn(t *testing.T, db *database.DB, opts ...option) *api {
 		*st.service = svc
 	}
 	logger := platform.NewLogger(io.Discard, "error", "vehicles-api")
-	return &api{t: t, db: db, store: fleet.NewStore(db), pricing: pricing, id: id, fleet: id.Bearer(t, "frank"),
+	return &api{t: t, db: db, store: fleet.NewStore(db), pricing: pricing, branches: branches, id: id, fleet: id.Bearer(t, "frank"),
 		handler: platform.Observe(logger, platform.Handler(svc, id.Authenticator(fleet.ServiceName)))}
 }
 
@@ -296,4 +301,49 @@ func (f *fakePricing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// fakeLocations plays locations-api's GET /api/locations/{code} in locationsapi's types
+// (locationsapi's contract test holds the real function to them): every branch active and
+// open around the clock in Berlin, but those the test closes.
+type fakeLocations struct {
+	mu     sync.Mutex
+	closed map[string]bool
+	// dayHours, when set, are every day's hours of every branch ("07:00", "21:00").
+	dayHours [2]string
+}
+
+func (f *fakeLocations) setHours(opens, closes string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dayHours = [2]string{opens, closes}
+}
+
+func (f *fakeLocations) close(code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed[code] = true
+}
+
+func (f *fakeLocations) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code, ok := strings.CutPrefix(r.URL.Path, "/api/locations/")
+	if !ok || r.Method != http.MethodGet {
+		http.NotFound(w, r)
+		return
+	}
+	l := locationsapi.Location{Code: code, Name: code, Status: locationsapi.StatusActive, TimeZone: "Europe/Berlin", Version: 1}
+	f.mu.Lock()
+	hours := f.dayHours
+	if hours[0] == "" {
+		hours = [2]string{"00:00", "24:00"}
+	}
+	for _, day := range []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"} {
+		l.OpeningHours = append(l.OpeningHours, locationsapi.OpeningHours{Day: day, Opens: hours[0], Closes: hours[1]})
+	}
+	if f.closed[code] {
+		l.Status = "closed"
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(l)
 }

@@ -3,11 +3,14 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
@@ -146,6 +149,9 @@ func parseSearch(r *http.Request, now time.Time) (SearchQuery, error) {
 func (s *Service) search(ctx context.Context, q SearchQuery) (SearchResult, error) {
 	res := SearchResult{Items: []Offer{}, Page: q.Page, PageSize: q.PageSize, LocationCode: q.LocationCode,
 		PickupAt: q.PickupAt, ReturnAt: q.ReturnAt}
+	if err := s.branchTakes(ctx, q); err != nil {
+		return res, err
+	}
 	cands, err := s.store.Candidates(ctx, q, s.cfg.MaxCandidates+1)
 	if err != nil || len(cands) == 0 {
 		return res, err
@@ -242,4 +248,38 @@ func offerOrder(sort string) func(a, b ranked) int {
 	default:
 		return byPrice
 	}
+}
+
+// branchTakes holds a search to the rules a booking at its branch is held to (reservations
+// checks the same, with locationsapi's Refusal): a branch closed or in maintenance, or a
+// pickup or return outside its opening hours, is a 422 naming the field and the hours —
+// offers it listed were each refused at booking. A branch locations-api does not know finds
+// no cars (as before), and a locations-api that does not answer leaves the search as it
+// was: the booking checks again, and a search is no promise.
+func (s *Service) branchTakes(ctx context.Context, q SearchQuery) error {
+	b, err := s.branches.Location(ctx, q.LocationCode)
+	if err != nil {
+		if !errors.Is(err, locationsapi.ErrUnknown) {
+			platform.LoggerFrom(ctx).WarnContext(ctx, "search without the branch's hours", slog.String("branch", q.LocationCode), slog.String("error", err.Error()))
+		}
+		return nil
+	}
+	var refused []platform.FieldError
+	if f := b.Refusal("location", "pickup", "picked up", q.PickupAt); f != nil {
+		refused = append(refused, *f)
+	}
+	if b.Status == locationsapi.StatusActive { // a closed branch is named once
+		if f := b.Refusal("location", "return", "returned", q.ReturnAt); f != nil {
+			refused = append(refused, *f)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(refused))
+	for i, f := range refused {
+		msgs[i] = f.Reason
+	}
+	return &platform.Error{Kind: platform.KindUnprocessable, Fields: refused,
+		Message: "no car can be booked for this search: " + strings.Join(msgs, "; ")}
 }

@@ -471,3 +471,34 @@ func TestSearchFollowsACarThatChangesBranch(t *testing.T) {
 		WHERE b.location_code <> v.location_code`).Scan(&stray))
 	assert.Zero(t, stray, "every booking carries its car's branch")
 }
+
+// TestSearchHeldToTheBranch: the search listed priced cars at a closed branch and for a
+// pickup at 03:00 at a branch open 07:00–21:00 — each of them refused at booking. It answers
+// as the booking would now: 422 naming the field and the hours.
+func TestSearchHeldToTheBranch(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, func(s *setup) { s.cfg.BranchTTL = time.Millisecond })
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	day := pickupDay().In(berlin)
+	at := func(hour int) time.Time { return time.Date(day.Year(), day.Month(), day.Day(), hour, 0, 0, 0, berlin) }
+	require.Equal(t, http.StatusOK, a.get(searchPath(at(3), 2, "")).status, "open around the clock")
+
+	a.branches.setHours("07:00", "21:00")
+	time.Sleep(5 * time.Millisecond) // past the branch's TTL
+	priced := len(a.pricing.recorded())
+	r := a.get(searchPath(at(3), 2, ""))
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
+	prob := decode[platform.Problem](t, r)
+	require.Len(t, prob.Errors, 2)
+	assert.Equal(t, "pickup", prob.Errors[0].Field)
+	assert.Contains(t, prob.Errors[0].Reason, "07:00–21:00")
+	assert.Equal(t, priced, len(a.pricing.recorded()), "nothing was priced for a search no booking fits")
+	assert.Equal(t, http.StatusOK, a.get(searchPath(at(10), 2, "")).status)
+
+	a.branches.close("BER-HBF")
+	time.Sleep(5 * time.Millisecond)
+	r = a.get(searchPath(at(10), 2, ""))
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
+	assert.Equal(t, []platform.FieldError{{Field: "location", Reason: "the branch BER-HBF is closed and takes no bookings"}}, decode[platform.Problem](t, r).Errors)
+}

@@ -34,6 +34,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -42,6 +43,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/fleet/fleetapi"
+	"github.com/orangecarrental/orange/functions/locations/locationsapi"
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 )
@@ -69,6 +71,9 @@ type Config struct {
 	PriceCacheTTL time.Duration `env:"FLEET_PRICE_CACHE_TTL, default=30s"`
 	// PriceCacheEntries bounds how many (branch, period) price sets the cache keeps.
 	PriceCacheEntries int `env:"FLEET_PRICE_CACHE_ENTRIES, default=2000"`
+	// BranchTTL is how long a search uses a branch read from locations-api (status, time
+	// zone, opening hours) before asking again, as reservations-api's booking does.
+	BranchTTL time.Duration `env:"FLEET_BRANCH_TTL, default=30s"`
 }
 
 // Validate checks the settings.
@@ -82,6 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("FLEET_PRICE_CACHE_TTL must be from 0 (off) to 10m")
 	case c.PriceCacheTTL > 0 && (c.PriceCacheEntries < 1 || c.PriceCacheEntries > 100_000):
 		return errors.New("FLEET_PRICE_CACHE_ENTRIES must be between 1 and 100000")
+	case c.BranchTTL < 0 || c.BranchTTL > 10*time.Minute:
+		return errors.New("FLEET_BRANCH_TTL must be positive, at most 10m")
 	}
 	return nil
 }
@@ -92,11 +99,14 @@ type Service struct {
 	store   *Store
 	pricing *pricingapi.Client
 	prices  *priceCache
-	now     func() time.Time
+	// branches are the branches read from locations-api: a search offers nothing a booking
+	// would refuse for its branch (closed, outside the opening hours).
+	branches *locationsapi.Cache
+	now      func() time.Time
 }
 
-// New returns the service over deps.DB, calling pricing-api through deps.Client (as
-// vehicles-api itself).
+// New returns the service over deps.DB, calling pricing-api and locations-api through
+// deps.Client (as vehicles-api itself).
 func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -105,11 +115,12 @@ func New(_ context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 		return nil, errors.New("fleet: an HTTP client to reach pricing-api is required")
 	}
 	return &Service{
-		cfg:     cfg,
-		store:   NewStore(deps.DB),
-		pricing: pricingapi.NewClient(deps.Client),
-		prices:  newPriceCache(cfg.PriceCacheTTL, cfg.PriceCacheEntries),
-		now:     time.Now,
+		cfg:      cfg,
+		store:    NewStore(deps.DB),
+		pricing:  pricingapi.NewClient(deps.Client),
+		branches: locationsapi.NewCache(locationsapi.NewClient(deps.Client), min(cfg.PricingTimeout, 2*time.Second), cmp.Or(cfg.BranchTTL, 30*time.Second)),
+		prices:   newPriceCache(cfg.PriceCacheTTL, cfg.PriceCacheEntries),
+		now:      time.Now,
 	}, nil
 }
 

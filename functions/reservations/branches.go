@@ -3,7 +3,6 @@ package reservations
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -92,30 +91,9 @@ func (s *Service) checkBranches(ctx context.Context, pickupLocation, returnLocat
 
 // check adds why branch b refuses a car to be moved (verb) at instant at, if it does.
 func (r *branchRefusals) check(b locationsapi.Location, branchField, timeField, verb string, at time.Time) {
-	if b.Status != locationsapi.StatusActive {
-		state := b.Status
-		if state == locationsapi.StatusMaintenance {
-			state = "in maintenance"
-		}
-		*r = append(*r, platform.FieldError{Field: branchField, Reason: fmt.Sprintf("the branch %s is %s and takes no bookings", b.Code, state)})
-		return
+	if f := b.Refusal(branchField, timeField, verb, at); f != nil {
+		*r = append(*r, *f)
 	}
-	open, err := b.OpenAt(at)
-	if err == nil && open {
-		return
-	}
-	*r = append(*r, platform.FieldError{Field: timeField, Reason: fmt.Sprintf(
-		"the branch %s is closed at %s (%s); a car can be %s there %s (opening hours in %s)",
-		b.Code, localClock(b, at), b.TimeZone, verb, b.HoursOn(at), b.TimeZone)})
-}
-
-// localClock is instant t on the branch's wall clock, for an answer.
-func localClock(b locationsapi.Location, t time.Time) string {
-	zone, err := b.Zone()
-	if err != nil {
-		return t.UTC().Format(time.RFC3339)
-	}
-	return t.In(zone).Format("Monday 2006-01-02 15:04")
 }
 
 // branchDay answers the calendar day of an instant at the branch with code, in the

@@ -90,6 +90,35 @@ func (l Location) OpenAt(t time.Time) (bool, error) {
 	return false, nil
 }
 
+// Refusal says why the branch refuses a car to be moved (verb: "picked up", "returned") at
+// instant at — it takes no bookings (closed, in maintenance: under branchField), or is closed
+// then (under timeField, with that day's hours) — or nil when it takes it. One rule for
+// every function that holds a booking or an offer to a branch.
+func (l Location) Refusal(branchField, timeField, verb string, at time.Time) *platform.FieldError {
+	if l.Status != StatusActive {
+		state := l.Status
+		if state == StatusMaintenance {
+			state = "in maintenance"
+		}
+		return &platform.FieldError{Field: branchField, Reason: fmt.Sprintf("the branch %s is %s and takes no bookings", l.Code, state)}
+	}
+	if open, err := l.OpenAt(at); err == nil && open {
+		return nil
+	}
+	return &platform.FieldError{Field: timeField, Reason: fmt.Sprintf(
+		"the branch %s is closed at %s (%s); a car can be %s there %s (opening hours in %s)",
+		l.Code, l.localClock(at), l.TimeZone, verb, l.HoursOn(at), l.TimeZone)}
+}
+
+// localClock is instant t on the branch's wall clock, for an answer.
+func (l Location) localClock(t time.Time) string {
+	zone, err := l.Zone()
+	if err != nil {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return t.In(zone).Format("Monday 2006-01-02 15:04")
+}
+
 // HoursOn describes the windows of t's local weekday at the branch, for an answer that says
 // when it is open ("saturday 08:00–20:00", "sunday closed").
 func (l Location) HoursOn(t time.Time) string {
