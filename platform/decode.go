@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 )
@@ -16,9 +17,10 @@ import (
 const DefaultMaxBodyBytes = 64 << 10
 
 // DecodeJSON reads r's body strictly into dst: the content type must be application/json
-// (415), the body at most maxBytes (413), valid UTF-8 throughout (400), one well-formed JSON
-// value with no unknown fields and nothing after it (400). maxBytes ≤ 0 means
-// DefaultMaxBodyBytes.
+// (415; a charset other than UTF-8 too), the body at most maxBytes (413), valid UTF-8
+// throughout (400), one well-formed JSON value with no unknown fields, no key named twice in
+// an object or in another case than its field's (decodekeys.go), and nothing after it (400).
+// maxBytes ≤ 0 means DefaultMaxBodyBytes.
 //
 // The UTF-8 check runs on the raw bytes before decoding: encoding/json would otherwise
 // replace every invalid byte inside a string with U+FFFD and carry on, so a name or a reason
@@ -30,9 +32,14 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBodyBytes
 	}
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
 		return Errorf(KindUnsupportedMedia, "the request body must be application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		// JSON is UTF-8 (RFC 8259 §8.1); a body declared otherwise would be read as
+		// something its sender did not mean.
+		return Errorf(KindUnsupportedMedia, "the request body must be application/json in UTF-8, not charset %s", printable(cs))
 	}
 	if r.ContentLength > maxBytes {
 		return Errorf(KindTooLarge, "the request body exceeds %d bytes", maxBytes)
@@ -60,6 +67,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	}
 	if problem := BadEscape(body); problem != "" {
 		return Invalid("a string of the request body " + problem)
+	}
+	if fe := keyProblem(body, reflect.TypeOf(dst)); fe != nil {
+		return Invalid("a key of the request body is ambiguous", *fe)
 	}
 	return nil
 }

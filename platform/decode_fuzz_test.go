@@ -61,6 +61,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		{"APPLICATION/JSON", `{"version":12}`, 0},
 		{"application/json", `{"version":"12"}`, 0},
 		{"application/json", `{"Name":"case-insensitive"}`, 0},
+		{"application/json", `{"name":"a","nested":{"name":"b","name":"c"},"extras":{"A":1,"a":2}}`, 0},
+		{"application/json; charset=latin1", `{"name":"Ada"}`, 0},
 		{"application/json", "\ufeff{}", 0},
 		{"application/json", `{"name":"a\u0000"}`, 0},
 		{"application/json", `{"name":"\\u0000"}`, 0},
@@ -116,6 +118,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		mediaOK := isJSONMedia(contentType)
 		accept := mediaOK && int64(len(body)) <= limit && utf8.Valid(body) && wantErr == nil
 		if accept {
+			dec := json.NewDecoder(bytes.NewReader(body))
+			accept = !ambiguousKeys(dec, "body")
+		}
+		if accept {
 			unmeant, sure := unmeantText(body)
 			if !sure {
 				return // a U+FFFD was sent too: the oracle cannot tell it from a lone surrogate's
@@ -133,8 +139,60 @@ func FuzzDecodeJSON(f *testing.F) {
 }
 
 func isJSONMedia(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
+	mt, params, err := mime.ParseMediaType(contentType)
+	cs, named := params["charset"]
+	return err == nil && mt == "application/json" && (!named || strings.EqualFold(cs, "utf-8"))
+}
+
+// fuzzFields are fuzzBody's keys, as its tags spell them.
+var fuzzFields = []string{"name", "count", "amount", "ok", "tags", "extras", "nested", "labels", "version"}
+
+// ambiguousKeys is the oracle of the key rule, by encoding/json's tokens: reading one value
+// of dec as a fuzzBody ("body"), a map ("map") or anything else, is a key named twice in an
+// object, or a fuzzBody key in another case than its tag's?
+func ambiguousKeys(dec *json.Decoder, as string) bool {
+	tok, err := dec.Token()
+	if err != nil {
+		return false
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, _ := dec.Token()
+			key := k.(string)
+			if seen[key] {
+				return true
+			}
+			seen[key] = true
+			child := "any"
+			if as == "body" {
+				for _, f := range fuzzFields {
+					if strings.EqualFold(f, key) && f != key {
+						return true
+					}
+				}
+				switch key {
+				case "nested":
+					child = "body"
+				case "extras", "labels":
+					child = "map"
+				}
+			}
+			if ambiguousKeys(dec, child) {
+				return true
+			}
+		}
+		_, _ = dec.Token()
+	case json.Delim('['):
+		for dec.More() {
+			if ambiguousKeys(dec, "any") {
+				return true
+			}
+		}
+		_, _ = dec.Token()
+	}
+	return false
 }
 
 // FuzzIfMatch checks the If-Match parser: it never panics, accepts only "" and "*" (as 0)

@@ -98,6 +98,16 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "lone high surrogate", contentType: "application/json", body: `{"name":"\ud800x"}`, wantKind: platform.KindInvalid},
 		{name: "lone low surrogate", contentType: "application/json", body: `{"name":"\uDC00"}`, wantKind: platform.KindInvalid},
 		{name: "surrogate pair accepted", contentType: "application/json", body: `{"name":"\ud83d\ude97"}`, wantName: "🚗"},
+		// One body, one meaning: encoding/json takes the last of a key named twice and a key
+		// in any case, where another reader of the bytes may take the first or none.
+		{name: "a key named twice", contentType: "application/json", body: `{"name":"Ada","name":"Bo"}`, wantKind: platform.KindInvalid, wantField: "name"},
+		{name: "a key twice in a nested object", contentType: "application/json", body: `{"pickup":{"code":"A","code":"B"}}`, wantKind: platform.KindInvalid, wantField: "pickup.code"},
+		{name: "a key twice in a list's item", contentType: "application/json", body: `{"extras":[{},{"code":"A","code":"B"}]}`, wantKind: platform.KindInvalid, wantField: "extras[1].code"},
+		{name: "a key in another case", contentType: "application/json", body: `{"NAME":"Ada"}`, wantKind: platform.KindInvalid, wantField: "NAME"},
+		{name: "a nested key in another case", contentType: "application/json", body: `{"pickup":{"Code":"A"}}`, wantKind: platform.KindInvalid, wantField: "pickup.Code"},
+		{name: "a key and its other case", contentType: "application/json", body: `{"name":"Ada","Name":"Bo"}`, wantKind: platform.KindInvalid, wantField: "Name"},
+		{name: "another charset", contentType: "application/json; charset=latin1", body: `{"name":"Ada"}`, wantKind: platform.KindUnsupportedMedia},
+		{name: "charset in capitals accepted", contentType: "application/json; charset=UTF-8", body: `{"name":"Ada"}`, wantName: "Ada"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
