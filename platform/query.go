@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -147,5 +148,13 @@ func (q *Query) Err(message string) error {
 	if len(q.errs) == 0 {
 		return nil
 	}
+	if n := len(q.errs); n > maxQueryErrors {
+		// A query string of thousands of bad parameters is answered in a bounded problem:
+		// its first errors, and how many more there were.
+		return Invalid(fmt.Sprintf("%s (%d more errors not listed)", message, n-maxQueryErrors), q.errs[:maxQueryErrors]...)
+	}
 	return Invalid(message, q.errs...)
 }
+
+// maxQueryErrors bounds the field errors one answer lists.
+const maxQueryErrors = 20

@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 
@@ -68,4 +69,19 @@ func TestQueryTime(t *testing.T) {
 	assert.True(t, q.Time("bad", false).IsZero())
 	assert.True(t, q.Time("missing", true).IsZero())
 	assert.Error(t, q.Err("bad"))
+}
+
+// TestQueryErrorsBounded: 3,000 unknown parameters were answered with 3,000 errors.
+func TestQueryErrorsBounded(t *testing.T) {
+	t.Parallel()
+	raw := ""
+	for i := range 3000 {
+		raw += fmt.Sprintf("&x%d=1", i)
+	}
+	err := platform.ParseQuery(httptest.NewRequest("GET", "/x?"+raw, nil), "page").Err("bad query")
+	var pe *platform.Error
+	require.True(t, errors.As(err, &pe), "%v", err)
+	assert.Len(t, pe.Fields, 20)
+	assert.Equal(t, "x0", pe.Fields[0].Field)
+	assert.Contains(t, pe.Message, "2980 more errors not listed")
 }
