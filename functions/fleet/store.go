@@ -61,11 +61,18 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING ` + vehicleColumns
 
 // updateDetailsSQL replaces what the car is; $8 = 0 skips the optimistic-concurrency check.
+// The details the car already has are a no-op (same version, no event), as a status or a
+// branch it already has are — also under an If-Match the no-op has outdated: a retried PUT
+// whose first try was applied finds the car as it asked for, not a 412.
 const updateDetailsSQL = `UPDATE fleet.vehicles SET
 	name = $2, category = $3, seats = $4, fuel = $5, transmission = $6, licence_plate = $7,
-	version = version + 1, updated_at = now()
-WHERE id = $1 AND ($8 = 0 OR version = $8)
+	version = version + CASE WHEN ` + sameDetails + ` THEN 0 ELSE 1 END,
+	updated_at = CASE WHEN ` + sameDetails + ` THEN updated_at ELSE now() END
+WHERE id = $1 AND ($8 = 0 OR version = $8 OR ` + sameDetails + `)
 RETURNING ` + vehicleColumns
+
+// sameDetails holds when the car's details are those of updateDetailsSQL's arguments.
+const sameDetails = `(name, category, seats, fuel, transmission, licence_plate) IS NOT DISTINCT FROM ($2, $3, $4::int, $5, $6, $7)`
 
 // setStatusSQL changes the status only along a row of fleet.status_transitions, decided by
 // the UPDATE itself, so two concurrent changes cannot both pass a check made earlier. The

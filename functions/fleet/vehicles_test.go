@@ -126,12 +126,23 @@ func TestUpdateWithOptimisticConcurrency(t *testing.T) {
 	assert.True(t, updated.UpdatedAt.After(updated.CreatedAt))
 
 	before := a.snapshot()
-	stale := a.json(http.MethodPut, path, details, "If-Match", `"1"`)
+	stale := a.json(http.MethodPut, path, strings.Replace(details, "VW Golf Variant", "VW Golf", 1), "If-Match", `"1"`)
 	require.Equal(t, http.StatusPreconditionFailed, stale.status, string(stale.body))
 	assert.Equal(t, before, a.snapshot())
 
-	// Without If-Match the last writer wins.
+	// The same PUT again (a retry whose first answer was lost): the car is as it asks, so
+	// it is answered as it is — same version, no event — not 412, nor a new version.
+	retry := a.json(http.MethodPut, path, details, "If-Match", `"1"`)
+	require.Equal(t, http.StatusOK, retry.status, string(retry.body))
+	assert.EqualValues(t, 2, decode[fleet.Vehicle](t, retry).Version)
+	assert.Equal(t, before, a.snapshot())
 	require.Equal(t, http.StatusOK, a.json(http.MethodPut, path, details).status)
+	assert.Equal(t, before, a.snapshot(), "an identical PUT is a no-op")
+
+	// Without If-Match the last writer wins.
+	r = a.json(http.MethodPut, path, strings.Replace(details, "KOMBI", "KOMPAKT", 1))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.EqualValues(t, 3, decode[fleet.Vehicle](t, r).Version)
 }
 
 func TestMove(t *testing.T) {
@@ -371,7 +382,7 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 		{"update: another car's plate", "PUT", golf, "application/json", replace(details, "B-OC 1002", "B-OC 1001"), nil, 409, "conflict", nil},
 		{"update: unknown vehicle", "PUT", "/api/vehicles/" + unknownID, "application/json", details, nil, 404, "not-found", nil},
 		{"update: not a vehicle id", "PUT", "/api/vehicles/golf", "application/json", details, nil, 404, "not-found", nil},
-		{"update: stale If-Match", "PUT", golf, "application/json", details, []string{"If-Match", `"1"`}, 412, "precondition-failed", nil},
+		{"update: stale If-Match", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `"1"`}, 412, "precondition-failed", nil},
 		{"update: weak or garbled If-Match", "PUT", golf, "application/json", details, []string{"If-Match", `W/"x"`}, 400, "invalid", nil},
 		{"update: wrong content type", "PUT", golf, "application/xml", `<name/>`, nil, 415, "unsupported-media-type", nil},
 
