@@ -172,10 +172,25 @@ func (d Details) validate() []platform.FieldError {
 			errs.Add(field, "opens and closes must be HH:MM (closes may be 24:00, the end of the day)")
 		} else if h.Opens >= h.Closes {
 			errs.Add(field, "must open before it closes")
+		} else {
+			// A window may not overlap another of its day (nor repeat it): the hours are one
+			// week, not a pile of windows (1,100 identical mondays were stored).
+			for j, g := range d.OpeningHours[:i] {
+				if g.Day == h.Day && g.Opens < h.Closes && h.Opens < g.Closes {
+					errs.Add(field, fmt.Sprintf("overlaps openingHours[%d] (%s %s–%s)", j, g.Day, g.Opens, g.Closes))
+					break
+				}
+			}
 		}
+	}
+	if len(d.OpeningHours) > maxOpeningWindows {
+		errs.Add("openingHours", fmt.Sprintf("at most %d windows: a few a day", maxOpeningWindows))
 	}
 	return errs
 }
+
+// maxOpeningWindows bounds a week's opening windows.
+const maxOpeningWindows = 7 * 4
 
 func isWeekday(day string) bool {
 	for _, d := range weekdays {

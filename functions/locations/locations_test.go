@@ -260,6 +260,8 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 		{"bad email", "POST", "/api/locations", "application/json", strings.Replace(newBranch, "duesseldorf-hbf@orangecarrental.com", "not-an-email", 1), 400, "invalid", "email"},
 		{"closes before it opens", "POST", "/api/locations", "application/json", strings.Replace(newBranch, `"closes":"21:00"`, `"closes":"06:00"`, 1), 400, "invalid", "openingHours[0]"},
 		{"unknown weekday", "POST", "/api/locations", "application/json", strings.Replace(newBranch, "monday", "caturday", 1), 400, "invalid", "openingHours[0].day"},
+		{"a window repeated", "POST", "/api/locations", "application/json", strings.Replace(newBranch, `"closes":"21:00"}`, `"closes":"21:00"},{"day":"monday","opens":"07:00","closes":"21:00"}`, 1), 400, "invalid", "openingHours[1]"},
+		{"windows overlapping", "POST", "/api/locations", "application/json", strings.Replace(newBranch, `"closes":"21:00"}`, `"closes":"21:00"},{"day":"monday","opens":"20:00","closes":"23:00"}`, 1), 400, "invalid", "openingHours[1]"},
 		{"wrong JSON type", "POST", "/api/locations", "application/json", `{"code":42}`, 400, "invalid", "code"},
 		{"update: malformed", "PUT", "/api/locations/BER-HBF", "application/json", `{"name":`, 400, "invalid", ""},
 		{"update: unknown field", "PUT", "/api/locations/BER-HBF", "application/json", `{"name":"x","code":"BER-HBF","address":{"street":"a","postalCode":"10557","city":"Berlin"}}`, 400, "invalid", "code"},
