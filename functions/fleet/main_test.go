@@ -283,6 +283,19 @@ func (f *fakePricing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		discount = 10
 	}
 	out := pricingapi.RatesResponse{Days: int(days), Items: []pricingapi.RateResult{}}
+	// A category the test set to 0 has no policy: pricing's 404 names its items.
+	var missing []string
+	for i, it := range in.Items {
+		if r, ok := rates[it.Category]; ok && r == 0 && it.DailyRateNetCents == nil {
+			missing = append(missing, fmt.Sprintf(`{"field":"items[%d].category","reason":"no active rate policy for %s"}`, i, it.Category))
+		}
+	}
+	if len(missing) > 0 {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"type":"https://orangecarrental.com/problems/not-found","title":"Not Found","status":404,"detail":"no active rate policy prices some categories","errors":[%s]}`, strings.Join(missing, ","))
+		return
+	}
 	for i, it := range in.Items {
 		if mode == "partial" && i == len(in.Items)-1 {
 			break

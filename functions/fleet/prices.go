@@ -2,8 +2,12 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,9 +31,15 @@ import (
 // pricing-api — so a policy change shows in searches at most one TTL late; a car's own rate
 // is part of its kind, so changing it shows at once (docs/fleet.md, "Prices").
 //
-// Any failure — pricing unreachable, slower than FLEET_PRICING_TIMEOUT, answering other than
-// 2xx, or without a valid price for every item — is one unavailable error (503): the search
-// cannot show prices, and a price it cannot show must not be guessed. Failures are not cached.
+// A kind pricing has no rate policy for at the branch (its 404 names the items) is no
+// failure: no booking of such a car can be priced either, so those cars are left out (their
+// price's Key is ""), and the others are offered — one category without a policy made every
+// search of the branch a 503 "try again shortly", a lasting state told as a passing one.
+//
+// Any other failure — pricing unreachable, slower than FLEET_PRICING_TIMEOUT, answering other
+// than 2xx, or without a valid price for every item asked — is one unavailable error (503):
+// the search cannot show prices, and a price it cannot show must not be guessed. Failures are
+// not cached.
 func (s *Service) price(ctx context.Context, q SearchQuery, cands []Vehicle) ([]pricingapi.RateResult, int, error) {
 	keys := make([]string, len(cands))
 	var items []pricingapi.RatesItem
@@ -71,13 +81,25 @@ func slicesContainsKey(items []pricingapi.RatesItem, key string) bool {
 	return false
 }
 
-// askPricing prices items at pricing-api and checks that every item came back valid.
+// askPricing prices items at pricing-api and checks that every item came back valid; the
+// items pricing has no rate policy for are left out of the answer (asked again without them).
 func (s *Service) askPricing(ctx context.Context, q SearchQuery, items []pricingapi.RatesItem) (pricingapi.RatesResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PricingTimeout)
 	defer cancel()
 	req := pricingapi.RatesRequest{PickupLocation: q.LocationCode,
 		PickupAt: q.PickupAt.Format(time.RFC3339Nano), ReturnAt: q.ReturnAt.Format(time.RFC3339Nano), Items: items}
 	out, err := s.pricing.Rates(ctx, req)
+	if unpriced := withoutPolicy(err, len(items)); unpriced != nil {
+		items = slices.Clone(items)
+		for _, i := range slices.Backward(unpriced) {
+			items = slices.Delete(items, i, i+1)
+		}
+		if len(items) == 0 {
+			return pricingapi.RatesResponse{}, nil
+		}
+		req.Items = items
+		out, err = s.pricing.Rates(ctx, req)
+	}
 	if err != nil {
 		return out, pricingUnavailable(err)
 	}
@@ -91,6 +113,28 @@ func (s *Service) askPricing(ctx context.Context, q SearchQuery, items []pricing
 		}
 	}
 	return out, nil
+}
+
+// withoutPolicy reads pricing's 404 for a rates request of n items that names, for each
+// item without an active rate policy, items[i].category: the indices, ascending; nil for any
+// other answer.
+func withoutPolicy(err error, n int) []int {
+	var ce *platform.CallError
+	if !errors.As(err, &ce) || ce.Status != http.StatusNotFound || len(ce.Problem.Errors) == 0 {
+		return nil
+	}
+	var idx []int
+	for _, f := range ce.Problem.Errors {
+		rest, ok := strings.CutPrefix(f.Field, "items[")
+		num, ok2 := strings.CutSuffix(rest, "].category")
+		i, err := strconv.Atoi(num)
+		if !ok || !ok2 || err != nil || i < 0 || i >= n || slices.Contains(idx, i) {
+			return nil
+		}
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	return idx
 }
 
 func indexOfKey(rs []pricingapi.RateResult, key string) int {

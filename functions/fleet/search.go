@@ -168,6 +168,9 @@ func (s *Service) search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	// are built (issue 19).
 	ranks := make([]ranked, 0, len(cands))
 	for i, v := range cands {
+		if prices[i].Key == "" {
+			continue // no rate policy prices its kind at the branch: no booking could
+		}
 		if q.MaxDailyGrossCents > 0 && prices[i].DailyGrossCents > q.MaxDailyGrossCents {
 			continue
 		}

@@ -502,3 +502,34 @@ func TestSearchHeldToTheBranch(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
 	assert.Equal(t, []platform.FieldError{{Field: "location", Reason: "the branch BER-HBF is closed and takes no bookings"}}, decode[platform.Problem](t, r).Errors)
 }
+
+// TestSearchWithoutAPolicyForOneCategory: one category without a rate policy at the branch
+// made every search there a 503 "try again shortly" — a lasting state told as a passing
+// one. Its cars are left out (no booking of them could be priced), the others offered; a
+// search of that category alone finds nothing, and a car of it with its own rate is offered.
+func TestSearchWithoutAPolicyForOneCategory(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.pricing.setRate("KOMPAKT", 0)
+	type searchPage struct {
+		Items []struct{ ID, Category string } `json:"items"`
+		Total int                             `json:"total"`
+	}
+	r := a.get(searchPath(pickupDay(), 3, "pageSize=100"))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	page := decode[searchPage](t, r)
+	require.NotEmpty(t, page.Items)
+	for _, o := range page.Items {
+		assert.NotEqual(t, "KOMPAKT", o.Category, o.ID)
+	}
+	r = a.get(searchPath(pickupDay(), 3, "category=KOMPAKT"))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Zero(t, decode[searchPage](t, r).Total)
+
+	require.Equal(t, http.StatusOK, a.json(http.MethodPut, "/api/vehicles/"+vwGolf+"/daily-rate", `{"dailyRateNetCents":4499}`).status)
+	r = a.get(searchPath(pickupDay(), 3, "category=KOMPAKT"))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	page = decode[searchPage](t, r)
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, vwGolf, page.Items[0].ID, "its own rate prices it")
+}
