@@ -244,6 +244,15 @@ func TestErasureForgetsPaymentMethods(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left, "the erased customer's payment methods")
 
+	// Alice's sign-in outlives her erasure (the identity provider's account is not
+	// customers-api's): a card she tokenizes now is refused before the provider sees it —
+	// it was bound to the erased id and authorized.
+	methods := a.count(`SELECT count(*) FROM payments.payment_methods`)
+	r = a.do("alice", http.MethodPost, "/api/payments/methods", `{"token":"tok_success"}`)
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, string(r.body), "erased")
+	assert.Equal(t, methods, a.count(`SELECT count(*) FROM payments.payment_methods`), "no card kept")
+
 	before := a.ops("authorize")
 	res := a.booking(5000, alices)
 	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)

@@ -22,6 +22,10 @@ var systemReasons = []string{"", ReasonPaymentDeclined, ReasonErased}
 // (which then scrubs it) or finds the customer erased (and is refused).
 const lockCustomerSQL = `SELECT pg_advisory_xact_lock(hashtext('reservations.customer'), hashtext($1::text))`
 
+// lockCustomerSharedSQL is lockCustomerSQL shared: what may go on beside another but not
+// beside the customer's erasure.
+const lockCustomerSharedSQL = `SELECT pg_advisory_xact_lock_shared(hashtext('reservations.customer'), hashtext($1::text))`
+
 const (
 	erasedSQL    = `SELECT EXISTS (SELECT 1 FROM reservations.erased_customers WHERE customer_id = $1)`
 	tombstoneSQL = `INSERT INTO reservations.erased_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING`

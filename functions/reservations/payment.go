@@ -87,6 +87,18 @@ func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in 
 	}
 	var out Reservation
 	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
+		// An erased customer names no card (their sign-in may outlive the erasure): checked
+		// under the customer's lock, shared, as a booking checks it (Create).
+		var erased bool
+		if _, err := tx.Exec(ctx, lockCustomerSharedSQL, res.CustomerID); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, erasedSQL, res.CustomerID).Scan(&erased); err != nil {
+			return err
+		}
+		if erased {
+			return erasedRefusal(res.CustomerID)
+		}
 		var err error
 		if out, err = scanReservation(tx.QueryRow(ctx, namePaymentMethodSQL, id, pm, ifVersion)); err != nil {
 			return err

@@ -154,3 +154,20 @@ func TestPaymentMethodBadInput(t *testing.T) {
 	}
 	assert.Equal(t, before, a.snapshot(), "nothing written")
 }
+
+// TestErasedCustomerNamesNoCard: a customer's sign-in may outlive their erasure; their
+// pending booking whose card was declined took another card afterwards, and was confirmed
+// on it. Refused now.
+func TestErasedCustomerNamesNoCard(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p, ret := period(3, 48)
+	res := a.book(vehicle1, p, ret)
+	a.decline(res.ID)
+	require.Equal(t, http.StatusAccepted, a.erase("erase-"+res.ID, alice).status)
+	recorded := a.recorded()
+	r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/payment-method", fmt.Sprintf(`{"paymentMethodId":%q}`, secondCard))
+	require.Equal(t, http.StatusConflict, r.status, r.String())
+	assert.Contains(t, r.String(), "erased")
+	assert.Equal(t, recorded, a.recorded(), "no reservation.payment_requested")
+}
