@@ -115,6 +115,26 @@ func (s *Store) collect(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (
 	return s.ChargeOutstanding(ctx, tx, p)
 }
 
+// topUp brings payment p (locked by the caller), captured before the booking's end — by an
+// agent's hand, on a booking the automation had not settled — to bill: what the capture, a
+// second charge and what is already outstanding leave short becomes outstanding, and is
+// charged at once unless the payment's one second charge was made (then agents collect it:
+// ?outstanding=true). A booking ended with a smaller capture was invoiced in full and the
+// rest never collected. Money refunded by hand stays refunded: a goodwill refund is not
+// taken back.
+func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Payment, error) {
+	short := bill - p.CapturedCents - p.ChargedCents - p.OutstandingCents
+	if short <= 0 {
+		return p, nil
+	}
+	p, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET outstanding_cents = outstanding_cents + $2,
+		version = version + 1, updated_at = now() WHERE id = $1 RETURNING `+paymentColumns, p.ID, short))
+	if err != nil || p.ChargedCents > 0 {
+		return p, err
+	}
+	return s.ChargeOutstanding(ctx, tx, p)
+}
+
 // ChargeOutstanding collects payment p's outstanding amount (p locked by the caller) by a
 // second charge on its payment method, provider key charge:<authorization>: payment.charged
 // and the amount moved to chargedCents; a declined card (or a method erased or bound to

@@ -68,6 +68,10 @@ func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservatio
 				return p, err
 			}
 		}
+		// Captured by hand below the fee: the rest is collected (topUp), not left unbilled.
+		if p, err = s.topUp(ctx, tx, p, end.feeCents); err != nil {
+			return p, err
+		}
 	default:
 		return p, nil
 	}

@@ -264,3 +264,33 @@ func TestPingPurgesExpiredIdempotencyKeys(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.Ping, map[string]any{}).status)
 	assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.idempotency_keys`))
 }
+
+// TestCapturedByHandBeforeTheEnd: an agent captured part of a booking's authorization by
+// hand before its end (a stuck booking, a deposit). The end then invoiced the whole bill and
+// collected nothing more. Now what the capture lacks is charged — at the return and at a
+// cancellation's fee alike — and the money taken equals the invoice.
+func TestCapturedByHandBeforeTheEnd(t *testing.T) {
+	t.Parallel()
+	for _, end := range []string{events.ReservationCompleted, events.ReservationCancelled} {
+		t.Run(end, func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t)
+			res := a.booking(20000, payments.TokenSuccess)
+			require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+			p := a.paymentOf(res.ReservationID)
+			r := a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(1000))
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			bill := int64(20000)
+			if end == events.ReservationCancelled {
+				res.Status, res.FeeCents, res.Reason, bill = "cancelled", 10000, "change of plans", 10000
+			}
+			a.deliverTwice(end, res)
+			p = a.paymentOf(res.ReservationID)
+			assert.Equal(t, int64(1000), p.CapturedCents)
+			assert.Equal(t, bill-1000, p.ChargedCents, "the rest charged")
+			assert.Zero(t, p.OutstandingCents)
+			assert.Equal(t, 1, a.count(`SELECT count(*) FROM payments.sandbox_operations WHERE operation = 'charge' AND amount_cents = $1`, bill-1000), "once, redelivered or not")
+			assert.Equal(t, bill, a.invoiceOf(res.ReservationID).GrossCents)
+		})
+	}
+}

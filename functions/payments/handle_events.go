@@ -158,8 +158,14 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reserva
 		if p, err = s.store.collect(ctx, tx, p, bill); err != nil {
 			return err
 		}
-	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
-		// captured before: only the invoice may be missing
+	case StatusCaptured, StatusPartiallyRefunded:
+		// Captured before the end (by hand, or this event's earlier delivery): what the
+		// capture lacks of the bill is collected (topUp; nothing on a redelivery).
+		if p, err = s.store.topUp(ctx, tx, p, bill); err != nil {
+			return err
+		}
+	case StatusRefunded:
+		// refunded by hand before the end: a goodwill refund stays; only the invoice
 	default:
 		return events.Permanentf("reservation %s completed but its payment is %s", res.ReservationID, p.Status)
 	}
