@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/platform"
 )
 
 // lockReservation serializes, until tx ends, what payments does for one reservation: its
@@ -76,4 +78,22 @@ func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservatio
 		return p, nil
 	}
 	return p, s.invoiceEnd(ctx, tx, p, end)
+}
+
+// underWay refuses to void payment id by hand while it is authorized for a booking whose end
+// payments has not learnt (409): the booking stayed confirmed and was rented out with no
+// money behind it. Its end — a cancellation, an expiry — voids it, or captures the fee.
+func (s *Store) underWay(ctx context.Context, tx pgx.Tx, id string) error {
+	var reservation string
+	var under bool
+	err := tx.QueryRow(ctx, `SELECT p.reservation_id::text, p.status = 'authorized' AND NOT EXISTS (
+		SELECT 1 FROM payments.reservation_ends e WHERE e.reservation_id = p.reservation_id)
+		FROM payments.payments p WHERE p.id = $1`, id).Scan(&reservation, &under)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // Void explains
+	}
+	if err != nil || !under {
+		return err
+	}
+	return platform.Conflict("the booking %s of payment %s is under way: cancel the booking, and its authorization is voided (or its fee captured)", reservation, id)
 }

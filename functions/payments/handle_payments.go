@@ -235,6 +235,9 @@ func (s *Service) handleVoid(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := s.mutate(r, id, func(tx pgx.Tx) (Payment, error) {
+		if err := s.store.underWay(r.Context(), tx, id); err != nil {
+			return Payment{}, err
+		}
 		return s.store.Void(r.Context(), tx, id, "voided by "+platform.CallerFrom(r.Context()).Username)
 	})
 	if err != nil {
@@ -275,6 +278,12 @@ func (s *Service) handleIssueInvoice(w http.ResponseWriter, r *http.Request) err
 	}
 	var inv Invoice
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockReservation(ctx, tx, in.ReservationID); err != nil {
+			return err
+		}
+		if err := s.store.byHandFits(ctx, tx, in); err != nil {
+			return err
+		}
 		var err error
 		inv, err = s.store.IssueInvoice(ctx, tx, in)
 		return err

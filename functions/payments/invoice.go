@@ -134,6 +134,33 @@ var ErrAlreadyInvoiced = errors.New("the reservation is already invoiced")
 // IssueInvoice issues an invoice by hand from gross positions: each is split into net and
 // VAT (net half up), the invoice's VAT is the sum of the lines' VAT. A business customer
 // is named when ctx carries their record (readBuyer, before the transaction). See issue.
+// byHandFits holds an invoice issued by hand to the booking payments knows of its
+// reservation (in's reservation locked by the caller): the booking's customer and payment
+// (else 400 — Bob was invoiced for Alice's booking, and read it), and not a booking under
+// way, whose invoice payments issues at its end (409 — the hand-made one took its place, and
+// the rental's invoice was dropped without a word). A reservation payments has no payment
+// of (a booking paid outside, an old one) is invoiced as asked.
+func (s *Store) byHandFits(ctx context.Context, tx pgx.Tx, in IssueInput) error {
+	p, found, err := s.ByReservation(ctx, tx, in.ReservationID)
+	if err != nil || !found {
+		return err
+	}
+	var errs platform.FieldErrors
+	if in.CustomerID != p.CustomerID {
+		errs.Add("customerId", "is not the customer of the reservation's booking")
+	}
+	if in.PaymentID != "" && in.PaymentID != p.ID {
+		errs.Add("paymentId", "is not the reservation's payment")
+	}
+	if len(errs) > 0 {
+		return platform.Invalid("the invoice does not fit the reservation", errs...)
+	}
+	if p.Status == StatusAuthorized {
+		return platform.Conflict("reservation %s is under way: payments-api issues its invoice at its end", in.ReservationID)
+	}
+	return nil
+}
+
 func (s *Store) IssueInvoice(ctx context.Context, tx pgx.Tx, in IssueInput) (Invoice, error) {
 	d := draft{reservationID: in.ReservationID, customerID: in.CustomerID, paymentID: in.PaymentID,
 		currency: in.Currency, kind: KindRental, buyer: buyerIn(ctx, in.CustomerID)}

@@ -362,6 +362,10 @@ func TestIllegalTransitions(t *testing.T) {
 			return decode[payments.Payment](t, r)
 		}
 		p := a.authorized(10000)
+		// The booking ended (its end known here): a void by hand is for such a payment only
+		// (TestNoVoidByHandWhileTheBookingIsUnderWay).
+		_, err := a.db.Pool.Exec(context.Background(), `INSERT INTO payments.reservation_ends (reservation_id, status) VALUES ($1, 'cancelled')`, p.ReservationID)
+		require.NoError(t, err)
 		step := func(action, body string) {
 			r := a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/"+action, body)
 			require.Equal(t, 200, r.status, string(r.body))
@@ -400,6 +404,20 @@ func TestIllegalTransitions(t *testing.T) {
 			assert.Equal(t, before, a.snapshot(), "%s %s changed something", state, action)
 		}
 	}
+}
+
+// TestNoVoidByHandWhileTheBookingIsUnderWay: an agent's void of a confirmed booking's
+// authorization left the booking confirmed, and it was rented out with no money behind it.
+// While payments knows no end of the booking, a void by hand is 409 and changes nothing.
+func TestNoVoidByHandWhileTheBookingIsUnderWay(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p := a.authorized(10000)
+	before := a.snapshot()
+	r := a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/void", "")
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, string(r.body), "under way")
+	assert.Equal(t, before, a.snapshot())
 }
 
 // TestInvoiceNumbersHaveNoGaps: 100 concurrent issues, every third rolled back after taking
@@ -648,4 +666,33 @@ func TestIfMatch(t *testing.T) {
 	r = a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(100), "If-Match", etag)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	assert.Equal(t, `"2"`, r.header.Get("ETag"))
+}
+
+// TestInvoiceByHandFitsTheBooking: an admin's invoice took the one invoice of a booking
+// under way — its rental invoice was then dropped without a word — and named any customer:
+// Bob read an invoice of Alice's booking. It must name the booking's customer and payment,
+// and a booking under way is invoiced at its end, not by hand.
+func TestInvoiceByHandFitsTheBooking(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	p := a.authorized(10000)
+	body := func(reservation, customer, payment string) string {
+		return fmt.Sprintf(`{"reservationId":%q,"customerId":%q%s,"lines":[{"description":"deposit","grossCents":500}]}`,
+			reservation, customer, payment)
+	}
+	before := a.snapshot()
+	r := a.do("ada", http.MethodPost, "/api/invoices", body(p.ReservationID, devissuer.CustomerBob, ""))
+	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	assert.Contains(t, string(r.body), `"field":"customerId"`)
+	r = a.do("ada", http.MethodPost, "/api/invoices", body(p.ReservationID, p.CustomerID, `,"paymentId":"`+uuid.NewString()+`"`))
+	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	assert.Contains(t, string(r.body), `"field":"paymentId"`)
+	r = a.do("ada", http.MethodPost, "/api/invoices", body(p.ReservationID, p.CustomerID, ""))
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, string(r.body), "under way")
+	assert.Equal(t, before, a.snapshot())
+
+	// A reservation payments holds no payment of is invoiced as asked.
+	r = a.do("ada", http.MethodPost, "/api/invoices", body(uuid.NewString(), devissuer.CustomerBob, ""))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 }
