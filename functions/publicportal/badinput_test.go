@@ -45,6 +45,13 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 		})
 	}
 
+	// A car asked for at a branch it does not stand at was shown and priced there, and
+	// refused only at the booking's last step (in English).
+	elsewhere := s.get("/vehicles/" + vwGolf + "?location=MUC-FLG&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret))
+	assert.Equal(t, http.StatusBadRequest, elsewhere.status, elsewhere.body)
+	assert.Contains(t, elsewhere.body, `<p class="field-error">This car stands at the Berlin Hauptbahnhof branch`)
+	assert.NotContains(t, elsewhere.body, `id="quote-total"`, "not priced there")
+
 	// The booking form: a guest who leaves fields out, or gives no card.
 	book := s.get("/book?vehicle=" + vwGolf + "&location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret))
 	require.Equal(t, http.StatusOK, book.status, book.body)

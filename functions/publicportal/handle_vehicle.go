@@ -79,6 +79,12 @@ func (s *Service) loadOffer(ctx context.Context, a apis, p *web.Request, vehicle
 	for field, key := range cerrs {
 		f.Invalid(field, p.T(key))
 	}
+	if _, bad := errs["location"]; !bad && t.Location.Code != "" && t.Location.Code != o.vehicle.LocationCode {
+		// The car stands at another branch: priced and shown here, it was refused only at the
+		// booking's last step (in English).
+		at, _ := branchByCode(o.branches, o.vehicle.LocationCode)
+		f.Invalid("location", p.T("err.vehicleElsewhere", cmp.Or(at.Name, o.vehicle.LocationCode)))
+	}
 	o.trip, o.choices = t, c
 	return o, nil
 }
