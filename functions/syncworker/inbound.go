@@ -210,6 +210,10 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 	if err := e.Validate(); err != nil {
 		return []string{"not a valid CloudEvent: " + sdkReason(err)}, "", nil
 	}
+	if v := e.SpecVersion(); v != cloudevents.VersionV1 {
+		// The SDK still reads 0.3; the events we publish and our schemas are 1.0's.
+		return []string{"specversion: must be 1.0, not " + printable(v)}, "", nil
+	}
 	for _, a := range [][2]string{{"id", e.ID()}, {"source", e.Source()}, {"subject", e.Subject()}} {
 		if !utf8.ValidString(a[1]) || strings.ContainsFunc(a[1], func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }) {
 			invalid = append(invalid, a[0]+": must be printable UTF-8")
@@ -233,6 +237,10 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 	if len(data) == 0 {
 		return append(invalid, "data: is required"), "", nil
 	}
+	if !utf8.Valid(data) {
+		// Not storable either: PostgreSQL refused it deep in the publish, a 500.
+		return append(invalid, "data: is not valid UTF-8"), "", nil
+	}
 	problems, err := validateInbound(e.Type(), data)
 	if len(problems) == 0 && err == nil {
 		// Valid by the schema, yet not storable: PostgreSQL keeps no NUL nor half a
@@ -241,7 +249,35 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 			problems = []string{"data: a string " + p}
 		}
 	}
+	if len(problems) == 0 && err == nil {
+		problems = append(integersAsWritten(e.Type(), data), s.notAhead(data)...)
+	}
 	return append(invalid, problems...), "", err
+}
+
+// maxClockSkew is how far ahead of this clock a partner's reading may be dated.
+const maxClockSkew = 5 * time.Minute
+
+// notAhead refuses an event whose data dates a reading ahead of now (its top-level …At
+// times): fleet keeps a car's newest reading, so one dated 2099 hid every real one after it
+// for good.
+func (s *Service) notAhead(data []byte) []string {
+	var obj map[string]any
+	if json.Unmarshal(data, &obj) != nil {
+		return nil
+	}
+	var out []string
+	for k, v := range obj {
+		str, ok := v.(string)
+		if !ok || !strings.HasSuffix(k, "At") {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, str); err == nil && t.After(s.now().Add(maxClockSkew)) {
+			out = append(out, "data/"+k+": lies in the future ("+str+"); a reading is dated when it was made")
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // publish records e once: its (partner, source, id) in the inbound table and, if new, the

@@ -196,6 +196,33 @@ func validateInbound(typ string, data []byte) ([]string, error) {
 	return v.validate(typ, data)
 }
 
+// integersAsWritten lists typ's integer properties that data (valid by the schema) writes
+// with a fraction or an exponent. Draft 2020-12 counts 3.0 and 1e3 as integers, and so does
+// validate; the functions that consume the events read integers as Go's, which take neither:
+// fuelEighths 3.0 was accepted here and then dead-lettered by vehicles-api. Refused at the
+// way in, where the partner hears of it.
+func integersAsWritten(typ string, data []byte) []string {
+	v, err := inboundSchemas()
+	if err != nil || v[typ] == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var obj map[string]any
+	if dec.Decode(&obj) != nil {
+		return nil
+	}
+	var out []string
+	for name, val := range obj {
+		f := v[typ].props[name]
+		if n, ok := val.(json.Number); ok && f != nil && f.typ == "integer" && strings.ContainsAny(string(n), ".eE") {
+			out = append(out, "data"+pointer([]string{name})+": got "+string(n)+", want an integer written without a fraction or exponent")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // validate checks data against typ's schema and returns each violation as
 // "data/<pointer>: <reason>", sorted, empty when data is valid. The reasons are worded as
 // the JSON Schema library words them (docs/inbound-events.md shows one).
