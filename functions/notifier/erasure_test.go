@@ -73,6 +73,9 @@ func TestErasureRemovesSentMail(t *testing.T) {
 		AND (n::text LIKE '%erika%' OR n::text LIKE '%Mustermann%')`, c.CustomerID))
 	assert.Equal(t, 2, w.count(`SELECT count(*) FROM notifier.notifications WHERE status = 'sent' AND customer_id = $1`, c.CustomerID),
 		"the log keeps that the mails went out")
+	assert.Zero(t, w.count(`SELECT count(*) FROM notifier.notifications WHERE customer_id = $1 AND subject <> ''`, c.CustomerID),
+		"a subject holds what an agent typed or the booking's facts")
+	assert.Equal(t, 2, w.count(`SELECT count(*) FROM notifier.notifications WHERE subject <> ''`), "the other customer's stay")
 
 	schema := notifier.Migrations.Schema
 	snap := pgtest.Snapshot(t, w.db, schema)

@@ -59,8 +59,11 @@ WHERE r.erased_at IS NULL OR r.version < EXCLUDED.version`
 
 // redactNotificationsSQL removes the personal data from an erased customer's notifications
 // and returns their ids (which name their files in folder mode); one still pending is given
-// up. A mail server's error may quote the address, so an error is replaced too.
-const redactNotificationsSQL = `UPDATE notifier.notifications SET recipient = '', recipient_name = '', body = '',
+// up. A mail server's error may quote the address, so an error is replaced too; and the
+// subject, which an agent types freely ("Emma Becker, your licence B123456 expires") and a
+// template fills with the booking's facts. The type and the times stay: the log keeps that a
+// mail of which kind went out when.
+const redactNotificationsSQL = `UPDATE notifier.notifications SET recipient = '', recipient_name = '', body = '', subject = '',
 	last_error = CASE WHEN status = 'pending' THEN 'customer erased before the mail was sent'
 		WHEN last_error IS NULL OR last_error LIKE 'customer erased%' THEN last_error
 		ELSE 'customer erased: error text removed' END,
