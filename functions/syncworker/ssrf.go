@@ -53,15 +53,16 @@ var nonPublic = []netip.Prefix{
 }
 
 // embeddedIPv4 returns the IPv4 address an IPv6 address hands to a translator or relay —
-// NAT64's well-known and local-use prefixes (RFC 6052, 8215: the last 32 bits), 6to4 (RFC
-// 3056: bits 16–47) — so that the IPv4 address is what is judged.
+// NAT64's well-known and local-use prefixes (RFC 6052, 8215: the last 32 bits), SIIT's
+// IPv4-translated form (the last 32 bits), 6to4 (RFC 3056:
+// bits 16–47) — so that the IPv4 address is what is judged.
 func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
 	if !ip.Is6() {
 		return netip.Addr{}, false
 	}
 	b := ip.As16()
 	switch {
-	case nat64.Contains(ip), nat64Local.Contains(ip):
+	case nat64.Contains(ip), nat64Local.Contains(ip), siit.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[12:16])), true
 	case sixToFour.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[2:6])), true
@@ -73,6 +74,9 @@ var (
 	nat64      = netip.MustParsePrefix("64:ff9b::/96")
 	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
 	sixToFour  = netip.MustParsePrefix("2002::/16")
+	// SIIT's IPv4-translated addresses (RFC 2765: ::ffff:0:a.b.c.d): the last 32 bits, like
+	// NAT64's. (The deprecated IPv4-compatible ::a.b.c.d is refused outright: nonPublic.)
+	siit = netip.MustParsePrefix("::ffff:0:0:0/96")
 )
 
 // allowed reports whether a webhook may connect to ip.

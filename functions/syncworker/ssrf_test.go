@@ -58,6 +58,9 @@ func TestSSRFRefused(t *testing.T) {
 		{"https://[64:ff9b::a9fe:a9fe]/hook", false, false},
 		{"https://[64:ff9b::10.0.0.1]/hook", false, false},
 		{"https://[64:ff9b:1::c0a8:101]/hook", false, false},
+		{"https://[::ffff:0:10.0.0.1]/hook", false, false}, // SIIT's IPv4-translated form of 10.0.0.1
+		{"https://[::10.0.0.1]/hook", false, false},        // the old IPv4-compatible form
+		{"https://[::ffff:0:5db8:d822]/hook", true, true},  // SIIT of a public address
 		{"https://[2002:a9fe:a9fe::1]/hook", false, false},
 		{"https://[2002:c0a8:101::1]/hook", false, false},
 		{"https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", false, false},
