@@ -20,13 +20,15 @@ var PersonalFields = []string{"email", "firstName", "lastName", "phone"}
 
 // EachPersonal calls fn for every personal field (PersonalFields) of the decoded JSON v, at
 // any depth, with the object holding it: our payloads keep them at the top level, a
-// stranger's event may nest them. fn may replace or delete the field; the walk does not
-// descend into a personal field's value.
+// stranger's event may nest them. A key matches in any case ("Email"): encoding/json reads
+// it into the field whatever its case, so a reader of the event would take it for the
+// address. fn may replace or delete the field; the walk does not descend into a personal
+// field's value.
 func EachPersonal(v any, fn func(obj map[string]any, key string)) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, val := range t {
-			if slices.Contains(PersonalFields, k) {
+			if personalField(k) != "" {
 				fn(t, k)
 				continue
 			}
@@ -47,9 +49,19 @@ const ErasedName = "Erased"
 // like an address so a consumer that receives a scrubbed event does not refuse it.
 func ErasedEmail(customerID string) string { return "erased+" + customerID + "@invalid" }
 
+// personalField is the personal field key names in any case ("Email": "email"), or "".
+func personalField(key string) string {
+	for _, f := range PersonalFields {
+		if strings.EqualFold(f, key) {
+			return f
+		}
+	}
+	return ""
+}
+
 // ErasedValue is what an erasure of customerID writes in place of personal field key.
 func ErasedValue(key, customerID string) string {
-	switch key {
+	switch personalField(key) {
 	case "email":
 		return ErasedEmail(customerID)
 	case "firstName", "lastName":

@@ -159,3 +159,16 @@ func decodeField(t *testing.T, data []byte, key string) any {
 	require.NoError(t, json.Unmarshal(data, &m))
 	return m[key]
 }
+
+// TestEachPersonalInAnyCase: "Email" is read into the address by encoding/json, so a dead
+// letter showed it unredacted; every personal key is found whatever its case.
+func TestEachPersonalInAnyCase(t *testing.T) {
+	t.Parallel()
+	var v any
+	require.NoError(t, json.Unmarshal([]byte(`{"Email":"a@example.com","FIRSTNAME":"Ada","contact":{"Phone":"+49 30 1"},"emailVerified":true}`), &v))
+	var found []string
+	events.EachPersonal(v, func(_ map[string]any, key string) { found = append(found, key) })
+	assert.ElementsMatch(t, []string{"Email", "FIRSTNAME", "Phone"}, found)
+	assert.Equal(t, events.ErasedEmail("c"), events.ErasedValue("Email", "c"))
+	assert.Equal(t, events.ErasedName, events.ErasedValue("FIRSTNAME", "c"))
+}
