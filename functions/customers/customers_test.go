@@ -393,3 +393,16 @@ func TestChangesEmitEvents(t *testing.T) {
 		`SELECT bool_or(data ? 'reason') FROM customers.outbox WHERE subject = $1`, c.ID).Scan(&reason))
 	assert.False(t, reason, "the reason of a status change is an internal note: no event carries it")
 }
+
+// TestSeedAnnouncesTheWholeRegistration: the demo customers' customer.registered carried no
+// phone, so the notifier knew no number and none of them could get an SMS.
+func TestSeedAnnouncesTheWholeRegistration(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var seeded, withPhone int
+	require.NoError(t, a.db.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE o.data->>'phone' = c.phone)
+		FROM customers.outbox o JOIN customers.customers c ON c.id::text = o.subject
+		WHERE o.type = 'com.orangecarrental.customer.registered.v1'`).Scan(&seeded, &withPhone))
+	require.NotZero(t, seeded)
+	assert.Equal(t, seeded, withPhone)
+}

@@ -104,11 +104,14 @@ VALUES
      'HB11122233', 'DE', '1975-06-10', '2033-01-19',
      'de', 'active', NULL, NULL, NULL)
 ON CONFLICT DO NOTHING
-RETURNING id, version, email, first_name, last_name, preferred_language
+RETURNING id, version, email, first_name, last_name, preferred_language, phone
 )
 INSERT INTO customers.outbox (id, type, source, subject, time, data)
 SELECT gen_random_uuid(), 'com.orangecarrental.customer.registered.v1', 'customers-api', id::text, now(),
        jsonb_build_object('customerId', id::text, 'version', version, 'email', email,
-                          'firstName', first_name, 'lastName', last_name, 'preferredLanguage', preferred_language)
+                          'firstName', first_name, 'lastName', last_name, 'preferredLanguage', preferred_language,
+                          -- the phone too, as a registration's event carries it: without it the
+                          -- notifier knew no number, and no demo customer could get an SMS.
+                          'phone', phone)
 FROM seeded
 ORDER BY id;
