@@ -231,6 +231,10 @@ type Reservation struct {
 	PaymentMethodID string `json:"paymentMethodId,omitempty"`
 	// LateFeeCents is what a late return adds (reservation.completed).
 	LateFeeCents int64 `json:"lateFeeCents,omitempty"`
+	// CompletedAt is when the car came back (RFC 3339; reservation.completed and after):
+	// the return the customer made, where ReturnAt is the one booked — the completion mail
+	// told an early or late return the booked time.
+	CompletedAt string `json:"completedAt,omitempty"`
 	// NetCents and VatCents split TotalGross (NetCents + VatCents = TotalGross); Lines are
 	// the priced lines of the booking as pricing-api quoted them (their NetCents add up to
 	// NetCents). Every change re-prices them; the invoice shows them.

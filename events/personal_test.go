@@ -24,6 +24,7 @@ import (
 // data about the person); reason is a code or a staff note (docs/security.md, "Erasure");
 // kind is an invoice's or a customer's kind.
 var notPersonal = []string{
+	"completedAt",
 	"customerId", "kind", "preferredLanguage", "status", "reason", "verificationToken",
 	"code", "name", "city", // a branch's
 	"vehicleId", "category", "locationCode", "licensePlate",

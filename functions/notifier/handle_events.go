@@ -209,6 +209,9 @@ func (s *Service) reservationEvent(ctx context.Context, tx pgx.Tx, e cloudevents
 			d.OldPickupAt = moved(held.pickupAt, pickup, pickupZone, lang)
 			d.OldReturnAt = moved(held.returnAt, ret, returnZone, lang)
 		}
+		if typ == events.ReservationCompleted && r.CompletedAt != "" {
+			d.ReturnAt = when(r.CompletedAt, returnZone, lang) // the return made, not the one booked
+		}
 		return d
 	})
 }

@@ -134,6 +134,12 @@ func TestMailFollowsPreferredLanguage(t *testing.T) {
 			wantSubject: "Danke für Ihre Fahrt – Reservierung 3F2A1B9C", wantBody: []string{"MUC-FLG am 04.07.2026, 10:00 Uhr"}},
 		{name: "completed en", lang: "en", typ: events.ReservationCompleted, data: res, wantLang: "en",
 			wantSubject: "Thank you for driving with us – reservation 3F2A1B9C"},
+		// Returned a day early: the mail names the return made, not the one booked.
+		{name: "completed early de", lang: "de", typ: events.ReservationCompleted, data: func(c events.Customer) any {
+			r := res(c).(events.Reservation)
+			r.CompletedAt = "2026-07-03T08:30:00Z"
+			return r
+		}, wantLang: "de", wantSubject: "Danke für Ihre Fahrt – Reservierung 3F2A1B9C", wantBody: []string{"MUC-FLG am 03.07.2026, 10:30 Uhr"}},
 		{name: "captured de", lang: "de", typ: events.PaymentCaptured, data: payment, wantLang: "de", wantSubject: "Zahlung über 1.234,56 € erhalten"},
 		{name: "captured en", lang: "en", typ: events.PaymentCaptured, data: payment, wantLang: "en", wantSubject: "Payment of €1,234.56 received"},
 		{name: "charged en", lang: "en", typ: events.PaymentCharged, data: payment, wantLang: "en", wantSubject: "Additional charge of €1,234.56"},

@@ -124,6 +124,8 @@ func TestHandoverAndReturn(t *testing.T) {
 
 			e := a.outboxData(events.ReservationCompleted, res.ID)
 			assert.Equal(t, tt.wantLate, e.LateFeeCents)
+			require.NotNil(t, v.CompletedAt)
+			assert.Equal(t, v.CompletedAt.UTC().Format(time.RFC3339Nano), e.CompletedAt, "the return made, for the mail")
 			assert.Equal(t, tt.wantCharges, withoutText(e.ReturnCharges))
 			var raw string
 			require.NoError(t, a.db.Pool.QueryRow(context.Background(),

@@ -115,7 +115,16 @@ func payload(r Reservation) events.Reservation {
 		Status: string(r.Status), TotalGross: r.TotalGrossCents, Currency: r.Currency,
 		Reason: r.CancelReason, FeeCents: r.FeeCents, LateFeeCents: r.LateFeeCents,
 		NetCents: r.NetCents, VatCents: r.VatCents, Lines: r.Lines, PaymentAttempt: r.PaymentAttempt, Guest: r.Guest,
+		CompletedAt: rfc3339Ptr(r.CompletedAt),
 	}
+}
+
+// rfc3339Ptr is t as RFC 3339, "" for nil.
+func rfc3339Ptr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return rfc3339(*t)
 }
 
 func emit(ctx context.Context, tx pgx.Tx, typ string, p events.Reservation) error {
