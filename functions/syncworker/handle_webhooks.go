@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -71,8 +73,15 @@ func (s *Service) check(r *http.Request, in *subscriptionInput, create bool) err
 		slices.Sort(*in.Types)
 		*in.Types = slices.Compact(*in.Types)
 	}
-	if in.Description != nil && len(*in.Description) > 500 {
-		fail("description", "must be at most 500 characters")
+	if in.Description != nil {
+		switch {
+		case utf8.RuneCountInString(*in.Description) > 500:
+			fail("description", "must be at most 500 characters")
+		case strings.ContainsFunc(*in.Description, unicode.IsControl):
+			// It is shown in lists and logs: a line break or a terminal escape would forge
+			// lines there.
+			fail("description", "must not hold control characters (line breaks, tabs, escapes)")
+		}
 	}
 	if in.Secret != nil {
 		if !create {

@@ -108,15 +108,17 @@ func TestSubscriptionValidation(t *testing.T) {
 	w := newWorker(t, cfg)
 	good := events.ReservationConfirmed
 	for name, body := range map[string]map[string]any{
-		"private endpoint":  {"url": "https://10.0.0.7/hook", "types": []string{good}},
-		"loopback endpoint": {"url": "https://127.0.0.1/hook", "types": []string{good}},
-		"metadata endpoint": {"url": "https://169.254.169.254/", "types": []string{good}},
-		"no types":          {"url": "https://93.184.216.34/hook", "types": []string{}},
-		"customer type":     {"url": "https://93.184.216.34/hook", "types": []string{events.CustomerRegistered}},
-		"unknown type":      {"url": "https://93.184.216.34/hook", "types": []string{"x"}},
-		"bad secret":        {"url": "https://93.184.216.34/hook", "types": []string{good}, "secret": "whsec_short"},
-		"no url":            {"types": []string{good}},
-		"unknown field":     {"url": "https://93.184.216.34/hook", "types": []string{good}, "x": 1},
+		"private endpoint":                {"url": "https://10.0.0.7/hook", "types": []string{good}},
+		"loopback endpoint":               {"url": "https://127.0.0.1/hook", "types": []string{good}},
+		"metadata endpoint":               {"url": "https://169.254.169.254/", "types": []string{good}},
+		"no types":                        {"url": "https://93.184.216.34/hook", "types": []string{}},
+		"customer type":                   {"url": "https://93.184.216.34/hook", "types": []string{events.CustomerRegistered}},
+		"unknown type":                    {"url": "https://93.184.216.34/hook", "types": []string{"x"}},
+		"bad secret":                      {"url": "https://93.184.216.34/hook", "types": []string{good}, "secret": "whsec_short"},
+		"no url":                          {"types": []string{good}},
+		"unknown field":                   {"url": "https://93.184.216.34/hook", "types": []string{good}, "x": 1},
+		"a bell in the description":       {"url": "https://93.184.216.34/hook", "types": []string{good}, "description": "ding\a"},
+		"a line break in the description": {"url": "https://93.184.216.34/hook", "types": []string{good}, "description": "a\nforged log line"},
 	} {
 		r := w.admin_(http.MethodPost, syncworker.WebhooksPrefix, body)
 		assert.Equal(t, http.StatusBadRequest, r.status, name+": "+string(r.body))
