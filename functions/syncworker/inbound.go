@@ -73,7 +73,7 @@ func (s *Service) handleInbound(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	evs, batch, err := s.readEvents(w, r)
+	evs, batch, malformed, err := s.readEvents(w, r)
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,10 @@ func (s *Service) handleInbound(w http.ResponseWriter, r *http.Request) error {
 		at := "event"
 		if batch {
 			at = fmt.Sprintf("events[%d]", i)
+		}
+		if reason, ok := malformed[i]; ok {
+			invalid = append(invalid, platform.FieldError{Field: at, Reason: reason})
+			continue
 		}
 		problems, deny, err := s.checkEvent(e, allowed)
 		if err != nil {
@@ -142,56 +146,55 @@ func (s *Service) handleInbound(w http.ResponseWriter, r *http.Request) error {
 }
 
 // readEvents decodes the request in whichever mode it is: batched (a JSON array of
-// structured events), structured, or binary.
-func (s *Service) readEvents(w http.ResponseWriter, r *http.Request) ([]cloudevents.Event, bool, error) {
+// structured events), structured, or binary. A batch's members that are no CloudEvent are
+// returned by index with the reason (malformed), so the answer lists them beside the
+// others' problems — it listed them alone, and a sender learnt of the rest a request later.
+func (s *Service) readEvents(w http.ResponseWriter, r *http.Request) ([]cloudevents.Event, bool, map[int]string, error) {
 	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if media != batchType {
 		if r.ContentLength > events.MaxEventBytes {
-			return nil, false, platform.Errorf(platform.KindTooLarge, "an event may have at most %d bytes", events.MaxEventBytes)
+			return nil, false, nil, platform.Errorf(platform.KindTooLarge, "an event may have at most %d bytes", events.MaxEventBytes)
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, events.MaxEventBytes)
 		e, err := cloudevents.NewEventFromHTTPRequest(r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				return nil, false, platform.Errorf(platform.KindTooLarge, "an event may have at most %d bytes", events.MaxEventBytes)
+				return nil, false, nil, platform.Errorf(platform.KindTooLarge, "an event may have at most %d bytes", events.MaxEventBytes)
 			}
-			return nil, false, platform.Invalid("not a CloudEvent (binary or structured mode): " + sdkReason(err))
+			return nil, false, nil, platform.Invalid("not a CloudEvent (binary or structured mode): " + sdkReason(err))
 		}
-		return []cloudevents.Event{*e}, false, nil
+		return []cloudevents.Event{*e}, false, nil, nil
 	}
 	if r.ContentLength > MaxBatchBytes {
-		return nil, true, platform.Errorf(platform.KindTooLarge, "a batch may have at most %d bytes", MaxBatchBytes)
+		return nil, true, nil, platform.Errorf(platform.KindTooLarge, "a batch may have at most %d bytes", MaxBatchBytes)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBatchBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, true, platform.Errorf(platform.KindTooLarge, "a batch may have at most %d bytes", MaxBatchBytes)
+			return nil, true, nil, platform.Errorf(platform.KindTooLarge, "a batch may have at most %d bytes", MaxBatchBytes)
 		}
-		return nil, true, err
+		return nil, true, nil, err
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, true, platform.Invalid("a batch must be a JSON array of structured CloudEvents")
+		return nil, true, nil, platform.Invalid("a batch must be a JSON array of structured CloudEvents")
 	}
 	switch {
 	case len(raws) == 0:
-		return nil, true, platform.Invalid("the batch is empty")
+		return nil, true, nil, platform.Invalid("the batch is empty")
 	case len(raws) > s.cfg.MaxBatch:
-		return nil, true, platform.Errorf(platform.KindTooLarge, "a batch may hold at most %d events, this one holds %d", s.cfg.MaxBatch, len(raws))
+		return nil, true, nil, platform.Errorf(platform.KindTooLarge, "a batch may hold at most %d events, this one holds %d", s.cfg.MaxBatch, len(raws))
 	}
 	evs := make([]cloudevents.Event, len(raws))
-	var fields []platform.FieldError
+	malformed := map[int]string{}
 	for i, raw := range raws {
 		if err := json.Unmarshal(raw, &evs[i]); err != nil {
-			fields = append(fields, platform.FieldError{Field: fmt.Sprintf("events[%d]", i), Reason: "not a CloudEvent: " + sdkReason(err)})
+			malformed[i] = "not a CloudEvent: " + sdkReason(err)
 		}
 	}
-	if len(fields) > 0 {
-		return nil, true, platform.Invalid("the batch holds malformed CloudEvents; nothing was published", fields...)
-	}
-	return evs, true, nil
+	return evs, true, malformed, nil
 }
 
 // sdkReason is the CloudEvents SDK's reason for refusing an event, without the parser's

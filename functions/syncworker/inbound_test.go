@@ -93,6 +93,8 @@ func TestInbound(t *testing.T) {
 		{"malformed: structured not JSON", req{partner, "application/cloudevents+json", []byte("{"), nil}, http.StatusBadRequest, 6, "CloudEvent"},
 		{"malformed: batch not an array", req{partner, "application/cloudevents-batch+json", []byte(`{"id":"x"}`), nil}, http.StatusBadRequest, 6, "array"},
 		{"malformed: batch member", batch(partner, structured("e-7", events.VehicleOdometerRead, odometer(1)), "nope"), http.StatusBadRequest, 6, "events[1]"},
+		// Every bad member named at once: the invalid one beside the malformed one.
+		{"malformed and invalid members", batch(partner, structured("e-7", events.VehicleOdometerRead, odometer(-1)), "nope"), http.StatusBadRequest, 6, `"field":"events[0]"`},
 		{"malformed: data not what datacontenttype says", req{partner, "application/cloudevents+json",
 			mustJSON(map[string]any{"specversion": "1.0", "id": "e-7", "source": "s", "type": events.VehicleOdometerRead, "datacontenttype": "application/xml", "data": odometer(1)}), nil},
 			http.StatusBadRequest, 6, "not a CloudEvent"},
