@@ -99,6 +99,16 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 	assert.Contains(t, posted.body, `<p class="field-error">CHILD_SEAT: `)
 	assert.NotContains(t, posted.body, `id="booking-total"`, "no price without the option asked for")
 
+	// On a German page the guest's details are told wrong in German: customers-api's
+	// reasons are English, and a German page showed them as they came.
+	f = guestForm(pickup, ret)
+	f.Set("phone", "call me")
+	german := s.post(book, "/book?lang=de", f)
+	assert.Equal(t, http.StatusBadRequest, german.status, german.body)
+	assert.Contains(t, german.body, `<p class="field-error" id="phone-error">Bitte eine Telefonnummer`)
+	assert.NotContains(t, german.body, "must be a phone number")
+	s.get("/?lang=en") // back to English for what follows
+
 	assert.Zero(t, s.count(`SELECT count(*) FROM reservations.reservations`), "nothing was booked")
 	assert.Zero(t, s.count(`SELECT count(*) FROM customers.customers WHERE email = 'gina.gast@example.com'`), "no guest was registered")
 }

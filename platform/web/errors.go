@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/orangecarrental/orange/platform"
 )
@@ -164,7 +166,12 @@ func (p *Request) Absorb(f *Form, err error, fields map[string]string) bool {
 		}
 		msg := fe.Reason
 		if t, ok := p.site.messages[p.Lang]["invalid."+name]; ok {
+			// The site's own words for the field, in the page's language; "%s" in them is
+			// the function's reason (an English site keeps it, a German one has its own).
 			msg = t
+			if strings.Contains(t, "%s") {
+				msg = fmt.Sprintf(t, fe.Reason)
+			}
 		}
 		f.Invalid(name, msg)
 	}
