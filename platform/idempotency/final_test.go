@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -58,14 +57,7 @@ func (f *flaky) create(w http.ResponseWriter, r *http.Request) error {
 func postCancellable(h http.Handler, key, body string) *httptest.ResponseRecorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req := httptest.NewRequestWithContext(context.WithValue(ctx, cancelKey{}, context.CancelFunc(cancel)),
-		http.MethodPost, "/orders", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(idempotency.Header, key)
-	req.RemoteAddr = "192.0.2.1:1234"
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return postIn(context.WithValue(ctx, cancelKey{}, context.CancelFunc(cancel)), h, key, body)
 }
 
 // TestAnswersThatAreNotTheAnswer: a request whose caller went away (499), one told to come

@@ -64,7 +64,12 @@ func setup(t *testing.T, delay time.Duration) (*orders, http.Handler, *database.
 }
 
 func post(h http.Handler, key, body string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(body))
+	return postIn(context.Background(), h, key, body)
+}
+
+// postIn is post with the request's context ctx.
+func postIn(ctx context.Context, h http.Handler, key, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/orders", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set(idempotency.Header, key)
