@@ -46,6 +46,8 @@ type BookingChange struct {
 	ReturnAt      time.Time
 	Status        BookingStatus
 	Version       int64
+	// OneWay says the car is returned at another branch than it is picked up at.
+	OneWay bool
 }
 
 func (c BookingChange) validate() error {
@@ -73,11 +75,11 @@ func (c BookingChange) validate() error {
 
 // applyBookingSQL inserts a reservation's first known state, or replaces the stored one only
 // when the change's version is newer. It returns a row only when it wrote.
-const applyBookingSQL = `INSERT INTO fleet.bookings AS b (reservation_id, vehicle_id, period, status, version)
-VALUES ($1, $2, tstzrange($3, $4, '[)'), $5, $6)
+const applyBookingSQL = `INSERT INTO fleet.bookings AS b (reservation_id, vehicle_id, period, status, version, one_way)
+VALUES ($1, $2, tstzrange($3, $4, '[)'), $5, $6, $7)
 ON CONFLICT (reservation_id) DO UPDATE SET
 	vehicle_id = EXCLUDED.vehicle_id, period = EXCLUDED.period, status = EXCLUDED.status,
-	version = EXCLUDED.version, updated_at = now()
+	version = EXCLUDED.version, one_way = EXCLUDED.one_way, updated_at = now()
 WHERE b.version < EXCLUDED.version
 RETURNING true`
 
@@ -105,7 +107,7 @@ func applyBooking(ctx context.Context, q queryRower, c BookingChange) (applied b
 		return false, err
 	}
 	err = q.QueryRow(ctx, applyBookingSQL, c.ReservationID, c.VehicleID, c.PickupAt, c.ReturnAt,
-		string(c.Status), c.Version).Scan(&applied)
+		string(c.Status), c.Version, c.OneWay).Scan(&applied)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, nil

@@ -66,7 +66,7 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		return nil, events.Permanentf("%s %s: pickupAt/returnAt: %v", e.Type(), e.ID(), err)
 	}
 	c := BookingChange{ReservationID: r.ReservationID, VehicleID: r.VehicleID, PickupAt: pickup, ReturnAt: ret,
-		Status: status, Version: r.Version}
+		Status: status, Version: r.Version, OneWay: r.ReturnLocation != "" && r.ReturnLocation != r.PickupLocation}
 	applied, err := applyBooking(ctx, tx, c)
 	var perr *platform.Error
 	if errors.As(err, &perr) && perr.Kind == platform.KindInvalid {

@@ -81,8 +81,12 @@ func TestSearchPlanAtScale(t *testing.T) {
 			// The branch's blocked cars: one range of bookings_branch_blocking_idx, read once
 			// (an index-only scan once the visibility map covers the table, a bitmap scan of
 			// the same index before), never a probe per car nor a scan of every booking.
+			// Beside it, the one-way bookings that take a car elsewhere first: their small
+			// partial index, read once too (0008).
 			reads := []string{"Index Only Scan on bookings using bookings_branch_blocking_idx", "Index Scan on bookings using bookings_branch_blocking_idx",
-				"Bitmap Heap Scan on bookings", "Bitmap Index Scan using bookings_branch_blocking_idx"}
+				"Bitmap Heap Scan on bookings", "Bitmap Index Scan using bookings_branch_blocking_idx",
+				"Index Only Scan on bookings using bookings_one_way_idx", "Index Scan on bookings using bookings_one_way_idx",
+				"Bitmap Index Scan using bookings_one_way_idx"}
 			if !strings.Contains(strings.Join(nodes, " > "), "using bookings_branch_blocking_idx") {
 				t.Errorf("%s, %s: bookings_branch_blocking_idx is not in the plan: %s", mode, s.name, raw)
 			}

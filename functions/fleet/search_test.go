@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/fleet"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
@@ -532,4 +533,41 @@ func TestSearchWithoutAPolicyForOneCategory(t *testing.T) {
 	page = decode[searchPage](t, r)
 	require.Len(t, page.Items, 1)
 	assert.Equal(t, vwGolf, page.Items[0].ID, "its own rate prices it")
+}
+
+// TestSearchLeavesOutACarAOneWayBookingTakesAway: a car booked one way (returned at another
+// branch) before the period was offered at its branch for the period after — and booking it
+// was reservations-api's 409, the car's chain. A booking returned where it began does not.
+func TestSearchLeavesOutACarAOneWayBookingTakesAway(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ctx := context.Background()
+	pickup := pickupDay()
+	ids := func() []string {
+		r := a.get(searchPath(pickup, 2, "category=KOMPAKT&pageSize=100"))
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		page := decode[struct{ Items []struct{ ID string } }](t, r)
+		var out []string
+		for _, o := range page.Items {
+			out = append(out, o.ID)
+		}
+		return out
+	}
+	require.Contains(t, ids(), vwGolf)
+	book := func(car string, oneWay bool) {
+		_, err := a.store.ApplyBooking(ctx, fleet.BookingChange{ReservationID: newUUID(), VehicleID: car, PickupAt: pickup.Add(-72 * time.Hour),
+			ReturnAt: pickup.Add(-48 * time.Hour), Status: fleet.BookingConfirmed, Version: 1, OneWay: oneWay})
+		require.NoError(t, err)
+	}
+	book(vwID3, false)
+	book(vwGolf, true)
+	got := ids()
+	assert.NotContains(t, got, vwGolf, "taken to another branch first")
+	assert.Contains(t, got, vwID3, "returned where it began")
+
+	// reservation.created tells it: its return branch is another.
+	h := history(newUUID(), vwID3, pickup.Add(-72*time.Hour), 1, events.ReservationCreated)
+	h[0].data.ReturnLocation = "MUC-FLG"
+	require.Equal(t, http.StatusAccepted, a.event(newUUID(), h[0].typ, h[0].data).status)
+	assert.NotContains(t, ids(), vwID3)
 }
