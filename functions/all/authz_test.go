@@ -554,6 +554,7 @@ var expected = map[string]row{
 	"reservations-api cancelReservation":      {path: reservationRoute + "/cancel", body: cancelBody, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
 	"reservations-api namePaymentMethod":      {path: reservationRoute + "/payment-method", body: func(int) string { return `{"paymentMethodId":"` + paymentMethod + `"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 409, 404, 409, 403, 409}, 403, 403)}, // no decline yet: 409 once through
 	"reservations-api changeReservation":      {path: reservationRoute + "/change", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
+	"reservations-api previewChange":          {path: reservationRoute + "/change-preview", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 200, 404, 200, 403, 200}, 403, 403)},
 	// A guest's link routes are public: a forged link is a 404 for everyone. The link itself is
 	// notification-worker's (not a caller here; the reservations tests call it as that), and
 	// the fixture is no guest booking: 404 for an admin.
@@ -561,6 +562,7 @@ var expected = map[string]row{
 	"reservations-api previewGuestCancellation": {path: reservationRoute + "/guest/cancellation-fee?token=forged", reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
 	"reservations-api cancelGuestReservation":   {path: reservationRoute + "/guest/cancel?token=forged", body: cancelBody, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
 	"reservations-api changeGuestReservation":   {path: reservationRoute + "/guest/change?token=forged", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
+	"reservations-api previewGuestChange":       {path: reservationRoute + "/guest/change-preview?token=forged", body: func(int) string { return `{"insurance":"FULL"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
 	"reservations-api nameGuestPaymentMethod":   {path: reservationRoute + "/guest/payment-method?token=forged", body: func(int) string { return `{"paymentMethodId":"` + paymentMethod + `"}` }, reset: reservationFixture("pending", 72*time.Hour), expect: everyone(404)},
 	"reservations-api getGuestLink":             {path: reservationRoute + "/guest-link", reset: reservationFixture("pending", 72*time.Hour), expect: policy([6]int{401, 403, 403, 403, 403, 404}, 403, 403)},
 	"reservations-api markReservationNoShow":    {path: reservationRoute + "/no-show", body: emptyObject, reset: reservationFixture("confirmed", -time.Hour), expect: reservationAgents},

@@ -371,6 +371,14 @@ func (a apis) ChangeDates(ctx context.Context, id, token string, c Change) (Rese
 	return out, err
 }
 
+// PreviewChange is the booking as a change of its dates would leave it (nothing changed):
+// the price to show before the renter confirms.
+func (a apis) PreviewChange(ctx context.Context, id, token string, c Change) (Reservation, error) {
+	var out Reservation
+	err := a.call(ctx, http.MethodPost, reservationsapi.Service, guestPath(id, "change-preview", token), c, &out)
+	return out, err
+}
+
 // NamePaymentMethod names another card after a decline.
 func (a apis) NamePaymentMethod(ctx context.Context, id, token, pm string) (Reservation, error) {
 	var out Reservation

@@ -192,19 +192,22 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 		if !f.OK() {
 			return p.Render(w, http.StatusBadRequest, "change", v)
 		}
-		veh, err := a.Vehicle(r.Context(), res.VehicleID)
-		if err != nil {
-			return err
-		}
-		o := offerContext{vehicle: veh, trip: trip, choices: choices{Insurance: res.Insurance, Extras: res.Extras}}
-		quote, err := a.Quote(r.Context(), o.quoteRequest())
+		// The price the change will have — reservations-api's, its change fee included — not
+		// a quote of the portal's own, which left the fee out and showed less than was charged.
+		pickup, ret := trip.PickupAt.UTC().Format(time.RFC3339), trip.ReturnAt.UTC().Format(time.RFC3339)
+		changed, err := a.PreviewChange(r.Context(), h.ID, h.Token, Change{PickupAt: &pickup, ReturnAt: &ret})
 		if err != nil {
 			if p.Absorb(f, err, apiFields) {
 				return p.Render(w, http.StatusBadRequest, "change", v)
 			}
+			var ce *platform.CallError
+			if errors.As(err, &ce) && (ce.Status == http.StatusConflict || ce.Status == http.StatusUnprocessableEntity) {
+				f.Message = cmp.Or(ce.Problem.Detail, ce.Problem.Title)
+				return p.Render(w, http.StatusConflict, "change", v)
+			}
 			return err
 		}
-		v.NewTotal = money(p.Lang, quote.GrossCents)
+		v.NewTotal = money(p.Lang, changed.TotalGrossCents)
 		v.Hidden = []option{{Label: "pickup", Value: f.Get("pickup")}, {Label: "return", Value: f.Get("return")}}
 		if guest {
 			v.Hidden = append(v.Hidden, option{Label: "reservation", Value: h.ID})

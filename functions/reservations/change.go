@@ -54,15 +54,33 @@ RETURNING ` + selectColumns
 // (409); ifVersion > 0 makes it conditional (412). reservation.changed carries the new
 // totals and lines. A change that changes nothing answers the booking as it is.
 func (s *Service) Change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int64) (Reservation, error) {
-	if in == (ChangeRequest{}) {
-		return Reservation{}, platform.Invalid("the change is invalid", platform.FieldError{Field: "body",
-			Reason: "name at least one of vehicleId, category, pickupAt, returnAt, insurance, extras"})
+	if err := in.named(); err != nil {
+		return Reservation{}, err
 	}
-	return decideAgain(ifVersion, func() (Reservation, error) { return s.change(ctx, a, id, in, ifVersion) })
+	return decideAgain(ifVersion, func() (Reservation, error) { return s.change(ctx, a, id, in, ifVersion, false) })
 }
 
-// change is one decision of Change.
-func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int64) (Reservation, error) {
+// PreviewChange is Change without the change: the booking as the change would leave it — its
+// new total and lines, the change fee included — for a page to show before the customer
+// confirms; nothing is written. Its refusals are Change's.
+func (s *Service) PreviewChange(ctx context.Context, a Actor, id string, in ChangeRequest) (Reservation, error) {
+	if err := in.named(); err != nil {
+		return Reservation{}, err
+	}
+	return s.change(ctx, a, id, in, 0, true)
+}
+
+// named refuses a change that names nothing to change.
+func (in ChangeRequest) named() error {
+	if in == (ChangeRequest{}) {
+		return platform.Invalid("the change is invalid", platform.FieldError{Field: "body",
+			Reason: "name at least one of vehicleId, category, pickupAt, returnAt, insurance, extras"})
+	}
+	return nil
+}
+
+// change is one decision of Change; preview answers it without writing it.
+func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeRequest, ifVersion int64, preview bool) (Reservation, error) {
 	res, err := s.load(ctx, a, id)
 	if err != nil {
 		return Reservation{}, err
@@ -104,6 +122,9 @@ func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeReque
 	}
 	if p, err = s.changeFee(ctx, res, p); err != nil {
 		return Reservation{}, err
+	}
+	if preview {
+		return changedTo(res, b, p), nil
 	}
 	out, err := s.store.Change(ctx, res, b, p, now)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -238,4 +259,15 @@ func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price,
 		return Reservation{}, platform.Invalid("the change breaks a rule of the reservations table")
 	}
 	return out, err
+}
+
+// changedTo is res as a change to b priced at p would leave it (PreviewChange): what
+// changeSQL writes, nothing stored.
+func changedTo(res Reservation, b booking, p price) Reservation {
+	out := res
+	out.VehicleID, out.Category, out.PickupAt, out.ReturnAt = b.vehicleID, b.category, b.pickupAt, b.returnAt
+	out.Insurance, out.Extras = p.insurance, extrasArg(b.extras)
+	out.TotalGrossCents, out.DailyRateGrossCents, out.NetCents, out.VatCents = p.grossCents, p.dailyGrossCents, p.netCents, p.vatCents
+	out.Lines, out.Currency, out.changeFeeGross = p.lines, p.currency, p.changeFeeGross
+	return out
 }

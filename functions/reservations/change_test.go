@@ -257,8 +257,17 @@ func TestChangeDoesNotWearTheFeesDown(t *testing.T) {
 
 	a.setNow(pickup.Add(-30 * time.Hour))
 	shortened := book("f1ee0000-0000-4000-8000-000000000302")
+	// The preview shows what the change will cost — the change fee included — and changes
+	// nothing: a page showed pricing's quote without the fee, then charged more.
+	before := a.snapshot()
+	r = a.do("alice", http.MethodPost, "/api/reservations/"+shortened.ID+"/change-preview", fmt.Sprintf(`{"returnAt":%q}`, at(ret.Add(-24*time.Hour))))
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	preview := decode[reservations.Reservation](t, r)
+	assert.Equal(t, int64(11897), preview.TotalGrossCents)
+	assert.Equal(t, before, a.snapshot(), "a preview writes nothing")
 	got = change(shortened.ID, fmt.Sprintf(`{"returnAt":%q}`, at(ret.Add(-24*time.Hour))))
 	require.Equal(t, int64(11897), got.TotalGrossCents)
+	assert.Equal(t, linesOf(preview.Lines), linesOf(got.Lines), "the preview's lines are the change's")
 	got = change(shortened.ID, fmt.Sprintf(`{"vehicleId":%q}`, "f1ee0000-0000-4000-8000-000000000303"))
 	assert.Equal(t, int64(11897), got.TotalGrossCents, "the fee incurred stays")
 	assert.Equal(t, []line{{"RENTAL", 2, "day", 3999, 7998}, {"INSURANCE_LIABILITY", 2, "day", 0, 0}, {"CHANGE_FEE", 1, "rental", 1999, 1999}}, linesOf(got.Lines))

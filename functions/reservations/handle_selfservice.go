@@ -63,3 +63,23 @@ func (s *Service) handleChange(who actorOn) platform.HandlerFunc {
 		return writeReservation(w, http.StatusOK, res)
 	}
 }
+
+// handlePreviewChange answers the booking who acts on as a change would leave it
+// (Service.PreviewChange): read-only, so no Idempotency-Key and no If-Match.
+func (s *Service) handlePreviewChange(who actorOn) platform.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in ChangeRequest
+		if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
+			return err
+		}
+		a, id, err := who(r)
+		if err != nil {
+			return err
+		}
+		res, err := s.PreviewChange(r.Context(), a, id, in)
+		if err != nil {
+			return err
+		}
+		return platform.WriteJSON(w, http.StatusOK, res)
+	}
+}

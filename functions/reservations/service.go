@@ -209,12 +209,14 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "cancelReservation", Method: http.MethodPost, Path: byID + "/cancel", Access: bookers, Handler: idem(s.handleCancel)},
 		{Name: "namePaymentMethod", Method: http.MethodPost, Path: byID + "/payment-method", Access: bookers, Handler: idem(s.handleNamePaymentMethod(signedInOn))},
 		{Name: "changeReservation", Method: http.MethodPost, Path: byID + "/change", Access: bookers, Handler: idem(s.handleChange(signedInOn))},
+		{Name: "previewChange", Method: http.MethodPost, Path: byID + "/change-preview", Access: bookers, Handler: s.handlePreviewChange(signedInOn)},
 		// A guest manages the booking with the link mailed to them (the token, no account);
 		// only notification-worker gets the link, to mail it.
 		{Name: "getGuestReservation", Method: http.MethodGet, Path: byID + "/guest", Access: platform.Public, Handler: s.handleGuestGet},
 		{Name: "previewGuestCancellation", Method: http.MethodGet, Path: byID + "/guest/cancellation-fee", Access: platform.Public, Handler: s.handleCancellationFee(s.guest)},
 		{Name: "cancelGuestReservation", Method: http.MethodPost, Path: byID + "/guest/cancel", Access: platform.Public, Handler: idem(s.handleGuestCancel)},
 		{Name: "changeGuestReservation", Method: http.MethodPost, Path: byID + "/guest/change", Access: platform.Public, Handler: idem(s.handleChange(s.guest))},
+		{Name: "previewGuestChange", Method: http.MethodPost, Path: byID + "/guest/change-preview", Access: platform.Public, Handler: s.handlePreviewChange(s.guest)},
 		{Name: "nameGuestPaymentMethod", Method: http.MethodPost, Path: byID + "/guest/payment-method", Access: platform.Public, Handler: idem(s.handleNamePaymentMethod(s.guest))},
 		{Name: "getGuestLink", Method: http.MethodGet, Path: byID + "/guest-link", Access: platform.Allow().AndServices(NotifierService), Handler: s.handleGuestLink},
 		{Name: "markReservationNoShow", Method: http.MethodPost, Path: byID + "/no-show", Access: agents, Handler: idem(s.handleNoShow)},
