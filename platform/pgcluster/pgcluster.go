@@ -81,6 +81,35 @@ func credential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
+// clearStalePID removes dataDir's postmaster.pid when the process it names is alive but no
+// server of dataDir: after a reboot (or a kill -9 of the machine's processes) its PID may
+// belong to another process, and PostgreSQL refuses to start whenever that process is the
+// server user's ("lock file already exists") — `orange dev` then exits until someone deletes
+// the file by hand. A postmaster works in its data directory, so its working directory tells
+// (/proc/<pid>/cwd). A PID of no process is PostgreSQL's own to clear; a process this one
+// cannot look at is left as it is, and a server that does run on dataDir keeps its lock —
+// PostgreSQL refuses a second one, as it must.
+func clearStalePID(dataDir string) {
+	file := filepath.Join(dataDir, "postmaster.pid")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return
+	}
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if err != nil {
+		return
+	}
+	if want, err := filepath.EvalSymlinks(dataDir); err != nil || cwd == want {
+		return
+	}
+	_ = os.Remove(file)
+}
+
 // Reachable reports whether the server user can reach dir: every ancestor must let it
 // search. A clone under a 0700 root-owned folder cannot host the data.
 func Reachable(dir string) bool {
@@ -144,6 +173,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out)))
 		}
 	}
+	clearStalePID(opts.DataDir)
 	port := opts.Port
 	if port == 0 {
 		if port, err = freePort(); err != nil {

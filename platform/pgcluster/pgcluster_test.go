@@ -3,7 +3,11 @@ package pgcluster_test
 import (
 	"context"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,4 +130,43 @@ func TestBinDir(t *testing.T) {
 	dir, err := pgcluster.BinDir()
 	require.NoError(t, err)
 	assert.Equal(t, "/opt/custom/pg/bin", dir, "PG_BIN wins")
+}
+
+// TestStartAfterAStalePID: the data's postmaster.pid names a live process of the server's
+// user that is no server (a PID reused after a reboot): PostgreSQL refused to start ("lock
+// file already exists") and `orange dev` exited until the file was deleted by hand.
+func TestStartAfterAStalePID(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	base, err := os.MkdirTemp("", "pgcluster-stale-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o755))
+	dataDir := filepath.Join(base, "pgdata")
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dataDir})
+	require.NoError(t, err)
+	require.NoError(t, c.Stop())
+
+	// A process of the server's user, in another folder.
+	sleeper := exec.Command("sleep", "60")
+	sleeper.Dir = "/"
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		require.NoError(t, err)
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		sleeper.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	require.NoError(t, sleeper.Start())
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	pidFile := filepath.Join(dataDir, "postmaster.pid")
+	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(sleeper.Process.Pid)+"\n"+dataDir+"\n"), 0o600))
+	if cred := sleeper.SysProcAttr; cred != nil {
+		require.NoError(t, os.Chown(pidFile, int(cred.Credential.Uid), int(cred.Credential.Gid)))
+	}
+
+	c, err = pgcluster.Start(ctx, pgcluster.Options{DataDir: dataDir})
+	require.NoError(t, err, "a stale lock file is no running server")
+	require.NoError(t, c.Stop())
 }
