@@ -253,9 +253,9 @@ func offerOrder(sort string) func(a, b ranked) int {
 	}
 }
 
-// branchTakes holds a search to the rules a booking at its branch is held to (reservations
-// checks the same, with locationsapi's Refusal): a branch closed or in maintenance, or a
-// pickup or return outside its opening hours, is a 422 naming the field and the hours —
+// branchTakes holds a search to the rules a booking's pickup is held to (reservations checks
+// the same, with locationsapi's Refusal): a branch closed or in maintenance, or a pickup
+// outside its opening hours, is a 422 naming the field and the hours —
 // offers it listed were each refused at booking. A branch locations-api does not know finds
 // no cars (as before), and a locations-api that does not answer leaves the search as it
 // was: the booking checks again, and a search is no promise.
@@ -267,22 +267,13 @@ func (s *Service) branchTakes(ctx context.Context, q SearchQuery) error {
 		}
 		return nil
 	}
-	var refused []platform.FieldError
-	if f := b.Refusal("location", "pickup", "picked up", q.PickupAt); f != nil {
-		refused = append(refused, *f)
-	}
-	if b.Status == locationsapi.StatusActive { // a closed branch is named once
-		if f := b.Refusal("location", "return", "returned", q.ReturnAt); f != nil {
-			refused = append(refused, *f)
-		}
-	}
-	if len(refused) == 0 {
+	// The pickup only: the search names no return branch, and a one-way trip is returned at
+	// another branch's hours — held to the pickup branch's, it refused trips the booking
+	// takes. The booking checks the return at its branch.
+	f := b.Refusal("location", "pickup", "picked up", q.PickupAt)
+	if f == nil {
 		return nil
 	}
-	msgs := make([]string, len(refused))
-	for i, f := range refused {
-		msgs[i] = f.Reason
-	}
-	return &platform.Error{Kind: platform.KindUnprocessable, Fields: refused,
-		Message: "no car can be booked for this search: " + strings.Join(msgs, "; ")}
+	return &platform.Error{Kind: platform.KindUnprocessable, Fields: []platform.FieldError{*f},
+		Message: "no car can be booked for this search: " + f.Reason}
 }

@@ -491,11 +491,16 @@ func TestSearchHeldToTheBranch(t *testing.T) {
 	r := a.get(searchPath(at(3), 2, ""))
 	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
 	prob := decode[platform.Problem](t, r)
-	require.Len(t, prob.Errors, 2)
+	require.Len(t, prob.Errors, 1)
 	assert.Equal(t, "pickup", prob.Errors[0].Field)
 	assert.Contains(t, prob.Errors[0].Reason, "07:00–21:00")
 	assert.Equal(t, priced, len(a.pricing.recorded()), "nothing was priced for a search no booking fits")
 	assert.Equal(t, http.StatusOK, a.get(searchPath(at(10), 2, "")).status)
+	// The return is not the pickup branch's to judge: a one-way trip returns elsewhere, at
+	// that branch's hours (the booking checks it there).
+	late := url.Values{"location": {"BER-HBF"}, "pickup": {at(10).Format(time.RFC3339)}, "return": {at(10).Add(36 * time.Hour).Format(time.RFC3339)}}
+	r = a.get("/api/vehicles?" + late.Encode())
+	assert.Equal(t, http.StatusOK, r.status, string(r.body))
 
 	a.branches.close("BER-HBF")
 	time.Sleep(5 * time.Millisecond)
