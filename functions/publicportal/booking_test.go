@@ -89,6 +89,12 @@ func TestGuestBooksThenManagesWithTheLink(t *testing.T) {
 	assert.Equal(t, "/manage-booking?reservation="+id, viaQuery.url)
 	assert.Contains(t, viaQuery.body, `id="booking-status"`)
 
+	// The change form as a browser sends it: a GET form's fields replace its action's
+	// query, so the booking's id must be one of them (the preview was a 404).
+	change := s.get("/manage-booking/change?reservation=" + id)
+	require.Equal(t, http.StatusOK, change.status, change.body)
+	assert.Contains(t, change.body, `<input type="hidden" name="reservation" value="`+id+`">`)
+
 	cancel := s.get("/manage-booking/cancel?reservation=" + id)
 	require.Equal(t, http.StatusOK, cancel.status, cancel.body)
 	assert.Contains(t, cancel.body, `id="cancel-fee"`)

@@ -180,6 +180,9 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 		q := r.URL.Query()
 		f := web.NewForm(url.Values{"pickup": {q.Get("pickup")}, "return": {q.Get("return")}})
 		v := changeView{Booking: s.describe(r.Context(), a, p, res), Form: f, Action: h.page(p, "change"), Back: h.page(p, "")}
+		// A guest's form carries the booking's id: a browser drops the action's query from a
+		// GET form, and the preview lost it (404).
+		v.Booking.Guest = guest
 		if f.Get("pickup") == "" && f.Get("return") == "" {
 			f.Values.Set("pickup", localInput(res.PickupAt, pb.Zone()))
 			f.Values.Set("return", localInput(res.ReturnAt, rb.Zone()))
@@ -252,6 +255,9 @@ func (s *Service) handleChange(guest bool) web.PageFunc {
 			}
 		}
 		v := changeView{Booking: s.describe(r.Context(), a, p, res), Form: f, Action: h.page(p, "change"), Back: h.page(p, "")}
+		// A guest's form carries the booking's id: a browser drops the action's query from a
+		// GET form, and the preview lost it (404).
+		v.Booking.Guest = guest
 		return p.Render(w, http.StatusBadRequest, "change", v)
 	}
 }
