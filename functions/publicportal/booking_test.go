@@ -2,6 +2,7 @@ package publicportal_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -36,7 +37,9 @@ func TestGuestBooksThenManagesWithTheLink(t *testing.T) {
 	pickup, ret := trip()
 	book := s.get("/book?vehicle=" + vwGolf + "&location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret))
 	require.Equal(t, http.StatusOK, book.status, book.body)
-	done := s.post(book, "/book", guestForm(pickup, ret))
+	form := guestForm(pickup, ret)
+	form.Set("idem", hidden(t, book.body, "idem"))
+	done := s.post(book, "/book", form)
 	require.Equal(t, http.StatusOK, done.status, done.body)
 	m := bookingPath.FindStringSubmatch(done.url)
 	require.NotNil(t, m, "landed on %s", done.url)
@@ -45,6 +48,16 @@ func TestGuestBooksThenManagesWithTheLink(t *testing.T) {
 	assert.Contains(t, done.body, `id="refresh-status"`)
 	assert.Equal(t, 1, s.count(`SELECT count(*) FROM reservations.reservations WHERE id = $1 AND guest`, id))
 	assert.Equal(t, 1, s.count(`SELECT count(*) FROM payments.payment_methods`), "the sandbox token became one payment method")
+
+	// The form sent again (a reload after a lost answer): its sandbox card is tokenized anew,
+	// so reservations-api answers "this key was used with another request" — which the page
+	// showed raw, in English. A guest is told the booking went through.
+	form.Del("csrf")
+	again := s.post(book, "/book", form)
+	assert.Equal(t, http.StatusConflict, again.status, again.body)
+	assert.Contains(t, again.body, "This booking was already sent.")
+	assert.NotContains(t, again.body, "Idempotency-Key")
+	assert.Equal(t, 1, s.count(`SELECT count(*) FROM reservations.reservations`), "booked once")
 
 	// Another browser (no cookie of this booking) learns nothing.
 	other := s.otherBrowser()
@@ -116,11 +129,18 @@ func TestCustomerBooksChangesAndCancels(t *testing.T) {
 	book := s.get("/book?vehicle=" + vwID3 + "&location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret))
 	require.Equal(t, http.StatusOK, book.status, book.body)
 	assert.NotContains(t, book.body, `name="firstName"`, "a signed-in customer is not asked who they are")
-	done := s.post(book, "/book", url.Values{"vehicle": {vwID3}, "location": {"BER-HBF"}, "pickup": {pickup}, "return": {ret}, "sandboxCard": {"tok_success"}})
+	booking := url.Values{"vehicle": {vwID3}, "location": {"BER-HBF"}, "pickup": {pickup}, "return": {ret}, "sandboxCard": {"tok_success"},
+		"idem": {hidden(t, book.body, "idem")}}
+	done := s.post(book, "/book", booking)
 	require.Equal(t, http.StatusOK, done.status, done.body)
 	m := bookingPath.FindStringSubmatch(done.url)
 	require.NotNil(t, m, "landed on %s", done.url)
 	id := m[1]
+	// Sent again: the booking the first submit made, not an error.
+	booking.Del("csrf")
+	again := s.post(book, "/book", booking)
+	require.Equal(t, http.StatusOK, again.status, again.body)
+	assert.Equal(t, done.url, again.url, "the same booking")
 
 	list := s.get("/my-bookings")
 	require.Equal(t, http.StatusOK, list.status)
@@ -226,4 +246,18 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", b.bearer)
 	return b.next.RoundTrip(r)
+}
+
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// hidden is the value of the hidden field name of page body.
+func hidden(t *testing.T, body, name string) string {
+	t.Helper()
+	for _, m := range hiddenField.FindAllStringSubmatch(body, -1) {
+		if m[1] == name {
+			return html.UnescapeString(m[2])
+		}
+	}
+	t.Fatalf("no hidden field %s", name)
+	return ""
 }

@@ -2,6 +2,7 @@ package publicportal
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"errors"
 	"maps"
@@ -182,6 +183,20 @@ func (s *Service) handleBook(w http.ResponseWriter, r *http.Request, p *web.Requ
 		res, err = a.Book(r.Context(), b)
 	}
 	if err != nil {
+		// The form sent again (a reload after a lost answer, a double click): its first
+		// submit booked, and this one — its sandbox card tokenized anew — is another body under
+		// the same key, or finds the car taken. A signed-in customer is shown that booking; a
+		// guest is told it went through (their mail has the link).
+		if resent(err) {
+			if !guest {
+				if id, ok := bookedBefore(r.Context(), a, b); ok {
+					return p.Redirect(w, "bookings/"+id)
+				}
+			} else if idemConflict(err) {
+				f.Message = p.T("err.alreadySent")
+				return again(http.StatusConflict)
+			}
+		}
 		// The card was tokenized: keep its id, so a corrected form needs no card again.
 		f.Values.Set("paymentMethodId", pm)
 		if p.Absorb(f, err, apiFields) {
@@ -229,4 +244,35 @@ func registration(f *web.Form, lang string) Registration {
 	reg.Address.Country = strings.ToUpper(g("country"))
 	reg.Licence = &Licence{Number: g("licenceNumber"), IssuingCountry: strings.ToUpper(g("licenceCountry")), IssueDate: g("licenceIssued"), ExpiryDate: g("licenceExpires")}
 	return reg
+}
+
+// idemConflict tells whether err is reservations-api's answer to a request under a used
+// Idempotency-Key with another body (422), or while the first runs (409).
+func idemConflict(err error) bool {
+	var ce *platform.CallError
+	return errors.As(err, &ce) && (ce.Status == http.StatusUnprocessableEntity || ce.Status == http.StatusConflict) &&
+		strings.Contains(ce.Problem.Detail, "Idempotency-Key")
+}
+
+// resent tells whether err may be the answer to a booking form sent a second time: the key's
+// conflict, or the car taken (by the first submit).
+func resent(err error) bool {
+	var ce *platform.CallError
+	return idemConflict(err) || errors.As(err, &ce) && ce.Status == http.StatusConflict && strings.Contains(ce.Problem.Detail, "already booked")
+}
+
+// bookedBefore finds the signed-in customer's booking b made by an earlier submit of the form:
+// pending or confirmed, of the car, for the very period (the car has at most one).
+func bookedBefore(ctx context.Context, a apis, b Booking) (string, bool) {
+	mine, err := a.Reservations(ctx)
+	if err != nil {
+		return "", false
+	}
+	for _, r := range mine {
+		if r.VehicleID == b.VehicleID && (r.Status == "pending" || r.Status == "confirmed") &&
+			r.PickupAt.UTC().Format(time.RFC3339) == b.PickupAt && r.ReturnAt.UTC().Format(time.RFC3339) == b.ReturnAt {
+			return r.ID, true
+		}
+	}
+	return "", false
 }

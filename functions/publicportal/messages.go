@@ -179,6 +179,7 @@ var messages = web.Messages{
 		"err.vehicleElsewhere":   "Dieses Fahrzeug steht in der Filiale %s; hier ist es nicht zu haben.",
 		"err.emailRegistered":    "Zu dieser E-Mail-Adresse gibt es ein Konto: Bitte melden Sie sich an, um zu buchen.",
 		"err.tooMany":            "Zu viele Buchungen in kurzer Zeit. Bitte versuchen Sie es später erneut.",
+		"err.alreadySent":        "Diese Buchung wurde bereits abgeschickt. Sie erhalten eine E-Mail mit dem Link zu Ihrer Buchung.",
 	},
 	"en": {
 		"nav.search":                          "Find a car",
@@ -354,5 +355,6 @@ var messages = web.Messages{
 		"err.vehicleElsewhere":   "This car stands at the %s branch; it cannot be had here.",
 		"err.emailRegistered":    "An account has this email address: please sign in to book.",
 		"err.tooMany":            "Too many bookings in a short time. Please try again later.",
+		"err.alreadySent":        "This booking was already sent. You will receive an email with the link to your booking.",
 	},
 }
