@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -107,6 +108,14 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, german.status, german.body)
 	assert.Contains(t, german.body, `<p class="field-error" id="phone-error">Bitte eine Telefonnummer`)
 	assert.NotContains(t, german.body, "must be a phone number")
+	// And customers-api's rules refusing the guest (a 20-year-old), worded by their code.
+	f = guestForm(pickup, ret)
+	f.Set("dateOfBirth", time.Now().AddDate(-20, 0, 0).Format(time.DateOnly))
+	f.Set("licenceIssued", time.Now().AddDate(-3, 0, 0).Format(time.DateOnly))
+	young := s.post(book, "/book?lang=de", f)
+	assert.Equal(t, http.StatusBadRequest, young.status, young.body)
+	assert.Contains(t, young.body, "Fahrerinnen und Fahrer müssen am Abholtag mindestens 21 Jahre alt sein.")
+	assert.NotContains(t, young.body, "drivers must be 21")
 	s.get("/?lang=en") // back to English for what follows
 
 	assert.Zero(t, s.count(`SELECT count(*) FROM reservations.reservations`), "nothing was booked")

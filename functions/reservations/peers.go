@@ -74,13 +74,24 @@ func (p peers) eligibleCustomer(ctx context.Context, b booking) (customersapi.Cu
 		return customersapi.Customer{}, unavailable("customers-api eligibility", err)
 	}
 	if !e.Eligible {
-		return customersapi.Customer{}, platform.Errorf(platform.KindUnprocessable, "the customer may not rent for this period: %s",
-			strings.Join(customersapi.Messages(e.Reasons), "; "))
+		return customersapi.Customer{}, ineligible("the customer", e.Reasons)
 	}
 	if e.Customer == nil || e.Customer.ID != b.customerID || e.Customer.Email == "" {
 		return customersapi.Customer{}, unavailable("customers-api eligibility", fmt.Errorf("the answer does not name customer %s: %+v", b.customerID, e.Customer))
 	}
 	return *e.Customer, nil
+}
+
+// ineligible is the 422 of a booking customers-api's rules refuse for who: its reasons in the
+// message, and each as a field "eligibility.<code>" with its message, so a page can word the
+// reason in its own language by the stable code (the messages are English).
+func ineligible(who string, reasons []customersapi.Finding) error {
+	fields := make([]platform.FieldError, len(reasons))
+	for i, f := range reasons {
+		fields[i] = platform.FieldError{Field: "eligibility." + f.Code, Reason: f.Message}
+	}
+	return &platform.Error{Kind: platform.KindUnprocessable, Fields: fields,
+		Message: who + " may not rent for this period: " + strings.Join(customersapi.Messages(reasons), "; ")}
 }
 
 // guestEligible asks customers-api whether the guest of a registration may rent for b's
@@ -101,8 +112,7 @@ func (p peers) guestEligible(ctx context.Context, reg customersapi.Registration,
 		return unavailable("customers-api applicant eligibility", err)
 	}
 	if !e.Eligible {
-		return platform.Errorf(platform.KindUnprocessable, "the guest may not rent for this period: %s",
-			strings.Join(customersapi.Messages(e.Reasons), "; "))
+		return ineligible("the guest", e.Reasons)
 	}
 	return nil
 }

@@ -45,12 +45,12 @@ func TestGuestBooking(t *testing.T) {
 		wantDetail string   // part of the problem's detail: customers-api's own message
 		wantFields []string // for 400s
 	}{
-		{"20 years old", guestBody(p, ret, "g1@example.com", day(-20, 0), day(-2, 0), "2040-01-01"), 422, "drivers must be 21 on the pickup day", nil},
-		{"licence held half a year", guestBody(p, ret, "g2@example.com", "1990-01-01", day(0, -6), "2040-01-01"), 422, "the licence must have been held for a year", nil},
-		{"licence expired", guestBody(p, ret, "g3@example.com", "1990-01-01", "2010-01-01", "2020-01-01"), 422, "the licence expires on 2020-01-01", nil},
+		{"20 years old", guestBody(p, ret, "g1@example.com", day(-20, 0), day(-2, 0), "2040-01-01"), 422, "drivers must be 21 on the pickup day", []string{"eligibility.under_minimum_age"}},
+		{"licence held half a year", guestBody(p, ret, "g2@example.com", "1990-01-01", day(0, -6), "2040-01-01"), 422, "the licence must have been held for a year", []string{"eligibility.licence_held_less_than_one_year"}},
+		{"licence expired", guestBody(p, ret, "g3@example.com", "1990-01-01", "2010-01-01", "2020-01-01"), 422, "the licence expires on 2020-01-01", []string{"eligibility.licence_expires_before_return"}},
 		{"no licence", strings.Replace(guestBody(p, ret, "g4@example.com", "1990-01-01", "2010-01-01", "2040-01-01"),
 			`,
-		"licence":{"number":"B1234567","issuingCountry":"DE","issueDate":"2010-01-01","expiryDate":"2040-01-01"}`, "", 1), 422, "no driver's licence", nil},
+		"licence":{"number":"B1234567","issuingCountry":"DE","issueDate":"2010-01-01","expiryDate":"2040-01-01"}`, "", 1), 422, "no driver's licence", []string{"eligibility.licence_missing"}},
 		{"malformed date of birth", guestBody(p, ret, "g5@example.com", "12.04.1990", "2010-01-01", "2040-01-01"), 400, "", []string{"customer.dateOfBirth"}},
 		{"no customer", bookingBody(vehicle1, p, ret, ""), 400, "", []string{"customer"}},
 		{"invalid registration", guestBody(p, ret, "not-an-email", "1990-01-01", "2010-01-01", "2040-01-01"), 400, "", []string{"customer.email"}},

@@ -159,6 +159,7 @@ func (p *Request) Absorb(f *Form, err error, fields map[string]string) bool {
 	default:
 		return false
 	}
+	var about []string // refusals about the request as a whole, not one field of the form
 	for _, fe := range list {
 		name := fe.Field
 		if m, ok := fields[name]; ok {
@@ -173,9 +174,18 @@ func (p *Request) Absorb(f *Form, err error, fields map[string]string) bool {
 				msg = fmt.Sprintf(t, fe.Reason)
 			}
 		}
+		if strings.HasPrefix(name, "eligibility.") {
+			// customers-api's rules refusing the customer (reservations-api's 422): no input
+			// of the form is wrong, so the reasons go above it.
+			about = append(about, msg)
+			continue
+		}
 		f.Invalid(name, msg)
 	}
-	if len(list) == 0 {
+	switch {
+	case len(about) > 0:
+		f.Message = strings.Join(about, " ")
+	case len(list) == 0:
 		f.Message = detail
 		if f.Message == "" {
 			f.Message = p.T("error.400.text")
