@@ -110,6 +110,12 @@ func Conflict(format string, args ...any) *Error {
 	return Errorf(KindConflict, format, args...)
 }
 
+// Stale is the 412 of a conditional request (If-Match) on what (with id) that has changed
+// since the version the caller named.
+func Stale(what, id string) *Error {
+	return Errorf(KindPrecondition, "%s %s has changed since the version given in If-Match", what, id)
+}
+
 // ConflictForNow returns a KindConflict error that passes: the resource changed while the
 // request was being decided (a confirmation landing between a cancel's read and its write),
 // or is in a state that moves on by itself (a card still being authorized). The caller may

@@ -354,5 +354,5 @@ func lock(ctx context.Context, tx pgx.Tx, id string, ifVersion int64) (Customer,
 }
 
 func stale(id string) error {
-	return platform.Errorf(platform.KindPrecondition, "customer %s has changed since the version given in If-Match", id)
+	return platform.Stale("customer", id)
 }

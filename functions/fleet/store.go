@@ -312,7 +312,7 @@ func (s *Store) whyNot(ctx context.Context, id string, ifVersion int64, rule fun
 	case err != nil:
 		return err
 	case ifVersion > 0 && cur.Version != ifVersion:
-		return platform.Errorf(platform.KindPrecondition, "vehicle %s has changed since the version given in If-Match", id)
+		return platform.Stale("vehicle", id)
 	case rule != nil:
 		return rule(cur)
 	default:

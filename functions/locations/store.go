@@ -165,7 +165,7 @@ func (s *Store) SetStatus(ctx context.Context, code string, status Status, ifVer
 			return err
 		}
 		if ifVersion > 0 && int64(l.Version) != ifVersion {
-			return platform.Errorf(platform.KindPrecondition, "location %s has changed since the version given in If-Match", code)
+			return platform.Stale("location", code)
 		}
 		if l.Status == status {
 			return nil
@@ -187,5 +187,5 @@ func (s *Store) missOrStale(ctx context.Context, code string) error {
 	if _, err := s.Get(ctx, code); err != nil {
 		return err
 	}
-	return platform.Errorf(platform.KindPrecondition, "location %s has changed since the version given in If-Match", code)
+	return platform.Stale("location", code)
 }

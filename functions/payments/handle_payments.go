@@ -177,7 +177,7 @@ func (s *Service) mutate(r *http.Request, id string, op func(tx pgx.Tx) (Payment
 				return err
 			}
 			if version != want {
-				return platform.Errorf(platform.KindPrecondition, "payment %s has changed since the version given in If-Match", id)
+				return platform.Stale("payment", id)
 			}
 		}
 		var err error

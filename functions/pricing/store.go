@@ -182,7 +182,7 @@ func (s *Store) whyNoRow(ctx context.Context, id string, needActive bool) error 
 	if needActive && !p.Active {
 		return platform.Conflict("rate policy %s is deactivated; create a new policy instead", id)
 	}
-	return platform.Errorf(platform.KindPrecondition, "rate policy %s has changed since the version given in If-Match", id)
+	return platform.Stale("rate policy", id)
 }
 
 // writeError maps a failed insert or update to a domain error: an overlap names the policy

@@ -144,7 +144,7 @@ func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeReque
 func changeAllowed(res Reservation, ifVersion int64, now time.Time) error {
 	switch {
 	case ifVersion > 0 && int64(res.Version) != ifVersion:
-		return platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+		return platform.Stale("reservation", res.ID)
 	case res.Status != StatusPending && res.Status != StatusConfirmed:
 		return platform.Conflict("a %s reservation cannot be changed: only a pending or confirmed one", res.Status)
 	case !now.Before(res.PickupAt):

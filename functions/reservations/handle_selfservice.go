@@ -41,8 +41,10 @@ func (s *Service) handleNamePaymentMethod(who actorOn) platform.HandlerFunc {
 	}
 }
 
-// handleChange changes the booking who acts on.
-func (s *Service) handleChange(who actorOn) platform.HandlerFunc {
+// handleChange changes the booking who acts on — or, with preview, answers it as the change
+// would leave it (Service.PreviewChange): read-only, so its route takes no Idempotency-Key
+// and it reads no If-Match.
+func (s *Service) handleChange(who actorOn, preview bool) platform.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var in ChangeRequest
 		if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
@@ -51,6 +53,13 @@ func (s *Service) handleChange(who actorOn) platform.HandlerFunc {
 		a, id, err := who(r)
 		if err != nil {
 			return err
+		}
+		if preview {
+			res, err := s.PreviewChange(r.Context(), a, id, in)
+			if err != nil {
+				return err
+			}
+			return platform.WriteJSON(w, http.StatusOK, res)
 		}
 		version, err := platform.IfMatch(r)
 		if err != nil {
@@ -61,25 +70,5 @@ func (s *Service) handleChange(who actorOn) platform.HandlerFunc {
 			return err
 		}
 		return writeReservation(w, http.StatusOK, res)
-	}
-}
-
-// handlePreviewChange answers the booking who acts on as a change would leave it
-// (Service.PreviewChange): read-only, so no Idempotency-Key and no If-Match.
-func (s *Service) handlePreviewChange(who actorOn) platform.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var in ChangeRequest
-		if err := platform.DecodeJSON(w, r, &in, 0); err != nil {
-			return err
-		}
-		a, id, err := who(r)
-		if err != nil {
-			return err
-		}
-		res, err := s.PreviewChange(r.Context(), a, id, in)
-		if err != nil {
-			return err
-		}
-		return platform.WriteJSON(w, http.StatusOK, res)
 	}
 }

@@ -111,7 +111,7 @@ func (s *Service) cancel(ctx context.Context, a Actor, id, reason string, ifVers
 		return res, nil // a repeat, even of a request whose answer was lost: its If-Match is the old version
 	}
 	if ifVersion > 0 && int64(res.Version) != ifVersion {
-		return Reservation{}, platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+		return Reservation{}, platform.Stale("reservation", res.ID)
 	}
 	if !Allowed(ActionCancel, res.Status) {
 		return Reservation{}, illegal(ActionCancel, res.Status)
@@ -130,7 +130,7 @@ func (s *Service) cancel(ctx context.Context, a Actor, id, reason string, ifVers
 			// Confirmed (or changed) in between: the fee basis changed. Not the version of
 			// the client's If-Match any more; without one, decided again (decideAgain).
 			if ifVersion > 0 {
-				return Reservation{}, platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+				return Reservation{}, platform.Stale("reservation", res.ID)
 			}
 			return Reservation{}, platform.ConflictForNow("the reservation changed while it was being cancelled; please retry")
 		}

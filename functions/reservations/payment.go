@@ -126,7 +126,7 @@ func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in 
 func paymentMethodAllowed(res Reservation, ifVersion int64, now time.Time) error {
 	switch {
 	case ifVersion > 0 && int64(res.Version) != ifVersion:
-		return platform.Errorf(platform.KindPrecondition, "reservation %s has changed since the version given in If-Match", res.ID)
+		return platform.Stale("reservation", res.ID)
 	case res.Status != StatusPending:
 		return platform.Conflict("a %s reservation takes no other payment method: only a pending one whose card was declined", res.Status)
 	case res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now):

@@ -253,34 +253,9 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 		}
 	}
 	if len(problems) == 0 && err == nil {
-		problems = append(integersAsWritten(e.Type(), data), s.notAhead(data)...)
+		problems = consumable(e.Type(), data, s.now())
 	}
 	return append(invalid, problems...), "", err
-}
-
-// maxClockSkew is how far ahead of this clock a partner's reading may be dated.
-const maxClockSkew = 5 * time.Minute
-
-// notAhead refuses an event whose data dates a reading ahead of now (its top-level …At
-// times): fleet keeps a car's newest reading, so one dated 2099 hid every real one after it
-// for good.
-func (s *Service) notAhead(data []byte) []string {
-	var obj map[string]any
-	if json.Unmarshal(data, &obj) != nil {
-		return nil
-	}
-	var out []string
-	for k, v := range obj {
-		str, ok := v.(string)
-		if !ok || !strings.HasSuffix(k, "At") {
-			continue
-		}
-		if t, err := time.Parse(time.RFC3339Nano, str); err == nil && t.After(s.now().Add(maxClockSkew)) {
-			out = append(out, "data/"+k+": lies in the future ("+str+"); a reading is dated when it was made")
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // publish records e once: its (partner, source, id) in the inbound table and, if new, the

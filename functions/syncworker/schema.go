@@ -196,12 +196,16 @@ func validateInbound(typ string, data []byte) ([]string, error) {
 	return v.validate(typ, data)
 }
 
-// integersAsWritten lists typ's integer properties that data (valid by the schema) writes
-// with a fraction or an exponent. Draft 2020-12 counts 3.0 and 1e3 as integers, and so does
-// validate; the functions that consume the events read integers as Go's, which take neither:
-// fuelEighths 3.0 was accepted here and then dead-lettered by vehicles-api. Refused at the
-// way in, where the partner hears of it.
-func integersAsWritten(typ string, data []byte) []string {
+// consumable lists what keeps data (valid by typ's schema) from being taken by the
+// functions that consume the event, reading it once:
+//   - an integer property written with a fraction or an exponent. Draft 2020-12 counts 3.0
+//     and 1e3 as integers, and so does validate; the consumers read integers as Go's, which
+//     take neither: fuelEighths 3.0 was accepted here and then dead-lettered by vehicles-api;
+//   - a top-level …At time more than maxClockSkew ahead of now: fleet keeps a car's newest
+//     reading, so one dated 2099 hid every real one after it for good.
+//
+// Refused at the way in, where the partner hears of it.
+func consumable(typ string, data []byte, now time.Time) []string {
 	v, err := inboundSchemas()
 	if err != nil || v[typ] == nil {
 		return nil
@@ -214,14 +218,23 @@ func integersAsWritten(typ string, data []byte) []string {
 	}
 	var out []string
 	for name, val := range obj {
-		f := v[typ].props[name]
-		if n, ok := val.(json.Number); ok && f != nil && f.typ == "integer" && strings.ContainsAny(string(n), ".eE") {
-			out = append(out, "data"+pointer([]string{name})+": got "+string(n)+", want an integer written without a fraction or exponent")
+		switch val := val.(type) {
+		case json.Number:
+			if f := v[typ].props[name]; f != nil && f.typ == "integer" && strings.ContainsAny(string(val), ".eE") {
+				out = append(out, "data"+pointer([]string{name})+": got "+string(val)+", want an integer written without a fraction or exponent")
+			}
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, val); err == nil && strings.HasSuffix(name, "At") && t.After(now.Add(maxClockSkew)) {
+				out = append(out, "data/"+name+": lies in the future ("+val+"); a reading is dated when it was made")
+			}
 		}
 	}
 	slices.Sort(out)
 	return out
 }
+
+// maxClockSkew is how far ahead of this clock a partner's reading may be dated.
+const maxClockSkew = 5 * time.Minute
 
 // validate checks data against typ's schema and returns each violation as
 // "data/<pointer>: <reason>", sorted, empty when data is valid. The reasons are worded as
