@@ -59,6 +59,11 @@ func (b Branch) Zone() *time.Location {
 	return z
 }
 
+// location is the branch as locationsapi judges its hours.
+func (b Branch) location() locationsapi.Location {
+	return locationsapi.Location{Code: b.Code, TimeZone: cmp.Or(b.TimeZone, "Europe/Berlin"), Status: b.Status, OpeningHours: b.OpeningHours}
+}
+
 // Vehicle is a vehicle as the pages show it (vehicles-api's record has more).
 type Vehicle struct {
 	fleetapi.Vehicle

@@ -48,16 +48,29 @@ func searchDefaults(v url.Values, branches []Branch, now time.Time) url.Values {
 		}
 	}
 	zone := time.UTC
-	if b, ok := branchByCode(branches, v.Get("location")); ok {
+	b, known := branchByCode(branches, v.Get("location"))
+	if known {
 		zone = b.Zone()
 	}
-	day := now.In(zone).AddDate(0, 0, 1)
-	start := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, zone)
+	// 10:00 on a day the branch is open at 10:00: the search, as a booking, is refused
+	// outside the branch's hours, and the form's defaults must not be (a Saturday's
+	// "tomorrow" is a Sunday many branches are closed on).
+	openAt10 := func(from time.Time) time.Time {
+		first := time.Date(from.Year(), from.Month(), from.Day(), 10, 0, 0, 0, zone)
+		for k := range 14 {
+			at := first.AddDate(0, 0, k)
+			if open, err := b.location().OpenAt(at); !known || (err == nil && open) {
+				return at
+			}
+		}
+		return first
+	}
+	start := openAt10(now.In(zone).AddDate(0, 0, 1))
 	if v.Get("pickup") == "" {
 		v.Set("pickup", localInput(start, zone))
 	}
 	if v.Get("return") == "" {
-		v.Set("return", localInput(start.AddDate(0, 0, 3), zone))
+		v.Set("return", localInput(openAt10(start.AddDate(0, 0, 3)), zone))
 	}
 	return v
 }

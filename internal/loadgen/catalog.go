@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +57,10 @@ func discover(ctx context.Context, api *apiClient, now time.Time) (*catalog, err
 	for i := range c.branches {
 		c.byCode[c.branches[i].Code] = &c.branches[i]
 	}
-	// Every car a branch offers a month from now, a day long: the cars the journeys book.
-	from := now.Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
+	// Every car a branch offers a month from now, a day long: the cars the journeys book. The
+	// search is held to the branch's opening hours as a booking is, so it asks when it is open.
 	for _, b := range c.branches {
+		from := b.opensAfter(now.Add(30 * 24 * time.Hour))
 		for page := 1; page <= 20; page++ {
 			q := url.Values{"location": {b.Code}, "pickup": {from.Format(time.RFC3339)},
 				"return": {from.Add(24 * time.Hour).Format(time.RFC3339)}, "pageSize": {"100"}, "page": {strconv.Itoa(page)}}
@@ -129,6 +131,28 @@ func (b *branch) openAt(day time.Time, r *rand.Rand) (time.Time, bool) {
 	}
 	m := w[0] + 15*r.IntN(span+1)
 	return time.Date(day.Year(), day.Month(), day.Day(), m/60, m%60, 0, 0, b.loc), true
+}
+
+// opensAfter is the first opening of the branch at or after t, on the hour or quarter the
+// window starts; a branch with no opening in the two weeks after t gives t (the search then
+// answers 422 and the set-up says so).
+func (b *branch) opensAfter(t time.Time) time.Time {
+	local := t.In(b.loc)
+	for k := 0; k < 14; k++ {
+		d := local.AddDate(0, 0, k)
+		windows := slices.Clone(b.hours[d.Weekday()])
+		slices.SortFunc(windows, func(x, y [2]int) int { return x[0] - y[0] })
+		for _, w := range windows {
+			at := time.Date(d.Year(), d.Month(), d.Day(), w[0]/60, w[0]%60, 0, 0, b.loc)
+			if end := at.Add(time.Duration(w[1]-w[0]-60) * time.Minute); !end.Before(t) {
+				if at.Before(t) {
+					at = t.Truncate(15 * time.Minute).Add(15 * time.Minute)
+				}
+				return at
+			}
+		}
+	}
+	return t
 }
 
 // Booking dates are spread over the two years a booking may lie ahead so that bookings of a run rarely

@@ -78,6 +78,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if q.Get("location") != "TST-ONE" {
 			f.fail("search at %q", q.Get("location"))
 		}
+		// vehicles-api holds a search's pickup to the branch's hours, as a booking's.
+		if !open(q.Get("pickup")) {
+			f.fail("search outside the opening hours: %s", r.URL.RawQuery)
+			reply(422, nil)
+			return
+		}
 		reply(200, map[string]any{"items": []map[string]string{{"id": "car-1", "category": "KLEIN", "locationCode": "TST-ONE"},
 			{"id": "car-2", "category": "SUV", "locationCode": "TST-ONE"}}})
 	case r.URL.Path == "/api/pricing/quotes":
@@ -172,4 +178,30 @@ func TestSignInRefused(t *testing.T) {
 	// Without book and cancel nobody signs in.
 	_, err = Run(context.Background(), Config{URL: srv.URL, Profile: p, Mix: mix(t, "search=1,quote=1", Journeys...), Users: []string{"alice"}})
 	require.NoError(t, err)
+}
+
+// The set-up's search asks at the branch's first opening after a time, whatever the time.
+func TestOpensAfter(t *testing.T) {
+	t.Parallel()
+	b := branch{TimeZone: "Europe/Berlin", OpeningHours: []struct {
+		Day    string `json:"day"`
+		Opens  string `json:"opens"`
+		Closes string `json:"closes"`
+	}{{"monday", "14:00", "18:00"}, {"monday", "08:00", "12:00"}, {"friday", "08:00", "18:00"}}}
+	b.prepare()
+	at := func(s string) time.Time {
+		tm, err := time.ParseInLocation("2006-01-02 15:04", s, b.loc)
+		require.NoError(t, err)
+		return tm
+	}
+	for _, tc := range []struct{ after, want string }{
+		{"2027-01-04 06:00", "2027-01-04 08:00"}, // Monday before opening: its first window
+		{"2027-01-04 09:07", "2027-01-04 09:15"}, // inside a window: the next quarter hour
+		{"2027-01-04 11:30", "2027-01-04 14:00"}, // within the window's last hour: the next window
+		{"2027-01-04 17:30", "2027-01-08 08:00"}, // Monday evening: Friday morning
+		{"2027-01-09 10:00", "2027-01-11 08:00"}, // Saturday: Monday
+	} {
+		got := b.opensAfter(at(tc.after))
+		assert.Equal(t, at(tc.want), got.In(b.loc), tc.after)
+	}
 }
