@@ -79,6 +79,16 @@ type Error struct {
 	// RetryAfter, when set, is sent as Retry-After (whole seconds, rounded up): when a
 	// refusal for now (429, 503) may be worth asking again.
 	RetryAfter time.Duration
+	// Code, when set, names the refusal for programs (the problem's "code"): a client tells
+	// one 409 from another by it, and a portal words it in its page's language, where the
+	// message is English and may change.
+	Code string
+}
+
+// WithCode sets e's Code and returns e.
+func (e *Error) WithCode(code string) *Error {
+	e.Code = code
+	return e
 }
 
 func (e *Error) Error() string {

@@ -22,6 +22,9 @@ type Problem struct {
 	Instance  string       `json:"instance,omitempty"`
 	RequestID string       `json:"requestId,omitempty"`
 	Errors    []FieldError `json:"errors,omitempty"`
+	// Code names the refusal for programs, where the function gives it one (Error.Code):
+	// stable, unlike the English detail.
+	Code string `json:"code,omitempty"`
 }
 
 // ProblemFor builds the problem document for err as seen by the caller of r. Internal errors
@@ -40,6 +43,7 @@ func ProblemFor(r *http.Request, err error) Problem {
 	if errors.As(err, &e) && kind != KindInternal {
 		p.Detail = e.Message
 		p.Errors = e.Fields
+		p.Code = e.Code
 	} else {
 		p.Detail = "an internal error occurred; quote the request id when reporting it"
 	}

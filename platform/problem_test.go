@@ -114,6 +114,7 @@ func TestWriteError(t *testing.T) {
 		wantKind   platform.Kind
 		wantDetail string // "" means the generic internal detail
 		wantFields []platform.FieldError
+		wantCode   string
 		wantLogged bool
 	}{
 		{name: "plain internal error", err: errors.New(secret), wantStatus: 500, wantKind: platform.KindInternal, wantLogged: true},
@@ -121,6 +122,8 @@ func TestWriteError(t *testing.T) {
 		{name: "internal kind with a message", err: &platform.Error{Kind: platform.KindInternal, Message: secret}, wantStatus: 500, wantKind: platform.KindInternal, wantLogged: true},
 		{name: "not found shows its message", err: platform.NotFound("no car %q", "B-OC 1"), wantStatus: 404, wantKind: platform.KindNotFound, wantDetail: `no car "B-OC 1"`},
 		{name: "4xx hides its wrapped cause", err: &platform.Error{Kind: platform.KindConflict, Message: "car taken", Err: errors.New(secret)}, wantStatus: 409, wantKind: platform.KindConflict, wantDetail: "car taken"},
+		{name: "a conflict names its code", err: platform.Conflict("the car is taken").WithCode("vehicle_booked"), wantStatus: 409, wantKind: platform.KindConflict, wantDetail: "the car is taken", wantCode: "vehicle_booked"},
+		{name: "an internal error hides its code", err: (&platform.Error{Kind: platform.KindInternal, Message: secret}).WithCode("db_down"), wantStatus: 500, wantKind: platform.KindInternal, wantLogged: true},
 		{name: "invalid lists fields", err: platform.Invalid("bad input", platform.FieldError{Field: "seats", Reason: "must be positive"}), wantStatus: 400, wantKind: platform.KindInvalid, wantDetail: "bad input", wantFields: []platform.FieldError{{Field: "seats", Reason: "must be positive"}}},
 		{name: "unavailable shows its message and is logged", err: &platform.Error{Kind: platform.KindUnavailable, Message: "not ready", Err: errors.New(secret)}, wantStatus: 503, wantKind: platform.KindUnavailable, wantDetail: "not ready", wantLogged: true},
 	}
@@ -144,6 +147,7 @@ func TestWriteError(t *testing.T) {
 			assert.Equal(t, "req-42", p.RequestID)
 			assert.Equal(t, "/api/cars/7", p.Instance)
 			assert.Equal(t, tc.wantFields, p.Errors)
+			assert.Equal(t, tc.wantCode, p.Code)
 			if tc.wantDetail == "" {
 				assert.Contains(t, p.Detail, "internal error")
 			} else {

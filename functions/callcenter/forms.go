@@ -85,10 +85,7 @@ func absorb(p *web.Request, f *web.Form, err error, fields map[string]string) bo
 	}
 	var call *platform.CallError
 	if errors.As(err, &call) && (call.Status == http.StatusConflict || call.Status == http.StatusPreconditionFailed) {
-		f.Message = call.Problem.Detail
-		if f.Message == "" {
-			f.Message = p.T("error.409.text")
-		}
+		f.Message, _ = p.Refusal(err)
 		return true
 	}
 	return false

@@ -239,7 +239,7 @@ func columnArgs(c Customer) []any {
 func writeError(err error, email string) error {
 	switch {
 	case database.IsCode(err, database.UniqueViolation):
-		return platform.Conflict("a customer with email address %s is already registered", email)
+		return platform.Conflict("a customer with email address %s is already registered", email).WithCode("email_registered")
 	case database.IsCode(err, database.CheckViolation):
 		return platform.Invalid("the customer breaks a rule of the customers table")
 	}
@@ -258,7 +258,7 @@ func (s *Store) Update(ctx context.Context, id string, ifVersion int64, typ stri
 			return err
 		}
 		if cur.Erased() {
-			return platform.Conflict("customer %s has been erased; an erased customer cannot be changed", id)
+			return platform.Conflict("customer %s has been erased; an erased customer cannot be changed", id).WithCode("customer_erased")
 		}
 		next := cur
 		if cur.Licence != nil {

@@ -206,7 +206,7 @@ func (s *Store) CreateMethod(ctx context.Context, card Card, customerID string) 
 const erasedCustomerSQL = `SELECT EXISTS (SELECT 1 FROM payments.erased_customers WHERE customer_id = $1)`
 
 func errErasedCustomer(customerID string) error {
-	return platform.Conflict("customer %s has been erased; no payment method is kept for an erased customer", customerID)
+	return platform.Conflict("customer %s has been erased; no payment method is kept for an erased customer", customerID).WithCode("customer_erased")
 }
 
 // errUnusableMethod is a payment method that does not exist, belongs to another customer or

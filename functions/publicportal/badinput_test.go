@@ -120,6 +120,21 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 
 	assert.Zero(t, s.count(`SELECT count(*) FROM reservations.reservations`), "nothing was booked")
 	assert.Zero(t, s.count(`SELECT count(*) FROM customers.customers WHERE email = 'gina.gast@example.com'`), "no guest was registered")
+
+	// Last: another function's conflict is worded by its problem code on a German page: the car
+	// taken by another guest meanwhile (reservations-api's 409 "vehicle_booked").
+	first := s.otherBrowser()
+	firstBook := first.get("/book?vehicle=" + vwGolf + "&location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret))
+	require.Equal(t, http.StatusOK, firstBook.status, firstBook.body)
+	f = guestForm(pickup, ret)
+	f.Set("email", "erste.gast@example.com")
+	booked := first.post(firstBook, "/book", f)
+	require.Equal(t, http.StatusOK, booked.status, booked.body)
+	taken := s.post(book, "/book?lang=de", guestForm(pickup, ret))
+	assert.Equal(t, http.StatusConflict, taken.status, taken.body)
+	assert.Contains(t, taken.body, "Dieses Fahrzeug ist für den Zeitraum nicht mehr frei.")
+	assert.NotContains(t, taken.body, "already booked")
+	assert.Equal(t, 1, s.count(`SELECT count(*) FROM reservations.reservations`), "the first guest's booking only")
 }
 
 // guestForm is a guest's complete booking form (without JavaScript: a sandbox test card).

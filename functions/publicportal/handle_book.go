@@ -1,7 +1,6 @@
 package publicportal
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/platform"
+	"github.com/orangecarrental/orange/platform/idempotency"
 	"github.com/orangecarrental/orange/platform/web"
 )
 
@@ -206,22 +206,19 @@ func (s *Service) handleBook(w http.ResponseWriter, r *http.Request, p *web.Requ
 		if errors.As(err, &ce) {
 			switch ce.Status {
 			case http.StatusConflict:
-				// Reservations' conflicts have one problem type; its detail tells an
-				// account's email (sign in) from a car taken meanwhile.
-				switch detail := ce.Problem.Detail; {
-				case strings.Contains(detail, "already registered"):
+				// An account's email belongs next to the email input (sign in); every other
+				// conflict (the car taken meanwhile, …) above the form, by its code.
+				if ce.Problem.Code == "email_registered" {
 					f.Invalid("email", p.T("err.emailRegistered"))
-				case strings.Contains(detail, "already booked"):
-					f.Message = p.T("err.vehicleGone")
-				default:
-					f.Message = cmp.Or(detail, ce.Problem.Title)
+				} else {
+					f.Message, _ = p.Refusal(err)
 				}
 				return again(http.StatusConflict)
 			case http.StatusTooManyRequests:
 				f.Message = p.T("err.tooMany")
 				return again(http.StatusTooManyRequests)
 			case http.StatusUnprocessableEntity, http.StatusForbidden:
-				f.Message = cmp.Or(ce.Problem.Detail, ce.Problem.Title)
+				f.Message, _ = p.Refusal(err)
 				return again(http.StatusUnprocessableEntity)
 			}
 		}
@@ -246,19 +243,26 @@ func registration(f *web.Form, lang string) Registration {
 	return reg
 }
 
+// problemCode is the code of err, another function's refusal ("" for none).
+func problemCode(err error) string {
+	var ce *platform.CallError
+	if errors.As(err, &ce) {
+		return ce.Problem.Code
+	}
+	return ""
+}
+
 // idemConflict tells whether err is reservations-api's answer to a request under a used
 // Idempotency-Key with another body (422), or while the first runs (409).
 func idemConflict(err error) bool {
-	var ce *platform.CallError
-	return errors.As(err, &ce) && (ce.Status == http.StatusUnprocessableEntity || ce.Status == http.StatusConflict) &&
-		strings.Contains(ce.Problem.Detail, "Idempotency-Key")
+	code := problemCode(err)
+	return code == idempotency.CodeKeyReused || code == idempotency.CodeKeyInUse
 }
 
 // resent tells whether err may be the answer to a booking form sent a second time: the key's
 // conflict, or the car taken (by the first submit).
 func resent(err error) bool {
-	var ce *platform.CallError
-	return idemConflict(err) || errors.As(err, &ce) && ce.Status == http.StatusConflict && strings.Contains(ce.Problem.Detail, "already booked")
+	return idemConflict(err) || problemCode(err) == "vehicle_booked"
 }
 
 // bookedBefore finds the signed-in customer's booking b made by an earlier submit of the form:

@@ -210,7 +210,7 @@ func (s *Service) handleRetryCard(guest bool) web.PageFunc {
 				if !errors.As(err, &ce) || ce.Status != http.StatusConflict {
 					return err
 				}
-				f.Message = cmp.Or(ce.Problem.Detail, ce.Problem.Title)
+				f.Message, _ = p.Refusal(err)
 			}
 		}
 		if f.OK() {

@@ -205,7 +205,7 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 			}
 			var ce *platform.CallError
 			if errors.As(err, &ce) && (ce.Status == http.StatusConflict || ce.Status == http.StatusUnprocessableEntity) {
-				f.Message = cmp.Or(ce.Problem.Detail, ce.Problem.Title)
+				f.Message, _ = p.Refusal(err)
 				return p.Render(w, http.StatusConflict, "change", v)
 			}
 			return err
@@ -251,7 +251,7 @@ func (s *Service) handleChange(guest bool) web.PageFunc {
 				if !errors.As(err, &ce) || (ce.Status != http.StatusConflict && ce.Status != http.StatusUnprocessableEntity) {
 					return err
 				}
-				f.Message = cmp.Or(ce.Problem.Detail, ce.Problem.Title)
+				f.Message, _ = p.Refusal(err)
 			}
 		}
 		v := changeView{Booking: s.describe(r.Context(), a, p, res), Form: f, Action: h.page(p, "change"), Back: h.page(p, "")}
@@ -327,7 +327,7 @@ func (s *Service) handleCancel(guest bool) web.PageFunc {
 			var ce *platform.CallError
 			if errors.As(err, &ce) && ce.Status == http.StatusConflict {
 				f := web.NewForm(nil)
-				f.Message = cmp.Or(ce.Problem.Detail, ce.Problem.Title)
+				f.Message, _ = p.Refusal(err)
 				return s.renderCancel(w, r, p, guest, http.StatusConflict, f)
 			}
 			return err

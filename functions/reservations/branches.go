@@ -101,7 +101,7 @@ func (r *branchRefusals) check(b locationsapi.Location, branchField, timeField, 
 func (s *Service) branchDay(ctx context.Context, code string) (func(time.Time) string, error) {
 	b, err := s.branches.get(ctx, code)
 	if errors.Is(err, errNoBranch) {
-		return nil, platform.Conflict("the branch %s no longer exists", code)
+		return nil, platform.Conflict("the branch %s no longer exists", code).WithCode("branch_gone")
 	}
 	if err != nil {
 		return nil, err

@@ -46,10 +46,10 @@ func (c *carChain) scan(row pgx.Row) error { return row.Scan(&c.before, &c.next,
 func (c carChain) refusal(pickupLocation, returnLocation string) error {
 	switch {
 	case c.before != nil && *c.before != pickupLocation:
-		return platform.Conflict("the vehicle is booked before this period and returned at %s: it will not be at %s", *c.before, pickupLocation)
+		return platform.Conflict("the vehicle is booked before this period and returned at %s: it will not be at %s", *c.before, pickupLocation).WithCode("vehicle_returned_elsewhere")
 	case c.next != nil && *c.next != returnLocation:
 		return platform.Conflict("the vehicle is booked from %s on %s: returned at %s, that booking would be without its car",
-			*c.next, c.nextPickup.UTC().Format(time.RFC3339), returnLocation)
+			*c.next, c.nextPickup.UTC().Format(time.RFC3339), returnLocation).WithCode("vehicle_needed_elsewhere")
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeReque
 		if err := changeAllowed(cur, ifVersion, s.now()); err != nil {
 			return Reservation{}, err
 		}
-		return Reservation{}, platform.ConflictForNow("the reservation changed while it was being changed; please retry")
+		return Reservation{}, platform.ConflictForNow("the reservation changed while it was being changed; please retry").WithCode("changed_meanwhile")
 	}
 	return out, err
 }
@@ -146,11 +146,11 @@ func changeAllowed(res Reservation, ifVersion int64, now time.Time) error {
 	case ifVersion > 0 && int64(res.Version) != ifVersion:
 		return platform.Stale("reservation", res.ID)
 	case res.Status != StatusPending && res.Status != StatusConfirmed:
-		return platform.Conflict("a %s reservation cannot be changed: only a pending or confirmed one", res.Status)
+		return platform.Conflict("a %s reservation cannot be changed: only a pending or confirmed one", res.Status).WithCode("status")
 	case !now.Before(res.PickupAt):
-		return platform.Conflict("the rental has started (its pickup time has come): it can no longer be changed")
+		return platform.Conflict("the rental has started (its pickup time has come): it can no longer be changed").WithCode("rental_started")
 	case res.Status == StatusPending && (res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now)):
-		return platform.Conflict("the hold has expired; please book again")
+		return platform.Conflict("the hold has expired; please book again").WithCode("hold_expired")
 	}
 	return nil
 }
@@ -254,7 +254,7 @@ func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price,
 	})
 	switch {
 	case database.IsCode(err, database.ExclusionViolation):
-		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period")
+		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
 	case database.IsCode(err, database.CheckViolation):
 		return Reservation{}, platform.Invalid("the change breaks a rule of the reservations table")
 	}

@@ -127,7 +127,7 @@ func (s *Service) Activate(ctx context.Context, caller platform.Caller, id strin
 		return CounterView{}, err
 	}
 	if day(s.now()) < day(res.PickupAt) {
-		return CounterView{}, platform.Conflict("the car can be picked up from %s on (%s time), not before", day(res.PickupAt), res.PickupLocation)
+		return CounterView{}, platform.Conflict("the car can be picked up from %s on (%s time), not before", day(res.PickupAt), res.PickupLocation).WithCode("before_pickup_day")
 	}
 	if err := s.peers.carAtBranch(ctx, res.VehicleID, res.PickupLocation); err != nil {
 		return CounterView{}, err
@@ -192,7 +192,7 @@ func (s *Service) NoShow(ctx context.Context, caller platform.Caller, id string)
 		return Reservation{}, err
 	}
 	if s.now().Before(res.PickupAt) {
-		return Reservation{}, platform.Conflict("a reservation can be marked as a no-show only after its pickup time")
+		return Reservation{}, platform.Conflict("a reservation can be marked as a no-show only after its pickup time").WithCode("before_pickup_time")
 	}
 	return s.markNoShow(ctx, res)
 }
@@ -206,15 +206,15 @@ func (p peers) carAtBranch(ctx context.Context, vehicle, branch string) error {
 	v, err := p.fleet.Vehicle(ctx, vehicle)
 	if err != nil {
 		if answer(err).Status == http.StatusNotFound {
-			return platform.Conflict("the booked vehicle is no longer in the fleet")
+			return platform.Conflict("the booked vehicle is no longer in the fleet").WithCode("vehicle_gone")
 		}
 		return unavailable("vehicles-api vehicle", err)
 	}
 	if v.LocationCode != branch {
-		return platform.Conflict("the booked vehicle is at %s, not at the pickup branch %s", v.LocationCode, branch)
+		return platform.Conflict("the booked vehicle is at %s, not at the pickup branch %s", v.LocationCode, branch).WithCode("vehicle_elsewhere")
 	}
 	if v.Status != fleetapi.StatusAvailable && v.Status != fleetapi.StatusReserved {
-		return platform.Conflict("the booked vehicle is %s and cannot be handed over", strings.ReplaceAll(v.Status, "_", " "))
+		return platform.Conflict("the booked vehicle is %s and cannot be handed over", strings.ReplaceAll(v.Status, "_", " ")).WithCode("vehicle_unavailable")
 	}
 	return nil
 }

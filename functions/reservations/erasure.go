@@ -98,5 +98,5 @@ func eraseCustomer(ctx context.Context, tx pgx.Tx, customerID string) error {
 // an erased customer's eligibility; the check closes the window between that answer and the
 // commit.
 func erasedRefusal(customerID string) error {
-	return platform.Conflict("customer %s has been erased; an erased customer cannot book", customerID)
+	return platform.Conflict("customer %s has been erased; an erased customer cannot book", customerID).WithCode("customer_erased")
 }

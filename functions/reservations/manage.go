@@ -132,7 +132,7 @@ func (s *Service) cancel(ctx context.Context, a Actor, id, reason string, ifVers
 			if ifVersion > 0 {
 				return Reservation{}, platform.Stale("reservation", res.ID)
 			}
-			return Reservation{}, platform.ConflictForNow("the reservation changed while it was being cancelled; please retry")
+			return Reservation{}, platform.ConflictForNow("the reservation changed while it was being cancelled; please retry").WithCode("changed_meanwhile")
 		}
 		return Reservation{}, err
 	}

@@ -115,7 +115,7 @@ func (s *Service) NamePaymentMethod(ctx context.Context, a Actor, id string, in 
 		if err := paymentMethodAllowed(cur, ifVersion, s.now()); err != nil {
 			return Reservation{}, err
 		}
-		return Reservation{}, platform.ConflictForNow("the reservation changed meanwhile; please retry")
+		return Reservation{}, platform.ConflictForNow("the reservation changed meanwhile; please retry").WithCode("changed_meanwhile")
 	}
 	return out, err
 }
@@ -128,11 +128,11 @@ func paymentMethodAllowed(res Reservation, ifVersion int64, now time.Time) error
 	case ifVersion > 0 && int64(res.Version) != ifVersion:
 		return platform.Stale("reservation", res.ID)
 	case res.Status != StatusPending:
-		return platform.Conflict("a %s reservation takes no other payment method: only a pending one whose card was declined", res.Status)
+		return platform.Conflict("a %s reservation takes no other payment method: only a pending one whose card was declined", res.Status).WithCode("status")
 	case res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now):
-		return platform.Conflict("the hold has expired; please book again")
+		return platform.Conflict("the hold has expired; please book again").WithCode("hold_expired")
 	case res.PaymentDeclinedReason == "":
-		return platform.ConflictForNow("the payment is still being authorized; another payment method can be named once it is declined")
+		return platform.ConflictForNow("the payment is still being authorized; another payment method can be named once it is declined").WithCode("payment_pending")
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func (p peers) register(ctx context.Context, reg customersapi.Registration) (cus
 	if err != nil {
 		switch a := answer(err); a.Status {
 		case http.StatusConflict:
-			return customersapi.Customer{}, platform.Conflict("a customer with this email is already registered; sign in to book")
+			return customersapi.Customer{}, platform.Conflict("a customer with this email is already registered; sign in to book").WithCode("email_registered")
 		case http.StatusBadRequest, http.StatusUnprocessableEntity:
 			return customersapi.Customer{}, guestInvalid(a.Problem)
 		}
@@ -213,7 +213,7 @@ func (p peers) vehicleFits(ctx context.Context, b *booking, booked bool) error {
 		return platform.Invalid("the booking does not fit the vehicle", errs...)
 	}
 	if v.Status == fleetapi.StatusMaintenance || v.Status == fleetapi.StatusOutOfService {
-		return platform.Conflict("the vehicle is %s and cannot be booked", strings.ReplaceAll(v.Status, "_", " "))
+		return platform.Conflict("the vehicle is %s and cannot be booked", strings.ReplaceAll(v.Status, "_", " ")).WithCode("vehicle_unavailable")
 	}
 	b.dailyRateNet = v.DailyRateNetCents
 	return nil

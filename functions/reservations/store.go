@@ -158,7 +158,7 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 	}
 	switch {
 	case database.IsCode(err, database.ExclusionViolation):
-		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period")
+		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
 	case database.IsCode(err, database.CheckViolation):
 		return Reservation{}, platform.Invalid("the reservation breaks a rule of the reservations table")
 	}
@@ -290,7 +290,7 @@ func (s *Store) Transition(ctx context.Context, id string, action Action, from [
 			return Reservation{}, gerr
 		}
 		if c.version != 0 && cur.Version != c.version && slices.Contains(from, cur.Status) {
-			return cur, platform.ConflictForNow("the reservation changed meanwhile (version %d, now %d); please retry", c.version, cur.Version)
+			return cur, platform.ConflictForNow("the reservation changed meanwhile (version %d, now %d); please retry", c.version, cur.Version).WithCode("changed_meanwhile")
 		}
 		return cur, illegal(action, cur.Status)
 	}
@@ -329,7 +329,7 @@ func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from
 }
 
 func illegal(a Action, s Status) error {
-	return platform.Conflict("a %s reservation cannot be %s", s, actionVerb(a))
+	return platform.Conflict("a %s reservation cannot be %s", s, actionVerb(a)).WithCode("status")
 }
 
 func actionVerb(a Action) string {

@@ -113,14 +113,27 @@ func prepare(w http.ResponseWriter, r *http.Request) (*request, error) {
 	return &request{scope: scopeOf(r), key: key, hash: sum[:]}, nil
 }
 
+// The problem codes of a key's refusals (platform.Error.Code): a client — a portal whose
+// form was sent twice — tells them from the handler's own.
+const (
+	CodeKeyReused = "idempotency_key_reused" // 422: the key was used with another request
+	CodeKeyInUse  = "idempotency_key_in_use" // 409: the key's first request is still running
+)
+
+// inUse is the answer while the key's first request runs: a conflict for now (Retry-After),
+// whose retry gets the first request's answer.
+func inUse() error {
+	return platform.ConflictForNow("a request with this Idempotency-Key is still being processed; retry later").WithCode(CodeKeyInUse)
+}
+
 // answerStored answers a request whose key is taken by prev: 422 for another request under
 // the same key, 409 while the first still runs, else the stored answer replayed.
 func answerStored(w http.ResponseWriter, r *http.Request, prev stored, hash []byte) error {
 	switch {
 	case !bytes.Equal(prev.hash, hash):
-		return &platform.Error{Kind: platform.KindUnprocessable, Message: "this Idempotency-Key was used with a different request"}
+		return (&platform.Error{Kind: platform.KindUnprocessable, Message: "this Idempotency-Key was used with a different request"}).WithCode(CodeKeyReused)
 	case prev.status == nil:
-		return platform.Conflict("a request with this Idempotency-Key is still being processed; retry later")
+		return inUse()
 	}
 	for h, v := range prev.headers {
 		w.Header().Set(h, v)

@@ -97,7 +97,7 @@ func (k *Keys) WrapTx(next platform.HandlerFunc) platform.HandlerFunc {
 				return err
 			}
 			if !ok {
-				return platform.Conflict("a request with this Idempotency-Key is still being processed; retry later")
+				return inUse()
 			}
 			return answerStored(w, r, prev, req.hash)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,15 +166,7 @@ func (p *Request) Absorb(f *Form, err error, fields map[string]string) bool {
 		if m, ok := fields[name]; ok {
 			name = m
 		}
-		msg := fe.Reason
-		if t, ok := p.site.messages[p.Lang]["invalid."+name]; ok {
-			// The site's own words for the field, in the page's language; "%s" in them is
-			// the function's reason (an English site keeps it, a German one has its own).
-			msg = t
-			if strings.Contains(t, "%s") {
-				msg = fmt.Sprintf(t, fe.Reason)
-			}
-		}
+		msg := p.word("invalid."+name, fe.Reason)
 		if strings.HasPrefix(name, "eligibility.") {
 			// customers-api's rules refusing the customer (reservations-api's 422): no input
 			// of the form is wrong, so the reasons go above it.
@@ -192,4 +185,33 @@ func (p *Request) Absorb(f *Form, err error, fields map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Refusal words err, another function's 4xx answer, for the page: the site's text
+// "problem.<code>" when the problem carries a code (platform.Error.Code) the site words,
+// else the function's own detail, else its title. ok is false for anything else.
+func (p *Request) Refusal(err error) (msg string, ok bool) {
+	var call *platform.CallError
+	if !errors.As(err, &call) || call.Status < 400 || call.Status >= 500 {
+		return "", false
+	}
+	detail := cmp.Or(call.Problem.Detail, call.Problem.Title, http.StatusText(call.Status))
+	if call.Problem.Code == "" {
+		return detail, true
+	}
+	return p.word("problem."+call.Problem.Code, detail), true
+}
+
+// word is the site's text key in the page's language, with "%s" in it standing for reason,
+// the function's own English words (an English site keeps them, a German one has its own);
+// reason itself when the site has no such text.
+func (p *Request) word(key, reason string) string {
+	t, ok := p.site.messages[p.Lang][key]
+	switch {
+	case !ok:
+		return reason
+	case strings.Contains(t, "%s"):
+		return fmt.Sprintf(t, reason)
+	}
+	return t
 }

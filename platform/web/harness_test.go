@@ -89,8 +89,10 @@ var templates = fstest.MapFS{
 }
 
 var messages = web.Messages{
-	"de": {"home.title": "Willkommen", "invalid.email": "Bitte eine gültige E-Mail-Adresse angeben."},
-	"en": {"home.title": "Welcome", "invalid.email": "Please enter a valid e-mail address."},
+	"de": {"home.title": "Willkommen", "invalid.email": "Bitte eine gültige E-Mail-Adresse angeben.",
+		"problem.vehicle_booked": "Das Auto ist vergeben.", "problem.hold_expired": "Abgelaufen (%s)."},
+	"en": {"home.title": "Welcome", "invalid.email": "Please enter a valid e-mail address.",
+		"problem.vehicle_booked": "%s", "problem.hold_expired": "Expired: %s"},
 }
 
 // pages is a test portal's route table: a home page, a signed-in page, a form whose post
@@ -145,6 +147,14 @@ func (s *system) pages() []web.Page {
 			// A guest's link token in the query of a call that never gets an answer.
 			return platform.CallJSON(r.Context(), p.API(r.Context()), http.MethodGet, "dying-api", "/api/x/guest?token=s3cret-link-token", nil, nil)
 		}},
+		{Name: "refusal", Path: "refusal/{code}", Handler: func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
+			err := platform.CallJSON(r.Context(), p.API(r.Context()), http.MethodPost, "echo-api", "/api/echo/conflict/"+platform.PathVar(r, "code"), struct{}{}, nil)
+			msg, ok := p.Refusal(err)
+			if !ok {
+				return err
+			}
+			return p.Render(w, http.StatusConflict, "api", msg)
+		}},
 		{Name: "broken", Path: "broken", Handler: func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
 			return p.Render(w, http.StatusOK, "broken", 42)
 		}},
@@ -164,6 +174,12 @@ func (s *system) echo() http.Handler {
 	})
 	mux.Handle("POST /api/echo/invalid", platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return platform.Invalid("the request is invalid", platform.FieldError{Field: "mail", Reason: "must be an e-mail address"})
+	}))
+	mux.Handle("POST /api/echo/conflict/{code}", platform.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if r.PathValue("code") == "none" {
+			return platform.Conflict("the car is taken")
+		}
+		return platform.Conflict("the car is taken").WithCode(r.PathValue("code"))
 	}))
 	mux.HandleFunc("GET /api/echo/status/{status}", func(w http.ResponseWriter, r *http.Request) {
 		var code int

@@ -82,6 +82,31 @@ func TestFormErrors(t *testing.T) {
 	}
 }
 
+// TestRefusals: another function's refusal is worded by its problem code in the page's
+// language, "%s" standing for the function's own detail; without a text for its code, or
+// without a code, the detail is shown as it is.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	for _, tc := range []struct{ lang, code, want string }{
+		{"de", "vehicle_booked", "Das Auto ist vergeben."},
+		{"en", "vehicle_booked", "the car is taken"},
+		{"de", "hold_expired", "Abgelaufen (the car is taken)."},
+		{"en", "hold_expired", "Expired: the car is taken"},
+		{"de", "unworded", "the car is taken"},
+		{"de", "none", "the car is taken"},
+	} {
+		t.Run(tc.lang+"/"+tc.code, func(t *testing.T) {
+			t.Parallel()
+			b := s.browser(t)
+			b.header.Set("Accept-Language", tc.lang)
+			p := b.get("/refusal/" + tc.code)
+			require.Equal(t, http.StatusConflict, p.StatusCode, p.Body)
+			assert.Contains(t, p.Body, `<p id="auth">`+escapeHTML(tc.want)+`</p>`)
+		})
+	}
+}
+
 func escapeHTML(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
 	return r.Replace(s)
