@@ -427,6 +427,7 @@ func TestInvoiceNumbersHaveNoGaps(t *testing.T) {
 	a := newAPI(t)
 	const n = 100
 	errRollback := errors.New("rolled back on purpose")
+	firstYear := time.Now().In(berlin(t)).Year()
 	done := make(chan error, n)
 	start := make(chan struct{})
 	for i := range n {
@@ -457,13 +458,22 @@ func TestInvoiceNumbersHaveNoGaps(t *testing.T) {
 		}
 	}
 	require.Equal(t, n-34, committed)
-	rows, err := a.db.Pool.Query(context.Background(), `SELECT number FROM payments.invoices ORDER BY seq`)
+	rows, err := a.db.Pool.Query(context.Background(), `SELECT year, number FROM payments.invoices ORDER BY year, seq`)
 	require.NoError(t, err)
-	numbers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type issued struct {
+		Year   int
+		Number string
+	}
+	numbers, err := pgx.CollectRows(rows, pgx.RowToStructByPos[issued])
 	require.NoError(t, err)
-	year := time.Now().In(berlin(t)).Year()
-	for i, num := range numbers {
-		assert.Equal(t, fmt.Sprintf("OCR-%d-%06d", year, i+1), num)
+	// Each year (in Berlin) numbers from 1: issues made across New Year's midnight end one
+	// year's run and begin the next.
+	lastYear := time.Now().In(berlin(t)).Year()
+	next := map[int]int{}
+	for _, num := range numbers {
+		assert.True(t, num.Year == firstYear || num.Year == lastYear, "%s issued in %d…%d", num.Number, firstYear, lastYear)
+		next[num.Year]++
+		assert.Equal(t, fmt.Sprintf("OCR-%d-%06d", num.Year, next[num.Year]), num.Number)
 	}
 	assert.Len(t, numbers, committed)
 	assert.Equal(t, committed, a.count(`SELECT count(*) FROM payments.outbox WHERE type = $1`, events.InvoiceIssued))

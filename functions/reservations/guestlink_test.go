@@ -186,9 +186,10 @@ func TestGuestLinkExpiry(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, a.do("", http.MethodGet, path, "").status, "past the return + 30 days")
 
 	// The booking moved 60 days later (as a change does): the same link works again, until
-	// the new return + 30 days.
-	_, err := a.db.Pool.Exec(t.Context(), `UPDATE reservations.reservations SET pickup_at = pickup_at + interval '60 days',
-		return_at = return_at + interval '60 days' WHERE id = $1`, res.ID)
+	// the new return + 30 days. In hours: '60 days' is calendar days in the server's zone,
+	// 60 × 24 h only where no clock change lies between.
+	_, err := a.db.Pool.Exec(t.Context(), `UPDATE reservations.reservations SET pickup_at = pickup_at + interval '1440 hours',
+		return_at = return_at + interval '1440 hours' WHERE id = $1`, res.ID)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, a.do("", http.MethodGet, path, "").status, "follows the booking's return")
 	a.setNow(end.Add(60*24*time.Hour + time.Second))
