@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
+	"github.com/orangecarrental/orange/functions/rental"
 )
 
 // This file is the arithmetic of prices: pure functions of their arguments (no clock, no
@@ -19,19 +20,9 @@ import (
 
 const day = 24 * time.Hour
 
-// BillableDays is the number of 24-hour periods a rental is charged for: every started
-// period counts, except that the last one is free while it has run for at most GracePeriod
-// (one hour);
-// at least 1. Periods are elapsed time, not calendar days, so a rental over a clock change
-// is charged by the hours it really lasts (and the grace period absorbs the extra hour in
-// October).
-func BillableDays(pickupAt, returnAt time.Time) int {
-	d := returnAt.Sub(pickupAt) - GracePeriod
-	if d <= 0 {
-		return 1
-	}
-	return int((d + day - 1) / day)
-}
+// BillableDays is the number of 24-hour periods a rental is charged for (rental.BillableDays:
+// reports count rented car-days by the same rule).
+func BillableDays(pickupAt, returnAt time.Time) int { return rental.BillableDays(pickupAt, returnAt) }
 
 // DiscountPercent is the duration discount for a rental of days (0 below the first tier).
 func DiscountPercent(days int) int {

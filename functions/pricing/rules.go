@@ -17,9 +17,8 @@ const (
 	// VATPercent is the German standard VAT rate applied to every net total.
 	VATPercent = 19
 	// GracePeriod is how far a rental may run into a new 24-hour period before that period
-	// is charged: a return up to an hour late costs nothing, and the hour a rental gains when
-	// clocks go back in October is absorbed.
-	GracePeriod = time.Hour
+	// is charged (rental.GracePeriod).
+	GracePeriod = rental.GracePeriod
 	// MaxRentalDuration is the longest bookable rental (90 × 24 h); the grace period does not
 	// extend it.
 	MaxRentalDuration = 90 * 24 * time.Hour

@@ -1,5 +1,5 @@
 // Package rental holds the rental vocabulary every function checks input against: the vehicle
-// categories and the shape of a branch code. It imports nothing of the project, so any
+// categories, the shape of a branch code, and the days a rental is charged for. It imports nothing of the project, so any
 // function (and any contract package) may use it without a cycle.
 package rental
 
@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // categories are the vehicle categories of the original system, smallest first
@@ -29,3 +30,22 @@ var branchCode = regexp.MustCompile(`^[A-Z]{3}-[A-Z0-9]{2,4}$`)
 // ValidBranchCode reports whether code has the shape of a branch code such as BER-HBF (in
 // canonical upper case). Whether the branch exists is the locations function's business.
 func ValidBranchCode(code string) bool { return branchCode.MatchString(code) }
+
+// GracePeriod is how far a rental may run into a new 24-hour period before that period is
+// charged: a return up to an hour late costs nothing, and the hour a rental gains when clocks
+// go back in October is absorbed.
+const GracePeriod = time.Hour
+
+// BillableDays is the number of 24-hour periods a rental is charged for: every started
+// period counts, except that the last one is free while it has run for at most GracePeriod;
+// at least 1. Periods are elapsed time, not calendar days, so a rental over a clock change is
+// charged by the hours it really lasts. Pricing charges by it and reports count rented
+// car-days by it: one unit, the daily rate's.
+func BillableDays(pickupAt, returnAt time.Time) int {
+	d := returnAt.Sub(pickupAt) - GracePeriod
+	if d <= 0 {
+		return 1
+	}
+	const day = 24 * time.Hour
+	return int((d + day - 1) / day)
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orangecarrental/orange/functions/rental"
 )
 
 // Granularities of a report.
@@ -150,11 +152,9 @@ func (s *Service) fleetDays(ctx context.Context, q queryer, start, end time.Time
 	return rows.Err()
 }
 
-// rentalDays is how many car-days a rental counts: its charged 24-hour periods, at least 1.
-func rentalDays(pickup, ret time.Time) int {
-	n := int(math.Ceil(ret.Sub(pickup).Hours() / 24))
-	return max(n, 1)
-}
+// rentalDays is how many car-days a rental counts: the days it is charged for, by pricing's
+// rule (its grace hour included: a 25-hour rental is one day charged and one counted).
+func rentalDays(pickup, ret time.Time) int { return rental.BillableDays(pickup, ret) }
 
 // spread splits total into n shares that differ by at most a cent, the larger first.
 func spread(total int64, n int) []int64 {

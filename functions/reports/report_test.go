@@ -208,6 +208,33 @@ func TestDailyFigures(t *testing.T) {
 	assert.Equal(t, half.Rows[0].Figures, upper.Rows[0].Figures)
 }
 
+// TestRentedDaysAreChargedDays: a rental's car-days are the days pricing charges it for, its
+// grace hour included — a Saturday-to-Sunday rental over October's clock change lasts 25 h
+// and is one day charged; counted as two, it halved the average daily rate.
+func TestRentedDaysAreChargedDays(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for i, e := range []event{
+		{typ: events.VehicleCreated, at: "2027-10-01T08:00:00Z", data: events.Vehicle{VehicleID: "car1", Version: 1, Category: "compact",
+			LocationCode: "BER", Status: "available", LicensePlate: "B-OC 1"}},
+		{typ: events.ReservationActivated, at: "2027-10-30T08:00:00Z", data: events.Reservation{ReservationID: "r1", Version: 3,
+			CustomerID: "c", VehicleID: "car1", Category: "compact", PickupLocation: "BER", ReturnLocation: "BER",
+			PickupAt: "2027-10-30T10:00:00+02:00", ReturnAt: "2027-10-31T10:00:00+01:00", Status: "active", TotalGross: 1, Currency: "EUR"}},
+		{typ: events.ReservationCompleted, at: "2027-10-31T09:00:00Z", data: events.Reservation{ReservationID: "r1", Version: 4,
+			CustomerID: "c", VehicleID: "car1", Category: "compact", PickupLocation: "BER", ReturnLocation: "BER",
+			PickupAt: "2027-10-30T10:00:00+02:00", ReturnAt: "2027-10-31T10:00:00+01:00", Status: "completed", TotalGross: 1, Currency: "EUR"}},
+		{typ: events.InvoiceIssued, at: "2027-10-31T09:01:00Z", data: events.Invoice{InvoiceID: "i1", Version: 1, Number: "N-1",
+			ReservationID: "r1", CustomerID: "c", NetCents: 4000, VatCents: 760, GrossCents: 4760, Currency: "EUR", Kind: "rental"}},
+	} {
+		e.id = fmt.Sprintf("d%02d", i)
+		require.Less(t, w.deliver(e).status, 300)
+	}
+	rep := decode[reports.Report](t, w.get("ada", "/api/reports?from=2027-10-30&to=2027-10-31&granularity=day&branch=BER", ""))
+	assert.EqualValues(t, 1, rep.Total.RentedCarDays)
+	assert.EqualValues(t, 4000, rep.Total.RentalNetCents)
+	assert.EqualValues(t, 4000, rep.Total.ADRCents, "the daily rate charged")
+}
+
 // TestFreezeOnce: the ping of 1 December, 02:00 Berlin, freezes November once (a second
 // ping, a redelivery, change nothing and announce nothing again), the frozen report is not
 // changed by a later event while the live report is, and the announcement holds no
@@ -220,8 +247,8 @@ func TestFreezeOnce(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusNotFound, w.get("frank", "/api/reports/monthly/2026-11", "").status)
 	// Two pings at once (two replicas, a retry racing the original), then a redelivery.
-	ping := event{id: "ping-1", typ: events.Ping, at: at("2026-12-01T01:00:00Z"), data: map[string]string{"report": "monthly"}}
-	pings := []event{ping, {id: "ping-2", typ: events.Ping, at: at("2026-12-01T01:00:30Z"), data: map[string]string{}}}
+	ping := event{id: "ping-1", typ: events.Ping, at: "2026-12-01T01:00:00Z", data: map[string]string{"report": "monthly"}}
+	pings := []event{ping, {id: "ping-2", typ: events.Ping, at: "2026-12-01T01:00:30Z", data: map[string]string{}}}
 	statuses := make(chan int, len(pings))
 	var wg sync.WaitGroup
 	for _, p := range pings {
@@ -246,7 +273,7 @@ func TestFreezeOnce(t *testing.T) {
 	assert.Equal(t, wantTotal, f.Report.Total)
 
 	// A late invoice for November: the live report moves, the frozen one does not.
-	late := event{id: "late", typ: events.InvoiceIssued, at: at("2026-12-02T09:00:00Z"), data: events.Invoice{InvoiceID: "i3", Version: 1,
+	late := event{id: "late", typ: events.InvoiceIssued, at: "2026-12-02T09:00:00Z", data: events.Invoice{InvoiceID: "i3", Version: 1,
 		Number: "N-i3", ReservationID: "r3", NetCents: 10000, VatCents: 1900, GrossCents: 11900, Currency: "EUR", Kind: "rental"}}
 	require.Less(t, w.deliver(late).status, 300)
 	assert.EqualValues(t, 70925, decode[reports.Report](t, w.get("frank", novemberMonthly, "")).Total.RevenueNetCents)
@@ -349,9 +376,9 @@ func TestRefusedEvents(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	for _, e := range []event{
-		{id: "x1", typ: events.ReservationCreated, at: at("2026-11-01T10:00:00Z"), data: map[string]any{"reservationId": "r"}},
-		{id: "x2", typ: events.VehicleCreated, at: at("2026-11-01T10:00:00Z"), data: map[string]any{"vehicleId": "v"}},
-		{id: "x3", typ: events.InvoiceIssued, at: at("2026-11-01T10:00:00Z"), data: "not an object"},
+		{id: "x1", typ: events.ReservationCreated, at: "2026-11-01T10:00:00Z", data: map[string]any{"reservationId": "r"}},
+		{id: "x2", typ: events.VehicleCreated, at: "2026-11-01T10:00:00Z", data: map[string]any{"vehicleId": "v"}},
+		{id: "x3", typ: events.InvoiceIssued, at: "2026-11-01T10:00:00Z", data: "not an object"},
 	} {
 		r := w.deliver(e)
 		assert.Equal(t, http.StatusBadRequest, r.status, r.String())
@@ -364,7 +391,7 @@ func TestRefusedEvents(t *testing.T) {
 func TestCSVCells(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	require.Less(t, w.deliver(event{id: "v", typ: events.VehicleCreated, at: at("2026-11-01T08:00:00Z"), data: events.Vehicle{
+	require.Less(t, w.deliver(event{id: "v", typ: events.VehicleCreated, at: "2026-11-01T08:00:00Z", data: events.Vehicle{
 		VehicleID: "car", Version: 1, Category: "+compact", LocationCode: `=HYPERLINK("http://x")`, Status: "available"}}).status, 300)
 	r := w.get("frank", "/api/reports?from=2026-11-02&to=2026-11-02&format=csv", "")
 	require.Equal(t, http.StatusOK, r.status, r.String())
