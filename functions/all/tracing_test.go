@@ -117,11 +117,12 @@ func TestOneBookingOneTrace(t *testing.T) {
 	gateway, _ := find(spans, "api-gateway", "POST /api/reservations/*")
 	assert.Equal(t, clientID, gateway.Parent.SpanID().String(), "the gateway continues the client's traceparent")
 
-	// Nothing personal in any attribute of any span (this trace or any other).
+	// Nothing personal in any attribute of any span (this trace or any other). The card is
+	// looked for by eight of its digits: four are a random id's once in a hundred runs.
 	for _, s := range exp.GetSpans() {
 		for _, a := range s.Attributes {
 			v := strings.ToLower(a.Value.Emit())
-			for _, needle := range []string{"tilda", "spurweg", "5550199", "elbchaussee", "t7r5c3e1", "4242", "1979-11-02"} {
+			for _, needle := range []string{"tilda", "spurweg", "5550199", "elbchaussee", "t7r5c3e1", "42424242", "1979-11-02"} {
 				assert.NotContains(t, v, needle, "span %q attribute %s", s.Name, a.Key)
 			}
 		}
