@@ -98,7 +98,7 @@ func (q *Query) Time(key string, required bool) time.Time {
 		return time.Time{}
 	}
 	// An unencoded "+02:00" in a URL arrives as " 02:00"; there is no other space in a time.
-	t, err := time.Parse(time.RFC3339Nano, strings.Replace(raw, " ", "+", 1))
+	t, err := ParseTime(strings.Replace(raw, " ", "+", 1))
 	if err != nil {
 		q.Fail(key, "must be an RFC 3339 time such as 2026-06-01T10:00:00+02:00")
 		return time.Time{}

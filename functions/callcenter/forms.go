@@ -37,28 +37,24 @@ func positive(s string) (int, bool) {
 // zone (seconds optional).
 const localLayout = "2006-01-02T15:04"
 
-// parseLocal reads a datetime-local value as a time on zone's clock (the branch's).
-func parseLocal(v string, zone *time.Location) (time.Time, bool) {
-	v = strings.TrimSpace(v)
-	for _, layout := range []string{localLayout, "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, v, zone); err == nil {
-			return t, true
-		}
+// parseLocal reads field of f as a time on zone's clock (the branch's: web.ParseLocal),
+// recording in f what is wrong with it; ok is false then.
+func parseLocal(p *web.Request, f *web.Form, field string, zone *time.Location) (time.Time, bool) {
+	t, err := web.ParseLocal(f.Get(field), zone)
+	switch {
+	case errors.Is(err, web.ErrSkippedLocalTime):
+		f.Invalid(field, p.T("form.skippedTime"))
+	case err != nil:
+		f.Invalid(field, p.T("bad.datetime"))
 	}
-	return time.Time{}, false
+	return t, err == nil
 }
 
 // parsePeriod reads two datetime-local fields on zone's clock, recording what is wrong in f:
 // a missing or malformed time, a return not after the pickup.
 func parsePeriod(p *web.Request, f *web.Form, fromField, toField string, zone *time.Location) (time.Time, time.Time) {
-	from, ok := parseLocal(f.Get(fromField), zone)
-	if !ok {
-		f.Invalid(fromField, p.T("bad.datetime"))
-	}
-	to, ok2 := parseLocal(f.Get(toField), zone)
-	if !ok2 {
-		f.Invalid(toField, p.T("bad.datetime"))
-	}
+	from, ok := parseLocal(p, f, fromField, zone)
+	to, ok2 := parseLocal(p, f, toField, zone)
 	if ok && ok2 && !to.After(from) {
 		f.Invalid(toField, p.T("bad.returnAfterPickup"))
 	}

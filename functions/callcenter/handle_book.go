@@ -76,13 +76,10 @@ func parseTrip(p *web.Request, f *web.Form, fm Fmt) trip {
 	if t.category != "" && !slices.Contains(categories, t.category) {
 		f.Invalid("category", p.T("bad.category"))
 	}
+	t.pickupAt, _ = parseLocal(p, f, "pickupAt", fm.Zone(t.pickupLocation))
 	var ok bool
-	if t.pickupAt, ok = parseLocal(f.Get("pickupAt"), fm.Zone(t.pickupLocation)); !ok {
-		f.Invalid("pickupAt", p.T("bad.datetime"))
-	}
-	if t.returnAt, ok = parseLocal(f.Get("returnAt"), fm.Zone(t.returnLocation)); !ok {
-		f.Invalid("returnAt", p.T("bad.datetime"))
-	} else if !t.pickupAt.IsZero() && !t.returnAt.After(t.pickupAt) {
+	t.returnAt, ok = parseLocal(p, f, "returnAt", fm.Zone(t.returnLocation))
+	if ok && !t.pickupAt.IsZero() && !t.returnAt.After(t.pickupAt) {
 		f.Invalid("returnAt", p.T("bad.returnAfterPickup"))
 	}
 	return t

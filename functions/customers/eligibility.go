@@ -54,11 +54,11 @@ type Rental struct {
 // validatePeriod parses p into the rental days in zone, listing every invalid field.
 func validatePeriod(p Period, zone *time.Location) (Rental, platform.FieldErrors) {
 	var errs platform.FieldErrors
-	pickup, perr := time.Parse(time.RFC3339, strings.TrimSpace(p.PickupAt))
+	pickup, perr := platform.ParseTime(p.PickupAt)
 	if perr != nil {
 		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
 	}
-	ret, rerr := time.Parse(time.RFC3339, strings.TrimSpace(p.ReturnAt))
+	ret, rerr := platform.ParseTime(p.ReturnAt)
 	if rerr != nil {
 		errs.Add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
 	}

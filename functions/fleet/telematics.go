@@ -257,7 +257,7 @@ func inboundTime(vehicleID, field, raw string) (time.Time, error) {
 	if !platform.ValidUUID(vehicleID) {
 		return time.Time{}, inboundInvalid("vehicleId", "must be a UUID")
 	}
-	at, err := time.Parse(time.RFC3339Nano, raw)
+	at, err := platform.ParseTime(raw)
 	if err != nil {
 		return time.Time{}, inboundInvalid(field, "must be an RFC 3339 time")
 	}

@@ -201,8 +201,9 @@ func testCancellationFeeAPI(t *testing.T, a *api) {
 }
 
 // testFeeBoundaryPrecision: the tier is decided on the exact time left, fractional seconds
-// included (issue 13: 0.3 s inside the 24 h line charged 50 %), and both times come back
-// as sent, to the nanosecond. hoursBeforePickup is a display figure (whole hours, rounded
+// included (issue 13: 0.3 s inside the 24 h line charged 50 %), to the microsecond — the
+// precision a booking's times are stored in, so a fee is decided on the times as stored —
+// and both times come back so. hoursBeforePickup is a display figure (whole hours, rounded
 // down). Fees by hand: 50 % of 14277 = 7138.5 → 7139 (half up); 100 % = 14277.
 func testFeeBoundaryPrecision(t *testing.T, a *api) {
 	tests := []struct {
@@ -219,7 +220,8 @@ func testFeeBoundaryPrecision(t *testing.T, a *api) {
 		{"exactly 24 h, in UTC: half", "2026-03-11T10:00:00.123+01:00", "2026-03-10T09:00:00.123Z", 24, 50, 7139},
 		{"24 h − 1 ms: all", "2026-03-11T10:00:00+01:00", "2026-03-10T10:00:00.001+01:00", 23, 100, 14277},
 		{"24 h − 0.3 s: all", "2026-03-11T10:00:00+01:00", "2026-03-10T10:00:00.3+01:00", 23, 100, 14277},
-		{"24 h − 1 ns: all", "2026-03-11T10:00:00.000000001+01:00", "2026-03-10T10:00:00.000000002+01:00", 23, 100, 14277},
+		{"24 h − 1 µs: all", "2026-03-11T10:00:00.000001+01:00", "2026-03-10T10:00:00.000002+01:00", 23, 100, 14277},
+		{"24 h − 0.4 µs is 24 h as stored: half", "2026-03-11T10:00:00+01:00", "2026-03-10T10:00:00.0000004+01:00", 24, 50, 7139},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +229,8 @@ func testFeeBoundaryPrecision(t *testing.T, a *api) {
 			r := a.call(reservationsAPI, http.MethodPost, "/api/pricing/cancellation-fee", "application/json", body)
 			require.Equal(t, http.StatusOK, r.status, string(r.body))
 			f := decode[pricing.FeeResponse](t, r)
-			assert.True(t, mustTime(t, tt.pickupAt).Equal(f.PickupAt), "pickupAt %s", f.PickupAt)
-			assert.True(t, mustTime(t, tt.cancelledAt).Equal(f.CancelledAt), "cancelledAt %s", f.CancelledAt)
+			assert.True(t, mustTime(t, tt.pickupAt).Round(time.Microsecond).Equal(f.PickupAt), "pickupAt %s", f.PickupAt)
+			assert.True(t, mustTime(t, tt.cancelledAt).Round(time.Microsecond).Equal(f.CancelledAt), "cancelledAt %s", f.CancelledAt)
 			assert.Equal(t, tt.hours, f.HoursBeforePickup)
 			assert.Equal(t, tt.percent, f.FeePercent)
 			assert.Equal(t, tt.fee, f.FeeCents)
@@ -389,6 +391,8 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 			`{"pickupAt":"monday","cancelledAt":"now","totalGrossCents":-1}`, nil, 400, "invalid", []string{"pickupAt", "cancelledAt", "totalGrossCents"}},
 		{"fee: times no booking has", "POST", "/api/pricing/cancellation-fee", "application/json",
 			`{"pickupAt":"0001-01-01T00:00:00Z","cancelledAt":"9999-12-31T23:59:59Z","totalGrossCents":100}`, nil, 400, "invalid", []string{"pickupAt", "cancelledAt"}},
+		{"fee: offsets of 24 hours", "POST", "/api/pricing/cancellation-fee", "application/json",
+			`{"pickupAt":"2027-03-28T10:00:00+24:00","cancelledAt":"2027-03-20T10:00:00+23:60","totalGrossCents":100}`, nil, 400, "invalid", []string{"pickupAt", "cancelledAt"}},
 		{"fee: total over the limit", "POST", "/api/pricing/cancellation-fee", "application/json",
 			`{"pickupAt":"2026-03-10T10:00:00+01:00","totalGrossCents":100000001}`, nil, 400, "invalid", []string{"totalGrossCents"}},
 		{"fee: total in euros", "POST", "/api/pricing/cancellation-fee", "application/json",

@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/orangecarrental/orange/functions/rental"
@@ -11,9 +10,10 @@ import (
 
 const timeReason = "required, an RFC 3339 time such as 2026-05-01T10:00:00+02:00"
 
-// parseTime parses an RFC 3339 time (fractional seconds allowed).
+// parseTime parses an RFC 3339 time (platform.ParseTime: fractional seconds rounded to the
+// microsecond, the offset within ±23:59).
 func parseTime(raw string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(raw))
+	t, err := platform.ParseTime(raw)
 	return t, err == nil
 }
 

@@ -1,7 +1,7 @@
 package publicportal
 
 import (
-	"fmt"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/functions/rental"
+	"github.com/orangecarrental/orange/platform/web"
 )
 
 // localLayout is the value of an <input type="datetime-local">: the branch's wall clock.
@@ -49,15 +50,12 @@ func branchByCode(bs []Branch, code string) (Branch, bool) {
 	return bs[i], true
 }
 
-// parseLocal reads a datetime-local value (seconds allowed) in zone.
-func parseLocal(v string, zone *time.Location) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	for _, layout := range []string{localLayout, "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, v, zone); err == nil {
-			return t, nil
-		}
+// localTimeKey is the text for a datetime-local value web.ParseLocal refused.
+func localTimeKey(err error) string {
+	if errors.Is(err, web.ErrSkippedLocalTime) {
+		return "form.skippedTime"
 	}
-	return time.Time{}, fmt.Errorf("bad time")
+	return "err.datetime"
 }
 
 // parseTrip reads location, pickup, return and returnLocation of v. now bounds the pickup
@@ -79,13 +77,13 @@ func parseTrip(v url.Values, branches []Branch, now time.Time) (trip, fieldError
 	}
 	zone := b.Zone()
 	var err error
-	if t.PickupAt, err = parseLocal(v.Get("pickup"), zone); err != nil {
-		errs.add("pickup", "err.datetime")
+	if t.PickupAt, err = web.ParseLocal(v.Get("pickup"), zone); err != nil {
+		errs.add("pickup", localTimeKey(err))
 	} else if t.PickupAt.Before(now.Add(-15 * time.Minute)) {
 		errs.add("pickup", "err.past")
 	}
-	if t.ReturnAt, err = parseLocal(v.Get("return"), t.ReturnLocation.Zone()); err != nil {
-		errs.add("return", "err.datetime")
+	if t.ReturnAt, err = web.ParseLocal(v.Get("return"), t.ReturnLocation.Zone()); err != nil {
+		errs.add("return", localTimeKey(err))
 	} else if _, bad := errs["pickup"]; !bad && !t.ReturnAt.After(t.PickupAt) {
 		errs.add("return", "err.returnBeforePickup")
 	}

@@ -171,6 +171,7 @@ func TestBadInput(t *testing.T) {
 		{"bad category", "alice", ok(replace("KOMPAKT", "SPACESHIP")), 400},
 		{"bad location", "alice", ok(replace("BER-HBF", "Berlin")), 400},
 		{"bad time", "alice", ok(replace(p.Format(time.RFC3339), "tomorrow")), 400},
+		{"an offset of 24 hours", "alice", ok(replace(p.Format(time.RFC3339), p.Add(24*time.Hour).Format("2006-01-02T15:04:05")+"+24:00")), 400},
 		{"return before pickup", "alice", bookingBody(vehicle1, ret, p, ""), 400},
 		{"empty period", "alice", bookingBody(vehicle1, p, p, ""), 400},
 		{"over 90 days", "alice", bookingBody(vehicle1, p, p.Add(91*24*time.Hour), ""), 400},

@@ -202,7 +202,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 		errs.Add("returnLocation", "a branch code such as BER-HBF")
 	}
 	var perr, rerr error
-	out.pickupAt, perr = time.Parse(time.RFC3339Nano, strings.TrimSpace(b.PickupAt))
+	out.pickupAt, perr = platform.ParseTime(b.PickupAt)
 	if perr != nil {
 		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
 	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
@@ -210,7 +210,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 	} else if out.pickupAt.After(now.Add(MaxAdvance)) {
 		errs.Add("pickupAt", "must be at most two years ahead")
 	}
-	out.returnAt, rerr = time.Parse(time.RFC3339Nano, strings.TrimSpace(b.ReturnAt))
+	out.returnAt, rerr = platform.ParseTime(b.ReturnAt)
 	if rerr != nil {
 		errs.Add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
 	}

@@ -224,7 +224,7 @@ func consumable(typ string, data []byte, now time.Time) []string {
 				out = append(out, "data"+pointer([]string{name})+": got "+string(val)+", want an integer written without a fraction or exponent")
 			}
 		case string:
-			if t, err := time.Parse(time.RFC3339Nano, val); err == nil && strings.HasSuffix(name, "At") && t.After(now.Add(maxClockSkew)) {
+			if t, err := platform.ParseTime(val); err == nil && strings.HasSuffix(name, "At") && t.After(now.Add(maxClockSkew)) {
 				out = append(out, "data/"+name+": lies in the future ("+val+"); a reading is dated when it was made")
 			}
 		}
@@ -370,7 +370,7 @@ func isDateTime(s string) bool {
 		b[18] = '9'
 		b[17] = '5'
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
+	t, err := platform.ParseTime(string(b)) // its offset within ±23:59, which time.Parse does not hold
 	if err != nil {
 		return false
 	}

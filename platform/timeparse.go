@@ -1,0 +1,30 @@
+package platform
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// ParseTime reads an RFC 3339 time as every function takes one from outside — a request's
+// field or query parameter, an event's data — fractional seconds allowed, surrounding space
+// ignored. Two things Go's parser lets through are held to what happens after:
+//
+//   - An offset must lie within ±23:59. time.Parse takes +24:00 and minutes of 60, and the
+//     time it returns cannot be written back (MarshalJSON fails): a 500 for the caller's typo,
+//     or a pickup stored a day before the date written.
+//   - The time is rounded to the microsecond, the precision PostgreSQL keeps: it is judged
+//     (its price, its branch's hours, its order with another time) as it will be stored. A
+//     return 400 ns past 25 hours was charged two days and stored as exactly 25 hours.
+func ParseTime(raw string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(raw))
+	if err != nil {
+		return time.Time{}, err
+	}
+	if _, offset := t.Zone(); offset <= -24*3600 || offset >= 24*3600 {
+		return time.Time{}, errOffset
+	}
+	return t.Round(time.Microsecond), nil
+}
+
+var errOffset = errors.New("the offset from UTC must lie within ±23:59")
