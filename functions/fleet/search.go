@@ -22,10 +22,6 @@ const MaxRentalDuration = 90 * 24 * time.Hour
 // past is still accepted.
 const pickupGrace = 15 * time.Minute
 
-// maxAdvance is how far ahead a pickup may be: two years, as pricing prices (it catches a
-// typed 3025 without refusing any real early booking).
-const maxAdvance = 730 * 24 * time.Hour
-
 // SearchQuery is an availability search: where, when, what kind of car, how to order.
 type SearchQuery struct {
 	LocationCode string
@@ -119,8 +115,8 @@ func parseSearch(r *http.Request, now time.Time) (SearchQuery, error) {
 	case s.PickupAt.IsZero():
 	case s.PickupAt.Before(now.Add(-pickupGrace)):
 		p.Fail("pickup", "must not be in the past")
-	case s.PickupAt.After(now.Add(maxAdvance)):
-		p.Fail("pickup", "must be at most 2 years ahead")
+	case s.PickupAt.After(rental.LatestPickup(now)):
+		p.Fail("pickup", rental.TooFarAhead)
 	}
 	if s.Category != "" && !s.Category.valid() {
 		p.Fail("category", "must be one of "+rental.CategoryList())

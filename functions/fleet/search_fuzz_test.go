@@ -54,7 +54,7 @@ func FuzzParseSearch(f *testing.F) {
 			t.Fatalf("location %q", s.LocationCode)
 		case s.PickupAt.IsZero() || !s.ReturnAt.After(s.PickupAt) || s.ReturnAt.Sub(s.PickupAt) > MaxRentalDuration:
 			t.Fatalf("period %s – %s", s.PickupAt, s.ReturnAt)
-		case s.PickupAt.Before(now.Add(-pickupGrace)) || s.PickupAt.After(now.Add(maxAdvance)):
+		case s.PickupAt.Before(now.Add(-pickupGrace)) || s.PickupAt.After(rental.LatestPickup(now)):
 			t.Fatalf("pickup %s for now %s", s.PickupAt, now)
 		case s.Page < 1 || s.Page > 1_000_000 || s.PageSize < 1 || s.PageSize > 100:
 			t.Fatalf("page %d, size %d", s.Page, s.PageSize)

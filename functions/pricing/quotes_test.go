@@ -362,7 +362,7 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 			[]string{"pickupLocation", "returnLocation", "pickupAt", "returnAt", "category", "insurance", "extras[0].code", "extras[1].quantity", "dailyRateNetCents"}},
 		{"quote: pickup 16 minutes ago", "POST", "/api/pricing/quotes", "application/json", withQuote("2026-03-10T10:00:00+01:00", "2026-03-02T07:44:00+01:00"), nil, 400, "invalid", []string{"pickupAt"}},
 		{"quote: pickup beyond two years", "POST", "/api/pricing/quotes", "application/json",
-			withQuote(`"2026-03-10T10:00:00+01:00","returnAt":"2026-03-13T10:00:00+01:00"`, `"2028-03-01T08:00:01+01:00","returnAt":"2028-03-03T10:00:00+01:00"`), nil, 400, "invalid", []string{"pickupAt"}},
+			withQuote(`"2026-03-10T10:00:00+01:00","returnAt":"2026-03-13T10:00:00+01:00"`, `"2028-03-02T08:00:01+01:00","returnAt":"2028-03-03T10:00:00+01:00"`), nil, 400, "invalid", []string{"pickupAt"}}, // two calendar years and a second: 731 days, 29 February between
 		{"quote: return before pickup", "POST", "/api/pricing/quotes", "application/json", withQuote("2026-03-13T10:00:00+01:00", "2026-03-09T10:00:00+01:00"), nil, 400, "invalid", []string{"returnAt"}},
 		{"quote: return at pickup", "POST", "/api/pricing/quotes", "application/json", withQuote("2026-03-13T10:00:00+01:00", "2026-03-10T10:00:00+01:00"), nil, 400, "invalid", []string{"returnAt"}},
 		{"quote: 90 days and a second", "POST", "/api/pricing/quotes", "application/json", withQuote("2026-03-13T10:00:00+01:00", "2026-06-08T10:00:01+01:00"), nil, 400, "invalid", []string{"returnAt"}},

@@ -27,9 +27,6 @@ const (
 	// PickupTolerance is how far in the past a pickup time may lie, so a walk-in rental keyed
 	// in at the counter, or a form submitted a few minutes late, still prices.
 	PickupTolerance = 15 * time.Minute
-	// MaxAdvance is how far ahead a pickup may be: two years catches typos (3025) without
-	// refusing any real early booking.
-	MaxAdvance = 730 * 24 * time.Hour
 	// OneWayFeeNetCents is charged once when the car is returned at another branch.
 	OneWayFeeNetCents int64 = 4900
 	// MaxDailyRateNetCents bounds a daily rate (10,000 € a day) so that no total can overflow

@@ -13,7 +13,7 @@
 //   - Duration discount on the base rental only: 7+ days 10 %, 14+ 15 %, 28+ 20 %.
 //   - One-way fee 49.00 € net when the return branch differs from the pickup branch.
 //   - A rental lasts at most 90 × 24 h; pickup may be at most 15 minutes in the past and at
-//     most 2 years ahead; return after pickup. Violations are 400s listing every field.
+//     most two calendar years ahead; return after pickup. Violations are 400s listing every field.
 //   - The daily rate is the active policy valid at pickup for the category at the pickup
 //     branch, else the general one; none is a 404 (a policy is missing). An explicit
 //     dailyRateNetCents (a vehicle's own rate) replaces it.

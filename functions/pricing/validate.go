@@ -33,7 +33,7 @@ func checkTime(e *platform.FieldErrors, field, raw string) (time.Time, bool) {
 }
 
 // checkPeriod checks a rental period against the rules every price shares: pickup not in the
-// past (beyond PickupTolerance) nor more than MaxAdvance ahead, return after pickup and at
+// past (beyond PickupTolerance) nor after rental.LatestPickup, return after pickup and at
 // most MaxRentalDuration later.
 func checkPeriod(e *platform.FieldErrors, pickupRaw, returnRaw string, now time.Time) (pickupAt, returnAt time.Time) {
 	pickupAt, pickupOK := checkTime(e, "pickupAt", pickupRaw)
@@ -42,8 +42,8 @@ func checkPeriod(e *platform.FieldErrors, pickupRaw, returnRaw string, now time.
 		switch {
 		case pickupAt.Before(now.Add(-PickupTolerance)):
 			e.Add("pickupAt", fmt.Sprintf("must not be in the past (%d minutes of tolerance)", int(PickupTolerance/time.Minute)))
-		case pickupAt.After(now.Add(MaxAdvance)):
-			e.Add("pickupAt", "must be at most 2 years ahead")
+		case pickupAt.After(rental.LatestPickup(now)):
+			e.Add("pickupAt", rental.TooFarAhead)
 		}
 	}
 	if pickupOK && returnOK {

@@ -49,3 +49,12 @@ func BillableDays(pickupAt, returnAt time.Time) int {
 	const day = 24 * time.Hour
 	return int((d + day - 1) / day)
 }
+
+// LatestPickup is the latest pickup bookable at now: two calendar years ahead. It catches a
+// typed 3025 without refusing any real early booking; pricing, the search and reservations
+// hold a pickup to the same day (730 × 24 h fell a day short whenever a 29 February lay
+// between).
+func LatestPickup(now time.Time) time.Time { return now.AddDate(2, 0, 0) }
+
+// TooFarAhead is the reason for a pickup after LatestPickup.
+const TooFarAhead = "must be at most two years ahead"

@@ -128,9 +128,6 @@ const MaxRental = 90 * 24 * time.Hour
 // PickupTolerance is how far in the past a pickup may lie (a walk-in keyed in at the counter).
 const PickupTolerance = 15 * time.Minute
 
-// MaxAdvance is how far ahead a pickup may be booked.
-const MaxAdvance = 730 * 24 * time.Hour
-
 // paymentMethodPattern is a payment-method id as payments-api issues them: nothing else — a
 // card number least of all — is taken, stored or passed on.
 var paymentMethodPattern = regexp.MustCompile(`^pm_[0-9a-f]{32}$`)
@@ -207,8 +204,8 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
 	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
 		errs.Add("pickupAt", "must not lie in the past")
-	} else if out.pickupAt.After(now.Add(MaxAdvance)) {
-		errs.Add("pickupAt", "must be at most two years ahead")
+	} else if out.pickupAt.After(rental.LatestPickup(now)) {
+		errs.Add("pickupAt", rental.TooFarAhead)
 	}
 	out.returnAt, rerr = platform.ParseTime(b.ReturnAt)
 	if rerr != nil {

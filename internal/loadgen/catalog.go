@@ -159,7 +159,7 @@ func (b *branch) opensAfter(t time.Time) time.Time {
 // want the same car at the same time (a 409 is still counted as what it is).
 const (
 	firstDay  = 3   // days ahead: far enough that cancelling is free (docs/pricing.md)
-	spreadDay = 700 // the pickups spread over this many days (reservations takes 730 ahead)
+	spreadDay = 700 // the pickups spread over this many days (reservations takes two years ahead)
 )
 
 // period is a rental of 1 to 5 days starting 3 to 703 days after now, pickup and return
