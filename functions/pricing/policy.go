@@ -71,6 +71,8 @@ func (p PolicyTerms) check(errs *platform.FieldErrors) terms {
 	if p.ValidTo != nil && strings.TrimSpace(*p.ValidTo) != "" {
 		if to, ok := parseTime(*p.ValidTo); !ok {
 			errs.Add("validTo", "an RFC 3339 time, or null for no end")
+		} else if to.Year() < 2000 || to.Year() > 2199 {
+			errs.Add("validTo", "must lie between the years 2000 and 2199, or be null for no end")
 		} else if fromOK && !to.After(from) {
 			errs.Add("validTo", "must be after validFrom")
 		} else {
