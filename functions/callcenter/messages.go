@@ -283,4 +283,8 @@ var texts = [][3]string{
 	{"problem.branch_gone", "Diese Filiale gibt es nicht mehr.", "%s"},
 	{"problem.idempotency_key_in_use", "Dieses Formular wird gerade bearbeitet. Bitte kurz warten und die Seite neu laden.", "%s"},
 	{"problem.idempotency_key_reused", "Dieses Formular wurde bereits abgeschickt.", "%s"},
+	{"problem.dead_letter_discarded", "Dieses Ereignis wurde verworfen und kann nicht mehr wiederholt werden.", "%s"},
+	{"problem.dead_letter_not_replayable", "Dieses Ereignis kann nicht wiederholt werden (fremder Typ, keine Daten oder eine ID, die ein anderes Ereignis trägt).", "%s"},
+	{"problem.recipient_unknown", "Diese Kundin / dieser Kunde ist dem Benachrichtigungsdienst nicht bekannt.", "%s"},
+	{"problem.notification_queued", "Die Nachricht wartet noch auf den Versand (und wird wiederholt); ein erneutes Senden würde sie doppeln.", "%s"},
 }

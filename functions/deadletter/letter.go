@@ -95,13 +95,13 @@ func replayableTypes() []string {
 func replayable(l *Letter) error {
 	switch {
 	case l.Status == StatusDiscarded:
-		return platform.Conflict("dead letter %s was discarded", l.ID)
+		return platform.Conflict("dead letter %s was discarded", l.ID).WithCode("dead_letter_discarded")
 	case !slices.Contains(replayableTypes(), l.Type):
-		return platform.Conflict("dead letter %s is a %s event, not one of ours: it cannot be replayed", l.ID, l.Type)
+		return platform.Conflict("dead letter %s is a %s event, not one of ours: it cannot be replayed", l.ID, l.Type).WithCode("dead_letter_not_replayable")
 	case l.Data == nil:
-		return platform.Conflict("dead letter %s carries no JSON data: it cannot be replayed", l.ID)
+		return platform.Conflict("dead letter %s carries no JSON data: it cannot be replayed", l.ID).WithCode("dead_letter_not_replayable")
 	case !platform.ValidUUID(l.EventID):
-		return platform.Conflict("dead letter %s: its event id is not a UUID: it cannot be replayed", l.ID)
+		return platform.Conflict("dead letter %s: its event id is not a UUID: it cannot be replayed", l.ID).WithCode("dead_letter_not_replayable")
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func (s *Store) replay(ctx context.Context, tx pgx.Tx, l *Letter, by string) (*L
 	e := l.event()
 	if err := events.RecordReplay(ctx, tx, Migrations.Schema, e); err != nil {
 		if errors.Is(err, events.ErrIDTaken) {
-			return nil, platform.Conflict("dead letter %s cannot be replayed: another event has its id", l.ID)
+			return nil, platform.Conflict("dead letter %s cannot be replayed: another event has its id", l.ID).WithCode("dead_letter_not_replayable")
 		}
 		return nil, err
 	}

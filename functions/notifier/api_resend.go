@@ -63,13 +63,13 @@ func (a *APIService) resend(ctx context.Context, tx pgx.Tx, id, requestedBy stri
 	switch {
 	case errors.Is(err, errUnknownRecipient):
 		// Every notification was made for a known recipient; only a hand-made row lacks one.
-		return record{}, platform.Conflict("customer %s is not known to notifications: nothing to resend to", n.CustomerID)
+		return record{}, platform.Conflict("customer %s is not known to notifications: nothing to resend to", n.CustomerID).WithCode("recipient_unknown")
 	case err != nil:
 		return record{}, err
 	case rcpt.Erased || n.Erased || n.Body == "":
-		return record{}, platform.Conflict("notification %s belongs to an erased customer: its content is gone, nothing can be resent", id)
+		return record{}, platform.Conflict("notification %s belongs to an erased customer: its content is gone, nothing can be resent", id).WithCode("customer_erased")
 	case n.Status == "pending":
-		return record{}, platform.Conflict("notification %s is still queued: the worker sends it (and retries it), a resend would only duplicate it", id)
+		return record{}, platform.Conflict("notification %s is still queued: the worker sends it (and retries it), a resend would only duplicate it", id).WithCode("notification_queued")
 	}
 	to := rcpt.Email
 	if n.Channel == ChannelSMS {
