@@ -28,6 +28,8 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 		{"pickup not a time", search(func(q url.Values) { q.Set("pickup", "tomorrow-ish") }), "pickup", "tomorrow-ish"},
 		{"return before pickup", search(func(q url.Values) { q.Set("return", "2001-01-01T10:00") }), "return", "2001-01-01T10:00"},
 		{"pickup in the past", search(func(q url.Values) { q.Set("pickup", "2001-01-01T10:00") }), "pickup", "2001-01-01T10:00"},
+		// Berlin's clocks skip 02:00–02:59 on March's last Sunday: the search moved it to 03:30 unsaid.
+		{"a time the clocks skip", search(func(q url.Values) { q.Set("pickup", skippedInBerlin()) }), "pickup", skippedInBerlin()},
 		{"no branch", search(func(q url.Values) { q.Set("location", "XXX-999") }), "location", ""},
 		{"seats out of range", search(func(q url.Values) { q.Set("minSeats", "12") }), "minSeats", "12"},
 		{"price not euros", search(func(q url.Values) { q.Set("maxDailyGross", "cheap") }), "maxDailyGross", "cheap"},
@@ -135,6 +137,19 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 	assert.Contains(t, taken.body, "Dieses Fahrzeug ist für den Zeitraum nicht mehr frei.")
 	assert.NotContains(t, taken.body, "already booked")
 	assert.Equal(t, 1, s.count(`SELECT count(*) FROM reservations.reservations`), "the first guest's booking only")
+}
+
+// skippedInBerlin is 02:30 on the next last Sunday of March, a wall-clock time Berlin skips.
+func skippedInBerlin() string {
+	for y := time.Now().Year(); ; y++ {
+		d := time.Date(y, time.March, 31, 2, 30, 0, 0, time.UTC)
+		for d.Weekday() != time.Sunday {
+			d = d.AddDate(0, 0, -1)
+		}
+		if d.After(time.Now().AddDate(0, 0, 1)) {
+			return d.Format("2006-01-02T15:04")
+		}
+	}
 }
 
 // guestForm is a guest's complete booking form (without JavaScript: a sandbox test card).
