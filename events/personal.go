@@ -16,7 +16,12 @@ import (
 // catalogue test holds every string field of every payload to this list or to its list of
 // fields that are not personal (ids, codes, amounts), so a new field is classified when it
 // is added. Personal fields sit at the top level of a payload, where ScrubOutbox finds them.
-var PersonalFields = []string{"email", "firstName", "lastName", "phone"}
+//
+// A reason is personal: a cancellation's or a status change's reason is often a code
+// (payment_declined), but as often what a customer or an agent typed ("Bob Schulz called from
+// +49 171 …"), and no field can tell the two apart. So partners' webhooks never carry one,
+// the dead-letter API masks it, and an erasure blanks it in every stored copy.
+var PersonalFields = []string{"email", "firstName", "lastName", "phone", "reason"}
 
 // EachPersonal calls fn for every personal field (PersonalFields) of the decoded JSON v, at
 // any depth, with the object holding it: our payloads keep them at the top level, a
@@ -66,9 +71,15 @@ func ErasedValue(key, customerID string) string {
 		return ErasedEmail(customerID)
 	case "firstName", "lastName":
 		return ErasedName
+	case "reason":
+		return ErasedReason
 	}
 	return ""
 }
+
+// ErasedReason is what an erasure writes in place of a reason: that there was one, and that
+// it is gone.
+const ErasedReason = "erased"
 
 // PersonalFieldsOf returns the personal fields of the payload of event type typ.
 func PersonalFieldsOf(typ string) []string {

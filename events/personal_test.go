@@ -21,11 +21,11 @@ import (
 // after an erasure: invoices and bookings refer to it), codes, states, times and amounts.
 // paymentToken and paymentMethodId name a card at the provider or at payments-api, never
 // the card itself; verificationToken is a single-use credential customers-api voids (not
-// data about the person); reason is a code or a staff note (docs/security.md, "Erasure");
-// kind is an invoice's or a customer's kind.
+// data about the person); kind is an invoice's or a customer's kind. (reason is personal:
+// a person may have typed it.)
 var notPersonal = []string{
 	"completedAt",
-	"customerId", "kind", "preferredLanguage", "status", "reason", "verificationToken",
+	"customerId", "kind", "preferredLanguage", "status", "verificationToken",
 	"code", "name", "city", // a branch's
 	"vehicleId", "category", "locationCode", "licensePlate",
 	"reservationId", "pickupLocation", "returnLocation", "pickupAt", "returnAt", "currency", "paymentToken", "paymentMethodId",
@@ -68,7 +68,7 @@ func TestEveryPayloadFieldIsClassified(t *testing.T) {
 		walk(typ, reflect.TypeOf(newPayload()), 0)
 	}
 	assert.Subset(t, events.PersonalFieldsOf(events.CustomerRegistered), []string{"email", "firstName", "lastName"})
-	assert.Empty(t, events.PersonalFieldsOf(events.ReservationCreated))
+	assert.Equal(t, []string{"reason"}, events.PersonalFieldsOf(events.ReservationCreated), "a reason a person may have typed; nothing else")
 	assert.Empty(t, events.PersonalFieldsOf(events.CustomerErased), "the erasure names the customer by id only")
 }
 

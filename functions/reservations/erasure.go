@@ -11,7 +11,7 @@ import (
 )
 
 // ReasonErased replaces the cancel reason a person wrote once the customer is erased.
-const ReasonErased = "erased"
+const ReasonErased = events.ErasedReason
 
 // systemReasons are the cancel reasons reservations itself writes (codes, not what a person
 // typed): an erasure keeps them.

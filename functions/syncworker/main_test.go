@@ -113,6 +113,7 @@ func confirmed(t *testing.T) cloudevents.Event {
 	t.Helper()
 	e, err := events.New("reservations-api", events.ReservationConfirmed, uuid.NewString(), map[string]any{
 		"reservationId": "r-1", "customerId": "c-1", "email": "alice@example.com", "firstName": "Alice", "lastName": "A", "phone": "+49 30 1", "version": 2,
+		"reason": "Alice Adler called from +49 30 3", // typed by an agent: personal too
 		// Nested too (none of our payloads does, a producer might): still not for partners.
 		"driver": map[string]any{"email": "bob@example.com", "phone": "+49 30 2", "licence": "B"}, "totalGross": 12345678901234567,
 	})

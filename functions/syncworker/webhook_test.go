@@ -155,7 +155,7 @@ func TestSignedDelivery(t *testing.T) {
 		assert.NotContains(t, body.Data, f)
 		assert.NotContains(t, body.Data["driver"], f)
 	}
-	for _, v := range []string{"alice@example.com", "bob@example.com", "+49 30"} {
+	for _, v := range []string{"alice@example.com", "bob@example.com", "+49 30", "Adler"} {
 		assert.NotContains(t, string(got[0].body), v)
 	}
 	assert.Equal(t, "B", body.Data["driver"].(map[string]any)["licence"])
