@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,7 +56,7 @@ const customerFailure = "the message could not be delivered"
 func view(n record, caller platform.Caller, masked bool) Notification {
 	v := Notification{ID: n.ID, Type: n.Type, Channel: n.Channel, Status: StatusQueued, Attempts: n.Attempts,
 		Retried: n.Attempts > 1, CustomerID: n.CustomerID, ReservationID: n.ReservationID, Recipient: n.Recipient,
-		Language: n.Language, Subject: n.Subject, Body: n.Body, CreatedAt: n.CreatedAt, SentAt: n.SentAt,
+		Language: n.Language, Subject: n.Subject, Body: hideLinkTokens(n.Body), CreatedAt: n.CreatedAt, SentAt: n.SentAt,
 		ResendOf: n.ResendOf, Redacted: n.Erased}
 	switch n.Status {
 	case "sent":
@@ -73,6 +74,20 @@ func view(n record, caller platform.Caller, masked bool) Notification {
 		v.FailureReason = customerFailure
 	}
 	return v
+}
+
+// linkToken is a credential in a link of a mail: a guest's manage link (valid until 30 days
+// after the return, not revocable) or an email verification.
+var linkToken = regexp.MustCompile(`([#?&]token=)[^\s"'<>&]+`)
+
+// hideLinkTokens is body as the API shows it: the mail as sent, but for the tokens in its
+// links. Staff read a customer's mails to help them; the links are the customer's keys (a
+// guest's opens and cancels the booking), and a resend sends the stored body, tokens whole.
+func hideLinkTokens(body string) string {
+	if !strings.Contains(body, "token=") {
+		return body
+	}
+	return linkToken.ReplaceAllString(body, "${1}[hidden]")
 }
 
 // mask keeps enough of an address or number to recognise it: "e***@example.com",

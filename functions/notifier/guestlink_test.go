@@ -66,6 +66,13 @@ func TestAGuestsConfirmationCarriesTheManageLink(t *testing.T) {
 	require.Len(t, mails, 1)
 	assert.Contains(t, mails[0].Body, "https://www.orange.example/manage-booking?reservation="+res.ReservationID+"#token=v1.1893456000.c2lnbmVk")
 	assert.Contains(t, mails[0].Body, "no account needed")
+	// notifications-api shows the mail without the link's token: an agent reading it to help
+	// the guest must not get the key to the booking (a resend sends the stored body whole).
+	api := newAPIBeside(t, w, nil)
+	shown := api.call("carla", http.MethodGet, "/api/notifications/"+mails[0].ID, "")
+	require.Equal(t, http.StatusOK, shown.status, string(shown.body))
+	assert.Contains(t, string(shown.body), "manage-booking?reservation="+res.ReservationID+"#token=[hidden]")
+	assert.NotContains(t, string(shown.body), "c2lnbmVk")
 
 	// An account's booking: no link asked, none in the mail.
 	asked := links.asked.Load()
