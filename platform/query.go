@@ -87,6 +87,20 @@ func (q *Query) Has(key string) bool { _, ok := q.values[key]; return ok }
 // Get is the parameter's value, trimmed; "" when absent.
 func (q *Query) Get(key string) string { return strings.TrimSpace(q.values.Get(key)) }
 
+// UUID reads an optional UUID, in lower case — the form every function stores ids in, so
+// that an id given in capitals (as valid: RFC 9562) finds what it names; "" when absent.
+func (q *Query) UUID(key string) string {
+	raw := q.Get(key)
+	if raw == "" {
+		return ""
+	}
+	if !ValidUUID(raw) {
+		q.Fail(key, "must be a UUID")
+		return ""
+	}
+	return strings.ToLower(raw)
+}
+
 // Time reads an RFC 3339 time; required says whether it must be given. The zero time
 // answers an absent or bad one.
 func (q *Query) Time(key string, required bool) time.Time {

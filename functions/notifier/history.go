@@ -14,15 +14,9 @@ var historyParams = []string{"customerId", "reservationId", "channel", "status",
 // repeated or malformed parameter, and every bad value, is one 400 naming them all.
 func parseHistory(r *http.Request) (historyFilter, error) {
 	q := platform.ParseQuery(r, historyParams...)
-	f := historyFilter{CustomerID: q.Get("customerId"), ReservationID: q.Get("reservationId"), Channel: q.Get("channel")}
+	f := historyFilter{CustomerID: q.UUID("customerId"), ReservationID: q.UUID("reservationId"), Channel: q.Get("channel")}
 	f.Page, f.PageSize = q.Paging()
 	f.From, f.To = q.Time("from", false), q.Time("to", false)
-	if f.CustomerID != "" && !platform.ValidUUID(f.CustomerID) {
-		q.Fail("customerId", "must be a UUID")
-	}
-	if f.ReservationID != "" && !platform.ValidUUID(f.ReservationID) {
-		q.Fail("reservationId", "must be a UUID")
-	}
 	switch f.Channel {
 	case "", ChannelEmail, ChannelSMS:
 	default:

@@ -24,12 +24,9 @@ type Preferences struct {
 // another answers 404), or for staff the one ?customerId names (required).
 func preferencesOwner(r *http.Request) (string, error) {
 	q := platform.ParseQuery(r, "customerId")
-	id := q.Get("customerId")
+	id := q.UUID("customerId")
 	caller := platform.CallerFrom(r.Context())
-	switch {
-	case id != "" && !platform.ValidUUID(id):
-		q.Fail("customerId", "must be a UUID")
-	case id == "" && caller.Staff():
+	if q.Get("customerId") == "" && caller.Staff() {
 		q.Fail("customerId", "required: whose preferences")
 	}
 	if err := q.Err("invalid query"); err != nil {

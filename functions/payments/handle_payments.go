@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,8 +22,10 @@ func writePayment(w http.ResponseWriter, status int, p Payment) error {
 	return platform.WriteVersioned(w, status, int64(p.Version), p)
 }
 
+// validate checks in, every field at once, and puts its ids in lower case (as stored).
 func (in *AuthorizeInput) validate() []platform.FieldError {
 	var errs []platform.FieldError
+	in.ReservationID, in.CustomerID = strings.ToLower(in.ReservationID), strings.ToLower(in.CustomerID)
 	if !platform.ValidUUID(in.ReservationID) {
 		errs = append(errs, platform.FieldError{Field: "reservationId", Reason: "must be a UUID"})
 	}
@@ -110,15 +113,9 @@ func retriesFailed(ctx context.Context, tx pgx.Tx, store *Store, in AuthorizeInp
 // the money still to collect (docs/payments.md).
 func (s *Service) handleFind(w http.ResponseWriter, r *http.Request) error {
 	q := platform.ParseQuery(r, "reservation", "customer", "status", "outstanding", "page", "pageSize")
-	f := Filter{ReservationID: q.Get("reservation"), CustomerID: q.Get("customer"), Status: Status(q.Get("status")),
+	f := Filter{ReservationID: q.UUID("reservation"), CustomerID: q.UUID("customer"), Status: Status(q.Get("status")),
 		Outstanding: q.Bool("outstanding", false)}
 	f.Page, f.PageSize = q.Paging()
-	if f.ReservationID != "" && !platform.ValidUUID(f.ReservationID) {
-		q.Fail("reservation", "must be a UUID")
-	}
-	if f.CustomerID != "" && !platform.ValidUUID(f.CustomerID) {
-		q.Fail("customer", "must be a UUID")
-	}
 	switch f.Status {
 	case "", StatusAuthorized, StatusCaptured, StatusPartiallyRefunded, StatusRefunded, StatusVoided, StatusFailed:
 	default:
@@ -328,10 +325,7 @@ func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error
 func (s *Service) handleListInvoices(w http.ResponseWriter, r *http.Request) error {
 	q := platform.ParseQuery(r, "customer", "page", "pageSize")
 	page, size := q.Paging()
-	customer := q.Get("customer")
-	if customer != "" && !platform.ValidUUID(customer) {
-		q.Fail("customer", "must be a UUID")
-	}
+	customer := q.UUID("customer")
 	if err := q.Err("invalid query"); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,8 +74,10 @@ type IssueInput struct {
 	Lines         []LineInput `json:"lines"`
 }
 
-func (in IssueInput) validate() []platform.FieldError {
+// validate checks in, every field at once, and puts its ids in lower case (as stored).
+func (in *IssueInput) validate() []platform.FieldError {
 	var errs []platform.FieldError
+	in.ReservationID, in.CustomerID, in.PaymentID = strings.ToLower(in.ReservationID), strings.ToLower(in.CustomerID), strings.ToLower(in.PaymentID)
 	if !platform.ValidUUID(in.ReservationID) {
 		errs = append(errs, platform.FieldError{Field: "reservationId", Reason: "must be a UUID"})
 	}

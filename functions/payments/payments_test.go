@@ -541,6 +541,12 @@ func TestCustomersSeeOnlyTheirOwnPayments(t *testing.T) {
 	assert.Equal(t, 1, find("alice"))
 	assert.Equal(t, 0, find("bob"))
 	assert.Equal(t, 1, find("carla"))
+	// An id in capitals is the same id (RFC 9562): the filter found nothing.
+	for _, q := range []string{"reservation=" + strings.ToUpper(p.ReservationID), "customer=" + strings.ToUpper(p.CustomerID)} {
+		assert.Len(t, decode[struct {
+			Items []payments.Payment `json:"items"`
+		}](t, a.do("carla", http.MethodGet, "/api/payments?"+q, "")).Items, 1, q)
+	}
 }
 
 func TestBadInputWritesNothing(t *testing.T) {
