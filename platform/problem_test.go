@@ -177,3 +177,16 @@ func TestProblemForWithoutRequestID(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, p.Status)
 	assert.True(t, strings.HasSuffix(p.Type, "/not-found"))
 }
+
+// An answer says no-store unless it chose its own caching: the API's answers are someone's
+// data, some of them to requests without an Authorization header.
+func TestAnswersAreNotStoredByDefault(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	require.NoError(t, platform.WriteJSON(rec, http.StatusOK, map[string]string{"secret": "whsec_x"}))
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	rec = httptest.NewRecorder()
+	rec.Header().Set("Cache-Control", "public, max-age=60")
+	require.NoError(t, platform.WriteJSON(rec, http.StatusOK, []string{}))
+	assert.Equal(t, "public, max-age=60", rec.Header().Get("Cache-Control"), "an answer's own choice stays")
+}

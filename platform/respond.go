@@ -18,11 +18,18 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// WriteJSON renders v as JSON with the given status.
+// WriteJSON renders v as JSON with the given status. An answer that says nothing of caching
+// is "no-store": what the API answers is someone's booking, profile, payment or secret, some
+// of it to a request without an Authorization header (a guest's link, the public lookup)
+// that a shared cache would otherwise keep (RFC 9111 §3.5). An answer meant to be cached
+// sets its own Cache-Control first (the gateway's catalogue).
 func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
+	}
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
