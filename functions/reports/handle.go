@@ -109,8 +109,9 @@ func (s *Service) parseDay(q *platform.Query, key string, end bool) (time.Time, 
 
 // negotiate picks the format an Accept header asks for (RFC 9110 §12.5.1): of JSON, CSV and
 // SVG the one with the highest quality — each format's quality is that of the most specific
-// range naming it; */* and application/* name JSON — the earlier range on a tie. q=0
-// refuses. Nothing acceptable, or no header: JSON.
+// range naming it (text/* names CSV, image/* SVG, application/* JSON; */* names all three,
+// JSON first) — the earlier range on a tie. q=0 refuses. Nothing acceptable, or no header:
+// JSON (RFC 9110 lets a server disregard an Accept it cannot meet rather than answer 406).
 func negotiate(accept string) string {
 	type match struct {
 		q        float64
@@ -140,9 +141,9 @@ func negotiate(accept string) string {
 			switch {
 			case typ == o.typ && sub == o.sub:
 				specific = 3
-			case typ == o.typ && sub == "*" && o.format == FormatJSON:
+			case typ == o.typ && sub == "*":
 				specific = 2
-			case typ == "*" && sub == "*" && o.format == FormatJSON:
+			case typ == "*" && sub == "*":
 				specific = 1
 			}
 			if m, seen := matches[o.format]; specific > 0 && (!seen || specific > m.specific) {

@@ -441,7 +441,11 @@ func TestNegotiate(t *testing.T) {
 		"image/svg+xml;q=0.1, application/json;q=0.9": reports.FormatJSON,
 		"application/json;q=0.5, TEXT/CSV":            reports.FormatCSV,
 		"text/html, */*;q=0.8":                        reports.FormatJSON,
-		"text/*, image/svg+xml;q=0.5":                 reports.FormatSVG,
+		"text/*, image/svg+xml;q=0.5":                 reports.FormatCSV, // text/* names text/csv
+		"image/*;q=0.9, application/json;q=0.5":       reports.FormatSVG,
+		"*/*":                                         reports.FormatJSON,
+		"*/*;q=0.1, text/csv;q=0.2":                   reports.FormatCSV,
+		"application/json;q=0":                        reports.FormatJSON, // nothing acceptable: disregarded
 		"text/csv;q=0":                                reports.FormatJSON,
 		"garbage":                                     reports.FormatJSON,
 	} {
