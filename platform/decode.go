@@ -140,6 +140,7 @@ func pathAt(body []byte, offset int64) string {
 		return b.String()
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // a number out of float64's range (1e400) is a token too: the error is about it
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -193,6 +194,38 @@ func hex4(b []byte) rune {
 	return r
 }
 
+// jsonKind says in JSON's words what a value decoded into t must be — never the Go type's
+// name ("pricingapi.QuoteRequest", "int64"), which is ours. value is encoding/json's
+// description of what came ("number 1e400", "string").
+func jsonKind(t reflect.Type, value string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	number := strings.HasPrefix(value, "number")
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if number {
+			return "a whole number in range, written without a fraction or exponent"
+		}
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		if number {
+			return "a number in range"
+		}
+		return "a number"
+	}
+	return "a value of another type"
+}
+
 // decodeError turns encoding/json's errors into caller-safe messages.
 func decodeError(err error, maxBytes int64) error {
 	var (
@@ -211,8 +244,11 @@ func decodeError(err error, maxBytes int64) error {
 	case errors.Is(err, io.EOF):
 		return Invalid("the request body is empty")
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		return Invalid("wrong JSON type", FieldError{Field: field, Reason: "must be " + typeErr.Type.String()})
+		want := jsonKind(typeErr.Type, typeErr.Value)
+		if typeErr.Field == "" {
+			return Invalid("the request body must be " + want)
+		}
+		return Invalid("wrong JSON type", FieldError{Field: typeErr.Field, Reason: "must be " + want})
 	case strings.HasPrefix(err.Error(), invalidField):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), invalidField), `"`)
 		return Invalid("unknown field", FieldError{Field: field, Reason: "unknown field"})

@@ -81,6 +81,9 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "wrong type in a list", contentType: "application/json", body: `{"extras":[{"quantity":1},{"quantity":"2"}]}`, wantKind: platform.KindInvalid, wantField: "extras[1].quantity"},
 		{name: "wrong type, a list in a list's item", contentType: "application/json", body: ` {"seats":1, "extras":[{},{"code":[1]}]}`, wantKind: platform.KindInvalid, wantField: "extras[1].code"},
 		{name: "an object for a string", contentType: "application/json", body: `{"name":{"first":"Ada"}}`, wantKind: platform.KindInvalid, wantField: "name"},
+		// A number beyond float64's range: still the item's path, not encoding/json's Go names.
+		{name: "a number out of range in a list", contentType: "application/json", body: `{"extras":[{"quantity":1e400}]}`, wantKind: platform.KindInvalid, wantField: "extras[0].quantity"},
+		{name: "an array for the body", contentType: "application/json", body: `[]`, wantKind: platform.KindInvalid},
 		{name: "two JSON values", contentType: "application/json", body: `{"name":"Ada"}{"name":"Bo"}`, wantKind: platform.KindInvalid},
 		{name: "value then garbage", contentType: "application/json", body: `{"name":"Ada"} x`, wantKind: platform.KindInvalid},
 		// encoding/json turns each invalid UTF-8 byte inside a string into U+FFFD and carries
@@ -171,10 +174,13 @@ func TestDecodeJSON(t *testing.T) {
 			assert.True(t, strings.HasSuffix(p.Type, "/"+string(tc.wantKind)), "type %q must end with the kind %q", p.Type, tc.wantKind)
 			assert.Equal(t, "/bookings", p.Instance)
 			assert.NotEmpty(t, p.Detail)
+			// Go's type names are ours, not the caller's: "must be a whole number", never "int".
+			assert.NotRegexp(t, `\b(int|int64|float64|booking|struct)\b`, p.Detail)
 			if tc.wantField != "" {
 				require.Len(t, p.Errors, 1)
 				assert.Equal(t, tc.wantField, p.Errors[0].Field)
 				assert.NotEmpty(t, p.Errors[0].Reason)
+				assert.NotRegexp(t, `\b(int|int64|float64|booking|struct)\b`, p.Errors[0].Reason)
 			} else {
 				assert.Empty(t, p.Errors)
 			}
