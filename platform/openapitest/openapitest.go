@@ -38,21 +38,31 @@ func Load(t testing.TB, doc []byte) *openapi3.T {
 }
 
 // CheckRoutes holds the document and the route table to each other: every route is
-// documented under its operation id (Route.Name), and the document describes no operation
-// that is not served.
+// documented under its operation id (Route.Name), the document describes no operation that
+// is not served, and a route that is not public documents the 401 and 403 its access check
+// answers before any handler runs.
 func CheckRoutes(t testing.TB, doc *openapi3.T, routes []platform.Route) {
 	t.Helper()
-	documented := map[string]string{} // "METHOD path" → operationId
+	documented := map[string]*openapi3.Operation{} // "METHOD path" → operation
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			documented[method+" "+path] = op.OperationID
+			documented[method+" "+path] = op
 		}
 	}
 	served := map[string]bool{}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Path
 		served[key] = true
-		assert.Equal(t, rt.Name, documented[key], "route %s is not documented (or under another operationId)", key)
+		op := documented[key]
+		if !assert.NotNil(t, op, "route %s is not documented", key) {
+			continue
+		}
+		assert.Equal(t, rt.Name, op.OperationID, "route %s is documented under another operationId", key)
+		if !rt.Access.Public && op.Responses != nil {
+			for _, status := range []string{"401", "403"} {
+				assert.NotNil(t, op.Responses.Value(status), "%s (%s) is not public: it answers %s, which its document does not list", key, rt.Name, status)
+			}
+		}
 	}
 	for key := range documented {
 		assert.True(t, served[key], "the document describes %s, which is not served", key)
