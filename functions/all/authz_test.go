@@ -277,6 +277,12 @@ func paymentFixtures(t *testing.T, db *database.DB) {
 
 // declinedPayments gives every booking of authorizationBody a declined payment, once: an
 // agent's authorization is another attempt at one (payments' retriesFailed).
+// noPartner removes the partner putPartner's row creates, so each call creates it anew.
+func noPartner(t *testing.T, db *database.DB) {
+	_, err := db.Pool.Exec(context.Background(), `DELETE FROM sync.partners WHERE client_id = 'authz-partner'`)
+	require.NoError(t, err)
+}
+
 func declinedPayments(t *testing.T, db *database.DB) {
 	_, err := db.Pool.Exec(context.Background(), `INSERT INTO payments.payments (reservation_id, customer_id, status, authorized_cents, provider, failure_reason)
 		SELECT ('9a9e0000-0000-4000-8000-' || lpad((100000 + g)::text, 12, '0'))::uuid, $1, 'failed', 14276, 'sandbox', 'card_declined'
@@ -605,10 +611,11 @@ var expected = map[string]row{
 	"sync-worker getWebhookDelivery":    {path: webhookMissing + "/deliveries/" + webhookMissingID, expect: deadLetterAdmins(404)},
 	"sync-worker replayWebhookDelivery": {path: webhookMissing + "/deliveries/" + webhookMissingID + "/replay", body: emptyObject, expect: deadLetterAdmins(404)},
 	"sync-worker listPartners":          {path: "/api/partners", expect: housekeeping},
-	"sync-worker putPartner":            {path: "/api/partners/authz-partner", body: func(int) string { return `{"types":["` + events.VehicleOdometerRead + `"]}` }, expect: housekeeping},
-	"sync-worker deletePartner":         {path: "/api/partners/authz-nobody", expect: deadLetterAdmins(404)},
-	"sync-worker postEvents":            {path: "/api/events", body: emptyObject, expect: policy([6]int{401, 403, 403, 403, 403, 403}, 403, 403)},
-	"sync-worker receiveEvent":          {path: "/cloudevents", body: emptyObject, header: syncEventHeaders, expect: receiver(202)},
+	"sync-worker putPartner": {path: "/api/partners/authz-partner", body: func(int) string { return `{"types":["` + events.VehicleOdometerRead + `"]}` },
+		reset: noPartner, expect: policy([6]int{401, 403, 403, 403, 403, 201}, 403, 403)}, // each call creates it
+	"sync-worker deletePartner": {path: "/api/partners/authz-nobody", expect: deadLetterAdmins(404)},
+	"sync-worker postEvents":    {path: "/api/events", body: emptyObject, expect: policy([6]int{401, 403, 403, 403, 403, 403}, 403, 403)},
+	"sync-worker receiveEvent":  {path: "/cloudevents", body: emptyObject, header: syncEventHeaders, expect: receiver(202)},
 
 	// Only the worker's own Triggers deliver; /dev/mail exists in folder mode only (the dev
 	// host serves it on the laptop): every caller gets through the router; getMail asks for a

@@ -68,11 +68,18 @@ func (s *Service) handlePutPartner(w http.ResponseWriter, r *http.Request) error
 	slices.Sort(in.Types)
 	in.Types = slices.Compact(in.Types)
 	var p Partner
-	err := s.db.Pool.QueryRow(r.Context(), `INSERT INTO sync.partners (client_id, types) VALUES ($1, $2)
-ON CONFLICT (client_id) DO UPDATE SET types = EXCLUDED.types, updated_at = now() RETURNING client_id, types, updated_at`,
-		client, in.Types).Scan(&p.ClientID, &p.Types, &p.UpdatedAt)
+	var created bool
+	// xmax is 0 in the row version an INSERT made, the transaction's id after an UPDATE.
+	err := s.db.Pool.QueryRow(r.Context(), `INSERT INTO sync.partners AS p (client_id, types) VALUES ($1, $2)
+ON CONFLICT (client_id) DO UPDATE SET types = EXCLUDED.types, updated_at = now()
+RETURNING client_id, types, updated_at, xmax = 0`,
+		client, in.Types).Scan(&p.ClientID, &p.Types, &p.UpdatedAt, &created)
 	if err != nil {
 		return err
+	}
+	if created { // RFC 9110 §9.3.4: a PUT that creates answers 201
+		w.Header().Set("Location", r.URL.Path)
+		return platform.WriteJSON(w, http.StatusCreated, p)
 	}
 	return platform.WriteJSON(w, http.StatusOK, p)
 }

@@ -41,7 +41,7 @@ func TestInbound(t *testing.T) {
 	partner := w.id.Bearer(t, "partner:dev-garage")
 	limited := w.id.Bearer(t, "partner:odometer-only")
 	r := w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/odometer-only", map[string]any{"types": []string{events.VehicleOdometerRead}})
-	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 
 	binary := func(id, typ string, data any) (string, []byte, []string) {
 		return "application/json", mustJSON(data), []string{"ce-specversion", "1.0", "ce-id", id, "ce-source", "urn:telematics:box-7", "ce-type", typ}
@@ -222,7 +222,10 @@ func TestPartnerIDs(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, r.status, "DELETE %s: %s", id, r.body)
 	}
 	r := w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
-	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body), "a PUT that creates")
+	assert.Equal(t, syncworker.PartnersPrefix+"/garage-7.eu_x", r.header.Get("Location"))
+	r = w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
+	require.Equal(t, http.StatusOK, r.status, string(r.body), "a PUT that replaces")
 	r = w.admin_(http.MethodDelete, syncworker.PartnersPrefix+"/garage-7.eu_x", nil)
 	assert.Equal(t, http.StatusNoContent, r.status, string(r.body))
 	r = w.admin_(http.MethodGet, syncworker.PartnersPrefix, nil)
