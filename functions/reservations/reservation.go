@@ -201,7 +201,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 	var perr, rerr error
 	out.pickupAt, perr = platform.ParseTime(b.PickupAt)
 	if perr != nil {
-		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
+		errs.Add("pickupAt", timeReason(b.PickupAt, "2027-05-01T10:00:00+02:00"))
 	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
 		errs.Add("pickupAt", "must not lie in the past")
 	} else if out.pickupAt.After(rental.LatestPickup(now)) {
@@ -209,7 +209,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 	}
 	out.returnAt, rerr = platform.ParseTime(b.ReturnAt)
 	if rerr != nil {
-		errs.Add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
+		errs.Add("returnAt", timeReason(b.ReturnAt, "2027-05-04T10:00:00+02:00"))
 	}
 	if perr == nil && rerr == nil {
 		switch d := out.returnAt.Sub(out.pickupAt); {
@@ -265,4 +265,13 @@ func LateFee(returnAt, returnedAt time.Time, dailyGrossCents int64) int64 {
 	}
 	days := int64((late + 24*time.Hour - 1) / (24 * time.Hour))
 	return days * dailyGrossCents
+}
+
+// timeReason says why raw is no time a booking takes: missing, or not RFC 3339 with an offset
+// within ±23:59 (platform.ParseTime); example is one that is.
+func timeReason(raw, example string) string {
+	if strings.TrimSpace(raw) == "" {
+		return "required: an RFC 3339 time such as " + example
+	}
+	return "must be an RFC 3339 time such as " + example + ", its offset within ±23:59"
 }
