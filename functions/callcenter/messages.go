@@ -62,6 +62,7 @@ var texts = [][3]string{
 	{"label.category", "Kategorie", "Category"},
 	{"label.total", "Betrag", "Amount"},
 	{"label.totalGross", "Gesamt (brutto)", "Total (gross)"},
+	{"label.billedGross", "Abgerechnet mit der Rückgabe (brutto)", "Billed with the return (gross)"},
 	{"label.net", "Netto", "Net"},
 	{"label.vat", "MwSt. 19 %", "VAT 19 %"},
 	{"label.item", "Position", "Item"},

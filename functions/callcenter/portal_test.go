@@ -135,6 +135,12 @@ func counterJourney(t *testing.T, s *system) {
 		last = b.get("/call-center/reservations/" + id)
 		return strings.Contains(last.Body, `data-invoice-kind="rental"`)
 	}, 20*time.Second, 200*time.Millisecond, "the rental invoice never appeared")
+	// The page's total is what was billed: the booking's total left out the refuel charge the
+	// invoice holds.
+	billed := attr(t, last.Body, `id="rental-total">`)
+	billed = billed[:strings.Index(billed, "<")]
+	row := last.Body[strings.Index(last.Body, `data-invoice-kind="rental"`):]
+	assert.Contains(t, row[:strings.Index(row, "</tr>")], `<td class="num">`+billed+`</td>`, "the total is the rental invoice's")
 	pdf := b.get("/call-center/invoices/" + attr(t, last.Body, `<a class="invoice-pdf" href="/call-center/invoices/`)[:36] + "/pdf")
 	assert.Equal(t, http.StatusOK, pdf.Status)
 	assert.Equal(t, "application/pdf", pdf.Header.Get("Content-Type"))

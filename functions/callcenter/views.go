@@ -75,6 +75,7 @@ type Reservation struct {
 	Status                string     `json:"status"`
 	HoldExpiresAt         *time.Time `json:"holdExpiresAt,omitempty"`
 	TotalGrossCents       int64      `json:"totalGrossCents"`
+	RentalGrossCents      int64      `json:"rentalGrossCents"` // with the late fee and the return charges: what is billed
 	DailyRateGrossCents   int64      `json:"dailyRateGrossCents"`
 	CancelReason          string     `json:"cancelReason,omitempty"`
 	FeeCents              int64      `json:"feeCents"`

@@ -11,11 +11,12 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
 // VATPercent is the German standard VAT rate.
-const VATPercent = 19
+const VATPercent = rental.VATPercent
 
 // The kinds of invoice: what it bills.
 const (
@@ -111,7 +112,7 @@ func SplitGross(gross int64) (net, vat int64) {
 }
 
 // VATOf is the VAT on a net amount (not negative), rounded half up once (docs/pricing.md).
-func VATOf(net int64) int64 { return (net*VATPercent*2 + 100) / 200 }
+func VATOf(net int64) int64 { return rental.VATOf(net) }
 
 // draft is an invoice before its number: net lines and the VAT.
 type draft struct {

@@ -138,6 +138,8 @@ type Reservation struct {
 	Status                string                    `json:"status"`
 	HoldExpiresAt         *time.Time                `json:"holdExpiresAt"`
 	TotalGrossCents       int64                     `json:"totalGrossCents"`
+	RentalGrossCents      int64                     `json:"rentalGrossCents"` // with what the return added: what is billed
+	ReturnCharges         []Line                    `json:"returnCharges"`
 	NetCents              int64                     `json:"netCents"`
 	VatCents              int64                     `json:"vatCents"`
 	FeeCents              int64                     `json:"feeCents"`

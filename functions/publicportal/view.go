@@ -69,6 +69,9 @@ type totalsView struct {
 	Lines           []lineView
 	Net, VAT, Gross string
 	VATLabel        string
+	// Added is what the return added (gross: a late fee, return charges with their VAT) and
+	// Billed the total with it; both empty before a return that added nothing.
+	Added, Billed string
 }
 
 func totals(p *web.Request, lines []Line, net, vat, gross int64, vatPercent int) totalsView {

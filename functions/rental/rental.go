@@ -58,3 +58,10 @@ func LatestPickup(now time.Time) time.Time { return now.AddDate(2, 0, 0) }
 
 // TooFarAhead is the reason for a pickup after LatestPickup.
 const TooFarAhead = "must be at most two years ahead"
+
+// VATPercent is the German standard VAT rate every amount of a rental carries.
+const VATPercent = 19
+
+// VATOf is the VAT on a net amount (not negative), rounded half up once: pricing's rule for a
+// quote's total, payments' for the return charges it invoices (docs/pricing.md).
+func VATOf(net int64) int64 { return (net*VATPercent*2 + 100) / 200 }

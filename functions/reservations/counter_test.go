@@ -137,6 +137,16 @@ func TestHandoverAndReturn(t *testing.T) {
 			require.Equal(t, http.StatusOK, r.status, r.String())
 			assert.Equal(t, v.Counter, decode[reservations.CounterView](t, r).Counter)
 			assert.Equal(t, http.StatusForbidden, a.do("alice", http.MethodGet, "/api/reservations/"+res.ID+"/counter", "").status)
+
+			// The renter's booking shows what the return added and what the rental now costs,
+			// as payments-api bills it: the total, the late fee, the charges with 19 % VAT.
+			mine := decode[reservations.Reservation](t, a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, ""))
+			assert.Equal(t, tt.wantCharges, withoutText(mine.ReturnCharges))
+			var charges int64
+			for _, l := range tt.wantCharges {
+				charges += l.NetCents
+			}
+			assert.Equal(t, mine.TotalGrossCents+tt.wantLate+charges+(charges*19*2+100)/200, mine.RentalGrossCents)
 		})
 	}
 }

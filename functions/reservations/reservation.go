@@ -102,6 +102,12 @@ type Reservation struct {
 	NetCents int64              `json:"netCents"`
 	VatCents int64              `json:"vatCents"`
 	Lines    []events.PriceLine `json:"lines"`
+	// ReturnCharges are what the return added (net lines pricing-api priced: refuelling), and
+	// RentalGrossCents what the rental costs with them and the late fee: totalGrossCents +
+	// lateFeeCents + the charges with their VAT (19 % of their sum, half up) — what payments-
+	// api invoices and collects at the return, and what a page shows as the total.
+	ReturnCharges    []events.PriceLine `json:"returnCharges"`
+	RentalGrossCents int64              `json:"rentalGrossCents"`
 	// PaymentAttempt counts the payment methods tried; PaymentDeclinedReason is the last
 	// decline's reason while the booking waits for another card.
 	PaymentAttempt        int    `json:"paymentAttempt"`

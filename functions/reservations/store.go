@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orangecarrental/orange/events"
+	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 	"github.com/orangecarrental/orange/platform/idempotency"
@@ -33,7 +34,7 @@ const selectColumns = `id, customer_id, vehicle_id, category, pickup_location, r
 	status, hold_expires_at, total_gross_cents, daily_rate_gross_cents, currency, cancel_reason, fee_cents, late_fee_cents,
 	activated_at, completed_at, cancelled_at, version, created_at, updated_at, customer_email, payment_method_id,
 	insurance, extras, net_cents, vat_cents, lines, payment_attempt, payment_declined_reason, guest,
-	COALESCE(fee_pickup_at, pickup_at), change_fee_gross_cents`
+	COALESCE(fee_pickup_at, pickup_at), change_fee_gross_cents, return_charges`
 
 const getSQL = `SELECT ` + selectColumns + ` FROM reservations.reservations WHERE id = $1`
 
@@ -96,9 +97,16 @@ func scanReservation(row pgx.Row) (Reservation, error) {
 		&r.Currency, &r.CancelReason, &r.FeeCents, &r.LateFeeCents, &r.ActivatedAt, &r.CompletedAt,
 		&r.CancelledAt, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.email, &r.paymentMethodID,
 		&r.Insurance, &r.Extras, &r.NetCents, &r.VatCents, &r.Lines, &r.PaymentAttempt, &r.PaymentDeclinedReason, &r.Guest,
-		&r.feePickupAt, &r.changeFeeGross)
+		&r.feePickupAt, &r.changeFeeGross, &r.ReturnCharges)
 	if r.Extras == nil {
 		r.Extras = []Extra{}
+	}
+	if r.ReturnCharges == nil {
+		r.ReturnCharges = []events.PriceLine{}
+	}
+	r.RentalGrossCents = r.TotalGrossCents + r.LateFeeCents
+	if charges := netOf(r.ReturnCharges); charges > 0 {
+		r.RentalGrossCents += charges + rental.VATOf(charges)
 	}
 	if r.Lines == nil {
 		r.Lines = []events.PriceLine{}
@@ -448,4 +456,13 @@ func (s *Store) Search(ctx context.Context, f Filter) ([]Reservation, int, error
 		out = []Reservation{}
 	}
 	return out, total, err
+}
+
+// netOf is the net of lines.
+func netOf(lines []events.PriceLine) int64 {
+	var n int64
+	for _, l := range lines {
+		n += l.NetCents
+	}
+	return n
 }
