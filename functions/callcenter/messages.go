@@ -184,6 +184,8 @@ var texts = [][3]string{
 	{"reservation.counter", "Schalter", "Counter"},
 	{"reservation.price", "Preis", "Price"},
 	{"reservation.declined", "Die Karte wurde abgelehnt:", "The card was declined:"},
+	{"declined.card_declined", "von der Bank (card_declined)", "by the bank (card_declined)"},
+	{"declined.insufficient_funds", "keine ausreichende Deckung (insufficient_funds)", "insufficient funds (insufficient_funds)"},
 	{"reservation.retry", "Anderes Zahlungsmittel", "Another payment method"},
 	{"reservation.retrySubmit", "Mit diesem Zahlungsmittel zahlen", "Pay with this payment method"},
 	{"done.payment", "Das Zahlungsmittel wird geprüft; die Buchung ist bestätigt, sobald es autorisiert ist.", "The payment method is being authorized; the booking is confirmed once it is."},
@@ -207,7 +209,7 @@ var texts = [][3]string{
 	{"noshow.submit", "Als nicht erschienen markieren", "Mark as no-show"},
 	{"cancel.title", "Buchung stornieren", "Cancel the booking"},
 	{"cancel.fee", "Eine Stornierung jetzt kostet:", "Cancelling now costs:"},
-	{"cancel.feeRule", "Ab 48 Stunden vor Abholung kostenlos, ab 24 Stunden 50 %, danach 100 % (eine noch nicht bezahlte Reservierung ist kostenlos).", "Free from 48 hours before pickup, 50 % from 24 hours, then 100 % (an unpaid hold is free)."},
+	{"cancel.feeRule", "Bis 48 Stunden vor Abholung kostenlos, danach bis 24 Stunden vorher 50 %, später 100 % (eine noch nicht bezahlte Reservierung ist kostenlos).", "Free up to 48 hours before pickup, 50 % up to 24 hours before, 100 % after that (an unpaid hold is free)."},
 	{"cancel.submit", "Verbindlich stornieren", "Cancel for good"},
 
 	{"counter.title", "Schalter", "Counter"},

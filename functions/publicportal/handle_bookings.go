@@ -136,7 +136,12 @@ func declined(p *web.Request, v *bookingView, retry string, guestStatus bool) {
 	if res.Status != "pending" || res.PaymentDeclinedReason == "" {
 		return
 	}
-	reason := strings.ReplaceAll(res.PaymentDeclinedReason, "_", " ")
+	v.StatusText = p.T("status.pendingDeclined")
+	// The provider's code in the page's words; an unknown one in general words, never raw.
+	reason := p.T("declined.other")
+	if code := "declined." + res.PaymentDeclinedReason; p.Has(code) {
+		reason = p.T(code)
+	}
 	if guestStatus {
 		v.Declined = p.T("status.declinedGuest", reason)
 		return

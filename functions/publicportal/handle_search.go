@@ -126,7 +126,7 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request, p *web.Re
 	for _, o := range res.Items {
 		v.Offers = append(v.Offers, offerView{
 			Offer: o, Daily: money(p.Lang, o.Price.DailyGrossCents), Total: money(p.Lang, o.Price.TotalGrossCents),
-			TotalLabel: p.T("search.total", o.Price.Days), FuelLabel: p.T("fuel." + o.Fuel),
+			TotalLabel: daysTotal(p, o.Price.Days), FuelLabel: p.T("fuel." + o.Fuel),
 			TransmissionLabel: p.T("transmission." + o.Transmission), SeatsLabel: p.T("vehicle.seats", o.Seats),
 			ChooseLabel: p.T("search.choose.label", o.Name),
 			URL:         p.Path("vehicles/"+url.PathEscape(o.ID)) + "?" + trip.Encode(),
@@ -144,4 +144,12 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request, p *web.Re
 		v.PrevURL = p.Path("search") + "?" + prev.Encode()
 	}
 	return p.Render(w, http.StatusOK, "search", v)
+}
+
+// daysTotal labels a total for days ("gesamt für 1 Tag", "… für 3 Tage").
+func daysTotal(p *web.Request, days int) string {
+	if days == 1 {
+		return p.T("search.total1")
+	}
+	return p.T("search.total", days)
 }

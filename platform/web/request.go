@@ -117,6 +117,12 @@ func (p *Request) T(key string, args ...any) string {
 	return p.site.messages.text(p.Lang, key, args...)
 }
 
+// Has tells whether the site has a text key in the request's language.
+func (p *Request) Has(key string) bool {
+	_, ok := p.site.messages[p.Lang][key]
+	return ok
+}
+
 // CSRF is the token a form posts in its hidden field "csrf".
 func (p *Request) CSRF() string { return p.st.CSRF }
 
