@@ -169,7 +169,7 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 			return err
 		}
 		if !changeable(res) {
-			return platform.Conflict("the booking can no longer be changed")
+			return platform.Conflict("the booking can no longer be changed").WithCode("status")
 		}
 		branches, err := a.Branches(r.Context())
 		if err != nil {
@@ -299,7 +299,7 @@ func (s *Service) renderCancel(w http.ResponseWriter, r *http.Request, p *web.Re
 		return err
 	}
 	if !changeable(res) {
-		return platform.Conflict("the booking can no longer be cancelled")
+		return platform.Conflict("the booking can no longer be cancelled").WithCode("status")
 	}
 	fee, err := a.CancellationFee(r.Context(), res, h.Token)
 	if err != nil {

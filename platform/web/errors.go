@@ -98,6 +98,13 @@ func (p *Request) Fail(w http.ResponseWriter, err error) error {
 	}
 	v := errorView{Title: p.T(key + ".title"), Text: p.T(key + ".text"), RequestID: platform.RequestIDFrom(ctx),
 		SignIn: status == http.StatusUnauthorized || key == "error.signin"}
+	if status < 500 {
+		// A refusal the site words by its code says why ("the booking is completed: it can
+		// no longer be changed"), where the status's text can only guess ("reload the page").
+		if code, detail := refusalOf(err); code != "" && p.Has("problem."+code) {
+			v.Text = p.word("problem."+code, detail)
+		}
+	}
 	if p.st == nil {
 		p.st = guestState() // the session could not be read: the page still renders
 	}
@@ -200,6 +207,20 @@ func (p *Request) Refusal(err error) (msg string, ok bool) {
 		return detail, true
 	}
 	return p.word("problem."+call.Problem.Code, detail), true
+}
+
+// refusalOf is the problem code and the caller-safe detail of err, another function's 4xx
+// answer or a handler's own *platform.Error; "" when it names no code.
+func refusalOf(err error) (code, detail string) {
+	var call *platform.CallError
+	if errors.As(err, &call) && call.Status < 500 {
+		return call.Problem.Code, cmp.Or(call.Problem.Detail, call.Problem.Title)
+	}
+	var own *platform.Error
+	if errors.As(err, &own) && own.Kind.Status() < 500 {
+		return own.Code, own.Message
+	}
+	return "", ""
 }
 
 // word is the site's text key in the page's language, with "%s" in it standing for reason,

@@ -155,6 +155,9 @@ func (s *system) pages() []web.Page {
 			}
 			return p.Render(w, http.StatusConflict, "api", msg)
 		}},
+		{Name: "refusedPage", Path: "refused-page/{code}", Handler: func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
+			return platform.CallJSON(r.Context(), p.API(r.Context()), http.MethodPost, "echo-api", "/api/echo/conflict/"+platform.PathVar(r, "code"), struct{}{}, nil)
+		}},
 		{Name: "broken", Path: "broken", Handler: func(w http.ResponseWriter, r *http.Request, p *web.Request) error {
 			return p.Render(w, http.StatusOK, "broken", 42)
 		}},

@@ -107,6 +107,24 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestRefusalPages: a refusal that reaches the error page is worded there by its code, where
+// the 409 page's text could only guess ("someone changed this, reload").
+func TestRefusalPages(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	for _, tc := range []struct{ lang, code, want string }{
+		{"de", "vehicle_booked", "Das Auto ist vergeben."},
+		{"en", "hold_expired", "Expired: the car is taken"},
+		{"de", "unworded", "Jemand hat diese Angaben inzwischen geändert"},
+	} {
+		b := s.browser(t)
+		b.header.Set("Accept-Language", tc.lang)
+		p := b.get("/refused-page/" + tc.code)
+		require.Equal(t, http.StatusConflict, p.StatusCode, p.Body)
+		assert.Contains(t, p.Body, escapeHTML(tc.want), tc.code)
+	}
+}
+
 func escapeHTML(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
 	return r.Replace(s)
