@@ -1,6 +1,7 @@
 package publicportal_test
 
 import (
+	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -161,4 +162,34 @@ func guestForm(pickup, ret string) url.Values {
 		"licenceNumber": {"B072RRE2I55"}, "licenceCountry": {"DE"}, "licenceIssued": {"2010-05-01"}, "licenceExpires": {"2033-05-01"},
 		"sandboxCard": {"tok_success"},
 	}
+}
+
+// A pickup when the branch is closed is told in the page's language with that day's hours,
+// before vehicles-api refuses it in English.
+func TestClosedBranchSaidInThePagesLanguage(t *testing.T) {
+	s := start(t)
+	_, err := s.db.Pool.Exec(context.Background(), `UPDATE locations.locations SET opening_hours =
+		'[{"day":"monday","opens":"08:00","closes":"18:00"},{"day":"tuesday","opens":"08:00","closes":"18:00"},
+		  {"day":"wednesday","opens":"08:00","closes":"18:00"},{"day":"thursday","opens":"08:00","closes":"18:00"},
+		  {"day":"friday","opens":"08:00","closes":"18:00"}]'::jsonb WHERE code = 'BER-HBF'`)
+	require.NoError(t, err)
+	day := time.Now().AddDate(0, 0, 10)
+	for day.Weekday() != time.Sunday {
+		day = day.AddDate(0, 0, 1)
+	}
+	q := url.Values{"location": {"BER-HBF"}, "pickup": {day.Format("2006-01-02") + "T10:00"}, "return": {day.AddDate(0, 0, 2).Format("2006-01-02") + "T10:00"}}
+	for lang, want := range map[string]string{
+		"de": "Die Filiale ist zu dieser Zeit geschlossen. Öffnungszeiten am Sonntag: ganztägig geschlossen.",
+		"en": "The branch is closed then. Opening hours on Sunday: closed all day.",
+	} {
+		q.Set("lang", lang)
+		p := s.get("/search?" + q.Encode())
+		assert.Equal(t, http.StatusBadRequest, p.status, p.body)
+		assert.Contains(t, p.body, `<p class="field-error" id="pickup-error">`+html.EscapeString(want)+`</p>`)
+	}
+	// Monday at 07:00: that day's hours.
+	q.Set("pickup", day.AddDate(0, 0, 1).Format("2006-01-02")+"T07:00")
+	q.Set("lang", "de")
+	p := s.get("/search?" + q.Encode())
+	assert.Contains(t, p.body, "Öffnungszeiten am Montag: 08:00–18:00.")
 }

@@ -92,7 +92,7 @@ func parseTrip(v url.Values, branches []Branch, now time.Time) (trip, fieldError
 
 // searchQuery turns the search form into vehicles-api's query (its parameter names; the
 // maximum daily price typed in euros, sent in cents). Unknown choices are field errors.
-func searchQuery(v url.Values, branches []Branch, now time.Time) (url.Values, fieldErrors) {
+func searchQuery(v url.Values, branches []Branch, now time.Time) (url.Values, trip, fieldErrors) {
 	t, errs := parseTrip(v, branches, now)
 	q := url.Values{}
 	if len(errs) == 0 {
@@ -134,7 +134,7 @@ func searchQuery(v url.Values, branches []Branch, now time.Time) (url.Values, fi
 			q.Set("page", strconv.Itoa(n))
 		}
 	}
-	return q, errs
+	return q, t, errs
 }
 
 // parseEuros reads an amount typed as "45", "45.50" or "45,50" into cents.
@@ -253,4 +253,37 @@ func formField(api string) string {
 		return "extras"
 	}
 	return ""
+}
+
+// closedThen records in f, for the times f has no error for yet, that the trip's branch is
+// closed then, with its hours that day, in the page's language. vehicles-api and
+// reservations-api refuse such a time too, but in English; the portal has the branches'
+// hours and says it first. The search holds only the pickup to its branch (as vehicles-api
+// does); a booking both ends.
+func closedThen(p *web.Request, f *web.Form, t trip, returnToo bool) {
+	check := func(field string, b Branch, at time.Time) {
+		if f.Error(field) != "" || at.IsZero() || b.Code == "" || len(b.OpeningHours) == 0 {
+			return
+		}
+		if open, err := b.location().OpenAt(at); err != nil || open {
+			return
+		}
+		local := at.In(b.Zone())
+		day := strings.ToLower(local.Weekday().String())
+		var windows []string
+		for _, h := range b.OpeningHours {
+			if h.Day == day {
+				windows = append(windows, h.Opens+"–"+h.Closes)
+			}
+		}
+		hours := p.T("hours.closedAllDay")
+		if len(windows) > 0 {
+			hours = strings.Join(windows, ", ")
+		}
+		f.Invalid(field, p.T("err.closedThen", p.T("weekday."+day), hours))
+	}
+	check("pickup", t.Location, t.PickupAt)
+	if returnToo {
+		check("return", t.ReturnLocation, t.ReturnAt)
+	}
 }

@@ -192,6 +192,7 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 		for field, key := range errs {
 			f.Invalid(field, p.T(key))
 		}
+		closedThen(p, f, trip, true)
 		if !f.OK() {
 			return p.Render(w, http.StatusBadRequest, "change", v)
 		}
@@ -240,6 +241,7 @@ func (s *Service) handleChange(guest bool) web.PageFunc {
 		for field, key := range errs {
 			f.Invalid(field, p.T(key))
 		}
+		closedThen(p, f, trip, true)
 		if f.OK() {
 			pickup, ret := trip.PickupAt.UTC().Format(time.RFC3339), trip.ReturnAt.UTC().Format(time.RFC3339)
 			_, err = a.ChangeDates(r.Context(), h.ID, h.Token, Change{PickupAt: &pickup, ReturnAt: &ret})

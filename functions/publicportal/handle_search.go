@@ -106,10 +106,11 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request, p *web.Re
 		return err
 	}
 	f := web.NewForm(r.URL.Query())
-	q, errs := searchQuery(f.Values, branches, s.now())
+	q, t, errs := searchQuery(f.Values, branches, s.now())
 	for field, key := range errs {
 		f.Invalid(field, p.T(key))
 	}
+	closedThen(p, f, t, false)
 	v := s.searchView(p, f, branches)
 	if !f.OK() {
 		return p.Render(w, http.StatusBadRequest, "search", v)

@@ -79,6 +79,7 @@ func (s *Service) loadOffer(ctx context.Context, a apis, p *web.Request, vehicle
 	for field, key := range cerrs {
 		f.Invalid(field, p.T(key))
 	}
+	closedThen(p, f, t, true)
 	if _, bad := errs["location"]; !bad && t.Location.Code != "" && t.Location.Code != o.vehicle.LocationCode {
 		// The car stands at another branch: priced and shown here, it was refused only at the
 		// booking's last step (in English).
