@@ -5,6 +5,7 @@ var sharedMessages = Messages{
 	"de": {
 		"site.name":          "Orange Car Rental",
 		"layout.skip":        "Zum Inhalt springen",
+		"layout.errorTitle":  "Fehler:",
 		"layout.signin":      "Anmelden",
 		"layout.signout":     "Abmelden",
 		"signout.title":      "Abmelden",
@@ -45,6 +46,7 @@ var sharedMessages = Messages{
 	"en": {
 		"site.name":          "Orange Car Rental",
 		"layout.skip":        "Skip to content",
+		"layout.errorTitle":  "Error:",
 		"layout.signin":      "Sign in",
 		"layout.signout":     "Sign out",
 		"signout.title":      "Sign out",

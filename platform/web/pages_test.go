@@ -78,6 +78,10 @@ func TestFormErrors(t *testing.T) {
 			assert.Contains(t, p.Body, `value="typed &lt;&#34;value&#34;&gt;"`, "what was typed is kept, escaped")
 			assert.Contains(t, p.Body, `aria-invalid="true" aria-describedby="f-email-error"`)
 			assert.Contains(t, p.Body, `<p class="field-error" id="f-email-error">`+escapeHTML(msg)+`</p>`)
+			// The title says the page came back with errors (the first thing a screen reader
+			// reads), and the address field lets a browser fill it in (WCAG 1.3.5).
+			assert.Regexp(t, `<title>(Fehler|Error): form – `, p.Body)
+			assert.Contains(t, p.Body, `autocomplete="email"`)
 		})
 	}
 }

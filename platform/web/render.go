@@ -104,6 +104,17 @@ type fieldView struct {
 	Name, Label, Type string
 }
 
+// autocomplete are the HTML autocomplete tokens of the fields a person fills in about
+// themselves (WCAG 1.3.5: a browser may fill them in, assistive technology names them).
+var autocomplete = map[string]string{
+	"firstName": "given-name", "lastName": "family-name", "email": "email", "phone": "tel",
+	"dateOfBirth": "bday", "street": "street-address", "postalCode": "postal-code",
+	"city": "address-level2", "country": "country",
+}
+
+// Autocomplete is the field's autocomplete token, "" for none.
+func (f fieldView) Autocomplete() string { return autocomplete[f.Name] }
+
 // Render answers with the page name in the layout, data as .Data. It renders into a buffer
 // first, so that a template error is a clean 500 page, never half a page.
 func (p *Request) Render(w http.ResponseWriter, status int, name string, data any) error {
