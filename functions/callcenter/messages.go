@@ -153,6 +153,7 @@ var texts = [][3]string{
 	{"customer.erasureText", "Entfernt alle persönlichen Daten dieses Kunden im ganzen System. Rechnungen bleiben (Aufbewahrungspflicht).", "Removes this customer's personal data throughout the system. Invoices stay (retention duty)."},
 	{"customer.eraseAction", "Löschen …", "Erase …"},
 	{"customer.erased", "Die persönlichen Daten dieses Kunden sind gelöscht.", "This customer's personal data has been erased."},
+	{"customer.erasedName", "Gelöschte Kundendaten", "Erased customer"},
 	{"notification.redacted", "gelöscht", "erased"},
 	{"invoices.none", "Keine Rechnungen.", "No invoices."},
 	{"part.forbidden", "Dieser Teil ist für Ihre Rolle nicht sichtbar.", "Your role may not see this part."},

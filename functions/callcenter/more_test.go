@@ -221,6 +221,9 @@ func erasure(t *testing.T, s *system) {
 	require.Equal(t, http.StatusOK, done.Status, done.Body)
 	assert.Contains(t, done.Body, `id="customer-erased"`)
 	assert.NotContains(t, done.Body, "Vergessen")
+	// The placeholders are no name and no address: "Erased Erased", "Anschrift: , (DE)".
+	assert.NotContains(t, done.Body, "Erased Erased")
+	assert.NotContains(t, done.Body, `id="customer-email"`)
 }
 
 // admin: ada reads the reports and the dead letters; a letter that is not there is the 404
