@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,6 +118,14 @@ func variableOf(cfg any, err error) string {
 func (c ServerConfig) Validate() error {
 	if c.Port == "" {
 		return fmt.Errorf("PORT must not be empty")
+	}
+	if n, err := strconv.Atoi(c.Port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("PORT must be a port number from 0 to 65535, got %q", c.Port)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "", "debug", "info", "warn", "error": // "": info
+	default:
+		return fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	for _, t := range []struct {
 		name string

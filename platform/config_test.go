@@ -74,6 +74,9 @@ func TestServerConfigValidate(t *testing.T) {
 		wantErr string
 	}{
 		{name: "empty port", mutate: func(c *platform.ServerConfig) { c.Port = "" }, wantErr: "PORT"},
+		{name: "a port that is no number", mutate: func(c *platform.ServerConfig) { c.Port = "abc" }, wantErr: "PORT must be a port number"},
+		{name: "a port out of range", mutate: func(c *platform.ServerConfig) { c.Port = "70000" }, wantErr: "PORT"},
+		{name: "an unknown log level", mutate: func(c *platform.ServerConfig) { c.LogLevel = "verbose" }, wantErr: "LOG_LEVEL must be debug, info, warn or error"},
 		{name: "zero read header timeout", mutate: func(c *platform.ServerConfig) { c.ReadHeaderTimeout = 0 }, wantErr: "HTTP_READ_HEADER_TIMEOUT"},
 		{name: "zero drain timeout", mutate: func(c *platform.ServerConfig) { c.DrainTimeout = 0 }, wantErr: "HTTP_DRAIN_TIMEOUT"},
 		{name: "zero read timeout", mutate: func(c *platform.ServerConfig) { c.ReadTimeout = 0 }, wantErr: "HTTP_READ_TIMEOUT"},

@@ -18,7 +18,7 @@ func NewPoolCollector(pool *pgxpool.Pool) *PoolCollector {
 	return &PoolCollector{
 		pool:  pool,
 		conns: prometheus.NewDesc(name("connections"), "Connections of the pool by state: acquired (in use), idle, constructing.", []string{"state"}, nil),
-		max:   prometheus.NewDesc(name("max_connections"), "The pool's bound (DATABASE_MAX_CONNS).", nil, nil),
+		max:   prometheus.NewDesc(name("max_connections"), "The pool's bound (DB_MAX_CONNS).", nil, nil),
 		acquires: prometheus.NewDesc(name("acquires_total"),
 			"Connections acquired from the pool.", nil, nil),
 		acquireSeconds: prometheus.NewDesc(name("acquire_duration_seconds_total"),
