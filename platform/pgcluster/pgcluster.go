@@ -90,24 +90,30 @@ func credential() (*syscall.Credential, error) {
 // cannot look at is left as it is, and a server that does run on dataDir keeps its lock —
 // PostgreSQL refuses a second one, as it must.
 func clearStalePID(dataDir string) {
-	file := filepath.Join(dataDir, "postmaster.pid")
-	raw, err := os.ReadFile(file)
+	pid, serves := holder(dataDir)
+	if pid > 0 && !serves {
+		_ = os.Remove(filepath.Join(dataDir, "postmaster.pid"))
+	}
+}
+
+// holder is the process postmaster.pid names (0 when there is none or it is gone) and
+// whether it is a server of dataDir (its working directory).
+func holder(dataDir string) (pid int, serves bool) {
+	raw, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
-		return
+		return 0, false
 	}
 	first, _, _ := strings.Cut(string(raw), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	pid, err = strconv.Atoi(strings.TrimSpace(first))
 	if err != nil || pid <= 0 {
-		return
+		return 0, false
 	}
 	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 	if err != nil {
-		return
+		return 0, false
 	}
-	if want, err := filepath.EvalSymlinks(dataDir); err != nil || cwd == want {
-		return
-	}
-	_ = os.Remove(file)
+	want, err := filepath.EvalSymlinks(dataDir)
+	return pid, err == nil && cwd == want
 }
 
 // Reachable reports whether the server user can reach dir: every ancestor must let it
@@ -218,6 +224,10 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.exited:
+			if pid, serves := holder(c.dataDir); serves {
+				return fmt.Errorf("the data dir %s is in use by another PostgreSQL (pid %d): another orange dev or orange up "+
+					"on this data? Stop it, or give this one its own ORANGE_DATA_DIR", c.dataDir, pid)
+			}
 			return fmt.Errorf("postgres exited during start-up (see its log; data dir %s)", c.dataDir)
 		case <-ctx.Done():
 			return ctx.Err()
