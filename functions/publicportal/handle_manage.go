@@ -206,7 +206,7 @@ func (s *Service) handleChangeForm(guest bool) web.PageFunc {
 			}
 			var ce *platform.CallError
 			if errors.As(err, &ce) && (ce.Status == http.StatusConflict || ce.Status == http.StatusUnprocessableEntity) {
-				f.Message, _ = p.Refusal(err)
+				f.Message = changeRefusal(p, err)
 				return p.Render(w, http.StatusConflict, "change", v)
 			}
 			return err
@@ -253,7 +253,7 @@ func (s *Service) handleChange(guest bool) web.PageFunc {
 				if !errors.As(err, &ce) || (ce.Status != http.StatusConflict && ce.Status != http.StatusUnprocessableEntity) {
 					return err
 				}
-				f.Message, _ = p.Refusal(err)
+				f.Message = changeRefusal(p, err)
 			}
 		}
 		v := changeView{Booking: s.describe(r.Context(), a, p, res), Form: f, Action: h.page(p, "change"), Back: h.page(p, "")}
@@ -353,4 +353,14 @@ func (s *Service) handleInvoice(w http.ResponseWriter, r *http.Request, p *web.R
 	w.Header().Set("Cache-Control", "private, no-store")
 	_, err = w.Write(pdf)
 	return err
+}
+
+// changeRefusal words a refused change of dates: the car taken then is a matter of other
+// dates — a change keeps the car, so "choose another car" (a booking's words) misleads.
+func changeRefusal(p *web.Request, err error) string {
+	if problemCode(err) == "vehicle_booked" {
+		return p.T("err.datesTaken")
+	}
+	msg, _ := p.Refusal(err)
+	return msg
 }

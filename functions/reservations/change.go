@@ -124,6 +124,11 @@ func (s *Service) change(ctx context.Context, a Actor, id string, in ChangeReque
 		return Reservation{}, err
 	}
 	if preview {
+		// What Change would refuse of the car's bookings, read (no lock, nothing written): a
+		// preview that priced a period the car is taken in was refused at the confirmation.
+		if err := s.store.Fits(ctx, res, b); err != nil {
+			return Reservation{}, err
+		}
 		return changedTo(res, b, p), nil
 	}
 	out, err := s.store.Change(ctx, res, b, p, now)
@@ -228,6 +233,29 @@ func euros(cents int64) string { return fmt.Sprintf("%d.%02d €", cents/100, ce
 // reservation.changed (with the payment method, for payments to adjust its authorization).
 // pgx.ErrNoRows: the row moved on meanwhile; an overlap with another booking of the car is
 // a 409.
+// overlapSQL tells whether another booking that blocks the car ($1) overlaps [$3, $4): the
+// exclusion constraint's question, asked before writing.
+const overlapSQL = `SELECT EXISTS (SELECT 1 FROM reservations.reservations
+WHERE vehicle_id = $1 AND id <> $2 AND status IN ('pending', 'confirmed', 'active')
+  AND period && tstzrange($3, $4, '[)'))`
+
+// Fits tells, reading only, whether res changed to b would fit the car's bookings as Change
+// finds them: no other booking blocks the car in the new period (vehicle_booked), and the
+// bookings before and after it still meet it (the chain's 409s). Change decides again under
+// the car's lock; this is for a preview.
+func (s *Store) Fits(ctx context.Context, res Reservation, b booking) error {
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var taken bool
+		if err := tx.QueryRow(ctx, overlapSQL, b.vehicleID, res.ID, b.pickupAt, b.returnAt).Scan(&taken); err != nil {
+			return err
+		}
+		if taken {
+			return platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
+		}
+		return checkChain(ctx, tx, res.ID, b.vehicleID, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt)
+	})
+}
+
 func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price, now time.Time) (Reservation, error) {
 	var out Reservation
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {

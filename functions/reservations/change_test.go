@@ -137,6 +137,15 @@ func TestChangeGuardedByTheExclusionConstraint(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, r.status, r.String())
 	r = change(other.ID, fmt.Sprintf(`{"vehicleId":%q}`, vehicle1))
 	assert.Equal(t, http.StatusConflict, r.status, r.String())
+	// Their previews say so too: a preview priced a period the car was taken in.
+	for _, tc := range []struct{ id, body string }{
+		{first.ID, fmt.Sprintf(`{"returnAt":%q}`, ret.Add(25*time.Hour).Format(time.RFC3339))},
+		{other.ID, fmt.Sprintf(`{"vehicleId":%q}`, vehicle1)},
+	} {
+		r = a.do("alice", http.MethodPost, "/api/reservations/"+tc.id+"/change-preview", tc.body)
+		assert.Equal(t, http.StatusConflict, r.status, r.String())
+		assert.Contains(t, r.String(), `"code":"vehicle_booked"`)
+	}
 	assert.Equal(t, before, a.snapshot(), "nothing written")
 
 	r = change(first.ID, fmt.Sprintf(`{"returnAt":%q}`, ret.Add(24*time.Hour).Format(time.RFC3339)))
