@@ -119,6 +119,13 @@ func TestBadInputShowsTheFieldsErrorAndKeepsWhatWasTyped(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, young.status, young.body)
 	assert.Contains(t, young.body, "Fahrerinnen und Fahrer müssen am Abholtag mindestens 21 Jahre alt sein.")
 	assert.NotContains(t, young.body, "drivers must be 21")
+	// Pricing's names of the options and lines are English: a German page has its own.
+	car := s.get("/vehicles/" + vwGolf + "?location=BER-HBF&pickup=" + url.QueryEscape(pickup) + "&return=" + url.QueryEscape(ret) + "&lang=de")
+	require.Equal(t, http.StatusOK, car.status, car.body)
+	for _, want := range []string{"Nur Haftpflicht (inklusive)", "Navigationsgerät", "Tagespreis × 3"} {
+		assert.Contains(t, car.body, want)
+	}
+	assert.NotContains(t, car.body, "Liability only")
 	s.get("/?lang=en") // back to English for what follows
 
 	assert.Zero(t, s.count(`SELECT count(*) FROM reservations.reservations`), "nothing was booked")
