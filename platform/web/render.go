@@ -85,6 +85,15 @@ func (s *Site) funcs() template.FuncMap {
 		"field": func(v View, f *Form, name, label, typ string) fieldView {
 			return fieldView{View: v, Form: f, Name: name, Label: label, Type: typ}
 		},
+		// badge is a status for a badge: the code (for CSS and tests) and its words in the
+		// page's language ("status.<code>"), the code itself when the site has none.
+		"badge": func(v View, status string) Badge {
+			b := Badge{Status: status, Label: status}
+			if v.Request != nil && v.Has("status."+status) {
+				b.Label = v.T("status." + status)
+			}
+			return b
+		},
 	}
 }
 
@@ -96,6 +105,9 @@ type View struct {
 	// Status is the HTTP status of the answer.
 	Status int
 }
+
+// Badge is a status as a badge shows it (the "badge" template function).
+type Badge struct{ Status, Label string }
 
 // fieldView is the dot of the shared "field" template.
 type fieldView struct {
