@@ -85,3 +85,18 @@ func TestBranchDay(t *testing.T) {
 	_, err = branchDay(locationsapi.Location{Code: "X"}, time.Now(), "")
 	assert.Error(t, err, "a branch without a zone")
 }
+
+// Percentages and odometer readings in the page's language.
+func TestPercentAndKm(t *testing.T) {
+	km := func(n int) *int { return &n }
+	for _, tc := range []struct{ lang, percent, km string }{
+		{"de", "12,5 %", "15.321 km"},
+		{"en", "12.5 %", "15,321 km"},
+	} {
+		f := Fmt{Lang: tc.lang}
+		assert.Equal(t, tc.percent, f.Percent(0.125), tc.lang)
+		assert.Equal(t, tc.km, f.Km(km(15321)), tc.lang)
+		assert.Equal(t, "–", f.Km(nil))
+		assert.Equal(t, "999 km", f.Km(km(999)))
+	}
+}

@@ -163,6 +163,32 @@ func (f Fmt) Euro(cents int64) string {
 	return fmt.Sprintf("%s€%s%s%02d", sign, s, decimal, frac)
 }
 
+// Percent is a ratio as a percentage with one decimal: "12,5 %" in German, "12.5 %" in English.
+func (f Fmt) Percent(ratio float64) string {
+	s := strconv.FormatFloat(ratio*100, 'f', 1, 64)
+	if f.Lang == "de" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s + " %"
+}
+
+// Km is an optional odometer reading: "15.000 km" in German, "15,000 km" in English; "–"
+// when not recorded.
+func (f Fmt) Km(n *int) string {
+	if n == nil {
+		return "–"
+	}
+	sep := ","
+	if f.Lang == "de" {
+		sep = "."
+	}
+	s := strconv.Itoa(*n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + sep + s[i:]
+	}
+	return s + " km"
+}
+
 // Deref is an optional reading as text ("–" when not recorded).
 func (f Fmt) Deref(n *int) string {
 	if n == nil {

@@ -2,7 +2,6 @@ package callcenter
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/orangecarrental/orange/functions/customers/customersapi"
@@ -236,9 +235,6 @@ type Figures struct {
 }
 
 // Percent is a ratio (utilisation, one-way share) as a percentage with one decimal.
-func (f Figures) Percent(ratio float64) string {
-	return strconv.FormatFloat(ratio*100, 'f', 1, 64) + " %"
-}
 
 // Readings are the body of a handover: the odometer and the fuel gauge (eighths).
 type Readings struct {
