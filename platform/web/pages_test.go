@@ -82,6 +82,14 @@ func TestFormErrors(t *testing.T) {
 			// reads), and the address field lets a browser fill it in (WCAG 1.3.5).
 			assert.Regexp(t, `<title>(Fehler|Error): form – `, p.Body)
 			assert.Contains(t, p.Body, `autocomplete="email"`)
+			// The language switch of a posted form's page goes to the page the form was on
+			// (a GET of the form's action was a 404 or a 405), never to another site.
+			assert.Contains(t, p.Body, `href="/?lang=de"`, "no Referer: home")
+			b.header.Set("Referer", s.srv.URL+"/form?step=2")
+			assert.Contains(t, b.post("/form", url.Values{"csrf": {token}, "email": {"x"}}).Body, `href="/form?lang=en&amp;step=2"`)
+			b.header.Set("Referer", "https://elsewhere.example/form")
+			assert.Contains(t, b.post("/form", url.Values{"csrf": {token}, "email": {"x"}}).Body, `href="/?lang=en"`)
+			b.header.Del("Referer")
 		})
 	}
 }

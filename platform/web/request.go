@@ -148,14 +148,26 @@ func (p *Request) URL() string { return p.r.URL.RequestURI() }
 func (p *Request) onAuthRoute() bool { return strings.HasPrefix(p.r.URL.Path, p.site.Path("auth/")) }
 
 // LangURL is the current page in another language (its query kept, lang replaced); the home
-// page from the sign-in routes.
+// page from the sign-in routes. A page answering a posted form (shown again with its
+// errors) has no address of its own — a GET of the form's action is a 404 or a 405 — so
+// its link goes to the page the form was on (the Referer, when it is one of this site's),
+// else home: what was typed is not carried in a URL, where personal data would be logged.
 func (p *Request) LangURL(lang string) string {
 	if p.onAuthRoute() {
 		return p.site.base + "?lang=" + lang
 	}
-	q := p.r.URL.Query()
+	u := p.r.URL
+	if p.r.Method != http.MethodGet && p.r.Method != http.MethodHead {
+		ref, err := url.Parse(p.r.Referer())
+		if err != nil || ref.Path == "" || (ref.Host != "" && ref.Host != p.r.Host) || !strings.HasPrefix(ref.Path, p.site.base) ||
+			strings.HasPrefix(ref.Path, p.site.Path("auth/")) {
+			return p.site.base + "?lang=" + lang
+		}
+		u = ref
+	}
+	q := u.Query()
 	q.Set("lang", lang)
-	return p.r.URL.Path + "?" + q.Encode()
+	return u.Path + "?" + q.Encode()
 }
 
 // SignInURL is where the sign-in link goes: the issuer, then back to this page.
