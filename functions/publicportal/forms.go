@@ -63,16 +63,24 @@ func localTimeKey(err error) string {
 func parseTrip(v url.Values, branches []Branch, now time.Time) (trip, fieldErrors) {
 	errs := fieldErrors{}
 	var t trip
+	// branches are those taking bookings: a code that is none of them (a saved link to a
+	// branch closed or in maintenance since) is told so, not "choose a branch".
+	unavailable := func(code string) string {
+		if code == "" {
+			return "err.branch"
+		}
+		return "err.branchUnavailable"
+	}
 	b, ok := branchByCode(branches, v.Get("location"))
 	if !ok {
-		errs.add("location", "err.branch")
+		errs.add("location", unavailable(v.Get("location")))
 	}
 	t.Location, t.ReturnLocation = b, b
 	if rc := v.Get("returnLocation"); rc != "" && rc != b.Code {
 		if rb, ok := branchByCode(branches, rc); ok {
 			t.ReturnLocation = rb
 		} else {
-			errs.add("returnLocation", "err.branch")
+			errs.add("returnLocation", unavailable(rc))
 		}
 	}
 	zone := b.Zone()
