@@ -106,11 +106,11 @@ func (s *Service) describe(ctx context.Context, a apis, p *web.Request, res Rese
 	if res.FeeCents > 0 {
 		v.Fee = money(p.Lang, res.FeeCents)
 	}
-	v.InsuranceName = lineName(p, res.Insurance, 1, res.Insurance)
+	v.InsuranceName = p.LineName(res.Insurance, 1, res.Insurance)
 	if added := res.RentalGrossCents - res.TotalGrossCents; added > 0 {
 		// The return added a late fee or charges (refuelling): the total is what is billed.
 		for _, l := range res.ReturnCharges {
-			v.Totals.Lines = append(v.Totals.Lines, lineView{Code: l.Code, Description: lineName(p, l.Code, l.Quantity, l.Description), Quantity: l.Quantity, Net: money(p.Lang, l.NetCents)})
+			v.Totals.Lines = append(v.Totals.Lines, lineView{Code: l.Code, Description: p.LineName(l.Code, l.Quantity, l.Description), Quantity: l.Quantity, Net: money(p.Lang, l.NetCents)})
 		}
 		v.Totals.Added, v.Totals.Billed = money(p.Lang, added), money(p.Lang, res.RentalGrossCents)
 		v.Total = v.Totals.Billed

@@ -117,7 +117,7 @@ func (s *Service) quoteView(p *web.Request, f *web.Form, o offerContext, q *pric
 	v.PickupBranch, v.ReturnBranch = o.trip.Location.Name, o.trip.ReturnLocation.Name
 	chosen := cmp.Or(o.choices.Insurance, o.cat.DefaultInsurance)
 	for _, ins := range o.cat.Insurance {
-		v.Insurance = append(v.Insurance, insuranceOption{Code: ins.Code, Label: lineName(p, ins.Code, 1, ins.Description),
+		v.Insurance = append(v.Insurance, insuranceOption{Code: ins.Code, Label: p.LineName(ins.Code, 1, ins.Description),
 			Price: p.T("quote.perDay", money(p.Lang, ins.DailyNetCents)), Checked: ins.Code == chosen})
 	}
 	for _, e := range o.cat.Extras {
@@ -129,7 +129,7 @@ func (s *Service) quoteView(p *web.Request, f *web.Form, o offerContext, q *pric
 		if raw := f.Get("extra-" + e.Code); f.Error("extra-"+e.Code) != "" {
 			value, _ = strconv.Atoi(raw)
 		}
-		v.Extras = append(v.Extras, extraOption{Code: e.Code, Label: lineName(p, e.Code, 1, e.Description), Price: price, Max: e.MaxQuantity, Value: value})
+		v.Extras = append(v.Extras, extraOption{Code: e.Code, Label: p.LineName(e.Code, 1, e.Description), Price: price, Max: e.MaxQuantity, Value: value})
 	}
 	for _, k := range []string{"location", "pickup", "return"} {
 		v.Hidden = append(v.Hidden, option{Value: f.Get(k), Label: k})

@@ -78,7 +78,7 @@ func totals(p *web.Request, lines []Line, net, vat, gross int64, vatPercent int)
 	v := totalsView{Net: money(p.Lang, net), VAT: money(p.Lang, vat), Gross: money(p.Lang, gross),
 		VATLabel: p.T("quote.vat", vatPercent)}
 	for _, l := range lines {
-		v.Lines = append(v.Lines, lineView{Code: l.Code, Description: lineName(p, l.Code, l.Quantity, l.Description), Quantity: l.Quantity, Net: money(p.Lang, l.NetCents)})
+		v.Lines = append(v.Lines, lineView{Code: l.Code, Description: p.LineName(l.Code, l.Quantity, l.Description), Quantity: l.Quantity, Net: money(p.Lang, l.NetCents)})
 	}
 	return v
 }
@@ -118,22 +118,4 @@ type selectView struct {
 	Form             *web.Form
 	Name, Label, Any string
 	Options          []option
-}
-
-// lineName is a price line, an insurance or an extra in the page's language: the site's
-// text "line.<code>" ("%d" in it is the line's quantity, "%s" pricing's own English words,
-// which the English site keeps); pricing's description when the site has no text for it.
-func lineName(p *web.Request, code string, quantity int, description string) string {
-	key := "line." + strings.TrimPrefix(code, "INSURANCE_") // a quote's line of the insurance it names
-	if !p.Has(key) {
-		return description
-	}
-	t := p.T(key)
-	switch {
-	case strings.Contains(t, "%s"):
-		return fmt.Sprintf(t, description)
-	case strings.Contains(t, "%d"):
-		return fmt.Sprintf(t, quantity)
-	}
-	return t
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -115,6 +116,25 @@ func (s *Site) checkCSRF(r *http.Request, st *state) error {
 // T returns the text of key in the request's language, formatted with args.
 func (p *Request) T(key string, args ...any) string {
 	return p.site.messages.text(p.Lang, key, args...)
+}
+
+// LineName is a price line, an insurance or an extra in the page's language: the site's
+// text "line.<code>" ("%d" in it is the line's quantity, "%s" the function's own English
+// words, which an English site keeps), else description (pricing's English). A quote's
+// insurance line (INSURANCE_<code>) is the insurance's name.
+func (p *Request) LineName(code string, quantity int, description string) string {
+	key := "line." + strings.TrimPrefix(code, "INSURANCE_")
+	if !p.Has(key) {
+		return description
+	}
+	t := p.T(key)
+	switch {
+	case strings.Contains(t, "%s"):
+		return fmt.Sprintf(t, description)
+	case strings.Contains(t, "%d"):
+		return fmt.Sprintf(t, quantity)
+	}
+	return t
 }
 
 // Has tells whether the site has a text key in the request's language.
