@@ -17,14 +17,30 @@ import (
 //     (its price, its branch's hours, its order with another time) as it will be stored. A
 //     return 400 ns past 25 hours was charged two days and stored as exactly 25 hours.
 func ParseTime(raw string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	t, err := time.Parse(time.RFC3339Nano, raw)
 	if err != nil {
 		return time.Time{}, err
+	}
+	// The offset as written: Go reads "+00:60" as an hour, and "+24:00" as a day.
+	if n := len(raw); n > 6 && (raw[n-6] == '+' || raw[n-6] == '-') && raw[n-3] == ':' {
+		if raw[n-5:n-3] > "23" || raw[n-2:] > "59" {
+			return time.Time{}, errOffset
+		}
 	}
 	if _, offset := t.Zone(); offset <= -24*3600 || offset >= 24*3600 {
 		return time.Time{}, errOffset
 	}
 	return t.Round(time.Microsecond), nil
+}
+
+// TimeReason is the reason of a field error for raw, a time ParseTime refused: missing, or
+// not RFC 3339 with an offset within ±23:59; example is one that is.
+func TimeReason(raw, example string) string {
+	if strings.TrimSpace(raw) == "" {
+		return "required: an RFC 3339 time such as " + example
+	}
+	return "must be an RFC 3339 time such as " + example + ", its offset within ±23:59"
 }
 
 var errOffset = errors.New("the offset from UTC must lie within ±23:59")

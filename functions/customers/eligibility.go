@@ -56,11 +56,11 @@ func validatePeriod(p Period, zone *time.Location) (Rental, platform.FieldErrors
 	var errs platform.FieldErrors
 	pickup, perr := platform.ParseTime(p.PickupAt)
 	if perr != nil {
-		errs.Add("pickupAt", "required: an RFC 3339 time such as 2027-05-01T10:00:00+02:00")
+		errs.Add("pickupAt", platform.TimeReason(p.PickupAt, "2027-05-01T10:00:00+02:00"))
 	}
 	ret, rerr := platform.ParseTime(p.ReturnAt)
 	if rerr != nil {
-		errs.Add("returnAt", "required: an RFC 3339 time such as 2027-05-04T10:00:00+02:00")
+		errs.Add("returnAt", platform.TimeReason(p.ReturnAt, "2027-05-04T10:00:00+02:00"))
 	}
 	if perr == nil && rerr == nil && !ret.After(pickup) {
 		errs.Add("returnAt", "must be after pickupAt")

@@ -2,17 +2,12 @@ package pricing
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/orangecarrental/orange/functions/rental"
 	"github.com/orangecarrental/orange/platform"
 )
 
-const timeReason = "required, an RFC 3339 time such as 2026-05-01T10:00:00+02:00"
-
-// badTimeReason is the reason for a time given that is none.
-const badTimeReason = "must be an RFC 3339 time such as 2026-05-01T10:00:00+02:00, its offset within ±23:59"
 
 // parseTime parses an RFC 3339 time (platform.ParseTime: fractional seconds rounded to the
 // microsecond, the offset within ±23:59).
@@ -25,10 +20,8 @@ func parseTime(raw string) (time.Time, bool) {
 func checkTime(e *platform.FieldErrors, field, raw string) (time.Time, bool) {
 	t, ok := parseTime(raw)
 	switch {
-	case !ok && strings.TrimSpace(raw) == "":
-		e.Add(field, timeReason)
 	case !ok:
-		e.Add(field, badTimeReason)
+		e.Add(field, platform.TimeReason(raw, "2026-05-01T10:00:00+02:00"))
 	case t.Year() < 2000 || t.Year() > 2199:
 		// A time no booking has: beyond ±292 years the hours between two times are not
 		// even representable (a fee for year 1 answered -2,562,048 hours).

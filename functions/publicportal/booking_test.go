@@ -68,6 +68,7 @@ func TestGuestBooksThenManagesWithTheLink(t *testing.T) {
 	require.Equal(t, http.StatusOK, declined.status)
 	assert.Contains(t, declined.body, `id="payment-declined"`)
 	assert.Contains(t, declined.body, "Your card was declined (by your bank)", "the provider's code in words, not card_declined")
+	assert.Contains(t, declined.body, "<dd>Liability only (included)</dd>", "the insurance by name, not LIABILITY")
 	assert.NotContains(t, declined.body, `id="retry-card-form"`, "a guest names another card through the mailed link")
 
 	// The mailed link: /manage-booking?reservation=<id>#token=<token>; the page asks for the

@@ -106,11 +106,18 @@ func (s *Service) describe(ctx context.Context, a apis, p *web.Request, res Rese
 	if res.FeeCents > 0 {
 		v.Fee = money(p.Lang, res.FeeCents)
 	}
-	v.InsuranceName = p.LineName(res.Insurance, 1, res.Insurance)
+	// The insurance by name: the site's, else pricing's (its line in the booking), never the code.
+	insurance := res.Insurance
+	for _, l := range res.Lines {
+		if l.Code == "INSURANCE_"+res.Insurance {
+			insurance = l.Description
+		}
+	}
+	v.InsuranceName = p.LineName(res.Insurance, 1, insurance)
 	if added := res.RentalGrossCents - res.TotalGrossCents; added > 0 {
 		// The return added a late fee or charges (refuelling): the total is what is billed.
 		for _, l := range res.ReturnCharges {
-			v.Totals.Lines = append(v.Totals.Lines, lineView{Code: l.Code, Description: p.LineName(l.Code, l.Quantity, l.Description), Quantity: l.Quantity, Net: money(p.Lang, l.NetCents)})
+			v.Totals.ReturnLines = append(v.Totals.ReturnLines, lineView{Code: l.Code, Description: p.LineName(l.Code, l.Quantity, l.Description), Quantity: l.Quantity, Net: money(p.Lang, l.NetCents)})
 		}
 		v.Totals.Added, v.Totals.Billed = money(p.Lang, added), money(p.Lang, res.RentalGrossCents)
 		v.Total = v.Totals.Billed

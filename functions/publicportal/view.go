@@ -69,8 +69,10 @@ type totalsView struct {
 	Lines           []lineView
 	Net, VAT, Gross string
 	VATLabel        string
-	// Added is what the return added (gross: a late fee, return charges with their VAT) and
-	// Billed the total with it; both empty before a return that added nothing.
+	// ReturnLines are the return's charges (net), Added what the return added (gross: a late
+	// fee, the charges with their VAT) and Billed the total with it; all empty before a return
+	// that added nothing. They follow the booking's own totals, which they are not part of.
+	ReturnLines   []lineView
 	Added, Billed string
 }
 

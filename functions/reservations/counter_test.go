@@ -121,6 +121,7 @@ func TestHandoverAndReturn(t *testing.T) {
 			assert.Equal(t, tt.fuelBack, *v.Counter.ReturnFuelEighths)
 			assert.Equal(t, "scratch on the rear bumper, left", v.Counter.DamageNotes)
 			assert.Equal(t, tt.wantCharges, withoutText(v.Counter.ReturnCharges))
+			assert.Equal(t, tt.wantCharges, withoutText(v.ReturnCharges), "the answer's booking has them too")
 
 			e := a.outboxData(events.ReservationCompleted, res.ID)
 			assert.Equal(t, tt.wantLate, e.LateFeeCents)
@@ -147,6 +148,7 @@ func TestHandoverAndReturn(t *testing.T) {
 				charges += l.NetCents
 			}
 			assert.Equal(t, mine.TotalGrossCents+tt.wantLate+charges+(charges*19*2+100)/200, mine.RentalGrossCents)
+			assert.Equal(t, mine.RentalGrossCents, v.RentalGrossCents, "the return's answer says the same")
 		})
 	}
 }

@@ -207,7 +207,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 	var perr, rerr error
 	out.pickupAt, perr = platform.ParseTime(b.PickupAt)
 	if perr != nil {
-		errs.Add("pickupAt", timeReason(b.PickupAt, "2027-05-01T10:00:00+02:00"))
+		errs.Add("pickupAt", platform.TimeReason(b.PickupAt, "2027-05-01T10:00:00+02:00"))
 	} else if out.pickupAt.Before(now.Add(-PickupTolerance)) {
 		errs.Add("pickupAt", "must not lie in the past")
 	} else if out.pickupAt.After(rental.LatestPickup(now)) {
@@ -215,7 +215,7 @@ func (b Booking) validate(now time.Time, checkCustomer bool) (booking, platform.
 	}
 	out.returnAt, rerr = platform.ParseTime(b.ReturnAt)
 	if rerr != nil {
-		errs.Add("returnAt", timeReason(b.ReturnAt, "2027-05-04T10:00:00+02:00"))
+		errs.Add("returnAt", platform.TimeReason(b.ReturnAt, "2027-05-04T10:00:00+02:00"))
 	}
 	if perr == nil && rerr == nil {
 		switch d := out.returnAt.Sub(out.pickupAt); {
@@ -271,13 +271,4 @@ func LateFee(returnAt, returnedAt time.Time, dailyGrossCents int64) int64 {
 	}
 	days := int64((late + 24*time.Hour - 1) / (24 * time.Hour))
 	return days * dailyGrossCents
-}
-
-// timeReason says why raw is no time a booking takes: missing, or not RFC 3339 with an offset
-// within ±23:59 (platform.ParseTime); example is one that is.
-func timeReason(raw, example string) string {
-	if strings.TrimSpace(raw) == "" {
-		return "required: an RFC 3339 time such as " + example
-	}
-	return "must be an RFC 3339 time such as " + example + ", its offset within ±23:59"
 }

@@ -104,10 +104,7 @@ func scanReservation(row pgx.Row) (Reservation, error) {
 	if r.ReturnCharges == nil {
 		r.ReturnCharges = []events.PriceLine{}
 	}
-	r.RentalGrossCents = r.TotalGrossCents + r.LateFeeCents
-	if charges := netOf(r.ReturnCharges); charges > 0 {
-		r.RentalGrossCents += charges + rental.VATOf(charges)
-	}
+	r.priceWithReturn()
 	if r.Lines == nil {
 		r.Lines = []events.PriceLine{}
 	}
@@ -332,6 +329,10 @@ func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from
 		if err := c.counter.record(ctx, tx, id, &p); err != nil {
 			return Reservation{}, err
 		}
+		if c.counter.returnCharges != nil { // the row was read before they were recorded
+			r.ReturnCharges = c.counter.returnCharges
+			r.priceWithReturn()
+		}
 	}
 	return r, emit(ctx, tx, t.event, p)
 }
@@ -456,6 +457,15 @@ func (s *Store) Search(ctx context.Context, f Filter) ([]Reservation, int, error
 		out = []Reservation{}
 	}
 	return out, total, err
+}
+
+// priceWithReturn sets RentalGrossCents: the total, the late fee, and the return charges with
+// 19 % VAT on their sum (payments' rule for the rental invoice).
+func (r *Reservation) priceWithReturn() {
+	r.RentalGrossCents = r.TotalGrossCents + r.LateFeeCents
+	if charges := netOf(r.ReturnCharges); charges > 0 {
+		r.RentalGrossCents += charges + rental.VATOf(charges)
+	}
 }
 
 // netOf is the net of lines.

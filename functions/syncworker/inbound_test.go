@@ -88,6 +88,8 @@ func TestInbound(t *testing.T) {
 		{"type not allowed for the partner", bin(limited, "e-6", events.VehicleDamageReported, damage()), http.StatusForbidden, 5, "not allowed"},
 		{"allowed type of the limited partner", bin(limited, "e-1", events.VehicleOdometerRead, odometer(12000)), http.StatusAccepted, 6, `"duplicates":0`},
 		{"a partner without types", bin(w.id.Bearer(t, "partner:stranger"), "e-6", events.VehicleOdometerRead, odometer(1)), http.StatusForbidden, 6, "not allowed"},
+		{"a time 24 hours off UTC", req{partner, "application/json", mustJSON(odometer(1)), []string{"ce-specversion", "1.0", "ce-id", "e-8", "ce-source", "s",
+			"ce-type", events.VehicleOdometerRead, "ce-time", "2026-12-04T18:00:00+24:00"}}, http.StatusBadRequest, 6, "time: the offset"},
 		{"malformed: no id", req{partner, "application/json", mustJSON(odometer(1)), []string{"ce-specversion", "1.0", "ce-source", "s", "ce-type", events.VehicleOdometerRead}},
 			http.StatusBadRequest, 6, "id"},
 		{"malformed: structured not JSON", req{partner, "application/cloudevents+json", []byte("{"), nil}, http.StatusBadRequest, 6, "CloudEvent"},

@@ -102,7 +102,7 @@ func (p *Request) Fail(w http.ResponseWriter, err error) error {
 		// A refusal the site words by its code says why ("the booking is completed: it can
 		// no longer be changed"), where the status's text can only guess ("reload the page").
 		if code, detail := refusalOf(err); code != "" && p.Has("problem."+code) {
-			v.Text = p.word("problem."+code, detail)
+			v.Title, v.Text = p.T("error.refused.title"), p.word("problem."+code, detail)
 		}
 	}
 	if p.st == nil {
