@@ -8,7 +8,6 @@ import (
 	"github.com/orangecarrental/orange/platform"
 )
 
-
 // parseTime parses an RFC 3339 time (platform.ParseTime: fractional seconds rounded to the
 // microsecond, the offset within ±23:59).
 func parseTime(raw string) (time.Time, bool) {
