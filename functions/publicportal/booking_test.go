@@ -153,12 +153,21 @@ func TestCustomerBooksChangesAndCancels(t *testing.T) {
 	noCard := s.post(declined, "/bookings/"+id+"/payment-method", url.Values{})
 	assert.Equal(t, http.StatusBadRequest, noCard.status)
 	assert.Contains(t, noCard.body, `id="card-error"`)
+	// The hold runs out while the page is open: the card named then is refused, and the page
+	// says why (the refusal had no form to stand above).
+	_, err := s.db.Pool.Exec(context.Background(), `UPDATE reservations.reservations SET status = 'expired', hold_expires_at = NULL, cancelled_at = now() WHERE id = $1`, id)
+	require.NoError(t, err)
+	late := s.post(declined, "/bookings/"+id+"/payment-method", url.Values{"sandboxCard": {"tok_success"}})
+	assert.Equal(t, http.StatusBadRequest, late.status, late.body)
+	assert.Contains(t, late.body, `<div class="form-errors" role="alert"><p>a expired reservation takes no other payment method`)
+	_, err = s.db.Pool.Exec(context.Background(), `UPDATE reservations.reservations SET status = 'pending', hold_expires_at = now() + interval '10 minutes', cancelled_at = NULL WHERE id = $1`, id)
+	require.NoError(t, err)
 	retried := s.post(declined, "/bookings/"+id+"/payment-method", url.Values{"sandboxCard": {"tok_success"}})
 	require.Equal(t, http.StatusOK, retried.status, retried.body)
 	assert.Equal(t, 1, s.count(`SELECT count(*) FROM reservations.reservations WHERE id = $1 AND payment_attempt = 2`, id))
 
 	// Confirm it as payment.authorized would, so the change and the fee are a confirmed booking's.
-	_, err := s.db.Pool.Exec(context.Background(), `UPDATE reservations.reservations SET status = 'confirmed', hold_expires_at = NULL, version = version + 1 WHERE id = $1`, id)
+	_, err = s.db.Pool.Exec(context.Background(), `UPDATE reservations.reservations SET status = 'confirmed', hold_expires_at = NULL, version = version + 1 WHERE id = $1`, id)
 	require.NoError(t, err)
 	detail := s.get("/my-bookings/" + id)
 	require.Equal(t, http.StatusOK, detail.status, detail.body)
