@@ -159,7 +159,7 @@ func TestCustomerBooksChangesAndCancels(t *testing.T) {
 	require.NoError(t, err)
 	late := s.post(declined, "/bookings/"+id+"/payment-method", url.Values{"sandboxCard": {"tok_success"}})
 	assert.Equal(t, http.StatusBadRequest, late.status, late.body)
-	assert.Contains(t, late.body, `<div class="form-errors" role="alert"><p>a expired reservation takes no other payment method`)
+	assert.Contains(t, late.body, `<div class="form-errors" role="alert"><p>an expired reservation takes no other payment method`)
 	_, err = s.db.Pool.Exec(context.Background(), `UPDATE reservations.reservations SET status = 'pending', hold_expires_at = now() + interval '10 minutes', cancelled_at = NULL WHERE id = $1`, id)
 	require.NoError(t, err)
 	retried := s.post(declined, "/bookings/"+id+"/payment-method", url.Values{"sandboxCard": {"tok_success"}})

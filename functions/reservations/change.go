@@ -151,7 +151,7 @@ func changeAllowed(res Reservation, ifVersion int64, now time.Time) error {
 	case ifVersion > 0 && int64(res.Version) != ifVersion:
 		return platform.Stale("reservation", res.ID)
 	case res.Status != StatusPending && res.Status != StatusConfirmed:
-		return platform.Conflict("a %s reservation cannot be changed: only a pending or confirmed one", res.Status).WithCode("status")
+		return platform.Conflict("%s reservation cannot be changed: only a pending or confirmed one", aStatus(res.Status)).WithCode("status")
 	case !now.Before(res.PickupAt):
 		return platform.Conflict("the rental has started (its pickup time has come): it can no longer be changed").WithCode("rental_started")
 	case res.Status == StatusPending && (res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now)):

@@ -128,7 +128,7 @@ func paymentMethodAllowed(res Reservation, ifVersion int64, now time.Time) error
 	case ifVersion > 0 && int64(res.Version) != ifVersion:
 		return platform.Stale("reservation", res.ID)
 	case res.Status != StatusPending:
-		return platform.Conflict("a %s reservation takes no other payment method: only a pending one whose card was declined", res.Status).WithCode("status")
+		return platform.Conflict("%s reservation takes no other payment method: only a pending one whose card was declined", aStatus(res.Status)).WithCode("status")
 	case res.HoldExpiresAt == nil || !res.HoldExpiresAt.After(now):
 		return platform.Conflict("the hold has expired; please book again").WithCode("hold_expired")
 	case res.PaymentDeclinedReason == "":

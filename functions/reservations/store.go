@@ -338,7 +338,16 @@ func transitionTx(ctx context.Context, tx pgx.Tx, id string, action Action, from
 }
 
 func illegal(a Action, s Status) error {
-	return platform.Conflict("a %s reservation cannot be %s", s, actionVerb(a)).WithCode("status")
+	return platform.Conflict("%s reservation cannot be %s", aStatus(s), actionVerb(a)).WithCode("status")
+}
+
+// aStatus is status with its article, for a message: "an active", "a cancelled", "a no show".
+func aStatus(s Status) string {
+	words := strings.ReplaceAll(string(s), "_", " ")
+	if strings.ContainsRune("aeiou", rune(words[0])) {
+		return "an " + words
+	}
+	return "a " + words
 }
 
 func actionVerb(a Action) string {
