@@ -28,7 +28,7 @@ func ParseTime(raw string) (time.Time, error) {
 			return time.Time{}, errOffset
 		}
 	}
-	if _, offset := t.Zone(); offset <= -24*3600 || offset >= 24*3600 {
+	if !OffsetWithinADay(t) {
 		return time.Time{}, errOffset
 	}
 	return t.Round(time.Microsecond), nil
@@ -41,6 +41,14 @@ func TimeReason(raw, example string) string {
 		return "required: an RFC 3339 time such as " + example
 	}
 	return "must be an RFC 3339 time such as " + example + ", its offset within ±23:59"
+}
+
+// OffsetWithinADay tells whether t's offset from UTC lies within ±23:59, as RFC 3339 has it
+// and as time.Time.MarshalJSON can write it back; a time parsed elsewhere (the CloudEvents
+// SDK's) is held to it too.
+func OffsetWithinADay(t time.Time) bool {
+	_, offset := t.Zone()
+	return offset > -24*3600 && offset < 24*3600
 }
 
 var errOffset = errors.New("the offset from UTC must lie within ±23:59")

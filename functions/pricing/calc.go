@@ -39,8 +39,8 @@ func percentOf(cents int64, percent int) int64 {
 	return (cents*int64(percent) + 50) / 100
 }
 
-// VATCents is the VAT on a net amount: 19 %, rounded half up.
-func VATCents(netCents int64) int64 { return percentOf(netCents, VATPercent) }
+// VATCents is the VAT on a net amount: 19 %, rounded half up (rental.VATOf, payments' rule too).
+func VATCents(netCents int64) int64 { return rental.VATOf(netCents) }
 
 // GrossCents is a net amount plus its VAT.
 func GrossCents(netCents int64) int64 { return netCents + VATCents(netCents) }

@@ -15,7 +15,7 @@ const (
 	// Currency of every amount; amounts are integer cents.
 	Currency = "EUR"
 	// VATPercent is the German standard VAT rate applied to every net total.
-	VATPercent = 19
+	VATPercent = rental.VATPercent
 	// GracePeriod is how far a rental may run into a new 24-hour period before that period
 	// is charged (rental.GracePeriod).
 	GracePeriod = rental.GracePeriod

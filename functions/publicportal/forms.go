@@ -273,16 +273,13 @@ func closedThen(p *web.Request, f *web.Form, t trip, returnToo bool) {
 		if f.Error(field) != "" || at.IsZero() || b.Code == "" || len(b.OpeningHours) == 0 {
 			return
 		}
-		if open, err := b.location().OpenAt(at); err != nil || open {
+		l := b.location()
+		if open, err := l.OpenAt(at); err != nil || open {
 			return
 		}
-		local := at.In(b.Zone())
-		day := strings.ToLower(local.Weekday().String())
-		var windows []string
-		for _, h := range b.OpeningHours {
-			if h.Day == day {
-				windows = append(windows, h.Opens+"–"+h.Closes)
-			}
+		day, windows, err := l.WindowsOn(at)
+		if err != nil {
+			return
 		}
 		hours := p.T("hours.closedAllDay")
 		if len(windows) > 0 {

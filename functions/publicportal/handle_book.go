@@ -243,26 +243,17 @@ func registration(f *web.Form, lang string) Registration {
 	return reg
 }
 
-// problemCode is the code of err, another function's refusal ("" for none).
-func problemCode(err error) string {
-	var ce *platform.CallError
-	if errors.As(err, &ce) {
-		return ce.Problem.Code
-	}
-	return ""
-}
-
 // idemConflict tells whether err is reservations-api's answer to a request under a used
 // Idempotency-Key with another body (422), or while the first runs (409).
 func idemConflict(err error) bool {
-	code := problemCode(err)
+	code := web.ProblemCode(err)
 	return code == idempotency.CodeKeyReused || code == idempotency.CodeKeyInUse
 }
 
 // resent tells whether err may be the answer to a booking form sent a second time: the key's
 // conflict, or the car taken (by the first submit).
 func resent(err error) bool {
-	return idemConflict(err) || problemCode(err) == "vehicle_booked"
+	return idemConflict(err) || web.ProblemCode(err) == "vehicle_booked"
 }
 
 // bookedBefore finds the signed-in customer's booking b made by an earlier submit of the form:

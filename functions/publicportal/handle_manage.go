@@ -358,7 +358,7 @@ func (s *Service) handleInvoice(w http.ResponseWriter, r *http.Request, p *web.R
 // changeRefusal words a refused change of dates: the car taken then is a matter of other
 // dates — a change keeps the car, so "choose another car" (a booking's words) misleads.
 func changeRefusal(p *web.Request, err error) string {
-	if problemCode(err) == "vehicle_booked" {
+	if web.ProblemCode(err) == "vehicle_booked" {
 		return p.T("err.datesTaken")
 	}
 	msg, _ := p.Refusal(err)

@@ -217,12 +217,9 @@ func (s *Service) checkEvent(e cloudevents.Event, allowed []string) (invalid []s
 		// The SDK still reads 0.3; the events we publish and our schemas are 1.0's.
 		return []string{"specversion: must be 1.0, not " + printable(v)}, "", nil
 	}
-	if t := e.Time(); !t.IsZero() {
-		// The SDK reads the time with Go's parser, which takes an offset of 24 hours
-		// (platform.ParseTime does not).
-		if _, offset := t.Zone(); offset <= -24*3600 || offset >= 24*3600 {
-			invalid = append(invalid, "time: the offset from UTC must lie within ±23:59")
-		}
+	// The SDK reads the time with Go's parser, which takes an offset of 24 hours.
+	if t := e.Time(); !t.IsZero() && !platform.OffsetWithinADay(t) {
+		invalid = append(invalid, "time: the offset from UTC must lie within ±23:59")
 	}
 	for _, a := range [][2]string{{"id", e.ID()}, {"source", e.Source()}, {"subject", e.Subject()}} {
 		if !utf8.ValidString(a[1]) || strings.ContainsFunc(a[1], func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }) {

@@ -202,11 +202,18 @@ func (p *Request) Refusal(err error) (msg string, ok bool) {
 	if !errors.As(err, &call) || call.Status < 400 || call.Status >= 500 {
 		return "", false
 	}
-	detail := cmp.Or(call.Problem.Detail, call.Problem.Title, http.StatusText(call.Status))
-	if call.Problem.Code == "" {
+	code, detail := refusalOf(err)
+	if code == "" {
 		return detail, true
 	}
-	return p.word("problem."+call.Problem.Code, detail), true
+	return p.word("problem."+code, detail), true
+}
+
+// ProblemCode is the code of err, another function's refusal or a handler's own (""
+// for none): what a page tells one refusal from another by.
+func ProblemCode(err error) string {
+	code, _ := refusalOf(err)
+	return code
 }
 
 // refusalOf is the problem code and the caller-safe detail of err, another function's 4xx
@@ -214,7 +221,7 @@ func (p *Request) Refusal(err error) (msg string, ok bool) {
 func refusalOf(err error) (code, detail string) {
 	var call *platform.CallError
 	if errors.As(err, &call) && call.Status < 500 {
-		return call.Problem.Code, cmp.Or(call.Problem.Detail, call.Problem.Title)
+		return call.Problem.Code, cmp.Or(call.Problem.Detail, call.Problem.Title, http.StatusText(call.Status))
 	}
 	var own *platform.Error
 	if errors.As(err, &own) && own.Kind.Status() < 500 {

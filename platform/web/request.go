@@ -124,17 +124,10 @@ func (p *Request) T(key string, args ...any) string {
 // insurance line (INSURANCE_<code>) is the insurance's name.
 func (p *Request) LineName(code string, quantity int, description string) string {
 	key := "line." + strings.TrimPrefix(code, "INSURANCE_")
-	if !p.Has(key) {
-		return description
-	}
-	t := p.T(key)
-	switch {
-	case strings.Contains(t, "%s"):
-		return fmt.Sprintf(t, description)
-	case strings.Contains(t, "%d"):
+	if t, ok := p.site.messages[p.Lang][key]; ok && strings.Contains(t, "%d") {
 		return fmt.Sprintf(t, quantity)
 	}
-	return t
+	return p.word(key, description)
 }
 
 // Has tells whether the site has a text key in the request's language.

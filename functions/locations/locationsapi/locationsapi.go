@@ -122,21 +122,30 @@ func (l Location) localClock(t time.Time) string {
 // HoursOn describes the windows of t's local weekday at the branch, for an answer that says
 // when it is open ("saturday 08:00–20:00", "sunday closed").
 func (l Location) HoursOn(t time.Time) string {
-	zone, err := l.Zone()
+	day, windows, err := l.WindowsOn(t)
 	if err != nil {
 		return "unknown"
-	}
-	day := strings.ToLower(t.In(zone).Weekday().String())
-	var windows []string
-	for _, h := range l.OpeningHours {
-		if h.Day == day {
-			windows = append(windows, h.Opens+"–"+h.Closes)
-		}
 	}
 	if len(windows) == 0 {
 		return day + " closed"
 	}
 	return day + " " + strings.Join(windows, ", ")
+}
+
+// WindowsOn is t's local weekday at the branch ("saturday") and that day's windows
+// ("08:00–20:00"), none on a closed day: for an answer or a page that says when it is open.
+func (l Location) WindowsOn(t time.Time) (day string, windows []string, err error) {
+	zone, err := l.Zone()
+	if err != nil {
+		return "", nil, err
+	}
+	day = strings.ToLower(t.In(zone).Weekday().String())
+	for _, h := range l.OpeningHours {
+		if h.Day == day {
+			windows = append(windows, h.Opens+"–"+h.Closes)
+		}
+	}
+	return day, windows, nil
 }
 
 // clock parses "HH:MM" (or "24:00") into the time since midnight.
