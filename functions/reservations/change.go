@@ -229,10 +229,6 @@ func (s *Service) changeFee(ctx context.Context, res Reservation, p price) (pric
 // euros formats cents as "47.58 €".
 func euros(cents int64) string { return fmt.Sprintf("%d.%02d €", cents/100, cents%100) }
 
-// Change stores booking res re-priced as b at p, guarded by res's version, and records
-// reservation.changed (with the payment method, for payments to adjust its authorization).
-// pgx.ErrNoRows: the row moved on meanwhile; an overlap with another booking of the car is
-// a 409.
 // overlapSQL tells whether another booking that blocks the car ($1) overlaps [$3, $4): the
 // exclusion constraint's question, asked before writing.
 const overlapSQL = `SELECT EXISTS (SELECT 1 FROM reservations.reservations
@@ -250,12 +246,16 @@ func (s *Store) Fits(ctx context.Context, res Reservation, b booking) error {
 			return err
 		}
 		if taken {
-			return platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
+			return errVehicleBooked()
 		}
 		return checkChain(ctx, tx, res.ID, b.vehicleID, b.pickupLocation, b.returnLocation, b.pickupAt, b.returnAt)
 	})
 }
 
+// Change stores booking res re-priced as b at p, guarded by res's version, and records
+// reservation.changed (with the payment method, for payments to adjust its authorization).
+// pgx.ErrNoRows: the row moved on meanwhile; an overlap with another booking of the car is
+// a 409.
 func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price, now time.Time) (Reservation, error) {
 	var out Reservation
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
@@ -282,7 +282,7 @@ func (s *Store) Change(ctx context.Context, res Reservation, b booking, p price,
 	})
 	switch {
 	case database.IsCode(err, database.ExclusionViolation):
-		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
+		return Reservation{}, errVehicleBooked()
 	case database.IsCode(err, database.CheckViolation):
 		return Reservation{}, platform.Invalid("the change breaks a rule of the reservations table")
 	}

@@ -163,7 +163,7 @@ func (s *Store) Create(ctx context.Context, h newHold) (Reservation, error) {
 	}
 	switch {
 	case database.IsCode(err, database.ExclusionViolation):
-		return Reservation{}, platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
+		return Reservation{}, errVehicleBooked()
 	case database.IsCode(err, database.CheckViolation):
 		return Reservation{}, platform.Invalid("the reservation breaks a rule of the reservations table")
 	}
@@ -466,6 +466,12 @@ func (s *Store) Search(ctx context.Context, f Filter) ([]Reservation, int, error
 		out = []Reservation{}
 	}
 	return out, total, err
+}
+
+// errVehicleBooked is the refusal of a booking, a change or its preview that another booking
+// of the car overlaps (the exclusion constraint's, or the same question asked before it).
+func errVehicleBooked() error {
+	return platform.Conflict("the vehicle is already booked for an overlapping period").WithCode("vehicle_booked")
 }
 
 // priceWithReturn sets RentalGrossCents: the total, the late fee, and the return charges with
