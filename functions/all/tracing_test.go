@@ -79,7 +79,19 @@ func TestOneBookingOneTrace(t *testing.T) {
 		_, ok := find(inTrace(), "notification-worker", "process "+events.ReservationConfirmed)
 		return ok
 	})
-	spans := inTrace()
+	// A span is exported when it ends, and a parent ends after its child (the broker's
+	// delivery after the receiver's answer): wait until the parents of the spans seen so far
+	// are in too, or a delivery still finishing reads as a missing parent.
+	var spans map[trace.SpanID]tracetest.SpanStub
+	d.eventually(10*time.Second, "every span's parent exported", func() bool {
+		spans = inTrace()
+		for _, s := range spans {
+			if _, ok := spans[s.Parent.SpanID()]; !ok && s.Parent.SpanID().String() != clientID {
+				return false
+			}
+		}
+		return true
+	})
 
 	// One tree: every span's parent is in the trace, but the client's span the root names.
 	for _, s := range spans {
