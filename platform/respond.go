@@ -2,6 +2,7 @@ package platform
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,16 +59,101 @@ func WriteVersioned(w http.ResponseWriter, status int, version int64, v any) err
 	return WriteJSON(w, status, v)
 }
 
-// IfMatch returns the row version an If-Match header requires, 0 when there is none (or
-// "*"). Anything but an ETag WriteVersioned made is a 400.
+// NoVersion is what IfMatch answers for an If-Match that names no version this API issued:
+// only weak tags, tags WriteVersioned never writes ("01", "abc", "0") or versions beyond the
+// integer columns that hold them. It is greater than every stored version (an integer column,
+// counted up from 1), so the stores' comparison fails as for any outdated version: 412 for a
+// resource that exists, 404 for one that does not.
+const NoVersion int64 = math.MaxInt32
+
+// IfMatch returns the row version an If-Match header requires, 0 when there is none or "*".
+//
+// The header is evaluated as RFC 9110 §13.1.1 says, with the strong comparison: a list of
+// entity tags (in one header line or several) matches when one of its strong tags is the
+// representation's ETag, byte for byte; a weak tag (W/"3") never matches. A header that
+// matches nothing this API writes is NoVersion. Decisions where the RFC is silent: a header
+// that is not an entity-tag list (3, "3, garbage, "*" beside tags) is a 400 — bad input, not a
+// condition; a list naming two different versions is a 400 too, as the stores compare with
+// one version (no client needs two: the ETag is the row's version).
 func IfMatch(r *http.Request) (int64, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
-	if raw == "" || raw == "*" {
+	values := r.Header.Values("If-Match")
+	if len(values) == 0 {
 		return 0, nil
 	}
-	v, err := strconv.ParseInt(strings.Trim(raw, `"`), 10, 64)
-	if err != nil || v < 1 {
-		return 0, Invalid("If-Match must be an ETag this API returned, such as \"3\"")
+	tags, ok := parseETags(strings.Join(values, ","))
+	if !ok {
+		return 0, Invalid("If-Match must be \"*\" or ETags this API returned, such as \"3\"")
 	}
-	return v, nil
+	if len(tags) == 1 && tags[0] == "*" {
+		return 0, nil
+	}
+	if len(tags) == 0 {
+		return 0, nil // an empty field value: no condition, as no field
+	}
+	var version int64
+	for _, tag := range tags {
+		if tag == "*" {
+			return 0, Invalid("If-Match is either \"*\" or a list of ETags")
+		}
+		v, err := strconv.ParseInt(strings.Trim(tag, `"`), 10, 64)
+		if strings.HasPrefix(tag, "W/") || err != nil || v < 1 || tag != strconv.Quote(strconv.FormatInt(v, 10)) || v >= NoVersion {
+			continue // cannot match an ETag WriteVersioned wrote
+		}
+		if version != 0 && version != v {
+			return 0, Errorf(KindInvalid, "If-Match may name one version of the resource, not %d and %d", version, v)
+		}
+		version = v
+	}
+	if version == 0 {
+		return NoVersion, nil
+	}
+	return version, nil
+}
+
+// parseETags splits an If-Match field value into its elements — "*" or entity tags, each as
+// written (W/ prefix and quotes kept) — or says it is not a valid list (RFC 9110 §5.6.1,
+// §8.8.3: empty elements between commas are allowed, whitespace around them too).
+func parseETags(s string) (tags []string, ok bool) {
+	for {
+		s = strings.TrimLeft(s, " \t")
+		switch {
+		case s == "":
+			return tags, true
+		case s[0] == ',':
+			s = s[1:]
+			continue
+		}
+		n := etagLen(s)
+		if n == 0 {
+			return nil, false
+		}
+		tags = append(tags, s[:n])
+		s = strings.TrimLeft(s[n:], " \t")
+		if s != "" && s[0] != ',' {
+			return nil, false
+		}
+	}
+}
+
+// etagLen is the length of the "*" or entity tag s starts with, 0 when it starts with neither.
+func etagLen(s string) int {
+	if s[0] == '*' {
+		return 1
+	}
+	start := 0
+	if strings.HasPrefix(s, "W/") {
+		start = 2
+	}
+	if len(s) <= start || s[start] != '"' {
+		return 0
+	}
+	for i := start + 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return i + 1
+		case c < 0x21 || c == 0x7f: // etagc: %x21 / %x23-7E / obs-text
+			return 0
+		}
+	}
+	return 0
 }

@@ -383,7 +383,9 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 		{"update: unknown vehicle", "PUT", "/api/vehicles/" + unknownID, "application/json", details, nil, 404, "not-found", nil},
 		{"update: not a vehicle id", "PUT", "/api/vehicles/golf", "application/json", details, nil, 404, "not-found", nil},
 		{"update: stale If-Match", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `"1"`}, 412, "precondition-failed", nil},
-		{"update: weak or garbled If-Match", "PUT", golf, "application/json", details, []string{"If-Match", `W/"x"`}, 400, "invalid", nil},
+		{"update: weak If-Match (never a strong match)", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `W/"1"`}, 412, "precondition-failed", nil},
+		{"update: an ETag never issued", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `"01"`}, 412, "precondition-failed", nil},
+		{"update: garbled If-Match", "PUT", golf, "application/json", details, []string{"If-Match", `garbled`}, 400, "invalid", nil},
 		{"update: wrong content type", "PUT", golf, "application/xml", `<name/>`, nil, 415, "unsupported-media-type", nil},
 
 		{"status: unknown status", "PUT", golf + "/status", "application/json", `{"status":"sold"}`, nil, 400, "invalid", []string{"status"}},

@@ -313,9 +313,18 @@ func TestUpdateWithOptimisticConcurrency(t *testing.T) {
 	require.Equal(t, http.StatusPreconditionFailed, stale.status, string(stale.body))
 	assert.Equal(t, before, a.snapshot())
 
-	bad := a.json(http.MethodPut, "/api/locations/BER-HBF", details, "If-Match", `W/"x"`)
+	// RFC 9110's strong comparison: a weak tag never matches; a tag that is not an ETag at
+	// all is bad input.
+	weak := a.json(http.MethodPut, "/api/locations/BER-HBF", details, "If-Match", `W/"2"`)
+	require.Equal(t, http.StatusPreconditionFailed, weak.status, string(weak.body))
+	bad := a.json(http.MethodPut, "/api/locations/BER-HBF", details, "If-Match", `2`)
 	require.Equal(t, http.StatusBadRequest, bad.status)
 	assert.Equal(t, before, a.snapshot())
+
+	// A list matches when one of its tags does.
+	listed := a.json(http.MethodPut, "/api/locations/BER-HBF", details, "If-Match", `"x", W/"2", "2"`)
+	require.Equal(t, http.StatusOK, listed.status, string(listed.body))
+	assert.Equal(t, `"3"`, listed.header.Get("ETag"))
 
 	// Without If-Match the last writer wins.
 	require.Equal(t, http.StatusOK, a.json(http.MethodPut, "/api/locations/BER-HBF", details).status)
