@@ -385,6 +385,7 @@ func TestRejectedRequestsWriteNothing(t *testing.T) {
 		{"update: stale If-Match", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `"1"`}, 412, "precondition-failed", nil},
 		{"update: weak If-Match (never a strong match)", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `W/"1"`}, 412, "precondition-failed", nil},
 		{"update: an ETag never issued", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `"01"`}, 412, "precondition-failed", nil},
+		{"update: a version beyond any stored", "PUT", golf, "application/json", strings.Replace(details, `"VW Golf"`, `"VW Golf GTI"`, 1), []string{"If-Match", `"3000000000"`}, 412, "precondition-failed", nil},
 		{"update: garbled If-Match", "PUT", golf, "application/json", details, []string{"If-Match", `garbled`}, 400, "invalid", nil},
 		{"update: wrong content type", "PUT", golf, "application/xml", `<name/>`, nil, 415, "unsupported-media-type", nil},
 
