@@ -712,6 +712,8 @@ var expected = map[string]row{
 	"public-portal public-portal.manage-cancel":        {path: "/manage-booking/cancel?reservation=" + reservationID, expect: everyone(404)},
 	"public-portal public-portal.manage-cancel-submit": {path: "/manage-booking/cancel", body: emptyObject, expect: everyone(403)},
 	"public-portal public-portal.manage-card":          {path: "/manage-booking/payment-method", body: emptyObject, expect: everyone(403)},
+	"public-portal public-portal.verify-email":         {path: "/verify-email", expect: everyone(200)},
+	"public-portal public-portal.verify-email-submit":  {path: "/verify-email", body: emptyObject, expect: everyone(403)},
 	"public-portal public-portal.auth.login":           {path: "/auth/login", expect: everyone(303)},
 	"public-portal public-portal.auth.callback":        {path: "/auth/callback", expect: everyone(400)},
 	"public-portal public-portal.auth.logout":          {path: "/auth/logout", body: emptyObject, expect: everyone(403)},

@@ -166,5 +166,8 @@ func (s *Service) pages() []web.Page {
 		{Name: "manage-cancel", Path: "manage-booking/cancel", NoReferrer: true, Handler: s.handleCancelForm(true)},
 		{Name: "manage-cancel-submit", Method: http.MethodPost, Path: "manage-booking/cancel", NoReferrer: true, Handler: s.handleCancel(true)},
 		{Name: "manage-card", Method: http.MethodPost, Path: "manage-booking/payment-method", NoReferrer: true, Handler: s.handleRetryCard(true)},
+		// The welcome mail's email verification link (handle_verify.go), its token in the fragment.
+		{Name: "verify-email", Path: "verify-email", NoReferrer: true, Handler: s.handleVerifyForm},
+		{Name: "verify-email-submit", Method: http.MethodPost, Path: "verify-email", NoReferrer: true, Handler: s.handleVerify},
 	}
 }

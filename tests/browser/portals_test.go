@@ -38,6 +38,7 @@ func TestPortals(t *testing.T) {
 		{"sessions stay in their portal", journeySessionsStayInTheirPortal},
 		{"the search works with the keyboard alone", journeyKeyboard},
 		{"booking works without JavaScript", journeyWithoutJavaScript},
+		{"an account follows the welcome mail's link", journeyVerifyEmail},
 	}
 	for _, j := range journeys {
 		t.Run(j.name, func(t *testing.T) {

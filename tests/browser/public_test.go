@@ -1,6 +1,7 @@
 package browser_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -238,4 +239,26 @@ func journeyBadInput(t *testing.T, b *browser, s *system) {
 	status, raw := s.API(t, http.MethodGet, "/api/customers?email="+url.QueryEscape(d["email"]), s.Token(t, "carla"), nil, &found)
 	require.Equal(t, http.StatusOK, status, raw)
 	assert.Zero(t, found.Total, "a refused booking form registers no customer")
+}
+
+// journeyVerifyEmail: an account registered over the API follows its welcome mail's link;
+// the page reads the token from the URL's fragment, posts it and says the address is
+// confirmed — the account may book from then on. (The link led to a 404 until the page
+// existed, so no account could ever book.)
+func journeyVerifyEmail(t *testing.T, b *browser, s *system) {
+	email := "mia.verify@example.com"
+	var c struct{ ID string }
+	status, raw := s.API(t, http.MethodPost, "/api/customers", "", `{"firstName":"Mia","lastName":"Krause","email":"`+email+
+		`","phone":"+49 30 1234567","dateOfBirth":"1990-05-01","address":{"street":"Markt 1","postalCode":"04109","city":"Leipzig"}}`, &c)
+	require.Equal(t, http.StatusCreated, status, raw)
+	link := s.mailTo(t, email, verifyLinkPattern, settle)
+	p := b.newPage(t, s, journeyTimeout)
+	p.goTo(link)
+	p.wait("#verify-done")
+	assert.NotContains(t, p.location(), "token", "the token leaves the address bar")
+	p.otherPage("public-verify-email")
+	var verified bool
+	require.NoError(t, s.DB.Pool.QueryRow(context.Background(),
+		`SELECT email_verified_at IS NOT NULL FROM customers.customers WHERE id = $1`, c.ID).Scan(&verified))
+	assert.True(t, verified)
 }

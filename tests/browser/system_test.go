@@ -52,6 +52,9 @@ func (s *system) openBranches(t *testing.T, counterBranch string, counterDay tim
 // manageLinkPattern is a guest's manage-booking link in a mail (functions/notifier/guestlink.go).
 var manageLinkPattern = regexp.MustCompile(`https?://[^\s"'<>]+/manage-booking\?reservation=[0-9a-f-]{36}#token=[^\s"'<>]+`)
 
+// verifyLinkPattern is the email verification link of a welcome mail (functions/notifier/accounts.go).
+var verifyLinkPattern = regexp.MustCompile(`https?://[^\s"'<>]+/verify-email#token=[^\s"'<>]+`)
+
 // mailTo waits up to timeout for a mail to email whose body matches pattern and returns
 // the first match, read from the development mailbox (/dev/mail) as a developer would.
 func (s *system) mailTo(t *testing.T, email string, pattern *regexp.Regexp, timeout time.Duration) string {
