@@ -225,9 +225,14 @@ func (a api) cancellationFee(ctx context.Context, id string) (int64, error) {
 
 // --- payments-api, notifications-api ---
 
-func (a api) invoices(ctx context.Context, customer string) ([]Invoice, error) {
+// invoices lists the invoices filter names (payments-api's customer or reservation), at most 100.
+func (a api) invoices(ctx context.Context, filter url.Values) ([]Invoice, error) {
 	var out page[Invoice]
-	err := a.get(ctx, paymentsService, "/api/invoices", url.Values{"customer": {customer}, "pageSize": {"100"}}, &out)
+	q := url.Values{"pageSize": {"100"}}
+	for k, v := range filter {
+		q[k] = v
+	}
+	err := a.get(ctx, paymentsService, "/api/invoices", q, &out)
 	return out.Items, err
 }
 

@@ -150,7 +150,7 @@ func (s *Service) customer(w http.ResponseWriter, r *http.Request, p *web.Reques
 	} else {
 		d.BookingsError = partError(p, err)
 	}
-	if inv, err := a.invoices(ctx, id); err == nil {
+	if inv, err := a.invoices(ctx, url.Values{"customer": {id}}); err == nil {
 		d.Invoices = inv
 	} else {
 		d.InvoicesError = partError(p, err)

@@ -2,6 +2,7 @@ package callcenter
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -53,12 +54,8 @@ func (s *Service) showReservation(w http.ResponseWriter, r *http.Request, p *web
 	if c, err := a.customer(r.Context(), res.CustomerID); err == nil {
 		d.Customer = &c
 	}
-	if inv, err := a.invoices(r.Context(), res.CustomerID); err == nil {
-		for _, i := range inv {
-			if i.ReservationID == res.ID {
-				d.Invoices = append(d.Invoices, i)
-			}
-		}
+	if inv, err := a.invoices(r.Context(), url.Values{"reservation": {res.ID}}); err == nil {
+		d.Invoices = inv
 	} else {
 		d.InvoicesError = partError(p, err)
 	}

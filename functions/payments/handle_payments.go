@@ -321,11 +321,14 @@ func (s *Service) handleGetInvoice(w http.ResponseWriter, r *http.Request) error
 }
 
 // handleListInvoices lists a customer's invoices; a customer sees their own only (asking for
-// another's answers 404), staff may omit the customer to list all.
+// another's answers 404), staff may omit the customer to list all. reservation narrows the
+// list to one booking's invoice (a portal's booking page: a business customer has more than
+// a page of invoices).
 func (s *Service) handleListInvoices(w http.ResponseWriter, r *http.Request) error {
-	q := platform.ParseQuery(r, "customer", "page", "pageSize")
+	q := platform.ParseQuery(r, "customer", "reservation", "page", "pageSize")
 	page, size := q.Paging()
 	customer := q.UUID("customer")
+	reservation := q.UUID("reservation")
 	if err := q.Err("invalid query"); err != nil {
 		return err
 	}
@@ -338,7 +341,7 @@ func (s *Service) handleListInvoices(w http.ResponseWriter, r *http.Request) err
 			return platform.NotFound("no customer %s", customer)
 		}
 	}
-	items, total, err := s.store.ListInvoices(r.Context(), customer, page, size)
+	items, total, err := s.store.ListInvoices(r.Context(), customer, reservation, page, size)
 	if err != nil {
 		return err
 	}

@@ -317,15 +317,18 @@ func (s *Store) GetInvoice(ctx context.Context, id string) (Invoice, error) {
 	return inv, err
 }
 
+// invoiceFilter is ListInvoices' WHERE: customer $1 and reservation $2, each "" for any.
+const invoiceFilter = ` WHERE ($1 = '' OR customer_id = NULLIF($1, '')::uuid) AND ($2 = '' OR reservation_id = NULLIF($2, '')::uuid)`
+
 // ListInvoices returns a page of a customer's invoices (every customer's when customerID is
-// empty), newest first, and the total.
-func (s *Store) ListInvoices(ctx context.Context, customerID string, page, size int) ([]Invoice, int, error) {
+// empty), of one reservation's when reservationID is set, newest first, and the total.
+func (s *Store) ListInvoices(ctx context.Context, customerID, reservationID string, page, size int) ([]Invoice, int, error) {
 	var total int
-	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM payments.invoices WHERE ($1 = '' OR customer_id::text = $1)`, customerID).Scan(&total); err != nil {
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM payments.invoices`+invoiceFilter, customerID, reservationID).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+invoiceColumns+` FROM payments.invoices WHERE ($1 = '' OR customer_id::text = $1)
-		ORDER BY year DESC, seq DESC LIMIT $2 OFFSET $3`, customerID, size, (page-1)*size)
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+invoiceColumns+` FROM payments.invoices`+invoiceFilter+`
+		ORDER BY year DESC, seq DESC LIMIT $3 OFFSET $4`, customerID, reservationID, size, (page-1)*size)
 	if err != nil {
 		return nil, 0, err
 	}

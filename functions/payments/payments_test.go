@@ -524,6 +524,22 @@ func TestInvoiceAPI(t *testing.T) {
 		Total int                `json:"total"`
 	}](t, a.do("bob", http.MethodGet, "/api/invoices", ""))
 	assert.Equal(t, 0, list.Total)
+
+	// One booking's invoice (a portal's booking page), for its customer or staff; another
+	// booking's list is empty.
+	type page struct {
+		Items []payments.Invoice `json:"items"`
+		Total int                `json:"total"`
+	}
+	for _, who := range []string{"alice", "carla"} {
+		list := decode[page](t, a.do(who, http.MethodGet, "/api/invoices?reservation="+strings.ToUpper(inv.ReservationID), ""))
+		if assert.Len(t, list.Items, 1, who) {
+			assert.Equal(t, inv.ID, list.Items[0].ID)
+		}
+	}
+	assert.Empty(t, decode[page](t, a.do("alice", http.MethodGet, "/api/invoices?reservation="+uuid.NewString(), "")).Items)
+	assert.Empty(t, decode[page](t, a.do("bob", http.MethodGet, "/api/invoices?reservation="+inv.ReservationID, "")).Items)
+	assert.Equal(t, http.StatusBadRequest, a.do("alice", http.MethodGet, "/api/invoices?reservation=x", "").status)
 }
 
 func TestCustomersSeeOnlyTheirOwnPayments(t *testing.T) {

@@ -405,21 +405,14 @@ func (a apis) CancellationFee(ctx context.Context, r Reservation, token string) 
 	return out, err
 }
 
-// Invoices lists the signed-in customer's invoices of booking id.
+// Invoices lists the signed-in customer's invoices of booking id (payments-api answers only
+// the caller's own).
 func (a apis) Invoices(ctx context.Context, reservation string) ([]Invoice, error) {
 	var out struct {
 		Items []Invoice `json:"items"`
 	}
-	if err := a.call(ctx, http.MethodGet, paymentsService, invoicesPrefix+"?pageSize=100", nil, &out); err != nil {
-		return nil, err
-	}
-	var mine []Invoice
-	for _, in := range out.Items {
-		if in.ReservationID == reservation {
-			mine = append(mine, in)
-		}
-	}
-	return mine, nil
+	err := a.call(ctx, http.MethodGet, paymentsService, invoicesPrefix+"?"+url.Values{"reservation": {reservation}}.Encode(), nil, &out)
+	return out.Items, err
 }
 
 // InvoicePDF fetches an invoice's PDF.

@@ -208,6 +208,9 @@ func TestCustomerBooksChangesAndCancels(t *testing.T) {
 	require.Equal(t, http.StatusOK, pdf.status, pdf.body)
 	assert.Equal(t, "application/pdf", pdf.header.Get("Content-Type"))
 	assert.True(t, strings.HasPrefix(pdf.body, "%PDF"), "a PDF")
+	// The invoice under another booking's URL (one of alice's own, one that does not exist)
+	// is not found: the URL's booking is checked, not only the owner.
+	assert.Equal(t, http.StatusNotFound, s.get("/my-bookings/00000000-0000-4000-8000-000000000000/invoices/"+invoice).status)
 
 	// Ten days ahead cancelling is free — but for a change fee the booking carries (its
 	// change was a partial cancellation): the page shows what reservations-api charges, not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -341,10 +342,20 @@ func (s *Service) handleCancel(guest bool) web.PageFunc {
 // handleInvoice passes an invoice's PDF from payments-api on to its signed-in owner.
 func (s *Service) handleInvoice(w http.ResponseWriter, r *http.Request, p *web.Request) error {
 	id := strings.ToLower(platform.PathVar(r, "invoice"))
-	if !platform.ValidUUID(id) {
+	booking := strings.ToLower(platform.PathVar(r, "id"))
+	if !platform.ValidUUID(id) || !platform.ValidUUID(booking) {
 		return platform.NotFound("no invoice")
 	}
-	pdf, err := s.apis(r, p).InvoicePDF(r.Context(), id)
+	// The invoice must be the booking's the URL names, as the page listed it.
+	a := s.apis(r, p)
+	invoices, err := a.Invoices(r.Context(), booking)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(invoices, func(in Invoice) bool { return in.ID == id }) {
+		return platform.NotFound("no invoice %s of booking %s", id, booking)
+	}
+	pdf, err := a.InvoicePDF(r.Context(), id)
 	if err != nil {
 		return err
 	}
