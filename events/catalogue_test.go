@@ -216,6 +216,20 @@ func TestDecodeDataRefusesOtherShapes(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+
+	// The refusal is logged and kept with a dead letter: it names what is wrong, never a
+	// value of the data (sdk-go's DataAs quoted all of it, personal fields included).
+	for name, data := range map[string]string{
+		"a field of another type": `{"customerId":"c-1","version":"seven","email":"zyxwa.quokka@example.com","firstName":"Zyxwa"}`,
+		"a number out of range":   `{"customerId":"c-1","version":1e400,"email":"zyxwa.quokka@example.com"}`,
+		"broken JSON":             `{"customerId":"c-1","email":"zyxwa.quokka@example.com","firstName":"Zyxwa"`,
+	} {
+		e := newChange(t, "x", 1)
+		require.NoError(t, e.SetData("application/json", []byte(data)))
+		_, err := events.DecodeData[events.Customer](e)
+		require.Error(t, err, name)
+		assert.NotContains(t, strings.ToLower(err.Error()), "zyxwa", name)
+	}
 }
 
 // jsonTag is the json tag of the field of payload (a pointer to a struct) named name in JSON.

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,8 +200,10 @@ func DecodeData[T any](e cloudevents.Event) (T, error) {
 	if data := bytes.TrimSpace(e.Data()); len(data) == 0 || bytes.Equal(data, []byte("null")) {
 		return v, Permanentf("%s carries no data, want a %T", e.Type(), v)
 	}
-	if err := e.DataAs(&v); err != nil {
-		return v, Permanentf("data of %s is not a %T: %v", e.Type(), v, err)
+	// Not sdk-go's DataAs: its error quotes the whole data, personal values and all, into
+	// the refusal that is logged and kept with a dead letter.
+	if err := json.Unmarshal(e.Data(), &v); err != nil {
+		return v, Permanentf("data of %s is not a %T: %s", e.Type(), v, platform.JSONProblem(err))
 	}
 	return v, nil
 }

@@ -226,6 +226,28 @@ func jsonKind(t reflect.Type, value string) string {
 	return "a value of another type"
 }
 
+// JSONProblem says what is wrong with JSON that encoding/json refused to unmarshal, without
+// quoting any of its values — they may be personal, and the answer goes into logs and dead
+// letters (an event's receiver refusing its data) — nor naming Go types.
+func JSONProblem(err error) string {
+	var (
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end"
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "must be " + jsonKind(typeErr.Type, typeErr.Value)
+	case errors.As(err, &typeErr):
+		return typeErr.Field + " must be " + jsonKind(typeErr.Type, typeErr.Value)
+	}
+	// A field's own decoding (a time, say) quotes the value it refused: not repeated.
+	return "a value does not fit its field"
+}
+
 // decodeError turns encoding/json's errors into caller-safe messages.
 func decodeError(err error, maxBytes int64) error {
 	var (
