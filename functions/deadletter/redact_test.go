@@ -153,3 +153,24 @@ func TestErasureScrubsTheLetters(t *testing.T) {
 	require.NoError(t, s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM deadletter.letters`).Scan(&n))
 	assert.Equal(t, 4, n)
 }
+
+// TestAnswersAreMaskedInAnyCaseAndSpacing: an answer that quotes a personal value in
+// another case, or a phone number spaced and punctuated otherwise than the event, is masked
+// too — the event's "+49 30 5550123" as "+49 (30) 555-0123", its address in capitals.
+func TestAnswersAreMaskedInAnyCaseAndSpacing(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	answer := `could not mail GRETA@EXAMPLE.COM (GRETA garbo, tel +49 (30) 555-0123, also 4930 5550 123)`
+	e := failed(customerUpdated(t, newCustomer(), "greta@example.com"), 500, answer)
+	require.Equal(t, http.StatusAccepted, s.deadLetter(trigger, e).status)
+	r := s.do(http.MethodGet, deadletter.Prefix+"/"+s.letters("").Items[0].ID, s.admin)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var got letter
+	r.json(t, &got)
+	require.NotNil(t, got.Error.Data)
+	text := *got.Error.Data
+	assert.Contains(t, text, "could not mail")
+	for _, p := range []string{"greta", "garbo", "5550", "555-0123", "0123"} {
+		assert.NotContains(t, strings.ToLower(text), p, "masked: %q", text)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -152,13 +153,7 @@ func errorText(encoded string, personal []string) (string, bool) {
 			return unicode.IsSpace(r) || strings.ContainsRune(`<>,;"'()[]`, r)
 		})...)
 	}
-	// Longest first, so a whole value is masked before its words.
-	slices.SortFunc(needles, func(a, b string) int { return len(b) - len(a) })
-	for _, needle := range needles {
-		if len(needle) >= 2 {
-			text = strings.ReplaceAll(text, needle, Redacted)
-		}
-	}
+	text = maskAll(text, needles)
 	if len(text) > errorTextMax {
 		text, cut = text[:errorTextMax], true
 		for !utf8.ValidString(text) {
@@ -173,4 +168,45 @@ func errorText(encoded string, personal []string) (string, bool) {
 		}
 	}
 	return text, cut
+}
+
+// maskAll replaces every needle in text by Redacted: in any case (an answer may quote
+// MALLORY@EXAMPLE.ORG for mallory@example.org), and a needle with six digits or more (a phone
+// number, a date of birth) by its digits in order, however the answer spaced or punctuated
+// them (+49 170 1234567 for +491701234567). Longest first, so a whole value is masked before
+// its words; needles shorter than two characters are left alone.
+func maskAll(text string, needles []string) string {
+	slices.SortFunc(needles, func(a, b string) int { return len(b) - len(a) })
+	var alternatives []string
+	for _, needle := range needles {
+		if len(needle) >= 2 {
+			alternatives = append(alternatives, needlePattern(needle))
+		}
+	}
+	if len(alternatives) == 0 {
+		return text
+	}
+	re, err := regexp.Compile("(?i)" + strings.Join(alternatives, "|"))
+	if err != nil { // cannot happen: every alternative is quoted
+		return Redacted
+	}
+	return re.ReplaceAllLiteralString(text, Redacted)
+}
+
+// needlePattern is the regular expression maskAll looks for needle with.
+func needlePattern(needle string) string {
+	var digits []rune
+	for _, r := range needle {
+		if r >= '0' && r <= '9' {
+			digits = append(digits, r)
+		}
+	}
+	if len(digits) < 6 {
+		return regexp.QuoteMeta(needle)
+	}
+	parts := make([]string, len(digits))
+	for i, d := range digits {
+		parts[i] = string(d)
+	}
+	return strings.Join(parts, `[\s\-./()]*`)
 }
