@@ -16,11 +16,36 @@ import (
 //   - The time is rounded to the microsecond, the precision PostgreSQL keeps: it is judged
 //     (its price, its branch's hours, its order with another time) as it will be stored. A
 //     return 400 ns past 25 hours was charged two days and stored as exactly 25 hours.
+//
+// And what RFC 3339 allows and Go's parser does not is taken, so that a check of the format
+// (sync-worker's JSON Schema date-time) and the function the time is for agree: a lower-case
+// "t" and "z", and a leap second (23:59:60 UTC), read as the second after it, as PostgreSQL
+// reads it. A comma before the fraction, which Go takes, RFC 3339 does not.
 func ParseTime(raw string) (time.Time, error) {
 	raw = strings.TrimSpace(raw)
-	t, err := time.Parse(time.RFC3339Nano, raw)
+	if strings.Contains(raw, ",") {
+		return time.Time{}, errNotRFC3339
+	}
+	b := []byte(raw)
+	if len(b) > 10 && b[10] == 't' {
+		b[10] = 'T'
+	}
+	if n := len(b); n > 0 && b[n-1] == 'z' {
+		b[n-1] = 'Z'
+	}
+	leap := len(b) > 19 && b[16] == ':' && b[17] == '6' && b[18] == '0'
+	if leap { // time.Parse refuses second 60: read as :59, then one second on
+		b[17], b[18] = '5', '9'
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
 		return time.Time{}, err
+	}
+	if leap {
+		if t.UTC().Format("15:04:05") != "23:59:59" {
+			return time.Time{}, errNotRFC3339
+		}
+		t = t.Add(time.Second)
 	}
 	// The offset as written: Go reads "+00:60" as an hour, and "+24:00" as a day.
 	if n := len(raw); n > 6 && (raw[n-6] == '+' || raw[n-6] == '-') && raw[n-3] == ':' {
@@ -51,4 +76,7 @@ func OffsetWithinADay(t time.Time) bool {
 	return offset > -24*3600 && offset < 24*3600
 }
 
-var errOffset = errors.New("the offset from UTC must lie within ±23:59")
+var (
+	errOffset     = errors.New("the offset from UTC must lie within ±23:59")
+	errNotRFC3339 = errors.New("not an RFC 3339 time")
+)

@@ -120,6 +120,11 @@ func TestInbound(t *testing.T) {
 		// Fleet keeps a car's newest reading: one dated 2099 hid every real one after it.
 		{"a reading dated ahead", bin(partner, "e-7", events.VehicleOdometerRead, map[string]any{"vehicleId": car, "readAt": "2099-12-03T09:00:00Z", "odometerKm": 1}),
 			http.StatusBadRequest, 6, "lies in the future"},
+		// The same in the lower-case "t" and "z" RFC 3339 allows: the schema took it, the
+		// future check (platform.ParseTime) could not read it and let it through to be
+		// dead-lettered.
+		{"a reading dated ahead, written in lower case", bin(partner, "e-7", events.VehicleOdometerRead, map[string]any{"vehicleId": car, "readAt": "2099-12-03t09:00:00z", "odometerKm": 1}),
+			http.StatusBadRequest, 6, "lies in the future"},
 		{"specversion 0.3", req{partner, "application/json", mustJSON(odometer(1)),
 			[]string{"ce-specversion", "0.3", "ce-id", "e-7", "ce-source", "urn:telematics:box-7", "ce-type", events.VehicleOdometerRead}},
 			http.StatusBadRequest, 6, "specversion"},
