@@ -38,13 +38,19 @@ type due struct {
 	attempts, triesLeft           int
 }
 
-// claimDue takes up to $1 due deliveries of active subscriptions and moves their
-// next_attempt_at past the lease, so another sender (a second replica) leaves them alone
-// and a crash mid-attempt only delays them.
+// claimDue takes up to $1 due deliveries of active subscriptions — at most one of each, and
+// none of the subscriptions in $3 (those with as many requests in flight as they may have) —
+// and moves their next_attempt_at past the lease $2, so another sender (a second replica)
+// leaves them alone and a crash mid-attempt only delays them. Each subscription offers its
+// oldest due delivery; the oldest of those go first.
 const claimDue = `WITH picked AS MATERIALIZED (
-    SELECT d2.id FROM sync.deliveries d2 JOIN sync.subscriptions s2 ON s2.id = d2.subscription_id
-    WHERE d2.status = 'pending' AND d2.next_attempt_at <= now() AND s2.status = 'active'
-    ORDER BY d2.next_attempt_at LIMIT $1 FOR UPDATE OF d2 SKIP LOCKED)
+    SELECT d2.id FROM sync.subscriptions s2
+    CROSS JOIN LATERAL (
+        SELECT d3.id, d3.next_attempt_at FROM sync.deliveries d3
+        WHERE d3.subscription_id = s2.id AND d3.status = 'pending' AND d3.next_attempt_at <= now()
+        ORDER BY d3.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) d2
+    WHERE s2.status = 'active' AND s2.id <> ALL ($3::uuid[])
+    ORDER BY d2.next_attempt_at LIMIT $1)
 UPDATE sync.deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
 FROM sync.subscriptions s
 WHERE s.id = d.subscription_id AND d.id IN (SELECT id FROM picked)
@@ -70,37 +76,85 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// SendDue sends what is due now and returns when it has been sent (tests call it).
+// SendDue sends what is due now and returns when it has been sent and nothing more is due
+// (tests call it; Run calls it every Poll). At most Concurrency requests are in flight, and
+// at most half of them (perSubscription) to one subscription: a slot is filled again as soon
+// as its request ends, so one endpoint that answers slowly or times out holds back neither
+// the other partners' deliveries nor, beyond its share of the slots, anything at all. (It
+// claimed Concurrency × 2 deliveries and waited for the whole batch: a batch of timeouts
+// held every other partner for the timeout.)
 func (s *Service) SendDue(ctx context.Context) {
-	sem := make(chan struct{}, s.cfg.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	lease := (2*s.cfg.Timeout + 5*time.Second).Seconds()
+	perSubscription := max(1, s.cfg.Concurrency/2)
+	var (
+		mu       sync.Mutex
+		running  int
+		inFlight = map[string]int{} // requests in flight by subscription
+		ended    = make(chan struct{}, s.cfg.Concurrency)
+		wg       sync.WaitGroup
+	)
+	defer wg.Wait()
 	for ctx.Err() == nil {
-		batch, err := s.claim(ctx, s.cfg.Concurrency*2, lease)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.ErrorContext(ctx, "claim webhook deliveries", slog.String("error", err.Error()))
+		mu.Lock()
+		free := s.cfg.Concurrency - running
+		full := []string{}
+		for sub, n := range inFlight {
+			if n >= perSubscription {
+				full = append(full, sub)
 			}
-			return
 		}
-		if len(batch) == 0 {
-			return
+		mu.Unlock()
+		if free > 0 {
+			batch, err := s.claim(ctx, free, lease, full)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logger.ErrorContext(ctx, "claim webhook deliveries", slog.String("error", err.Error()))
+				}
+				return
+			}
+			if len(batch) > 0 {
+				mu.Lock()
+				running += len(batch)
+				for _, d := range batch {
+					inFlight[d.subscription]++
+				}
+				mu.Unlock()
+				for _, d := range batch {
+					wg.Go(func() {
+						s.attempt(ctx, d)
+						mu.Lock()
+						running--
+						if inFlight[d.subscription]--; inFlight[d.subscription] == 0 {
+							delete(inFlight, d.subscription)
+						}
+						mu.Unlock()
+						select {
+						case ended <- struct{}{}:
+						default:
+						}
+					})
+				}
+				continue
+			}
 		}
-		for _, d := range batch {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				s.attempt(ctx, d)
-			}()
+		mu.Lock()
+		idle := running == 0
+		mu.Unlock()
+		if idle {
+			return // nothing in flight, nothing due
 		}
-		wg.Wait()
+		// Slots or subscriptions busy: claim again when a request ends, or when the poll
+		// would have (a delivery that falls due meanwhile).
+		select {
+		case <-ctx.Done():
+		case <-ended:
+		case <-time.After(s.cfg.Poll):
+		}
 	}
 }
 
-func (s *Service) claim(ctx context.Context, limit int, lease float64) ([]due, error) {
-	rows, err := s.db.Pool.Query(ctx, claimDue, limit, lease)
+func (s *Service) claim(ctx context.Context, limit int, lease float64, full []string) ([]due, error) {
+	rows, err := s.db.Pool.Query(ctx, claimDue, limit, lease, full)
 	if err != nil {
 		return nil, err
 	}

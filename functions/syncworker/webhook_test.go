@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,4 +379,41 @@ func TestSecretNotKeptForReplay(t *testing.T) {
 		assert.NotContains(t, string(r.body), secret, path)
 		assert.NotContains(t, string(r.body), "whsec_", path)
 	}
+}
+
+// TestASlowEndpointHoldsBackNoOther: one partner's endpoint that hangs takes at most half of
+// the sender's slots; another partner's deliveries go out meanwhile, each as a slot frees,
+// not after the slow batch has timed out (it held every partner for the timeout).
+func TestASlowEndpointHoldsBackNoOther(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Timeout = 10 * time.Second
+	w := newWorker(t, cfg)
+	release := make(chan struct{})
+	var slowGot atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		slowGot.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	fast := newReceiver(t, http.StatusOK)
+	w.subscribe(slow.URL)
+	_, fast.secret = w.subscribe(fast.URL)
+	const n = 6
+	for range n {
+		require.Equal(t, http.StatusAccepted, w.deliver(confirmed(t)).status)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { w.svc.SendDue(ctx); close(done) }()
+	require.Eventually(t, func() bool { return len(fast.got()) == n }, 3*time.Second, 10*time.Millisecond,
+		"the fast endpoint got %d of %d while the slow one hangs", len(fast.got()), n)
+	assert.LessOrEqual(t, slowGot.Load(), int32(cfg.Concurrency/2), "the slow endpoint has at most half the slots")
+	cancel()
+	<-done
 }
