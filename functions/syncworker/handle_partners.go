@@ -1,6 +1,7 @@
 package syncworker
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -60,10 +61,14 @@ func (s *Service) handlePutPartner(w http.ResponseWriter, r *http.Request) error
 	if in.Types == nil {
 		return platform.Invalid("the partner is not valid", platform.FieldError{Field: "types", Reason: "is required"})
 	}
-	for _, t := range in.Types {
+	var errs platform.FieldErrors
+	for i, t := range in.Types {
 		if !slices.Contains(inboundTypes(), t) {
-			return platform.Invalid("the partner is not valid", platform.FieldError{Field: "types", Reason: printable(t) + " is not an inbound event type"})
+			errs.Add(fmt.Sprintf("types[%d]", i), printable(t)+" is not an inbound event type")
 		}
+	}
+	if len(errs) > 0 {
+		return platform.Invalid("the partner is not valid", errs...)
 	}
 	slices.Sort(in.Types)
 	in.Types = slices.Compact(in.Types)

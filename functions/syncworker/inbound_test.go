@@ -228,7 +228,12 @@ func TestPartnerIDs(t *testing.T) {
 		r = w.admin_(http.MethodDelete, syncworker.PartnersPrefix+"/"+id, nil)
 		assert.Equal(t, http.StatusNotFound, r.status, "DELETE %s: %s", id, r.body)
 	}
-	r := w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
+	// Every bad type is named at once, by its place in the list.
+	r := w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", map[string]any{"types": []string{"nope", events.VehicleOdometerRead, "also-bad"}})
+	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	assert.Contains(t, string(r.body), `"field":"types[0]"`)
+	assert.Contains(t, string(r.body), `"field":"types[2]"`)
+	r = w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body), "a PUT that creates")
 	assert.Equal(t, syncworker.PartnersPrefix+"/garage-7.eu_x", r.header.Get("Location"))
 	r = w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
