@@ -29,7 +29,18 @@ func catalogueRoutes() []platform.Route {
 		{Name: "listEventSchemas", Method: http.MethodGet, Path: catalogueSchemas, Access: platform.Public, Handler: handleSchemaIndex},
 		{Name: "getEventSchema", Method: http.MethodGet, Path: catalogueSchemas + "/{file}", Access: platform.Public, Handler: handleSchema},
 		{Name: "getEventsAsyncAPI", Method: http.MethodGet, Path: catalogueAsyncAPI, Access: platform.Public, Handler: handleAsyncAPI},
+		// Any other method on them is the gateway's 405 too, not forwarded to sync-worker,
+		// which knows no such path (a 404).
+		{Name: "eventSchemasReadOnly", Path: catalogueSchemas, Access: platform.Public, Handler: readOnly},
+		{Name: "eventSchemaReadOnly", Path: catalogueSchemas + "/{file}", Access: platform.Public, Handler: readOnly},
+		{Name: "eventsAsyncAPIReadOnly", Path: catalogueAsyncAPI, Access: platform.Public, Handler: readOnly},
 	}
+}
+
+// readOnly answers a method other than GET on a catalogue document: 405 (RFC 9110 §15.5.6).
+func readOnly(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Allow", http.MethodGet)
+	return platform.Errorf(platform.KindMethodNotAllowed, "method %s is not allowed on %s: the event catalogue is read-only", r.Method, r.URL.Path)
 }
 
 // schemaEntry is one line of the schema index.

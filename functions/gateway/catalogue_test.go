@@ -86,6 +86,14 @@ func TestEventCatalogue(t *testing.T) {
 	} {
 		readProblem(t, h.do(httptest.NewRequest(http.MethodGet, path, nil)), platform.KindNotFound)
 	}
+	// Read-only: another method is the gateway's 405, not forwarded (sync-worker's 404).
+	for _, path := range []string{"/api/events/schemas", index.Items[0].Schema, index.AsyncAPI} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+			resp := h.do(httptest.NewRequest(method, path, strings.NewReader(`{}`)))
+			assert.Equal(t, "GET", resp.Header.Get("Allow"), "%s %s", method, path)
+			readProblem(t, resp, platform.KindMethodNotAllowed)
+		}
+	}
 	assert.Zero(t, up.calls.Load(), "the catalogue is the gateway's own")
 
 	// The rest of /api/events is still sync-worker's: a producer's POST is forwarded there
