@@ -45,9 +45,9 @@ func statusOf(err error) int {
 // pageStatus folds a status into the ones with a page of their own.
 func pageStatus(s int) int {
 	switch s {
-	case 400, 401, 403, 404, 405, 409, 500, 503:
+	case 400, 401, 403, 404, 405, 409, 413, 500, 503:
 		return s
-	case http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+	case http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
 		return http.StatusBadRequest
 	case http.StatusPreconditionFailed:
 		return http.StatusConflict
@@ -78,7 +78,7 @@ type errorView struct {
 }
 
 // Fail answers with the friendly error page for err, in the request's language: 400, 401,
-// 403, 404, 409, 500 or 503 (see statusOf). 5xx are logged with their cause, never shown.
+// 403, 404, 405, 409, 413, 500 or 503 (see statusOf). 5xx are logged with their cause, never shown.
 // An API's 401 for a signed-in user means the sign-in is no longer good: the session ends.
 func (p *Request) Fail(w http.ResponseWriter, err error) error {
 	status := statusOf(err)

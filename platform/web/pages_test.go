@@ -55,6 +55,11 @@ func TestCSRF(t *testing.T) {
 		})
 	}
 
+	// A form larger than a page takes is told so (413), not "form expired".
+	big := b.post("/form", url.Values{"csrf": {token}, "email": {strings.Repeat("x", 70<<10)}})
+	assert.Equal(t, http.StatusRequestEntityTooLarge, big.StatusCode)
+	assert.Contains(t, big.Body, "Form too large")
+
 	// The token belongs to the session: another visitor's page has another one.
 	assert.NotEqual(t, token, csrf(t, s.browser(t).get("/form")))
 	// Signing in starts a new session with a new token.
@@ -89,6 +94,10 @@ func TestFormErrors(t *testing.T) {
 			assert.Contains(t, b.post("/form", url.Values{"csrf": {token}, "email": {"x"}}).Body, `href="/form?lang=en&amp;step=2"`)
 			b.header.Set("Referer", "https://elsewhere.example/form")
 			assert.Contains(t, b.post("/form", url.Values{"csrf": {token}, "email": {"x"}}).Body, `href="/?lang=en"`)
+			b.header.Set("Referer", s.srv.URL+"//elsewhere.example/form")
+			other := b.post("/form", url.Values{"csrf": {token}, "email": {"x"}}).Body
+			assert.Contains(t, other, `href="/?lang=en"`)
+			assert.NotContains(t, other, "elsewhere", "a path of two slashes is another site")
 			b.header.Del("Referer")
 		})
 	}

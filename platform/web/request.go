@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -105,6 +106,15 @@ func (s *Site) checkCSRF(r *http.Request, st *state) error {
 	}
 	token := r.Header.Get("X-CSRF-Token")
 	if token == "" {
+		// A form the portal cannot read is not one it forgot: too large (maxForm) is a 413,
+		// not "form expired".
+		if err := r.ParseForm(); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return platform.Errorf(platform.KindTooLarge, "the form exceeds %d bytes", maxForm)
+			}
+			return platform.Invalid("the form could not be read")
+		}
 		token = r.PostFormValue("csrf")
 	}
 	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(st.CSRF)) != 1 {
@@ -172,7 +182,10 @@ func (p *Request) LangURL(lang string) string {
 	u := p.r.URL
 	if p.r.Method != http.MethodGet && p.r.Method != http.MethodHead {
 		ref, err := url.Parse(p.r.Referer())
+		// "//host/…" is another site's address however it begins (a Referer the browser
+		// did not write, but the link must not go there).
 		if err != nil || ref.Path == "" || (ref.Host != "" && ref.Host != p.r.Host) || !strings.HasPrefix(ref.Path, p.site.base) ||
+			strings.HasPrefix(ref.Path, "//") ||
 			strings.HasPrefix(ref.Path, p.site.Path("auth/")) {
 			return p.site.base + "?lang=" + lang
 		}
