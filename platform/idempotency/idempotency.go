@@ -109,7 +109,14 @@ func prepare(w http.ResponseWriter, r *http.Request) (*request, error) {
 	if json.Compact(&compact, body) == nil {
 		hashed = compact.Bytes()
 	}
-	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), hashed...))
+	// Its precondition is part of the request too: a change under If-Match "1" and the same
+	// change under "2" are two requests (the first one's 412 is no answer to the second).
+	// Without one the hash is what it always was, so keys stored before still match.
+	head := r.Method + " " + r.URL.RequestURI() + "\n"
+	if im := r.Header.Values("If-Match"); len(im) > 0 {
+		head += "If-Match: " + strings.Join(im, ", ") + "\n"
+	}
+	sum := sha256.Sum256(append([]byte(head), hashed...))
 	return &request{scope: scopeOf(r), key: key, hash: sum[:]}, nil
 }
 
@@ -147,8 +154,10 @@ func answerStored(w http.ResponseWriter, r *http.Request, prev stored, hash []by
 
 // Wrap makes next idempotent for requests that carry the header; others pass through. The
 // key is claimed (one commit) before next runs and its answer stored (another) after: next
-// may do anything, in any number of transactions. WrapTx saves both commits for a handler
-// whose effect is one transaction.
+// may do anything, in any number of transactions, so it runs on whether or not its caller
+// waits for the answer (see below). WrapTx saves both commits for a handler whose effect is
+// one transaction — its commit is the key's, so a caller gone before it leaves nothing done
+// and nothing kept, and WrapTx lets the request's context end the handler.
 func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		req, err := prepare(w, r)
@@ -159,7 +168,14 @@ func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 			return next(w, r)
 		}
 		scope, key := req.scope, req.key
-		claimed, prev, err := k.claim(r.Context(), scope, key, req.hash)
+		// From the claim on, the request is its key's: it runs to its answer even when the
+		// caller goes away — a lost answer is what the key is for, so the retry must find
+		// the answer stored, not the work done and the key freed (a refund made twice), nor a
+		// claim committed under a cancelled context and left locked for the lease. The lease
+		// bounds it: past it a retry may take the key over.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), k.Lease)
+		defer cancel()
+		claimed, prev, err := k.claim(ctx, scope, key, req.hash)
 		if err != nil {
 			return err
 		}
@@ -168,14 +184,15 @@ func (k *Keys) Wrap(next platform.HandlerFunc) platform.HandlerFunc {
 		}
 
 		rec := &recorder{header: http.Header{}}
-		if err := next(rec, r); err != nil {
-			platform.WriteError(rec, r, err)
+		kept := r.WithContext(ctx)
+		if err := next(rec, kept); err != nil {
+			platform.WriteError(rec, kept, err)
 		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
 		// Not an answer worth keeping: release the key so a retry runs again.
-		ctx := context.WithoutCancel(r.Context())
+		ctx = context.WithoutCancel(ctx)
 		if !rec.final() {
 			_, _ = k.db.Pool.Exec(ctx, `DELETE FROM `+k.table+` WHERE scope = $1 AND key = $2`, scope, key)
 		} else if _, err := k.db.Pool.Exec(ctx, `UPDATE `+k.table+` SET status = $3, headers = $4, body = $5
