@@ -86,8 +86,15 @@ func (s *Site) load(r *http.Request) (st *state, dirty bool) {
 	return guestState(), true
 }
 
-// save sets the session cookie to st. A user's cookie lives as long as the sign-in; a
-// guest's until the browser closes.
+// expiredSessionKept is how long the browser keeps a user's cookie after the sign-in ended:
+// the sealed session says it has expired (load), and its CSRF token stays, so a form sent
+// from a page opened before meets "please sign in", not "this form was not the portal's own".
+// Had the cookie gone with the sign-in, the browser would send none and the form would meet
+// a new guest's token: the CSRF refusal. The expired cookie opens nothing.
+const expiredSessionKept = 24 * time.Hour
+
+// save sets the session cookie to st. A user's cookie outlives the sign-in by
+// expiredSessionKept; a guest's lasts until the browser closes.
 func (s *Site) save(w http.ResponseWriter, r *http.Request, st *state) error {
 	v, err := s.sessions.seal(st)
 	if err != nil {
@@ -95,7 +102,7 @@ func (s *Site) save(w http.ResponseWriter, r *http.Request, st *state) error {
 	}
 	maxAge := 0
 	if st.User != nil {
-		maxAge = max(1, int(st.User.Expires.Sub(s.now()).Seconds()))
+		maxAge = max(1, int((st.User.Expires.Sub(s.now()) + expiredSessionKept).Seconds()))
 	}
 	return s.jar().write(w, r, v, maxAge)
 }
