@@ -454,6 +454,8 @@ var expected = map[string]row{
 	"customers-api checkCustomerEligibility":  {path: customerA + "/eligibility", body: eligibilityBody, expect: customerEligibility},
 	"customers-api checkApplicantEligibility": {path: "/api/customers/eligibility", body: applicantEligibilityBody, expect: policy([6]int{401, 403, 403, 200, 403, 200}, 200, 403)},
 	"customers-api eraseCustomer":             {path: customerA + "/erasure", reset: restoreAlice(), expect: customerWrite},
+	// alice's address is verified: nothing to send (409) for whoever may ask.
+	"customers-api sendVerificationLink": {path: customerA + "/verification", expect: policy([6]int{401, 409, 404, 409, 403, 409}, 403, 403)},
 
 	"api-gateway forward:locations-api":   {expect: everyone(forwards)},
 	"api-gateway forward:locations-api/*": {expect: everyone(forwards)},

@@ -127,6 +127,7 @@ func (s *Service) Routes() []platform.Route {
 		{Name: "changeCustomerStatus", Method: http.MethodPut, Path: byID + "/status", Access: agents, Handler: s.handleChangeStatus},
 		{Name: "checkCustomerEligibility", Method: http.MethodPost, Path: byID + "/eligibility", Access: eligibility, Handler: s.handleEligibility},
 		{Name: "eraseCustomer", Method: http.MethodPost, Path: byID + "/erasure", Access: writers, Handler: s.handleErase},
+		{Name: "sendVerificationLink", Method: http.MethodPost, Path: byID + "/verification", Access: writers, Handler: s.handleNewVerificationLink},
 	}
 }
 

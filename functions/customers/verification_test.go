@@ -122,6 +122,27 @@ func TestAnAccountBooksOnlyWithAVerifiedAddress(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, a.verify(second).status)
 	assert.False(t, a.get(agent, c.ID).EmailVerified)
+
+	// A new link is asked for (by the account's owner or an agent; here the agent): a new
+	// version whose customer.updated carries it for the notifier's mail. Another within a
+	// minute is a 429 with Retry-After; another customer learns nothing (404); once verified,
+	// there is nothing to send (409).
+	path := "/api/customers/" + c.ID + "/verification"
+	r = a.json(agent, http.MethodPost, path, "")
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	typ, ev = a.latestEvent(c.ID)
+	assert.Equal(t, events.CustomerUpdated, typ)
+	third := ev.VerificationToken
+	require.NotEmpty(t, third)
+	again := a.json(agent, http.MethodPost, path, "")
+	assert.Equal(t, http.StatusTooManyRequests, again.status, string(again.body))
+	assert.NotEmpty(t, again.header.Get("Retry-After"))
+	assert.Equal(t, http.StatusNotFound, a.json(bob, http.MethodPost, path, "").status)
+	require.Equal(t, http.StatusOK, a.verify(third).status)
+	assert.True(t, a.get(agent, c.ID).EmailVerified)
+	r = a.json(agent, http.MethodPost, path, "")
+	assert.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, string(r.body), `"code":"email_verified"`)
 }
 
 // snapshotVerifications is the verification table as text.
