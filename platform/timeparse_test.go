@@ -40,7 +40,7 @@ func TestParseTime(t *testing.T) {
 		{"2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z"}, // a leap second, as PostgreSQL reads it
 		{"2017-01-01T00:59:60+01:00", "2017-01-01T00:00:00Z"},
 		{"2016-12-31T23:59:60.5Z", "2017-01-01T00:00:00.5Z"},
-		{"2027-03-28T10:00:60Z", ""}, // a second 60 anywhere but at 23:59 UTC
+		{"2027-03-28T10:00:60Z", ""},   // a second 60 anywhere but at 23:59 UTC
 		{"2027-03-28T10:00:00,5Z", ""}, // Go takes a comma before the fraction
 		{"2027-03-28", ""},
 		{"", ""},
