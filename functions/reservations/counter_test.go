@@ -92,7 +92,7 @@ func TestHandoverAndReturn(t *testing.T) {
 		wantLate    int64
 		wantCharges []events.PriceLine
 	}{
-		{"late, three eighths short", vehicle1, 5, 25 * time.Hour, 9518,
+		{"late, three eighths short", vehicle1, 5, 25*time.Hour + time.Minute, 9518, // two days: 24 h beyond the grace hour, and a minute
 			[]events.PriceLine{{Code: "REFUEL", Quantity: 3, UnitNetCents: 1200, NetCents: 3600}}},
 		{"on time, full", vehicle2, 8, 0, 0, []events.PriceLine{}},
 	}

@@ -262,11 +262,13 @@ type CancelRequest struct {
 const LateGrace = time.Hour
 
 // LateFee prices a late return: nothing within LateGrace of the booked return; beyond it,
-// one full gross daily rate per started 24 hours past the booked return. The daily rate is
-// the one the booking was priced with (its quote's gross daily rate).
+// one full gross daily rate per started 24 hours beyond the grace — pricing's day rule, whose
+// grace hour counts once, not per day (a return 24 h 30 min late is one day late, as a
+// rental of 25 h is one day; it cost two). The daily rate is the one the booking was priced
+// with (its quote's gross daily rate).
 func LateFee(returnAt, returnedAt time.Time, dailyGrossCents int64) int64 {
-	late := returnedAt.Sub(returnAt)
-	if late <= LateGrace {
+	late := returnedAt.Sub(returnAt) - LateGrace
+	if late <= 0 {
 		return 0
 	}
 	days := int64((late + 24*time.Hour - 1) / (24 * time.Hour))

@@ -111,7 +111,9 @@ func TestLateFee(t *testing.T) {
 	ret := time.Date(2027, 5, 4, 10, 0, 0, 0, time.UTC)
 	for late, want := range map[time.Duration]int64{
 		-time.Hour: 0, 0: 0, time.Hour: 0, time.Hour + time.Minute: 100, 24 * time.Hour: 100,
-		24*time.Hour + time.Second: 200, 49 * time.Hour: 300,
+		// The grace hour counts once, as in pricing's day rule: 24 h 30 min late is one day.
+		24*time.Hour + 30*time.Minute: 100, 25 * time.Hour: 100, 25*time.Hour + time.Second: 200,
+		49 * time.Hour: 200, 49*time.Hour + time.Second: 300,
 	} {
 		assert.Equal(t, want, reservations.LateFee(ret, ret.Add(late), 100), late.String())
 	}
