@@ -135,6 +135,17 @@ func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Pa
 	return s.ChargeOutstanding(ctx, tx, p)
 }
 
+// refundExcess pays back what payment p (locked) collected beyond bill — the capture and
+// the second charge less what was refunded already — so that the money taken is the
+// invoice's gross: an agent's capture by hand above what the booking came to (a deposit) is
+// brought to the bill at its end. Nothing on a redelivery: the excess is gone then.
+func (s *Store) refundExcess(ctx context.Context, tx pgx.Tx, p Payment, bill int64, reason string) (Payment, error) {
+	if back := p.CapturedCents + p.ChargedCents - p.RefundedCents - bill; back > 0 {
+		return s.Refund(ctx, tx, p.ID, back, reason)
+	}
+	return p, nil
+}
+
 // ChargeOutstanding collects payment p's outstanding amount (p locked by the caller) by a
 // second charge on its payment method, provider key charge:<authorization>: payment.charged
 // and the amount moved to chargedCents; a declined card (or a method erased or bound to
@@ -160,7 +171,10 @@ func (s *Store) ChargeOutstanding(ctx context.Context, tx pgx.Tx, p Payment) (Pa
 	case err != nil:
 		return Payment{}, providerError(err)
 	}
+	// A payment refunded by hand before the charge has money collected again: no longer
+	// all paid back.
 	p, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments SET charged_cents = charged_cents + $2, outstanding_cents = 0,
+		status = CASE WHEN status = 'refunded' THEN 'partially_refunded' ELSE status END,
 		provider_charge = $3, charge_failure = NULL, version = version + 1, updated_at = now()
 		WHERE id = $1 AND outstanding_cents = $2 RETURNING `+paymentColumns, p.ID, amount, ref))
 	if err != nil {

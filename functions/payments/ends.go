@@ -48,8 +48,8 @@ func endOf(ctx context.Context, tx pgx.Tx, reservationID string) (reservationEnd
 // settle applies a reservation's end to its payment p in tx: an authorization is voided, or
 // the fee of a cancellation or no-show is collected from it (captured, the rest released by
 // the capture; beyond the capture limit charged separately); money already captured beyond
-// the fee of a cancellation is refunded. A fee collected gets its invoice (Kind
-// cancellation or no_show). Voided, refunded and failed payments need nothing.
+// the fee is refunded, and a capture by hand below it is topped up. A fee collected gets its
+// invoice (Kind cancellation or no_show). Voided and failed payments need nothing.
 func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservationEnd) (Payment, error) {
 	var err error
 	switch p.Status {
@@ -64,13 +64,18 @@ func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservatio
 		if p, err = s.collect(ctx, tx, p, end.feeCents); err != nil {
 			return p, err
 		}
-	case StatusCaptured, StatusPartiallyRefunded:
-		if back := p.CapturedCents - p.RefundedCents - end.feeCents; end.status == "cancelled" && back > 0 {
-			if p, err = s.Refund(ctx, tx, p.ID, back, "cancellation"); err != nil {
-				return p, err
-			}
+	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
+		// The fee is the bill of an ended booking: money captured by hand beyond it is paid
+		// back (a no-show's too, not only a cancellation's), and captured below it, or
+		// refunded by hand in full, the rest is collected (topUp), not left unbilled and
+		// uninvoiced.
+		reason := map[string]string{"cancelled": "cancellation", "no_show": "no-show"}[end.status]
+		if reason == "" {
+			reason = "reservation expired"
 		}
-		// Captured by hand below the fee: the rest is collected (topUp), not left unbilled.
+		if p, err = s.refundExcess(ctx, tx, p, end.feeCents, reason); err != nil {
+			return p, err
+		}
 		if p, err = s.topUp(ctx, tx, p, end.feeCents); err != nil {
 			return p, err
 		}

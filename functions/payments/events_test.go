@@ -294,3 +294,52 @@ func TestCapturedByHandBeforeTheEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestHandCaptureBroughtToTheBill: what an agent captured or refunded by hand before a
+// booking's end is brought to its bill then — the rental's at the return, the fee at a
+// cancellation or no-show. A capture above the bill (a deposit) was kept whole while the
+// invoice said less; a deposit captured and refunded in full left the bill uncollected and,
+// at a cancellation, uninvoiced. A goodwill refund stays refunded.
+func TestHandCaptureBroughtToTheBill(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name              string
+		end               string
+		fee               int64 // the ended booking's fee; the rental's bill is 20000
+		capture, refund   int64 // by hand, before the end
+		bill, charged     int64
+		refunded, netPaid int64
+	}{
+		{"return after a deposit above the bill", events.ReservationCompleted, 0, 22000, 0, 20000, 0, 2000, 20000},
+		{"no-show after a capture above the fee", events.ReservationNoShow, 10000, 15000, 0, 10000, 0, 5000, 10000},
+		{"return after a deposit refunded in full", events.ReservationCompleted, 0, 1000, 1000, 20000, 19000, 1000, 19000},
+		{"late cancellation after a deposit refunded in full", events.ReservationCancelled, 10000, 1000, 1000, 10000, 9000, 1000, 9000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t)
+			res := a.booking(20000, payments.TokenSuccess)
+			require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+			p := a.paymentOf(res.ReservationID)
+			r := a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(tc.capture))
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			if tc.refund > 0 {
+				r = a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/refund", amount(tc.refund))
+				require.Equal(t, http.StatusOK, r.status, string(r.body))
+			}
+			switch tc.end {
+			case events.ReservationCancelled:
+				res.Status, res.FeeCents, res.Reason = "cancelled", tc.fee, "change of plans"
+			case events.ReservationNoShow:
+				res.Status, res.FeeCents = "no_show", tc.fee
+			}
+			a.deliverTwice(tc.end, res)
+			p = a.paymentOf(res.ReservationID)
+			assert.Equal(t, tc.charged, p.ChargedCents, "charged")
+			assert.Equal(t, tc.refunded, p.RefundedCents, "refunded")
+			assert.Equal(t, tc.netPaid, p.CapturedCents+p.ChargedCents-p.RefundedCents, "the money kept")
+			assert.Zero(t, p.OutstandingCents)
+			assert.Equal(t, tc.bill, a.invoiceOf(res.ReservationID).GrossCents)
+		})
+	}
+}

@@ -158,14 +158,18 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reserva
 		if p, err = s.store.collect(ctx, tx, p, bill); err != nil {
 			return err
 		}
-	case StatusCaptured, StatusPartiallyRefunded:
+	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
 		// Captured before the end (by hand, or this event's earlier delivery): what the
-		// capture lacks of the bill is collected (topUp; nothing on a redelivery).
+		// capture lacks of the bill is collected (topUp), what it took beyond the bill is
+		// paid back (refundExcess); nothing on a redelivery. A refund by hand before the end
+		// stays: a goodwill refund is not taken back, but the bill is still collected (a
+		// deposit captured and refunded in full left the whole rental unpaid).
 		if p, err = s.store.topUp(ctx, tx, p, bill); err != nil {
 			return err
 		}
-	case StatusRefunded:
-		// refunded by hand before the end: a goodwill refund stays; only the invoice
+		if p, err = s.store.refundExcess(ctx, tx, p, bill, "brought to the bill at the return"); err != nil {
+			return err
+		}
 	default:
 		return events.Permanentf("reservation %s completed but its payment is %s", res.ReservationID, p.Status)
 	}

@@ -142,8 +142,11 @@ var ErrAlreadyInvoiced = errors.New("the reservation is already invoiced")
 // reservation (in's reservation locked by the caller): the booking's customer and payment
 // (else 400 — Bob was invoiced for Alice's booking, and read it), and not a booking under
 // way, whose invoice payments issues at its end (409 — the hand-made one took its place, and
-// the rental's invoice was dropped without a word). A reservation payments has no payment
-// of (a booking paid outside, an old one) is invoiced as asked.
+// the rental's invoice was dropped without a word). Under way is every booking payments has
+// a payment of and no end (cancelled, expired, no-show) for, whatever its payment's status:
+// a declined card waiting for another, an agent's capture by hand. A returned rental has its
+// invoice already (409 too). A reservation payments has no payment of (a booking paid
+// outside, an old one) is invoiced as asked.
 func (s *Store) byHandFits(ctx context.Context, tx pgx.Tx, in IssueInput) error {
 	p, found, err := s.ByReservation(ctx, tx, in.ReservationID)
 	if err != nil || !found {
@@ -159,10 +162,10 @@ func (s *Store) byHandFits(ctx context.Context, tx pgx.Tx, in IssueInput) error 
 	if len(errs) > 0 {
 		return platform.Invalid("the invoice does not fit the reservation", errs...)
 	}
-	if p.Status == StatusAuthorized {
-		return platform.Conflict("reservation %s is under way: payments-api issues its invoice at its end", in.ReservationID)
+	if _, ended, err := endOf(ctx, tx, in.ReservationID); err != nil || ended {
+		return err
 	}
-	return nil
+	return platform.Conflict("reservation %s is under way: payments-api issues its invoice at its end", in.ReservationID)
 }
 
 func (s *Store) IssueInvoice(ctx context.Context, tx pgx.Tx, in IssueInput) (Invoice, error) {

@@ -724,6 +724,17 @@ func TestInvoiceByHandFitsTheBooking(t *testing.T) {
 	assert.Contains(t, string(r.body), "under way")
 	assert.Equal(t, before, a.snapshot())
 
+	// Under way whatever its payment's status: a declined card waiting for another, a capture
+	// by hand (the rental's invoice was dropped at the return for either).
+	declined := uuid.NewString()
+	a.declined(declined, devissuer.CustomerAlice, 10000)
+	r = a.do("ada", http.MethodPost, "/api/invoices", body(declined, devissuer.CustomerAlice, ""))
+	assert.Equal(t, http.StatusConflict, r.status, string(r.body))
+	require.Equal(t, http.StatusOK, a.do("carla", http.MethodPost, "/api/payments/"+p.ID+"/capture", amount(1000)).status)
+	r = a.do("ada", http.MethodPost, "/api/invoices", body(p.ReservationID, p.CustomerID, ""))
+	assert.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Zero(t, a.count(`SELECT count(*) FROM payments.invoices`))
+
 	// A reservation payments holds no payment of is invoiced as asked.
 	r = a.do("ada", http.MethodPost, "/api/invoices", body(uuid.NewString(), devissuer.CustomerBob, ""))
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
