@@ -739,3 +739,35 @@ func TestInvoiceByHandFitsTheBooking(t *testing.T) {
 	r = a.do("ada", http.MethodPost, "/api/invoices", body(uuid.NewString(), devissuer.CustomerBob, ""))
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 }
+
+// TestNoNewCardForABookingEndedWithNothingToPay: an agent's new card for a booking whose
+// hold lapsed (its card declined) put a hold on the card and voided it in the same request,
+// and told everyone it was authorized. Refused (409) before the provider is asked; a booking
+// that ended with a fee still takes the card, and the fee is collected.
+func TestNoNewCardForABookingEndedWithNothingToPay(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	res := a.booking(10000, "4000000000000002") // declined
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	res.Status = "expired"
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationExpired, res).status)
+	operations := a.count(`SELECT count(*) FROM payments.sandbox_operations`)
+	body := fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":10000,"paymentMethodId":%q}`,
+		res.ReservationID, res.CustomerID, a.method(payments.TokenSuccess))
+	r := a.do("carla", http.MethodPost, "/api/payments", body)
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	assert.Contains(t, string(r.body), `"code":"reservation_ended"`)
+	assert.Equal(t, operations, a.count(`SELECT count(*) FROM payments.sandbox_operations`), "the provider was not asked")
+	assert.Equal(t, payments.StatusFailed, a.paymentOf(res.ReservationID).Status)
+
+	// Cancelled with a fee: the new card pays the fee.
+	res = a.booking(10000, "4000000000000002")
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCreated, res).status)
+	res.Status, res.FeeCents, res.Reason = "cancelled", 5000, "late"
+	require.Equal(t, http.StatusAccepted, a.deliver(uuid.NewString(), events.ReservationCancelled, res).status)
+	body = fmt.Sprintf(`{"reservationId":%q,"customerId":%q,"amountCents":10000,"paymentMethodId":%q}`,
+		res.ReservationID, res.CustomerID, a.method(payments.TokenSuccess))
+	r = a.do("carla", http.MethodPost, "/api/payments", body)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, int64(5000), a.paymentOf(res.ReservationID).CapturedCents)
+}

@@ -225,13 +225,26 @@ var ErrAlreadyPaid = errors.New("the reservation already has a payment")
 // authorization is voided, or the cancellation fee captured from it.
 //
 // replaceFailed false (the event consumer) makes any existing payment, a failed one too,
-// ErrAlreadyPaid: only a caller with a new card retries a declined reservation.
+// ErrAlreadyPaid: only a caller with a new card retries a declined reservation — and not
+// for a reservation that ended with nothing to pay (409).
 func (s *Store) Authorize(ctx context.Context, tx pgx.Tx, in AuthorizeInput, replaceFailed bool) (Payment, error) {
 	if in.Currency == "" {
 		in.Currency = "EUR"
 	}
 	if err := lockReservation(ctx, tx, in.ReservationID); err != nil {
 		return Payment{}, err
+	}
+	if replaceFailed {
+		// A new card for a booking that ended with nothing to pay (expired, cancelled or not
+		// picked up free of charge): a hold on the card released at once — refused before
+		// the provider is asked. An end with a fee still takes the card: the fee is collected.
+		end, ended, err := endOf(ctx, tx, in.ReservationID)
+		if err != nil {
+			return Payment{}, err
+		}
+		if ended && end.feeCents == 0 {
+			return Payment{}, platform.Conflict("reservation %s has ended (%s) with nothing to pay", in.ReservationID, end.status).WithCode("reservation_ended")
+		}
 	}
 	var method any
 	if validMethodID(in.PaymentMethodID) {
