@@ -208,7 +208,7 @@ func (s *Service) bookingDays(ctx context.Context, q queryer, start, end time.Ti
 		if kind == nil {
 			continue
 		}
-		if *kind == "rental" {
+		if rented := b.status == "active" || b.status == "completed"; *kind == "rental" && rented {
 			// A day's gross is its net plus its VAT (and its share of whatever the invoice's
 			// gross differs from net + VAT by: nothing, for a well-formed invoice).
 			n := rentalDays(b.pickup, b.ret)
@@ -225,13 +225,18 @@ func (s *Service) bookingDays(ctx context.Context, q queryer, start, end time.Ti
 			}
 			continue
 		}
-		// A fee counts on the day the booking was cancelled or marked a no-show.
+		// A fee counts on the day the booking was cancelled or marked a no-show; so does an
+		// invoice by hand of a booking that was never rented (payments takes one only for an
+		// ended booking): revenue, but no rental — it has no rented days to spread over, and
+		// added to ADR's divisor the days it was booked for.
 		day := *issued
 		if b.ended != nil {
 			day = *b.ended
 		}
 		if f := at(day, b.branch, b.category); f != nil {
-			f.FeeNetCents += *net
+			if *kind != "rental" {
+				f.FeeNetCents += *net
+			}
 			f.RevenueNetCents += *net
 			f.RevenueVatCents += *vat
 			f.RevenueGrossCents += *gross

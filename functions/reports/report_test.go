@@ -235,6 +235,38 @@ func TestRentedDaysAreChargedDays(t *testing.T) {
 	assert.EqualValues(t, 4000, rep.Total.ADRCents, "the daily rate charged")
 }
 
+// TestAnInvoiceByHandOfABookingNeverRented: payments invoices a cancelled booking by hand
+// (kind rental, as every invoice by hand); it is revenue on the day the booking ended, not a
+// rental spread over days nobody rented — it added them to ADR's divisor.
+func TestAnInvoiceByHandOfABookingNeverRented(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	booking := events.Reservation{CustomerID: "c", VehicleID: "car1", Category: "compact", PickupLocation: "BER", ReturnLocation: "BER",
+		PickupAt: "2027-10-10T10:00:00+02:00", ReturnAt: "2027-10-13T10:00:00+02:00", TotalGross: 1, Currency: "EUR"}
+	rented, cancelled := booking, booking
+	rented.ReservationID, rented.Version, rented.Status = "r1", 4, "completed"
+	cancelled.ReservationID, cancelled.Version, cancelled.Status = "r2", 3, "cancelled"
+	for i, e := range []event{
+		{typ: events.VehicleCreated, at: "2027-10-01T08:00:00Z", data: events.Vehicle{VehicleID: "car1", Version: 1, Category: "compact",
+			LocationCode: "BER", Status: "available", LicensePlate: "B-OC 1"}},
+		{typ: events.ReservationCompleted, at: "2027-10-13T08:00:00Z", data: rented},
+		{typ: events.InvoiceIssued, at: "2027-10-13T08:01:00Z", data: events.Invoice{InvoiceID: "i1", Version: 1, Number: "N-1",
+			ReservationID: "r1", CustomerID: "c", NetCents: 9000, VatCents: 1710, GrossCents: 10710, Currency: "EUR", Kind: "rental"}},
+		{typ: events.ReservationCancelled, at: "2027-10-05T08:00:00Z", data: cancelled},
+		{typ: events.InvoiceIssued, at: "2027-10-20T08:00:00Z", data: events.Invoice{InvoiceID: "i2", Version: 1, Number: "N-2",
+			ReservationID: "r2", CustomerID: "c", NetCents: 1000, VatCents: 190, GrossCents: 1190, Currency: "EUR", Kind: "rental"}},
+	} {
+		e.id = fmt.Sprintf("h%02d", i)
+		require.Less(t, w.deliver(e).status, 300)
+	}
+	rep := decode[reports.Report](t, w.get("ada", "/api/reports?from=2027-10-01&to=2027-10-31&granularity=month&branch=BER", ""))
+	assert.EqualValues(t, 3, rep.Total.RentedCarDays)
+	assert.EqualValues(t, 9000, rep.Total.RentalNetCents, "the rental only")
+	assert.EqualValues(t, 3000, rep.Total.ADRCents, "9000 over the 3 rented days, not over 6")
+	assert.EqualValues(t, 10000, rep.Total.RevenueNetCents, "both invoices are revenue")
+	assert.EqualValues(t, 1900, rep.Total.RevenueVatCents)
+}
+
 // TestFreezeOnce: the ping of 1 December, 02:00 Berlin, freezes November once (a second
 // ping, a redelivery, change nothing and announce nothing again), the frozen report is not
 // changed by a later event while the live report is, and the announcement holds no
