@@ -136,14 +136,26 @@ func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Pa
 }
 
 // refundExcess pays back what payment p (locked) collected beyond bill — the capture and
-// the second charge less what was refunded already — so that the money taken is the
-// invoice's gross: an agent's capture by hand above what the booking came to (a deposit) is
-// brought to the bill at its end. Nothing on a redelivery: the excess is gone then.
+// the second charge less what an end refunded already (refunded_at_end_cents) — so that an
+// agent's capture by hand above what the booking came to (a deposit) is brought to the bill
+// at its end. A refund by hand is not counted: goodwill stays goodwill, whatever the deposit
+// (counted, a deposit above the bill took it back). At most what is left to refund; nothing
+// for a copy of the end's event: the excess is gone then.
 func (s *Store) refundExcess(ctx context.Context, tx pgx.Tx, p Payment, bill int64, reason string) (Payment, error) {
-	if back := p.CapturedCents + p.ChargedCents - p.RefundedCents - bill; back > 0 {
-		return s.Refund(ctx, tx, p.ID, back, reason)
+	var atEnd int64
+	if err := tx.QueryRow(ctx, `SELECT refunded_at_end_cents FROM payments.payments WHERE id = $1`, p.ID).Scan(&atEnd); err != nil {
+		return p, err
 	}
-	return p, nil
+	back := min(p.CapturedCents+p.ChargedCents-bill-atEnd, p.CapturedCents+p.ChargedCents-p.RefundedCents)
+	if back <= 0 {
+		return p, nil
+	}
+	p, err := s.Refund(ctx, tx, p.ID, back, reason)
+	if err != nil {
+		return p, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE payments.payments SET refunded_at_end_cents = refunded_at_end_cents + $2 WHERE id = $1`, p.ID, back)
+	return p, err
 }
 
 // ChargeOutstanding collects payment p's outstanding amount (p locked by the caller) by a

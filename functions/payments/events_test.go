@@ -314,6 +314,9 @@ func TestHandCaptureBroughtToTheBill(t *testing.T) {
 		{"no-show after a capture above the fee", events.ReservationNoShow, 10000, 15000, 0, 10000, 0, 5000, 10000},
 		{"return after a deposit refunded in full", events.ReservationCompleted, 0, 1000, 1000, 20000, 19000, 1000, 19000},
 		{"late cancellation after a deposit refunded in full", events.ReservationCancelled, 10000, 1000, 1000, 10000, 9000, 1000, 9000},
+		// A goodwill refund stays whatever the deposit: 2000 beyond the bill and 300 goodwill.
+		{"return after a deposit above the bill and goodwill", events.ReservationCompleted, 0, 22000, 300, 20000, 0, 2300, 19700},
+		{"cancellation after a deposit and goodwill", events.ReservationCancelled, 10000, 15000, 300, 10000, 0, 5300, 9700},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
