@@ -174,3 +174,35 @@ func TestAnswersAreMaskedInAnyCaseAndSpacing(t *testing.T) {
 		assert.NotContains(t, strings.ToLower(text), p, "masked: %q", text)
 	}
 }
+
+// TestMaskingKeepsWholeValuesWhole: a personal value with digits in it (an address such as
+// mallory1980@example.org) is masked whole, not around its digits, and a phone number
+// quoted with a trunk "(0)" is masked too.
+func TestMaskingKeepsWholeValuesWhole(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	e := customerEvent(t, newCustomer(), events.Customer{Email: "mallory19800101@example.org", FirstName: "Mallory", LastName: "Test", Phone: "+491701234567"})
+	answer := `refused: mallory19800101@example.org is blocked; phone +49 (0)170 1234567`
+	require.Equal(t, http.StatusAccepted, s.deadLetter(trigger, failed(e, 500, answer)).status)
+	r := s.do(http.MethodGet, deadletter.Prefix+"/"+s.letters("").Items[0].ID, s.admin)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var got letter
+	r.json(t, &got)
+	require.NotNil(t, got.Error.Data)
+	text := *got.Error.Data
+	for _, p := range []string{"mallory", "example.org", "1234567", "170"} {
+		assert.NotContains(t, strings.ToLower(text), p, "masked: %q", text)
+	}
+}
+
+// TestAVerificationTokenIsMasked: a customer event's verificationToken verifies the address
+// for whoever holds it: the letter shows it masked, in the data and in the answer.
+func TestAVerificationTokenIsMasked(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	e := customerEvent(t, newCustomer(), events.Customer{Email: "vera@example.org", FirstName: "Vera", VerificationToken: "SECRETTOKEN1234567890ABCDEF"})
+	require.Equal(t, http.StatusAccepted, s.deadLetter(trigger, failed(e, 400, "bad token SECRETTOKEN1234567890ABCDEF")).status)
+	r := s.do(http.MethodGet, deadletter.Prefix+"/"+s.letters("").Items[0].ID, s.admin)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.NotContains(t, string(r.body), "SECRETTOKEN")
+}

@@ -107,6 +107,7 @@ func redact(data json.RawMessage) (json.RawMessage, []string) {
 			obj[key] = Redacted
 		}
 	})
+	maskCredentials(v, &found)
 	out, err := json.Marshal(v)
 	if err != nil {
 		return nil, found
@@ -193,20 +194,48 @@ func maskAll(text string, needles []string) string {
 	return re.ReplaceAllLiteralString(text, Redacted)
 }
 
-// needlePattern is the regular expression maskAll looks for needle with.
+// needlePattern is the regular expression maskAll looks for needle with: the needle as it
+// is, and for one with six digits or more also its digits alone, separated in any way a
+// phone number is written (spaces, "-", "/", ".", brackets, a trunk "(0)"). The needle
+// itself comes first, so an e-mail address with digits in it is masked whole, not around
+// them.
 func needlePattern(needle string) string {
-	var digits []rune
+	var digits []string
 	for _, r := range needle {
 		if r >= '0' && r <= '9' {
-			digits = append(digits, r)
+			digits = append(digits, string(r))
 		}
 	}
 	if len(digits) < 6 {
 		return regexp.QuoteMeta(needle)
 	}
-	parts := make([]string, len(digits))
-	for i, d := range digits {
-		parts[i] = string(d)
+	return regexp.QuoteMeta(needle) + "|" + strings.Join(digits, `(?:[\s\-./()]|\(0\))*`)
+}
+
+// credentialFields are payload fields that are no person's data but open something: a
+// customer event's verificationToken verifies its address for whoever holds it, until it is
+// used or expires. A letter shows them masked as personal values are (the stored letter
+// keeps them, for a replay).
+var credentialFields = []string{"verificationToken"}
+
+// maskCredentials replaces every credential field of the decoded JSON v, at any depth, by
+// Redacted, adding its value to found (so the subscriber's answer is masked of it too).
+func maskCredentials(v any, found *[]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if slices.ContainsFunc(credentialFields, func(f string) bool { return strings.EqualFold(f, k) }) {
+				if val != nil {
+					collect(val, found)
+					t[k] = Redacted
+				}
+				continue
+			}
+			maskCredentials(val, found)
+		}
+	case []any:
+		for _, val := range t {
+			maskCredentials(val, found)
+		}
 	}
-	return strings.Join(parts, `[\s\-./()]*`)
 }
