@@ -32,11 +32,12 @@ func isToken(s string) bool { return len(s) >= 16 && len(s) <= 100 && tokenChars
 //     address when the event carries a token (events from before verification carry none);
 //   - customer.registered of a guest: nothing. A guest booking registers the guest; its mails
 //     are the booking's (confirmation, cancellation), not an account's welcome;
-//   - customer.updated with a token (an account's new address): the link that verifies it;
+//   - customer.updated with a token: the link that verifies the address — worded for a new
+//     address when it changed (sameAddress false), else as a new link asked for;
 //   - anything else: nothing.
 //
 // An unknown kind or a malformed token is refused for good (dead letter).
-func (s *Service) customerMail(e cloudevents.Event) (tmpl, link string, err error) {
+func (s *Service) customerMail(e cloudevents.Event, sameAddress bool) (tmpl, link string, err error) {
 	c, err := events.DecodeData[events.Customer](e)
 	if err != nil {
 		return "", "", err
@@ -55,6 +56,8 @@ func (s *Service) customerMail(e cloudevents.Event) (tmpl, link string, err erro
 		return "", "", nil
 	case e.Type() == events.CustomerRegistered:
 		return welcome, link, nil
+	case link != "" && sameAddress:
+		return verifyAgain, link, nil
 	case link != "":
 		return verifyAddress, link, nil
 	}

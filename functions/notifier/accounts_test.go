@@ -60,14 +60,26 @@ func TestAnAccountsWelcomeCarriesItsVerificationLink(t *testing.T) {
 	assert.Equal(t, "erika@neu.example", mails[1].Recipient)
 	assert.Contains(t, mails[1].Body, "https://www.orange.example/verify-email#token=M3HN4PRT6VYBC2DFGK7QW2ZJX5")
 
+	// A new link for the same address (asked for: POST …/verification) does not say the
+	// address changed.
+	updated.Version, updated.VerificationToken = 4, "P4RT6VYBC2DFGK7QW2ZJX5M3HN"
+	require.Equal(t, http.StatusAccepted, w.deliver(event(t, events.CustomerUpdated, c.CustomerID, updated)).status)
+	mails = w.notifications()
+	require.Len(t, mails, 3)
+	again := mails[len(mails)-1]
+	assert.Equal(t, "Bitte bestätigen Sie Ihre E-Mail-Adresse", again.Subject)
+	assert.Contains(t, again.Body, "neuer Link")
+	assert.NotContains(t, again.Body, "neue E-Mail-Adresse")
+	assert.Contains(t, again.Body, "https://www.orange.example/verify-email#token=P4RT6VYBC2DFGK7QW2ZJX5M3HN")
+
 	// Recorded before kinds and verification existed: the welcome as it was.
 	old := customer("en")
 	require.Equal(t, http.StatusAccepted, w.deliver(registered(t, old)).status)
 	mails = w.notifications()
-	require.Len(t, mails, 3)
-	assert.Equal(t, "Welcome to Orange Car Rental", mails[2].Subject)
-	assert.NotContains(t, mails[2].Body, "verify-email")
-	assert.Contains(t, mails[2].Body, "You can now reserve vehicles")
+	require.Len(t, mails, 4)
+	assert.Equal(t, "Welcome to Orange Car Rental", mails[3].Subject)
+	assert.NotContains(t, mails[3].Body, "verify-email")
+	assert.Contains(t, mails[3].Body, "You can now reserve vehicles")
 }
 
 // TestCustomerEventsThatWouldPutTextIntoMail: a token is a token and a kind a kind; anything

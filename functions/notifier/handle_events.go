@@ -50,10 +50,16 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if err != nil {
 			return nil, err
 		}
+		// The address this worker knew before the event: a link for the same address is a
+		// new link asked for, not a changed address.
+		var before *string
+		if err := tx.QueryRow(ctx, `SELECT email FROM notifier.recipients WHERE customer_id = $1`, r.CustomerID).Scan(&before); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
+		}
 		if err := applyRecipient(ctx, tx, r); err != nil {
 			return nil, err
 		}
-		tmpl, link, err := s.customerMail(e)
+		tmpl, link, err := s.customerMail(e, before != nil && strings.EqualFold(*before, r.Email))
 		if err != nil || tmpl == "" {
 			return nil, err
 		}

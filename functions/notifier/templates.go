@@ -27,6 +27,11 @@ const welcome = events.CustomerRegistered
 // address changed: the link that verifies the new one.
 const verifyAddress = "verify-address"
 
+// verifyAgain is the template key of the mail customer.updated sends when it carries a link
+// for an address that did not change: a new link asked for (POST …/verification), whose
+// mail must not say the address changed.
+const verifyAgain = "verify-again"
+
 // pickupReminder is the template key of the reminder a confirmed booking gets 24 h before its
 // pickup (reminder.go), by mail and, as the customer chose, by SMS (smsTexts).
 const pickupReminder = "pickup-reminder"
@@ -119,6 +124,30 @@ before you book again:
 
 The link works once, for 72 hours. If you did not change the address,
 ignore this message.
+
+The Orange Car Rental team`},
+	},
+	verifyAgain: {
+		German: {"Bitte bestätigen Sie Ihre E-Mail-Adresse", `{{greeting .}}
+
+hier ist ein neuer Link, mit dem Sie die E-Mail-Adresse Ihres Kundenkontos bei
+Orange Car Rental bestätigen. Erst danach können Sie reservieren:
+
+{{.VerifyLink}}
+
+Der Link gilt 72 Stunden und nur einmal. Haben Sie kein Kundenkonto bei uns,
+ignorieren Sie diese Nachricht.
+
+Ihr Team von Orange Car Rental`},
+		English: {"Please confirm your email address", `{{greeting .}}
+
+here is a new link to confirm the email address of your Orange Car Rental
+account. You can book once it is confirmed:
+
+{{.VerifyLink}}
+
+The link works once, for 72 hours. If you have no account with us, ignore this
+message.
 
 The Orange Car Rental team`},
 	},
