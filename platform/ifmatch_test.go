@@ -22,7 +22,8 @@ func TestIfMatch(t *testing.T) {
 		invalid bool
 	}{
 		{name: "absent", want: 0},
-		{name: "empty", headers: []string{""}, want: 0},
+		{name: "empty: a list of no tags matches nothing", headers: []string{""}, want: none},
+		{name: "only commas", headers: []string{" , ,"}, want: none},
 		{name: "any", headers: []string{"*"}, want: 0},
 		{name: "an ETag this API wrote", headers: []string{`"3"`}, want: 3},
 		{name: "whitespace around it", headers: []string{` "3"  `}, want: 3},

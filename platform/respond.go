@@ -88,7 +88,9 @@ func IfMatch(r *http.Request) (int64, error) {
 		return 0, nil
 	}
 	if len(tags) == 0 {
-		return 0, nil // an empty field value: no condition, as no field
+		// An empty list matches nothing (a client whose ETag came out empty keeps its
+		// protection against a lost update: 412, not a write).
+		return NoVersion, nil
 	}
 	var version int64
 	for _, tag := range tags {

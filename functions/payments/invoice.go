@@ -165,7 +165,12 @@ func (s *Store) byHandFits(ctx context.Context, tx pgx.Tx, in IssueInput) error 
 	if _, ended, err := endOf(ctx, tx, in.ReservationID); err != nil || ended {
 		return err
 	}
-	return platform.Conflict("reservation %s is under way: payments-api issues its invoice at its end", in.ReservationID)
+	if inv, err := s.invoiceWhere(ctx, tx, `reservation_id = $1`, in.ReservationID); err == nil {
+		return platform.Conflict("reservation %s is invoiced already (%s)", in.ReservationID, inv.Number).WithCode("invoiced")
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	return platform.Conflict("reservation %s is under way: payments-api issues its invoice at its end", in.ReservationID).WithCode("under_way")
 }
 
 func (s *Store) IssueInvoice(ctx context.Context, tx pgx.Tx, in IssueInput) (Invoice, error) {

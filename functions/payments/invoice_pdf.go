@@ -97,14 +97,10 @@ func InvoicePDF(inv Invoice) ([]byte, error) {
 	total("", fmt.Sprintf("VAT %d %%", inv.VATRatePercent), money(inv.VATCents))
 	total("B", "Gross "+inv.Currency, money(inv.GrossCents))
 	pdf.Ln(6)
-	// How it is paid, as far as the invoice knows it: it stays the same record whatever
-	// happens to the payment later (a second charge declined, a refund), so it does not say
-	// "paid"; an invoice by hand without a payment (a booking paid outside) names no card.
-	paid := "Payable as agreed."
-	if inv.PaymentID != "" {
-		paid = "Charged to the card of the booking."
-	}
-	text("", 9, 0, 5, paid+" Amounts in "+inv.Currency+".", "L", 1)
+	// Nothing about how it is paid: the invoice stays the same record whatever happens to
+	// the payment (a second charge declined, a refund), and an invoice by hand is charged to
+	// no card, named payment or not. It said "Paid by the card of the booking" on all of them.
+	text("", 9, 0, 5, "Amounts in "+inv.Currency+".", "L", 1)
 
 	var buf bytes.Buffer
 	if err := pdf.Output(&buf); err != nil {

@@ -89,7 +89,7 @@ func TestInvoicePDF(t *testing.T) {
 		{"Net", "293.96"},
 		{"VAT 19 %", "55.85"},
 		{"Gross EUR", "349.81"},
-		{"Charged to the card of the booking."},
+		{"Amounts in EUR."},
 	}
 	for _, want := range wanted {
 		assert.True(t, hasRow(rows, want...), "no row with %q in\n%s", want, strings.Join(rows, "\n"))
@@ -111,16 +111,16 @@ func TestInvoicePDF(t *testing.T) {
 	}
 	assert.False(t, hasRow(rows, "Company:"), "an individual's invoice names no company")
 
-	// An invoice by hand for a booking paid outside names no card (it said "Paid by the
-	// card of the booking" on every invoice, and on one still outstanding).
+	// No invoice says how it was paid (it said "Paid by the card of the booking" on every
+	// invoice: on one still outstanding, on one by hand for a booking paid outside).
 	r = a.do("ada", http.MethodPost, "/api/invoices", `{"reservationId":"`+uuid.NewString()+`","customerId":"`+mine.CustomerID+`","lines":[{"description":"Damage","grossCents":11900}]}`)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 	byHand := decode[payments.Invoice](t, r)
 	r = a.do("ada", http.MethodGet, "/api/invoices/"+byHand.ID+"/pdf", "")
 	require.Equal(t, http.StatusOK, r.status)
 	rows = pdfRows(t, r.body)
-	assert.True(t, hasRow(rows, "Payable as agreed."), strings.Join(rows, "\n"))
-	assert.False(t, hasRow(rows, "card"))
+	assert.False(t, hasRow(rows, "card"), strings.Join(rows, "\n"))
+	assert.False(t, hasRow(rows, "Paid"))
 
 	before := a.snapshot()
 	for _, c := range []struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,10 +65,9 @@ func (s *Service) check(r *http.Request, in *subscriptionInput, create bool) err
 		if len(*in.Types) == 0 {
 			fail("types", "must name at least one event type")
 		}
-		for _, t := range *in.Types {
+		for i, t := range *in.Types {
 			if !subscribable(t) {
-				fail("types", "cannot subscribe to "+t+"; see docs/webhooks.md for the types offered")
-				break
+				fail(fmt.Sprintf("types[%d]", i), "cannot subscribe to "+printable(t)+"; see docs/webhooks.md for the types offered")
 			}
 		}
 		slices.Sort(*in.Types)

@@ -264,20 +264,25 @@ type page struct {
 
 func (b *browser) do(method, target string, form url.Values) page {
 	b.t.Helper()
+	if form == nil {
+		return b.send(method, target, "", nil)
+	}
+	return b.send(method, target, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+}
+
+// send is do with a body of its own content type (none: no body).
+func (b *browser) send(method, target, contentType string, body io.Reader) page {
+	b.t.Helper()
 	if strings.HasPrefix(target, "/") {
 		target = b.s.srv.URL + target
-	}
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, target, body)
 	require.NoError(b.t, err)
 	for k, v := range b.header {
 		req.Header[k] = v
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := b.client.Do(req)
 	require.NoError(b.t, err)

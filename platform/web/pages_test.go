@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,6 +56,16 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
+
+	// A form sent as multipart/form-data is read as well (its token was missed: "form
+	// expired").
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	require.NoError(t, mw.WriteField("csrf", token))
+	require.NoError(t, mw.WriteField("email", "nope"))
+	require.NoError(t, mw.Close())
+	multi := b.send(http.MethodPost, "/form", mw.FormDataContentType(), &mp)
+	assert.Equal(t, http.StatusUnprocessableEntity, multi.StatusCode, "the handler ran")
 
 	// A form larger than a page takes is told so (413), not "form expired".
 	big := b.post("/form", url.Values{"csrf": {token}, "email": {strings.Repeat("x", 70<<10)}})

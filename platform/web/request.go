@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -108,7 +109,11 @@ func (s *Site) checkCSRF(r *http.Request, st *state) error {
 	if token == "" {
 		// A form the portal cannot read is not one it forgot: too large (maxForm) is a 413,
 		// not "form expired".
-		if err := r.ParseForm(); err != nil {
+		parse := r.ParseForm
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			parse = func() error { return r.ParseMultipartForm(maxForm) } // ParseForm leaves its fields out
+		}
+		if err := parse(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				return platform.Errorf(platform.KindTooLarge, "the form exceeds %d bytes", maxForm)
