@@ -207,7 +207,7 @@ func (s *Service) reservationEvent(ctx context.Context, tx pgx.Tx, e cloudevents
 		d := mailData{ReservationID: r.ReservationID, Reference: reference(r.ReservationID),
 			Category: r.Category, PickupLocation: r.PickupLocation, ReturnLocation: r.ReturnLocation,
 			PickupAt: when(r.PickupAt, pickupZone, lang), ReturnAt: when(r.ReturnAt, returnZone, lang),
-			Total: money(r.TotalGross, r.Currency, lang), Reason: r.Reason, ManageLink: manage}
+			Total: money(r.TotalGross, r.Currency, lang), Reason: mailReason(r.Reason), ManageLink: manage}
 		if r.FeeCents > 0 {
 			d.Fee = money(r.FeeCents, r.Currency, lang)
 		}
@@ -285,4 +285,15 @@ func printable(s string) string {
 		}
 		return r
 	}, s))
+}
+
+// mailReason is a cancellation's reason as a mail quotes it: on one line, and not at all
+// when it holds a link — reservations-api refuses one now, but an event from before, or
+// from a producer that does not, must not make our mail carry a link a person typed.
+func mailReason(reason string) string {
+	reason = strings.Join(strings.FieldsFunc(reason, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	if lower := strings.ToLower(reason); strings.Contains(lower, "://") || strings.Contains(lower, "www.") {
+		return ""
+	}
+	return reason
 }

@@ -111,6 +111,7 @@ func TestMailFollowsPreferredLanguage(t *testing.T) {
 		wantLang        string
 		wantSubject     string
 		wantBody        []string
+		wantNot         []string
 	}{
 		{name: "welcome de", lang: "de", typ: events.CustomerRegistered, wantLang: "de",
 			wantSubject: "Willkommen bei Orange Car Rental", wantBody: []string{"Guten Tag Erika Mustermann,", "herzlich willkommen"}},
@@ -130,6 +131,18 @@ func TestMailFollowsPreferredLanguage(t *testing.T) {
 			wantSubject: "Ihre Reservierung 3F2A1B9C ist storniert", wantBody: []string{"Gebühr von 50,00 €"}},
 		{name: "cancelled free en", lang: "en", typ: events.ReservationCancelled, data: cancelled(0), wantLang: "en",
 			wantSubject: "Your reservation 3F2A1B9C is cancelled", wantBody: []string{"free of charge"}},
+		// A reason is quoted on one line; one with a link is not quoted at all (an event from
+		// before reservations-api refused them): a typed link in our mail is a phishing relay.
+		{name: "cancelled with a reason on lines", lang: "en", typ: events.ReservationCancelled, data: func(c events.Customer) any {
+			r := cancelled(0)(c).(events.Reservation)
+			r.Reason = "Car\n\ndamaged"
+			return r
+		}, wantLang: "en", wantSubject: "Your reservation 3F2A1B9C is cancelled", wantBody: []string{"Reason: Car damaged\n"}},
+		{name: "cancelled with a link in the reason", lang: "de", typ: events.ReservationCancelled, data: func(c events.Customer) any {
+			r := cancelled(0)(c).(events.Reservation)
+			r.Reason = "Karte gesperrt, bestätigen unter https://evil.example/pay"
+			return r
+		}, wantLang: "de", wantSubject: "Ihre Reservierung 3F2A1B9C ist storniert", wantNot: []string{"evil.example", "Grund:"}},
 		{name: "completed de", lang: "de", typ: events.ReservationCompleted, data: res, wantLang: "de",
 			wantSubject: "Danke für Ihre Fahrt – Reservierung 3F2A1B9C", wantBody: []string{"MUC-FLG am 04.07.2026, 10:00 Uhr"}},
 		{name: "completed en", lang: "en", typ: events.ReservationCompleted, data: res, wantLang: "en",
@@ -171,6 +184,9 @@ func TestMailFollowsPreferredLanguage(t *testing.T) {
 			assert.Equal(t, tt.wantSubject, got.Subject)
 			for _, want := range tt.wantBody {
 				assert.Contains(t, got.Body, want)
+			}
+			for _, not := range tt.wantNot {
+				assert.NotContains(t, got.Body, not)
 			}
 			assert.NotContains(t, got.Body, "<no value>")
 		})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/orangecarrental/orange/platform"
 )
@@ -78,9 +80,9 @@ func (s *Service) feeAt(ctx context.Context, res Reservation) (int64, error) {
 // it conditional: a booking changed since is 412, so the fee the client showed is the one
 // charged.
 func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string, ifVersion int64) (Reservation, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 500 {
-		return Reservation{}, platform.Invalid("the cancellation is invalid", platform.FieldError{Field: "reason", Reason: "required, at most 500 characters"})
+	reason, problem := cancelReason(reason)
+	if problem != "" {
+		return Reservation{}, platform.Invalid("the cancellation is invalid", platform.FieldError{Field: "reason", Reason: problem})
 	}
 	return decideAgain(ifVersion, func() (Reservation, error) { return s.cancel(ctx, a, id, reason, ifVersion) })
 }
@@ -174,4 +176,20 @@ func (s *Service) Lookup(ctx context.Context, id, email string) (Reservation, er
 		return Reservation{}, platform.NotFound("no reservation with id %s", id)
 	}
 	return res, nil
+}
+
+// cancelReason reads a cancellation's reason, which the customer's mail quotes: one line
+// (line breaks and other control characters become spaces, runs of space one), 1 to 500
+// characters, and no link — a mail of ours carrying a link someone typed is how a phishing
+// relay starts ("your card was blocked, confirm at https://…"). problem says what is wrong.
+func cancelReason(raw string) (reason, problem string) {
+	reason = strings.Join(strings.FieldsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	lower := strings.ToLower(reason)
+	switch {
+	case reason == "" || utf8.RuneCountInString(reason) > 500:
+		return "", "required, at most 500 characters"
+	case strings.Contains(lower, "://") || strings.Contains(lower, "www."):
+		return "", "must not contain a link: the customer's mail quotes it"
+	}
+	return reason, ""
 }

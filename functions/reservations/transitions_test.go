@@ -3,6 +3,7 @@ package reservations_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +131,13 @@ func TestCancel(t *testing.T) {
 	// Another customer cannot even see it.
 	assert.Equal(t, 404, a.do("bob", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"x"}`).status)
 	assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":""}`).status)
+	// The customer's mail quotes the reason: no link (a phishing relay), and not over 500
+	// characters — counted as characters, not bytes.
+	for _, bad := range []string{`{"reason":"card blocked, confirm at https://evil.example/pay"}`, `{"reason":"see WWW.evil.example"}`,
+		`{"reason":"` + strings.Repeat("x", 501) + `"}`} {
+		assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", bad).status, bad)
+	}
+	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
 	// If-Match: a malformed one is 400, another version 412, and nothing changes.
 	cur := a.do("alice", http.MethodGet, "/api/reservations/"+res.ID, "")
 	etag := cur.header.Get("ETag")
@@ -137,7 +145,7 @@ func TestCancel(t *testing.T) {
 	assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"x"}`, "If-Match", "garbage").status)
 	assert.Equal(t, 412, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"x"}`, "If-Match", `"99"`).status)
 	assert.Equal(t, reservations.StatusConfirmed, a.status(res.ID))
-	r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"plans changed"}`, "If-Match", etag)
+	r := a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":"  plans\n\nchanged "}`, "If-Match", etag)
 	require.Equal(t, 200, r.status, r.String())
 	c := decode[reservations.Reservation](t, r)
 	assert.Equal(t, reservations.StatusCancelled, c.Status)
