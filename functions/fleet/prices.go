@@ -60,8 +60,13 @@ func (s *Service) price(ctx context.Context, q SearchQuery, cands []Vehicle) ([]
 		for _, it := range out.Items {
 			byKind[it.Key] = it
 		}
-		days = out.Days
-		s.prices.store(period, s.now(), out)
+		// Every kind missing had no rate policy: pricing was not asked for a price, and its
+		// answer carries no days — the cached kinds' days stand, and nothing is stored (0 days
+		// written into the period's cache went out with every later offer of it).
+		if out.Days > 0 {
+			days = out.Days
+			s.prices.store(period, s.now(), out)
+		}
 	}
 	prices := make([]pricingapi.RateResult, len(cands))
 	for i, k := range keys {
