@@ -184,9 +184,13 @@ func (s *Service) reservationEvent(ctx context.Context, tx pgx.Tx, e cloudevents
 	if typ == events.ReservationActivated {
 		return nil
 	}
-	if typ == events.ReservationChanged && held.stale(r.Version) {
-		platform.LoggerFrom(ctx).InfoContext(ctx, "no mail for a change older than the booking held",
-			slog.String("event", e.ID()), slog.Int64("version", r.Version), slog.Int64("held", held.version))
+	// An event older than what the worker holds sends no mail when its news is out of date:
+	// a change (its dates would mislead), and a confirmation of a booking that has ended
+	// since (cancelled, expired, no-show — "your booking is confirmed" after "it is
+	// cancelled"; brokers keep no order). A confirmation overtaken by a change still goes.
+	if held.stale(r.Version) && (typ == events.ReservationChanged || typ == events.ReservationConfirmed && held.state == reminderDropped) {
+		platform.LoggerFrom(ctx).InfoContext(ctx, "no mail for news older than the booking held",
+			slog.String("event", e.ID()), slog.String("type", typ), slog.Int64("version", r.Version), slog.Int64("held", held.version))
 		return nil
 	}
 	var manage string

@@ -60,10 +60,11 @@ func reminderStateAfter(typ string, r events.Reservation) string {
 type heldBooking struct {
 	found              bool
 	version            int64
+	state              string
 	pickupAt, returnAt *time.Time
 }
 
-const lockReminderSQL = `SELECT version, pickup_at, return_at FROM notifier.reminders WHERE reservation_id = $1 FOR UPDATE`
+const lockReminderSQL = `SELECT version, state, pickup_at, return_at FROM notifier.reminders WHERE reservation_id = $1 FOR UPDATE`
 
 // applyReminderSQL records a booking's reminder when the event is newer than the row. A
 // reminder already queued (or missed) stays so while the pickup time stays: a change of the
@@ -87,7 +88,7 @@ WHERE m.version < EXCLUDED.version`
 // one booking apply one after the other.
 func applyReminder(ctx context.Context, tx pgx.Tx, typ string, r events.Reservation) (heldBooking, error) {
 	var held heldBooking
-	err := tx.QueryRow(ctx, lockReminderSQL, r.ReservationID).Scan(&held.version, &held.pickupAt, &held.returnAt)
+	err := tx.QueryRow(ctx, lockReminderSQL, r.ReservationID).Scan(&held.version, &held.state, &held.pickupAt, &held.returnAt)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:

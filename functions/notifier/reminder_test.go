@@ -137,11 +137,15 @@ func TestReminderFollowsTheBooking(t *testing.T) {
 	assert.Equal(t, reminderRow{State: "scheduled", Version: 4, PickupAt: moved, RemindAt: moved.Add(-24 * time.Hour)}, utc(m))
 	assert.Len(t, w.notificationsOf(res.ReservationID, events.ReservationChanged), 1, "no mail for a stale change")
 
+	confirmations := len(w.notificationsOf(res.ReservationID, events.ReservationConfirmed))
 	w.deliverOK(events.ReservationCancelled, at(res, 5, "cancelled", time.Time{}))
 	w.deliverOK(events.ReservationChanged, at(res, 4, "confirmed", first.Add(48*time.Hour)))
 	m, _ = w.reminder(res.ReservationID)
 	assert.Equal(t, "dropped", m.State)
 	assert.Equal(t, int64(5), m.Version)
+	// A confirmation arriving after the cancellation sends no "confirmed" mail.
+	w.deliverOK(events.ReservationConfirmed, at(res, 2, "confirmed", first))
+	assert.Len(t, w.notificationsOf(res.ReservationID, events.ReservationConfirmed), confirmations, "no confirmation after the cancellation")
 }
 
 func utc(m reminderRow) reminderRow {
