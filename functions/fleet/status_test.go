@@ -103,3 +103,25 @@ func (a *api) createCar(t *testing.T, plate string) string {
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 	return decode[fleet.Vehicle](t, r).ID
 }
+
+// TestARetriedChangeFindsItsEffect: a status change, a move or a daily rate retried with the
+// If-Match of its first try (whose answer was lost) finds the car as it asked — 200, the
+// same version — as a retried details PUT does, not a 412 for the version its own first try
+// moved on.
+func TestARetriedChangeFindsItsEffect(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	for _, c := range []struct{ path, body string }{
+		{"/status", `{"status":"maintenance"}`},
+		{"/location", `{"locationCode":"MUC-FLG"}`},
+		{"/daily-rate", `{"dailyRateNetCents":4599}`},
+	} {
+		path := "/api/vehicles/" + vwID3 + c.path
+		etag := a.get("/api/vehicles/" + vwID3).header.Get("ETag")
+		first := a.json(http.MethodPut, path, c.body, "If-Match", etag)
+		require.Equal(t, http.StatusOK, first.status, "%s: %s", c.path, first.body)
+		retry := a.json(http.MethodPut, path, c.body, "If-Match", etag)
+		require.Equal(t, http.StatusOK, retry.status, "%s: %s", c.path, retry.body)
+		assert.Equal(t, first.header.Get("ETag"), retry.header.Get("ETag"), c.path)
+	}
+}

@@ -84,7 +84,7 @@ const setStatusSQL = `UPDATE fleet.vehicles v SET
 	version = version + CASE WHEN status = $2 THEN 0 ELSE 1 END,
 	updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END,
 	status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE now() END
-WHERE id = $1 AND ($3 = 0 OR version = $3)
+WHERE id = $1 AND ($3 = 0 OR version = $3 OR status = $2)
   AND (status = $2 OR EXISTS (
 	SELECT 1 FROM fleet.status_transitions t WHERE t.from_status = v.status AND t.to_status = $2)
 	AND ($2 <> 'out_of_service' OR NOT ` + bookedAhead + `))
@@ -101,7 +101,7 @@ const moveSQL = `UPDATE fleet.vehicles v SET
 	version = version + CASE WHEN location_code = $2 THEN 0 ELSE 1 END,
 	updated_at = CASE WHEN location_code = $2 THEN updated_at ELSE now() END,
 	location_changed_at = CASE WHEN location_code = $2 THEN location_changed_at ELSE now() END
-WHERE id = $1 AND ($3 = 0 OR version = $3)
+WHERE id = $1 AND ($3 = 0 OR version = $3 OR location_code = $2)
   AND (location_code = $2 OR (
 	status NOT IN ('rented', 'reserved')
 	AND NOT ` + bookedAhead + `))
@@ -112,7 +112,7 @@ const setRateSQL = `UPDATE fleet.vehicles SET
 	daily_rate_net_cents = $2,
 	version = version + CASE WHEN daily_rate_net_cents IS NOT DISTINCT FROM $2::bigint THEN 0 ELSE 1 END,
 	updated_at = CASE WHEN daily_rate_net_cents IS NOT DISTINCT FROM $2::bigint THEN updated_at ELSE now() END
-WHERE id = $1 AND ($3 = 0 OR version = $3)
+WHERE id = $1 AND ($3 = 0 OR version = $3 OR daily_rate_net_cents IS NOT DISTINCT FROM $2::bigint)
 RETURNING ` + vehicleColumns
 
 // candidatesSQL finds the vehicles a search may offer: at the branch, of the asked kind, not
