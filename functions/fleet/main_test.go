@@ -320,8 +320,9 @@ func (f *fakePricing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (locationsapi's contract test holds the real function to them): every branch active and
 // open around the clock in Berlin, but those the test closes.
 type fakeLocations struct {
-	mu     sync.Mutex
-	closed map[string]bool
+	mu      sync.Mutex
+	closed  map[string]bool
+	unknown map[string]bool // branches locations-api does not know (404)
 	// dayHours, when set, are every day's hours of every branch ("07:00", "21:00").
 	dayHours [2]string
 }
@@ -346,6 +347,13 @@ func (f *fakeLocations) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l := locationsapi.Location{Code: code, Name: code, Status: locationsapi.StatusActive, TimeZone: "Europe/Berlin", Version: 1}
 	f.mu.Lock()
+	if f.unknown[code] {
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"type":"https://orangecarrental.com/problems/not-found","title":"Not Found","status":404,"detail":"no location ` + code + `"}`))
+		return
+	}
 	hours := f.dayHours
 	if hours[0] == "" {
 		hours = [2]string{"00:00", "24:00"}

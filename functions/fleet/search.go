@@ -145,7 +145,9 @@ func parseSearch(r *http.Request, now time.Time) (SearchQuery, error) {
 func (s *Service) search(ctx context.Context, q SearchQuery) (SearchResult, error) {
 	res := SearchResult{Items: []Offer{}, Page: q.Page, PageSize: q.PageSize, LocationCode: q.LocationCode,
 		PickupAt: q.PickupAt, ReturnAt: q.ReturnAt}
-	if err := s.branchTakes(ctx, q); err != nil {
+	if err := s.branchTakes(ctx, q); errors.Is(err, errNoSuchBranch) {
+		return res, nil // none of its cars can be booked
+	} else if err != nil {
 		return res, err
 	}
 	cands, err := s.store.Candidates(ctx, q, s.cfg.MaxCandidates+1)
@@ -252,15 +254,18 @@ func offerOrder(sort string) func(a, b ranked) int {
 // branchTakes holds a search to the rules a booking's pickup is held to (reservations checks
 // the same, with locationsapi's Refusal): a branch closed or in maintenance, or a pickup
 // outside its opening hours, is a 422 naming the field and the hours —
-// offers it listed were each refused at booking. A branch locations-api does not know finds
-// no cars (as before), and a locations-api that does not answer leaves the search as it
-// was: the booking checks again, and a search is no promise.
+// offers it listed were each refused at booking. A branch locations-api does not know is
+// errNoSuchBranch: the search finds no cars, though a fleet manager may have put cars there
+// ahead of its opening (a booking of them is refused: "no such branch"). A locations-api
+// that does not answer leaves the search as it was: the booking checks again, and a search
+// is no promise.
 func (s *Service) branchTakes(ctx context.Context, q SearchQuery) error {
 	b, err := s.branches.Location(ctx, q.LocationCode)
+	if errors.Is(err, locationsapi.ErrUnknown) {
+		return errNoSuchBranch
+	}
 	if err != nil {
-		if !errors.Is(err, locationsapi.ErrUnknown) {
-			platform.LoggerFrom(ctx).WarnContext(ctx, "search without the branch's hours", slog.String("branch", q.LocationCode), slog.String("error", err.Error()))
-		}
+		platform.LoggerFrom(ctx).WarnContext(ctx, "search without the branch's hours", slog.String("branch", q.LocationCode), slog.String("error", err.Error()))
 		return nil
 	}
 	// The pickup only: the search names no return branch, and a one-way trip is returned at
@@ -273,3 +278,6 @@ func (s *Service) branchTakes(ctx context.Context, q SearchQuery) error {
 	return &platform.Error{Kind: platform.KindUnprocessable, Fields: []platform.FieldError{*f},
 		Message: "no car can be booked for this search: " + f.Reason}
 }
+
+// errNoSuchBranch is branchTakes' answer for a branch locations-api does not know.
+var errNoSuchBranch = errors.New("no such branch")

@@ -595,3 +595,17 @@ func TestSearchLeavesOutACarAOneWayBookingTakesAway(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, a.event(newUUID(), h[0].typ, h[0].data).status)
 	assert.NotContains(t, ids(), vwID3)
 }
+
+// TestABranchNotYetOpenOffersNothing: a fleet manager may put cars at a branch locations-api
+// does not know yet (it is about to open); the search offered them, priced, and every
+// booking of them was refused ("no such branch"). It finds none now.
+func TestABranchNotYetOpenOffersNothing(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.branches.mu.Lock()
+	a.branches.unknown = map[string]bool{"BER-HBF": true}
+	a.branches.mu.Unlock()
+	r := a.get(searchPath(pickupDay(), 3, ""))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Zero(t, decode[struct{ Total int }](t, r).Total)
+}
