@@ -52,6 +52,20 @@ func (a *APIService) resend(ctx context.Context, tx pgx.Tx, id, requestedBy stri
 	if err != nil {
 		return record{}, err
 	}
+	if n.CustomerID == reportRecipient {
+		// The admins' report mail has no customer behind it: it goes again to the address
+		// it went to (one of REPORT_MAIL_TO), unless it is still queued.
+		if n.Status == "pending" {
+			return record{}, platform.Conflict("notification %s is still queued: the worker sends it (and retries it), a resend would only duplicate it", id).WithCode("notification_queued")
+		}
+		newID, err := queue(ctx, tx, pending{Source: APIServiceName, EventID: uuid.NewString(), Type: n.Type, Channel: n.Channel,
+			CustomerID: n.CustomerID, Recipient: n.Recipient, Language: n.Language, Subject: n.Subject, Body: n.Body,
+			RequestedBy: requestedBy, ResendOf: n.ID})
+		if err != nil {
+			return record{}, err
+		}
+		return getRecord(ctx, tx, newID)
+	}
 	// getRecipient locks the recipient FOR SHARE: an erasure (which updates the recipient first, then the
 	// notifications) waits for this transaction and then redacts the resend too; one that
 	// committed before is seen here and in the notification read again after the lock.

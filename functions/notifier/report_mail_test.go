@@ -88,4 +88,13 @@ func TestReportMailsAdminsOnly(t *testing.T) {
 	r := a.call("ada", http.MethodGet, "/api/notifications/"+reportID, "")
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	assert.Contains(t, decodeJSON[notifier.Notification](t, r).Body, "Revenue net")
+
+	// An admin resends it: to the address it went to (it was a 409, "customer not known").
+	r = a.call("ada", http.MethodPost, "/api/notifications/"+reportID+"/resend", "", "Idempotency-Key", "report-resend-2")
+	require.Equal(t, http.StatusAccepted, r.status, r.body)
+	again := decodeJSON[notifier.Notification](t, r)
+	assert.Equal(t, events.ReportFrozen, again.Type)
+	var to string
+	require.NoError(t, a.db.Pool.QueryRow(t.Context(), `SELECT recipient FROM notifier.notifications WHERE id = $1`, again.ID).Scan(&to))
+	assert.Equal(t, "ada@orangecarrental.com", to)
 }
