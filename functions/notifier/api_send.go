@@ -163,6 +163,12 @@ func checkText(errs *platform.FieldErrors, field, v string, limit int, multiline
 	}) {
 		errs.Add(field, "must not contain control characters")
 	}
+	// Links are never typed by a person: a mail of ours carrying a link an agent typed is how
+	// a phishing relay starts (docs/notifications.md). The links our mails carry are the
+	// ones events make.
+	if lower := strings.ToLower(v); strings.Contains(lower, "://") || strings.Contains(lower, "www.") {
+		errs.Add(field, "must not contain a link: the links of our mail are the ones its events make")
+	}
 }
 
 // handleSend records a message to a customer for the worker to send and answers 202 with
