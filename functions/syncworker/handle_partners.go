@@ -1,6 +1,7 @@
 package syncworker
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -52,6 +53,9 @@ func (s *Service) handlePutPartner(w http.ResponseWriter, r *http.Request) error
 		return platform.Invalid("the partner is not valid", platform.FieldError{Field: "client",
 			Reason: "a client id: 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"})
 	}
+	if err := s.partnerPrecondition(r, client); err != nil {
+		return err
+	}
 	var in struct {
 		Types []string `json:"types"`
 	}
@@ -95,6 +99,13 @@ func (s *Service) handleDeletePartner(w http.ResponseWriter, r *http.Request) er
 	if !clientIDPattern.MatchString(client) {
 		return platform.NotFound("no partner %s", printable(client)) // nor can there be one
 	}
+	if err := s.partnerPrecondition(r, client); err != nil {
+		var perr *platform.Error
+		if errors.As(err, &perr) && perr.Kind == platform.KindPrecondition && !s.partnerExists(r, client) {
+			return platform.NotFound("no partner %s", printable(client)) // 404 comes before 412
+		}
+		return err
+	}
 	tag, err := s.db.Pool.Exec(r.Context(), `DELETE FROM sync.partners WHERE client_id = $1`, client)
 	if err != nil {
 		return err
@@ -104,4 +115,32 @@ func (s *Service) handleDeletePartner(w http.ResponseWriter, r *http.Request) er
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// partnerPrecondition evaluates a request's If-Match on partner client (RFC 9110 §13.1.1).
+// A partner carries no ETag (it has no version to compare), so "*" holds when the partner
+// exists and any entity tag holds for none: 412 either way it fails. Without If-Match there
+// is no condition.
+func (s *Service) partnerPrecondition(r *http.Request, client string) error {
+	if len(r.Header.Values("If-Match")) == 0 {
+		return nil
+	}
+	v, err := platform.IfMatch(r)
+	switch {
+	case err != nil:
+		return err
+	case v != 0:
+		return platform.Errorf(platform.KindPrecondition, "partner %s carries no ETag: If-Match names no version of it", client)
+	case !s.partnerExists(r, client):
+		return platform.Errorf(platform.KindPrecondition, "If-Match: * and there is no partner %s", client)
+	}
+	return nil
+}
+
+// partnerExists tells whether partner client exists (false when the database cannot say:
+// the statement that follows fails alike).
+func (s *Service) partnerExists(r *http.Request, client string) bool {
+	var exists bool
+	_ = s.db.Pool.QueryRow(r.Context(), `SELECT EXISTS (SELECT 1 FROM sync.partners WHERE client_id = $1)`, client).Scan(&exists)
+	return exists
 }

@@ -233,8 +233,25 @@ func TestPartnerIDs(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
 	assert.Contains(t, string(r.body), `"field":"types[0]"`)
 	assert.Contains(t, string(r.body), `"field":"types[2]"`)
+	// If-Match (RFC 9110 §13.1.1): a partner has no ETag, so "*" holds only when it exists and
+	// a tag never; garbage is a 400.
+	ifMatch := func(method, value string, body any) response {
+		var raw []byte
+		ct := ""
+		if body != nil {
+			raw, _ = json.Marshal(body)
+			ct = "application/json"
+		}
+		return w.do(method, syncworker.PartnersPrefix+"/garage-7.eu_x", w.admin, ct, raw, "If-Match", value)
+	}
+	assert.Equal(t, http.StatusPreconditionFailed, ifMatch(http.MethodPut, "*", body).status, "* and no partner yet")
+	assert.Equal(t, http.StatusBadRequest, ifMatch(http.MethodPut, "garbage", body).status)
+	assert.Equal(t, http.StatusNotFound, ifMatch(http.MethodDelete, `"1"`, nil).status, "404 before 412")
 	r = w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body), "a PUT that creates")
+	assert.Equal(t, http.StatusOK, ifMatch(http.MethodPut, "*", body).status, "* and it exists")
+	assert.Equal(t, http.StatusPreconditionFailed, ifMatch(http.MethodPut, `"1"`, body).status)
+	assert.Equal(t, http.StatusPreconditionFailed, ifMatch(http.MethodDelete, `"999"`, nil).status)
 	assert.Equal(t, syncworker.PartnersPrefix+"/garage-7.eu_x", r.header.Get("Location"))
 	r = w.admin_(http.MethodPut, syncworker.PartnersPrefix+"/garage-7.eu_x", body)
 	require.Equal(t, http.StatusOK, r.status, string(r.body), "a PUT that replaces")
