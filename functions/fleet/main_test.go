@@ -270,6 +270,10 @@ func (f *fakePricing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		return
 	}
+	if len(in.Items) > pricingapi.MaxRatesItems { // as pricing-api refuses it
+		http.Error(w, "too many items", http.StatusBadRequest)
+		return
+	}
 	pickupAt, err1 := time.Parse(time.RFC3339Nano, in.PickupAt)
 	returnAt, err2 := time.Parse(time.RFC3339Nano, in.ReturnAt)
 	if err1 != nil || err2 != nil {

@@ -53,7 +53,7 @@ func (s *Service) price(ctx context.Context, q SearchQuery, cands []Vehicle) ([]
 	byKind := make(map[string]pricingapi.RateResult, len(items))
 	days, missing := s.prices.lookup(period, s.now(), items, byKind)
 	if len(missing) > 0 {
-		out, err := s.askPricing(ctx, q, missing)
+		out, err := s.askPricingInChunks(ctx, q, missing)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -84,6 +84,25 @@ func slicesContainsKey(items []pricingapi.RatesItem, key string) bool {
 		}
 	}
 	return false
+}
+
+// askPricingInChunks is askPricing for any number of items: pricing takes at most
+// pricingapi.MaxRatesItems in one request (a branch with more kinds of price than that —
+// cars with their own rates, FLEET_SEARCH_MAX_CANDIDATES above 200 — had every search
+// refused as "try again shortly"). The answers are one: the same days, the items together.
+func (s *Service) askPricingInChunks(ctx context.Context, q SearchQuery, items []pricingapi.RatesItem) (pricingapi.RatesResponse, error) {
+	var all pricingapi.RatesResponse
+	for chunk := range slices.Chunk(items, pricingapi.MaxRatesItems) {
+		out, err := s.askPricing(ctx, q, chunk)
+		if err != nil {
+			return out, err
+		}
+		if out.Days > 0 {
+			all.Days = out.Days
+		}
+		all.Items = append(all.Items, out.Items...)
+	}
+	return all, nil
 }
 
 // askPricing prices items at pricing-api and checks that every item came back valid; the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/orangecarrental/orange/events"
 	"github.com/orangecarrental/orange/functions/fleet"
+	"github.com/orangecarrental/orange/functions/pricing/pricingapi"
 	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/database"
 )
@@ -608,4 +609,20 @@ func TestABranchNotYetOpenOffersNothing(t *testing.T) {
 	r := a.get(searchPath(pickupDay(), 3, ""))
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	assert.Zero(t, decode[struct{ Total int }](t, r).Total)
+}
+
+// TestSearchOverMoreKindsThanOneRatesRequestTakes: a branch with more kinds of price (cars
+// with their own rates) than pricing takes in one request had every search refused as "try
+// again shortly"; the kinds are asked for in several requests.
+func TestSearchOverMoreKindsThanOneRatesRequestTakes(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, func(s *setup) { s.cfg.MaxCandidates = 300 })
+	_, err := a.db.Pool.Exec(context.Background(), `INSERT INTO fleet.vehicles
+		(name, category, location_code, seats, fuel, transmission, licence_plate, status, daily_rate_net_cents)
+		SELECT 'Own rate ' || i, 'KLEIN', 'BER-HBF', 4, 'petrol', 'manual', 'B-OR ' || i, 'available', 2000 + i
+		FROM generate_series(1, $1::int) AS i`, pricingapi.MaxRatesItems+1)
+	require.NoError(t, err)
+	r := a.get(searchPath(pickupDay(), 3, "category=KLEIN&pageSize=100"))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.GreaterOrEqual(t, decode[struct{ Total int }](t, r).Total, pricingapi.MaxRatesItems+1)
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/orangecarrental/orange/platform"
 )
 
-// MaxRatesItems bounds one rates request (a page of availability search results fits).
-const MaxRatesItems = 200
+// MaxRatesItems bounds one rates request (a page of availability search results fits); the
+// contract's, which callers split a longer list by.
+const MaxRatesItems = pricingapi.MaxRatesItems
 
 // maxKeyLength bounds an item's opaque key (a vehicle id is 36 characters).
 const maxKeyLength = 200

@@ -85,6 +85,9 @@ type Line struct {
 	NetCents     int64  `json:"netCents"`
 }
 
+// MaxRatesItems bounds the items of one RatesRequest: a caller with more sends several.
+const MaxRatesItems = 200
+
 // RatesRequest is the body of POST /api/pricing/rates: the batch calculator the fleet's
 // availability search calls. Items are priced independently; a caller with many items of the
 // same kind (category and own rate) sends the kind once and maps the price back itself, as
