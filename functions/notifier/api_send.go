@@ -209,6 +209,20 @@ func (a *APIService) send(ctx context.Context, tx pgx.Tx, in SendInput, requeste
 	case rcpt.Erased:
 		return record{}, platform.Conflict("customer %s was erased: nothing can be sent to them", in.CustomerID)
 	}
+	if in.ReservationID != "" {
+		// The booking's number goes into the mail and the message is filed under it: a
+		// booking this worker knows is another customer's is refused (one it has not heard
+		// of yet — a hold not yet confirmed — cannot be told, and is taken).
+		var owner string
+		err := tx.QueryRow(ctx, `SELECT customer_id::text FROM notifier.reminders WHERE reservation_id = $1`, in.ReservationID).Scan(&owner)
+		switch {
+		case err == nil && owner != in.CustomerID:
+			return record{}, platform.Invalid("the message does not fit the booking",
+				platform.FieldError{Field: "reservationId", Reason: "is a booking of another customer"})
+		case err != nil && !errors.Is(err, pgx.ErrNoRows):
+			return record{}, err
+		}
+	}
 	to := rcpt.Email
 	if in.Channel == ChannelSMS {
 		if err := a.smsAllowed(ctx, tx, rcpt); err != nil {

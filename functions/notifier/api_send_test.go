@@ -147,6 +147,9 @@ func TestSendRefusals(t *testing.T) {
 	a := newAPI(t, nil)
 	a.register(alice, "Alice", "de", "")
 	a.register(bob, "Bob", "de", "")
+	const carol, carolsBooking = "c0000000-0000-4000-8000-0000000000c1", "7e5e7a00-0000-4000-8000-0000000000c1"
+	a.register(carol, "Carol", "de", "")
+	a.confirm(carol, carolsBooking)
 	a.erase(bob)
 	before := a.count(`SELECT count(*) FROM notifier.notifications`)
 	long := strings.Repeat("x", 500)
@@ -172,6 +175,8 @@ func TestSendRefusals(t *testing.T) {
 		{"unknown field", "carla", `{"customerId":"` + alice + `","subject":"s","body":"b","cc":"x"}`, http.StatusBadRequest, []string{"cc"}},
 		{"a template missing its facts", "carla", `{"customerId":"` + alice + `","template":"` + events.PaymentRefunded + `"}`, http.StatusUnprocessableEntity, []string{"data.amount", "reservationId"}},
 		{"a template with a link only its event makes", "carla", `{"customerId":"` + alice + `","template":"verify-address"}`, http.StatusUnprocessableEntity, nil},
+		// Alice's message filed under Carol's booking, its number in Alice's mail.
+		{"another customer's booking", "carla", `{"customerId":"` + alice + `","reservationId":"` + carolsBooking + `","subject":"s","body":"b"}`, http.StatusBadRequest, []string{"reservationId"}},
 		{"another such template", "carla", `{"customerId":"` + alice + `","template":"verify-again"}`, http.StatusUnprocessableEntity, nil},
 		// Links are never typed by a person: an agent's "confirm at https://…" is a phishing relay.
 		{"a link in the body", "carla", `{"customerId":"` + alice + `","subject":"s","body":"Please confirm your card at https://evil.example/pay"}`, http.StatusBadRequest, []string{"body"}},
