@@ -74,6 +74,13 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		}
 		return nil, s.erase(ctx, tx, c.CustomerID, c.Version)
 	case events.ReservationCreated:
+		// The hold is recorded as every later state is, so that a change before its
+		// confirmation shows the dates it moved from (the first change's mail had none).
+		if r, err := events.DecodeData[events.Reservation](e); err == nil && platform.ValidUUID(r.ReservationID) && platform.ValidUUID(r.CustomerID) {
+			if _, err := applyReminder(ctx, tx, e.Type(), r); err != nil {
+				return nil, err
+			}
+		}
 		return nil, s.guestHeld(ctx, tx, e)
 	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted,
 		events.ReservationChanged, events.ReservationExpired, events.ReservationNoShow, events.ReservationActivated:

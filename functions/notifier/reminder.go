@@ -41,6 +41,8 @@ const (
 // reminderStateAfter is what event typ, of booking r, makes of the booking's reminder.
 func reminderStateAfter(typ string, r events.Reservation) string {
 	switch typ {
+	case events.ReservationCreated:
+		return reminderWaiting // a hold: its confirmation schedules
 	case events.ReservationConfirmed:
 		return reminderScheduled
 	case events.ReservationChanged:

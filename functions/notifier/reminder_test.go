@@ -389,3 +389,24 @@ func TestNewReservationTypesNeedABookingID(t *testing.T) {
 	assert.Zero(t, w.count(`SELECT count(*) FROM notifier.reminders`))
 	assert.Zero(t, w.count(`SELECT count(*) FROM notifier.notifications WHERE type <> $1`, events.CustomerRegistered))
 }
+
+// TestAChangeDuringTheHoldShowsWhatMoved: the hold (reservation.created) is held like any
+// later state, so a change before the confirmation shows the pickup it moved from — the
+// first change's mail had no "(bisher …)", only a second one did.
+func TestAChangeDuringTheHoldShowsWhatMoved(t *testing.T) {
+	t.Parallel()
+	w := newWorker(t, nil)
+	c := customer("de")
+	require.Equal(t, http.StatusAccepted, w.deliver(registered(t, c)).status)
+	first := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	res := reminderBooking(c.CustomerID, 1, first)
+	res.Status = "pending"
+	w.deliverOK(events.ReservationCreated, res)
+	m, ok := w.reminder(res.ReservationID)
+	require.True(t, ok)
+	assert.Equal(t, "waiting", m.State)
+	w.deliverOK(events.ReservationChanged, at(res, 2, "pending", first.Add(24*time.Hour)))
+	changed := w.notificationsOf(res.ReservationID, events.ReservationChanged)
+	require.Len(t, changed, 1)
+	assert.Contains(t, changed[0].Body, "bisher")
+}
