@@ -100,3 +100,21 @@ func TestCustomerEventsThatWouldPutTextIntoMail(t *testing.T) {
 	}
 	assert.Empty(t, w.notifications())
 }
+
+// TestALateWelcomeSendsNothing: a customer.registered arriving after the address changed
+// (brokers keep no order) sent the welcome, with the old address's dead link, to the new
+// address; an event no newer than what the worker holds sends nothing.
+func TestALateWelcomeSendsNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorker(t, nil)
+	c := customer("de")
+	c.Kind, c.VerificationToken = "account", "K7QW2ZJX5M3HN4PRT6VYBC2DFG"
+	updated := c
+	updated.Version, updated.Email, updated.VerificationToken = 3, "erika@neu.example", "M3HN4PRT6VYBC2DFGK7QW2ZJX5"
+	require.Equal(t, http.StatusAccepted, w.deliver(event(t, events.CustomerUpdated, c.CustomerID, updated)).status)
+	require.Len(t, w.notifications(), 1, "the new address's link")
+	require.Equal(t, http.StatusAccepted, w.deliver(registered(t, c)).status)
+	mails := w.notifications()
+	require.Len(t, mails, 1, "no welcome after the change")
+	assert.NotContains(t, mails[0].Body, "K7QW2ZJX5M3HN4PRT6VYBC2DFG")
+}
