@@ -116,14 +116,15 @@ func (s *Store) collect(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (
 }
 
 // topUp brings payment p (locked by the caller), captured before the booking's end — by an
-// agent's hand, on a booking the automation had not settled — to bill: what the capture, a
-// second charge and what is already outstanding leave short becomes outstanding, and is
-// charged at once unless the payment's one second charge was made (then agents collect it:
-// ?outstanding=true). A booking ended with a smaller capture was invoiced in full and the
-// rest never collected. Money refunded by hand stays refunded: a goodwill refund is not
-// taken back.
+// agent's hand, on a booking the automation had not settled — to bill: what the money kept
+// (capture and second charge less refunds) and what is already outstanding leave short
+// becomes outstanding, and is charged at once unless the payment's one second charge was
+// made (then agents collect it: ?outstanding=true). A booking ended with a smaller capture
+// was invoiced in full and the rest never collected; so was one whose deposit was refunded
+// by hand in full. Money kept is brought to the bill at the end, refunds before it counted;
+// goodwill is a refund after the end (the invoice stands), which nothing takes back.
 func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Payment, error) {
-	short := bill - p.CapturedCents - p.ChargedCents - p.OutstandingCents
+	short := bill - (p.CapturedCents + p.ChargedCents - p.RefundedCents) - p.OutstandingCents
 	if short <= 0 {
 		return p, nil
 	}
@@ -135,27 +136,16 @@ func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Pa
 	return s.ChargeOutstanding(ctx, tx, p)
 }
 
-// refundExcess pays back what payment p (locked) collected beyond bill — the capture and
-// the second charge less what an end refunded already (refunded_at_end_cents) — so that an
-// agent's capture by hand above what the booking came to (a deposit) is brought to the bill
-// at its end. A refund by hand is not counted: goodwill stays goodwill, whatever the deposit
-// (counted, a deposit above the bill took it back). At most what is left to refund; nothing
-// for a copy of the end's event: the excess is gone then.
+// refundExcess pays back what payment p (locked) keeps beyond bill — the capture and the
+// second charge less every refund — so that an agent's capture by hand above what the
+// booking came to (a deposit) is brought to the bill at its end. A refund by hand before the
+// end counts: it returned money the booking had taken (a deposit's excess paid back by hand
+// is not paid back twice). Nothing for a copy of the end's event: the excess is gone then.
 func (s *Store) refundExcess(ctx context.Context, tx pgx.Tx, p Payment, bill int64, reason string) (Payment, error) {
-	var atEnd int64
-	if err := tx.QueryRow(ctx, `SELECT refunded_at_end_cents FROM payments.payments WHERE id = $1`, p.ID).Scan(&atEnd); err != nil {
-		return p, err
+	if back := p.CapturedCents + p.ChargedCents - p.RefundedCents - bill; back > 0 {
+		return s.Refund(ctx, tx, p.ID, back, reason)
 	}
-	back := min(p.CapturedCents+p.ChargedCents-bill-atEnd, p.CapturedCents+p.ChargedCents-p.RefundedCents)
-	if back <= 0 {
-		return p, nil
-	}
-	p, err := s.Refund(ctx, tx, p.ID, back, reason)
-	if err != nil {
-		return p, err
-	}
-	_, err = tx.Exec(ctx, `UPDATE payments.payments SET refunded_at_end_cents = refunded_at_end_cents + $2 WHERE id = $1`, p.ID, back)
-	return p, err
+	return p, nil
 }
 
 // ChargeOutstanding collects payment p's outstanding amount (p locked by the caller) by a

@@ -65,10 +65,9 @@ func (s *Store) settle(ctx context.Context, tx pgx.Tx, p Payment, end reservatio
 			return p, err
 		}
 	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
-		// The fee is the bill of an ended booking: money captured by hand beyond it is paid
-		// back (a no-show's too, not only a cancellation's), and captured below it, or
-		// refunded by hand in full, the rest is collected (topUp), not left unbilled and
-		// uninvoiced.
+		// The fee is the bill of an ended booking: the money kept beyond it is paid back (a
+		// no-show's too, not only a cancellation's), and below it — captured short, or
+		// refunded by hand — the rest is collected (topUp), not left unbilled and uninvoiced.
 		reason := map[string]string{"cancelled": "cancellation", "no_show": "no-show"}[end.status]
 		if reason == "" {
 			reason = "reservation expired"

@@ -297,9 +297,10 @@ func TestCapturedByHandBeforeTheEnd(t *testing.T) {
 
 // TestHandCaptureBroughtToTheBill: what an agent captured or refunded by hand before a
 // booking's end is brought to its bill then — the rental's at the return, the fee at a
-// cancellation or no-show. A capture above the bill (a deposit) was kept whole while the
-// invoice said less; a deposit captured and refunded in full left the bill uncollected and,
-// at a cancellation, uninvoiced. A goodwill refund stays refunded.
+// cancellation or no-show: the money kept (captures and charges less refunds) is the
+// invoice's gross. A capture above the bill (a deposit) was kept whole while the invoice said
+// less; a deposit captured and refunded in full left the bill uncollected and, at a
+// cancellation, uninvoiced; a deposit's excess refunded by hand was refunded again.
 func TestHandCaptureBroughtToTheBill(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -312,11 +313,11 @@ func TestHandCaptureBroughtToTheBill(t *testing.T) {
 	}{
 		{"return after a deposit above the bill", events.ReservationCompleted, 0, 22000, 0, 20000, 0, 2000, 20000},
 		{"no-show after a capture above the fee", events.ReservationNoShow, 10000, 15000, 0, 10000, 0, 5000, 10000},
-		{"return after a deposit refunded in full", events.ReservationCompleted, 0, 1000, 1000, 20000, 19000, 1000, 19000},
-		{"late cancellation after a deposit refunded in full", events.ReservationCancelled, 10000, 1000, 1000, 10000, 9000, 1000, 9000},
-		// A goodwill refund stays whatever the deposit: 2000 beyond the bill and 300 goodwill.
-		{"return after a deposit above the bill and goodwill", events.ReservationCompleted, 0, 22000, 300, 20000, 0, 2300, 19700},
-		{"cancellation after a deposit and goodwill", events.ReservationCancelled, 10000, 15000, 300, 10000, 0, 5300, 9700},
+		{"return after a deposit refunded in full", events.ReservationCompleted, 0, 1000, 1000, 20000, 20000, 1000, 20000},
+		{"late cancellation after a deposit refunded in full", events.ReservationCancelled, 10000, 1000, 1000, 10000, 10000, 1000, 10000},
+		// A deposit's excess paid back by hand before the end is not paid back again.
+		{"return after a deposit whose excess was refunded by hand", events.ReservationCompleted, 0, 22000, 2000, 20000, 0, 2000, 20000},
+		{"cancellation after a deposit partly refunded by hand", events.ReservationCancelled, 10000, 15000, 300, 10000, 0, 5000, 10000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

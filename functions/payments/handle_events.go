@@ -159,11 +159,10 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, res events.Reserva
 			return err
 		}
 	case StatusCaptured, StatusPartiallyRefunded, StatusRefunded:
-		// Captured before the end (by hand, or this event's earlier delivery): what the
-		// capture lacks of the bill is collected (topUp), what it took beyond the bill is
-		// paid back (refundExcess); nothing on a redelivery. A refund by hand before the end
-		// stays: a goodwill refund is not taken back, but the bill is still collected (a
-		// deposit captured and refunded in full left the whole rental unpaid).
+		// Captured before the end (by hand, or this event's earlier delivery): the money kept
+		// (refunds by hand counted) is brought to the bill — what it lacks collected (topUp),
+		// what it holds beyond paid back (refundExcess); nothing on a redelivery. A deposit
+		// captured and refunded in full left the whole rental unpaid.
 		if p, err = s.store.topUp(ctx, tx, p, bill); err != nil {
 			return err
 		}
