@@ -166,7 +166,7 @@ func checkText(errs *platform.FieldErrors, field, v string, limit int, multiline
 	// Links are never typed by a person: a mail of ours carrying a link an agent typed is how
 	// a phishing relay starts (docs/notifications.md). The links our mails carry are the
 	// ones events make.
-	if lower := strings.ToLower(v); strings.Contains(lower, "://") || strings.Contains(lower, "www.") {
+	if platform.HasLink(v) {
 		errs.Add(field, "must not contain a link: the links of our mail are the ones its events make")
 	}
 }

@@ -180,6 +180,7 @@ func TestSendRefusals(t *testing.T) {
 		{"another such template", "carla", `{"customerId":"` + alice + `","template":"verify-again"}`, http.StatusUnprocessableEntity, nil},
 		// Links are never typed by a person: an agent's "confirm at https://…" is a phishing relay.
 		{"a link in the body", "carla", `{"customerId":"` + alice + `","subject":"s","body":"Please confirm your card at https://evil.example/pay"}`, http.StatusBadRequest, []string{"body"}},
+		{"a bare domain in the body", "carla", `{"customerId":"` + alice + `","subject":"Action needed","body":"Your card was blocked. Confirm it at orange-rental-verify.com/card within 24 hours."}`, http.StatusBadRequest, []string{"body"}},
 		{"a link in the subject", "carla", `{"customerId":"` + alice + `","subject":"see www.evil.example","body":"b"}`, http.StatusBadRequest, []string{"subject"}},
 		{"a link in a template's facts", "carla", `{"customerId":"` + alice + `","template":"` + events.PaymentRefunded + `","reservationId":"7e5e7a00-0000-4000-8000-000000000001","data":{"amount":"1 € – see http://evil.example"}}`, http.StatusBadRequest, []string{"data.amount"}},
 	}

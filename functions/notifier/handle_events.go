@@ -311,7 +311,7 @@ func printable(s string) string {
 // from a producer that does not, must not make our mail carry a link a person typed.
 func mailReason(reason string) string {
 	reason = strings.Join(strings.FieldsFunc(reason, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-	if lower := strings.ToLower(reason); strings.Contains(lower, "://") || strings.Contains(lower, "www.") {
+	if platform.HasLink(reason) {
 		return ""
 	}
 	return reason

@@ -184,11 +184,10 @@ func (s *Service) Lookup(ctx context.Context, id, email string) (Reservation, er
 // relay starts ("your card was blocked, confirm at https://…"). problem says what is wrong.
 func cancelReason(raw string) (reason, problem string) {
 	reason = strings.Join(strings.FieldsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-	lower := strings.ToLower(reason)
 	switch {
 	case reason == "" || utf8.RuneCountInString(reason) > 500:
 		return "", "required, at most 500 characters"
-	case strings.Contains(lower, "://") || strings.Contains(lower, "www."):
+	case platform.HasLink(reason):
 		return "", "must not contain a link: the customer's mail quotes it"
 	}
 	return reason, ""

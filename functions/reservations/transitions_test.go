@@ -133,7 +133,7 @@ func TestCancel(t *testing.T) {
 	assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", `{"reason":""}`).status)
 	// The customer's mail quotes the reason: no link (a phishing relay), and not over 500
 	// characters — counted as characters, not bytes.
-	for _, bad := range []string{`{"reason":"card blocked, confirm at https://evil.example/pay"}`, `{"reason":"see WWW.evil.example"}`,
+	for _, bad := range []string{`{"reason":"card blocked, confirm at https://evil.example/pay"}`, `{"reason":"see WWW.evil.example"}`, `{"reason":"confirm your card at evil-orange-rental.com/confirm today"}`,
 		`{"reason":"` + strings.Repeat("x", 501) + `"}`} {
 		assert.Equal(t, 400, a.do("alice", http.MethodPost, "/api/reservations/"+res.ID+"/cancel", bad).status, bad)
 	}
