@@ -33,11 +33,17 @@ func isToken(s string) bool { return len(s) >= 16 && len(s) <= 100 && tokenChars
 //   - customer.registered of a guest: nothing. A guest booking registers the guest; its mails
 //     are the booking's (confirmation, cancellation), not an account's welcome;
 //   - customer.updated with a token: the link that verifies the address — worded for a new
-//     address when it changed (sameAddress false), else as a new link asked for;
+//     address when it changed, else as a new link asked for;
 //   - anything else: nothing.
 //
+// was (what the worker held before) decides for an event out of order: one of the version
+// held is a copy (nothing; its mail went), and an older one mails only a link that still
+// verifies the address held — a welcome arriving after the address changed carried the old
+// address's dead link to the new one, while an address change overtaken by a later profile
+// edit still gets its link, worded for the new address it is.
+//
 // An unknown kind or a malformed token is refused for good (dead letter).
-func (s *Service) customerMail(e cloudevents.Event, sameAddress bool) (tmpl, link string, err error) {
+func (s *Service) customerMail(e cloudevents.Event, version int64, was heldCustomer) (tmpl, link string, err error) {
 	c, err := events.DecodeData[events.Customer](e)
 	if err != nil {
 		return "", "", err
@@ -51,15 +57,25 @@ func (s *Service) customerMail(e cloudevents.Event, sameAddress bool) (tmpl, lin
 		}
 		link = strings.TrimRight(s.cfg.LinkBase, "/") + "/verify-email#token=" + c.VerificationToken
 	}
+	older := was.found && was.version > version
 	switch {
-	case c.Kind == kindGuest:
+	case c.Kind == kindGuest, was.found && was.version == version:
 		return "", "", nil
+	case older && (link == "" || !was.sameAddress):
+		return "", "", nil // news out of date, or a link for an address no longer the account's
 	case e.Type() == events.CustomerRegistered:
 		return welcome, link, nil
-	case link != "" && sameAddress:
+	case link != "" && was.sameAddress && !older:
 		return verifyAgain, link, nil
 	case link != "":
 		return verifyAddress, link, nil
 	}
 	return "", "", nil
+}
+
+// heldCustomer is what the worker held of a customer before an event: found is false when
+// it held nothing; sameAddress tells whether the event's address is the one held.
+type heldCustomer struct {
+	found, sameAddress bool
+	version            int64
 }

@@ -118,3 +118,25 @@ func TestALateWelcomeSendsNothing(t *testing.T) {
 	require.Len(t, mails, 1, "no welcome after the change")
 	assert.NotContains(t, mails[0].Body, "K7QW2ZJX5M3HN4PRT6VYBC2DFG")
 }
+
+// TestAnAddressChangeOvertakenByALaterEdit: the address change (v2, with its link) arrives
+// after a later profile edit (v3, the new address already): its link still verifies the
+// address held, and its mail says so as for a new address — not "here is a new link", and
+// not nothing.
+func TestAnAddressChangeOvertakenByALaterEdit(t *testing.T) {
+	t.Parallel()
+	w := newWorker(t, nil)
+	c := customer("en")
+	c.Kind, c.VerificationToken = "account", "K7QW2ZJX5M3HN4PRT6VYBC2DFG"
+	require.Equal(t, http.StatusAccepted, w.deliver(registered(t, c)).status)
+	edited := c
+	edited.Version, edited.Email, edited.VerificationToken, edited.LastName = 3, "erika@neu.example", "", "Muster"
+	require.Equal(t, http.StatusAccepted, w.deliver(event(t, events.CustomerUpdated, c.CustomerID, edited)).status)
+	moved := c
+	moved.Version, moved.Email, moved.VerificationToken = 2, "erika@neu.example", "M3HN4PRT6VYBC2DFGK7QW2ZJX5"
+	require.Equal(t, http.StatusAccepted, w.deliver(event(t, events.CustomerUpdated, c.CustomerID, moved)).status)
+	mails := w.notifications()
+	require.Len(t, mails, 2)
+	assert.Equal(t, "Please confirm your new email address", mails[1].Subject)
+	assert.Equal(t, "erika@neu.example", mails[1].Recipient)
+}

@@ -50,24 +50,22 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 		if err != nil {
 			return nil, err
 		}
-		// The address this worker knew before the event: a link for the same address is a
-		// new link asked for, not a changed address. An event no newer than what it knew
-		// sends nothing: a welcome arriving after the address changed carried the old
-		// address's dead link to the new one (brokers keep no order).
-		var before *string
-		var held int64
-		err = tx.QueryRow(ctx, `SELECT email, version FROM notifier.recipients WHERE customer_id = $1`, r.CustomerID).Scan(&before, &held)
+		// What this worker held of the customer before the event (brokers keep no order):
+		// customerMail decides by it which mail, if any, the event sends.
+		var was heldCustomer
+		var email *string
+		err = tx.QueryRow(ctx, `SELECT email, version FROM notifier.recipients WHERE customer_id = $1`, r.CustomerID).Scan(&email, &was.version)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
 			return nil, err
-		case held >= r.Version:
-			return nil, applyRecipient(ctx, tx, r) // changes nothing; kept for its checks
+		default:
+			was.found, was.sameAddress = true, email != nil && strings.EqualFold(*email, r.Email)
 		}
 		if err := applyRecipient(ctx, tx, r); err != nil {
 			return nil, err
 		}
-		tmpl, link, err := s.customerMail(e, before != nil && strings.EqualFold(*before, r.Email))
+		tmpl, link, err := s.customerMail(e, r.Version, was)
 		if err != nil || tmpl == "" {
 			return nil, err
 		}
