@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/orangecarrental/orange/platform"
 	"github.com/orangecarrental/orange/platform/web"
 )
 
@@ -201,8 +202,10 @@ func (s *Service) noShow(w http.ResponseWriter, r *http.Request, p *web.Request)
 // reservations-api's to charge, by pricing's rule at this moment.
 func (s *Service) cancel(w http.ResponseWriter, r *http.Request, p *web.Request) error {
 	f := postForm(r)
+	// reservations-api requires a reason (the customer's mail quotes it): told here, in the
+	// page's language, rather than as its English refusal (the label said "optional").
 	reason := strings.TrimSpace(f.Get("reason"))
-	if utf8.RuneCountInString(reason) > maxCancelReason {
+	if reason == "" || utf8.RuneCountInString(reason) > maxCancelReason || platform.HasLink(reason) {
 		f.Invalid("reason", p.T("bad.reason"))
 	}
 	return s.counterAction(w, r, p, f, "cancel", "cancel", struct {

@@ -99,6 +99,15 @@ func counterJourney(t *testing.T, s *system) {
 	pickups := counter.Body[strings.Index(counter.Body, `id="pickups-heading"`):strings.Index(counter.Body, `id="returns-heading"`)]
 	assert.Contains(t, pickups, `data-reservation-id="`+id+`"`, "today's pickup is on the counter")
 
+	// A cancellation needs a reason (the customer's mail quotes it): asked for on the form,
+	// in the page's language, not reservations-api's English refusal after "optional".
+	cancelForm := b.get("/call-center/reservations/" + id + "/cancel")
+	require.Equal(t, http.StatusOK, cancelForm.Status, cancelForm.Body)
+	noReason := b.post("/call-center/reservations/"+id+"/cancel", url.Values{"key": {hidden(cancelForm.Body, "key")}, "reason": {" "}})
+	assert.Equal(t, http.StatusBadRequest, noReason.Status, noReason.Body)
+	assert.Contains(t, noReason.Body, `id="f-reason-error"`)
+	assert.NotContains(t, noReason.Body, "required, at most 500 characters")
+
 	form := b.get("/call-center/reservations/" + id + "/pickup")
 	require.Equal(t, http.StatusOK, form.Status, form.Body)
 	key := hidden(form.Body, "key")
