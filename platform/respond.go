@@ -112,6 +112,23 @@ func IfMatch(r *http.Request) (int64, error) {
 	return version, nil
 }
 
+// IfMatchCondition is a request's If-Match as a condition, written one way: its elements
+// joined by ", " (several field lines, spacing and empty elements make no difference), or
+// the field as sent when it is no valid list; "" without the field. An Idempotency-Key's
+// fingerprint holds it: the same condition written otherwise is the same request.
+func IfMatchCondition(r *http.Request) string {
+	values := r.Header.Values("If-Match")
+	if len(values) == 0 {
+		return ""
+	}
+	raw := strings.Join(values, ",")
+	tags, ok := parseETags(raw)
+	if !ok {
+		return raw
+	}
+	return "[" + strings.Join(tags, ", ") + "]"
+}
+
 // parseETags splits an If-Match field value into its elements — "*" or entity tags, each as
 // written (W/ prefix and quotes kept) — or says it is not a valid list (RFC 9110 §5.6.1,
 // §8.8.3: empty elements between commas are allowed, whitespace around them too).

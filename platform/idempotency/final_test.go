@@ -162,6 +162,7 @@ func TestIfMatchIsPartOfTheRequest(t *testing.T) {
 			}
 			require.Equal(t, http.StatusCreated, send(`"1"`).Code)
 			assert.Equal(t, "true", send(`"1"`).Header().Get("Idempotent-Replayed"))
+			assert.Equal(t, "true", send(` "1" ,`).Header().Get("Idempotent-Replayed"), "the same condition written otherwise")
 			assert.Equal(t, http.StatusUnprocessableEntity, send(`"2"`).Code)
 			assert.Equal(t, http.StatusUnprocessableEntity, send("").Code)
 			assert.Equal(t, 1, count(t, db))

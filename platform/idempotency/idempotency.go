@@ -113,8 +113,8 @@ func prepare(w http.ResponseWriter, r *http.Request) (*request, error) {
 	// change under "2" are two requests (the first one's 412 is no answer to the second).
 	// Without one the hash is what it always was, so keys stored before still match.
 	head := r.Method + " " + r.URL.RequestURI() + "\n"
-	if im := r.Header.Values("If-Match"); len(im) > 0 {
-		head += "If-Match: " + strings.Join(im, ", ") + "\n"
+	if cond := platform.IfMatchCondition(r); cond != "" {
+		head += "If-Match: " + cond + "\n"
 	}
 	sum := sha256.Sum256(append([]byte(head), hashed...))
 	return &request{scope: scopeOf(r), key: key, hash: sum[:]}, nil
