@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -270,8 +271,21 @@ func decodeCustomer(e cloudevents.Event) (recipient, error) {
 
 // mobileNumber returns phone in E.164 form (+ and 8 to 15 digits, spaces and dashes
 // dropped), or "" when it is not one: a number an SMS cannot reach is no reason to refuse the
-// customer's event, only to send them no SMS.
+// customer's event, only to send them no SMS. Where the numbering plan tells mobiles apart —
+// Germany (+49 15…, 16…, 17…), Austria (+43 6…), Switzerland (+41 7…) — a landline is
+// none; elsewhere any number is taken.
 func mobileNumber(phone string) string {
+	n := e164(phone)
+	for prefix, mobile := range map[string][]string{"+49": {"15", "16", "17"}, "+43": {"6"}, "+41": {"7"}} {
+		if rest, ok := strings.CutPrefix(n, prefix); ok && !slices.ContainsFunc(mobile, func(m string) bool { return strings.HasPrefix(rest, m) }) {
+			return ""
+		}
+	}
+	return n
+}
+
+// e164 is phone in E.164 form, or "" when it is not one.
+func e164(phone string) string {
 	digits := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", "/", "").Replace(strings.TrimSpace(phone))
 	if strings.HasPrefix(digits, "00") {
 		digits = "+" + digits[2:]

@@ -207,6 +207,8 @@ func TestDueReminderGoesByTheCustomersChannels(t *testing.T) {
 		{name: "email and SMS", prefs: "true,true", phone: phone, want: []string{"email erika.mustermann@example.com", "sms " + phone}, wantState: "queued"},
 		{name: "SMS only", prefs: "false,true", phone: phone, want: []string{"sms " + phone}, wantState: "queued"},
 		{name: "SMS without a number: the mail", prefs: "false,true", want: []string{"email erika.mustermann@example.com"}, wantState: "queued"},
+		// A landline (Hamburg) reaches no SMS: the mail.
+		{name: "SMS to a landline: the mail", prefs: "false,true", phone: "+49 40 5550202", want: []string{"email erika.mustermann@example.com"}, wantState: "queued"},
 		{name: "SMS off: the mail", env: map[string]string{"SMS_MODE": "off"}, prefs: "false,true", phone: phone,
 			want: []string{"email erika.mustermann@example.com"}, wantState: "queued"},
 		{name: "neither: none", prefs: "false,false", phone: phone, wantState: "declined"},
