@@ -3,6 +3,7 @@ package platform
 import (
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // What a mail or SMS program turns into a link, found in three parts:
@@ -50,4 +51,10 @@ func HasLink(text string) bool {
 	}
 	text = mailAddress.ReplaceAllString(text, " ")
 	return domainName.MatchString(text) || ipWithPath.MatchString(text)
+}
+
+// OneLine is text as a mail quotes a person's words: line breaks and other control
+// characters become spaces, runs of space one, none at either end.
+func OneLine(text string) string {
+	return strings.Join(strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
 }

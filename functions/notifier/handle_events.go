@@ -322,7 +322,7 @@ func printable(s string) string {
 // when it holds a link — reservations-api refuses one now, but an event from before, or
 // from a producer that does not, must not make our mail carry a link a person typed.
 func mailReason(reason string) string {
-	reason = strings.Join(strings.FieldsFunc(reason, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	reason = platform.OneLine(reason)
 	if platform.HasLink(reason) {
 		return ""
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/orangecarrental/orange/platform"
@@ -183,7 +182,7 @@ func (s *Service) Lookup(ctx context.Context, id, email string) (Reservation, er
 // characters, and no link — a mail of ours carrying a link someone typed is how a phishing
 // relay starts ("your card was blocked, confirm at https://…"). problem says what is wrong.
 func cancelReason(raw string) (reason, problem string) {
-	reason = strings.Join(strings.FieldsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	reason = platform.OneLine(raw)
 	switch {
 	case reason == "" || utf8.RuneCountInString(reason) > 500:
 		return "", "required, at most 500 characters"
