@@ -63,11 +63,7 @@ func (s *Service) manageLink(ctx context.Context, id string) (string, error) {
 // its manage link — the guest's way to name another card if the first is declined, before
 // the hold runs out; any other booking's creation mails nothing (its mail is the
 // confirmation), and neither does a guest booking reservations-api has no link for.
-func (s *Service) guestHeld(ctx context.Context, tx pgx.Tx, e cloudevents.Event) error {
-	r, err := events.DecodeData[events.Reservation](e)
-	if err != nil {
-		return err
-	}
+func (s *Service) guestHeld(ctx context.Context, tx pgx.Tx, e cloudevents.Event, r events.Reservation) error {
 	if !r.Guest {
 		return nil
 	}

@@ -83,12 +83,16 @@ func (s *Service) handleEvent(ctx context.Context, tx pgx.Tx, e cloudevents.Even
 	case events.ReservationCreated:
 		// The hold is recorded as every later state is, so that a change before its
 		// confirmation shows the dates it moved from (the first change's mail had none).
-		if r, err := events.DecodeData[events.Reservation](e); err == nil && platform.ValidUUID(r.ReservationID) && platform.ValidUUID(r.CustomerID) {
+		r, err := events.DecodeData[events.Reservation](e)
+		if err != nil {
+			return nil, err
+		}
+		if platform.ValidUUID(r.ReservationID) && platform.ValidUUID(r.CustomerID) {
 			if _, err := applyReminder(ctx, tx, e.Type(), r); err != nil {
 				return nil, err
 			}
 		}
-		return nil, s.guestHeld(ctx, tx, e)
+		return nil, s.guestHeld(ctx, tx, e, r)
 	case events.ReservationConfirmed, events.ReservationCancelled, events.ReservationCompleted,
 		events.ReservationChanged, events.ReservationExpired, events.ReservationNoShow, events.ReservationActivated:
 		return nil, s.reservationEvent(ctx, tx, e)
@@ -276,13 +280,17 @@ func decodeCustomer(e cloudevents.Event) (recipient, error) {
 // none; elsewhere any number is taken.
 func mobileNumber(phone string) string {
 	n := e164(phone)
-	for prefix, mobile := range map[string][]string{"+49": {"15", "16", "17"}, "+43": {"6"}, "+41": {"7"}} {
+	for prefix, mobile := range mobilePrefixes {
 		if rest, ok := strings.CutPrefix(n, prefix); ok && !slices.ContainsFunc(mobile, func(m string) bool { return strings.HasPrefix(rest, m) }) {
 			return ""
 		}
 	}
 	return n
 }
+
+// mobilePrefixes are, by country code, how mobile numbers begin where the numbering plan
+// tells them from landlines.
+var mobilePrefixes = map[string][]string{"+49": {"15", "16", "17"}, "+43": {"6"}, "+41": {"7"}}
 
 // e164 is phone in E.164 form, or "" when it is not one.
 func e164(phone string) string {

@@ -124,7 +124,7 @@ func (s *Store) collect(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (
 // by hand in full. Money kept is brought to the bill at the end, refunds before it counted;
 // goodwill is a refund after the end (the invoice stands), which nothing takes back.
 func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Payment, error) {
-	short := bill - (p.CapturedCents + p.ChargedCents - p.RefundedCents) - p.OutstandingCents
+	short := bill - p.kept() - p.OutstandingCents
 	if short <= 0 {
 		return p, nil
 	}
@@ -142,7 +142,7 @@ func (s *Store) topUp(ctx context.Context, tx pgx.Tx, p Payment, bill int64) (Pa
 // end counts: it returned money the booking had taken (a deposit's excess paid back by hand
 // is not paid back twice). Nothing for a copy of the end's event: the excess is gone then.
 func (s *Store) refundExcess(ctx context.Context, tx pgx.Tx, p Payment, bill int64, reason string) (Payment, error) {
-	if back := p.CapturedCents + p.ChargedCents - p.RefundedCents - bill; back > 0 {
+	if back := p.kept() - bill; back > 0 {
 		return s.Refund(ctx, tx, p.ID, back, reason)
 	}
 	return p, nil
@@ -201,3 +201,6 @@ func (s *Store) invoiceEnd(ctx context.Context, tx pgx.Tx, p Payment, end reserv
 	}
 	return err
 }
+
+// kept is the money payment p holds: its capture and second charge less every refund.
+func (p Payment) kept() int64 { return p.CapturedCents + p.ChargedCents - p.RefundedCents }
